@@ -1,3 +1,3 @@
-"""bridge: Kafka case-state events of a one-stop-shop system, delivered to citizens through Zalo OA."""
+"""bridge: one-stop-shop case-state events from Kafka, delivered to citizens through Zalo OA."""
 
 __version__ = "0.1.0"

@@ -1,0 +1,92 @@
+"""The ``zalo-bridge`` command line: run the service, check settings, export schemas."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bridge.errors import ConfigurationError
+from bridge.logs import configure_logging
+from bridge.schemas import stale_schemas, write_schemas
+from bridge.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+cli = typer.Typer(
+    name="zalo-bridge",
+    help="Tell citizens through Zalo OA what happens to their one-stop-shop dossiers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+schemas_cli = typer.Typer(help="The JSON Schemas of the Kafka contracts.", no_args_is_help=True)
+cli.add_typer(schemas_cli, name="schemas")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML settings file (BRIDGE_CONFIG_FILE also names it).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigurationError as exc:
+        typer.echo(f"zalo-bridge: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+
+
+@cli.command()
+def run(
+    config: ConfigOption = None,
+    host: Annotated[
+        str, typer.Option(help="Address of the health and webhook endpoints.")
+    ] = "0.0.0.0",  # noqa: S104 - a pod must answer its kubelet's probes
+    port: Annotated[int, typer.Option(help="Port of the health and webhook endpoints.")] = 8080,
+) -> None:
+    """Consume case-state events and deliver them to citizens until stopped (SIGTERM, Ctrl-C)."""
+    from bridge.app import create_app  # noqa: PLC0415 - keep `--help` and the other commands fast
+
+    settings = _settings(config)
+    configure_logging(settings.log.level, settings.log.format)
+    app = create_app(settings)
+    asyncio.run(app.run(run_extra_options={"host": host, "port": port, "access_log": "false"}))
+
+
+@cli.command("check-config")
+def check_config(config: ConfigOption = None) -> None:
+    """Validate the settings and print them, secrets hidden; exit 2 when they are invalid."""
+    settings = _settings(config)
+    typer.echo(json.dumps(settings.model_dump(mode="json"), indent=2, ensure_ascii=False))
+
+
+@schemas_cli.command("export")
+def export_schemas(
+    directory: Annotated[Path, typer.Argument(help="Where to write the files.")] = Path("schemas"),
+    *,
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 when a file is stale.")
+    ] = False,
+) -> None:
+    """Write the JSON Schemas generated from the models (or check that the files match them)."""
+    if check:
+        stale = stale_schemas(directory)
+        for name in stale:
+            typer.echo(f"stale: {directory / name} (run `zalo-bridge schemas export`)", err=True)
+        raise typer.Exit(code=1 if stale else 0)
+    for path in write_schemas(directory):
+        typer.echo(f"wrote {path}")
+
+
+def main() -> None:
+    """Entry point of the ``zalo-bridge`` console script and ``python -m bridge``."""
+    cli()

@@ -1,0 +1,105 @@
+"""The exceptions bridge raises, as one tree.
+
+Third-party errors (httpx, aiokafka, pydantic) are converted into these at the adapter
+that meets them, with ``raise … from exc``, so callers only ever handle bridge errors::
+
+    * BridgeError
+      + ConfigurationError          settings invalid or inconsistent; the service refuses to start
+      + InvalidEventError           the input record is not a valid case-state event: dead-letter it
+      + DeliveryError               Zalo did not accept a message
+        - RetryableDeliveryError    try again later: network, HTTP 5xx, -32, -200
+          · DeliveryInDoubtError    the request left but no answer came back: it may have been sent
+        - TokenError                the access token is invalid or expired (-216, -220, -124)
+        - RecipientUnreachableError this citizen cannot be reached on this channel (-213, -230, …)
+        - MessageRejectedError      Zalo refuses this message as written (-201, -210, -248, …)
+        - AccountError              the OA or app is misconfigured or unpaid: stop and alert
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "AccountError",
+    "BridgeError",
+    "ConfigurationError",
+    "DeliveryError",
+    "DeliveryInDoubtError",
+    "InvalidEventError",
+    "InvalidEventReason",
+    "MessageRejectedError",
+    "RecipientUnreachableError",
+    "RetryableDeliveryError",
+    "TokenError",
+]
+
+
+class BridgeError(Exception):
+    """Root of every exception bridge raises on purpose."""
+
+
+class ConfigurationError(BridgeError):
+    """A setting is missing, malformed or inconsistent with another one."""
+
+
+class InvalidEventReason(StrEnum):
+    """Why an input record was dead-lettered; the value travels in the ``x-dlq-reason`` header."""
+
+    OVERSIZE = "oversize"
+    NOT_UTF8 = "not_utf8"
+    INVALID_JSON = "invalid_json"
+    UNKNOWN_STATE = "unknown_state"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    SCHEMA_VIOLATION = "schema_violation"
+    PROCESSING_ERROR = "processing_error"
+
+
+class InvalidEventError(BridgeError):
+    """The record cannot be understood as a case-state event.
+
+    Args:
+        reason: A stable machine-readable reason, used for metrics and DLQ selection.
+        detail: A human-readable explanation; it must not contain personal data.
+    """
+
+    def __init__(self, reason: InvalidEventReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class DeliveryError(BridgeError):
+    """Zalo did not accept a message.
+
+    Args:
+        message: What went wrong, without personal data.
+        code: The Zalo ``error`` code when Zalo answered with one.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RetryableDeliveryError(DeliveryError):
+    """A transient failure: the same request may succeed later."""
+
+
+class DeliveryInDoubtError(RetryableDeliveryError):
+    """The request was sent but its answer was lost (read timeout, dropped connection)."""
+
+
+class TokenError(DeliveryError):
+    """The OA access token was refused; a refresh may cure it."""
+
+
+class RecipientUnreachableError(DeliveryError):
+    """This recipient cannot be reached through this channel; retrying will not help."""
+
+
+class MessageRejectedError(DeliveryError):
+    """Zalo refuses the message itself (bad field, too long, content policy)."""
+
+
+class AccountError(DeliveryError):
+    """The OA or app cannot send at all until an administrator acts."""

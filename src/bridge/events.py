@@ -1,0 +1,386 @@
+"""The case-state event contract (v1): what the one-stop-shop system publishes on Kafka."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    model_validator,
+)
+
+from bridge.errors import InvalidEventError, InvalidEventReason
+
+__all__ = [
+    "NATIONAL_CASE_CODE",
+    "SCHEMA_ID",
+    "Agency",
+    "CaseInfo",
+    "CaseState",
+    "CaseStateEvent",
+    "DueDateChange",
+    "EventType",
+    "PaymentInfo",
+    "Recipient",
+    "ResultInfo",
+    "SubmissionChannel",
+    "TransferInfo",
+    "event_json_schema",
+    "is_national_case_code",
+    "parse_event",
+]
+
+SCHEMA_ID = "https://github.com/zalo-bridge/bridge/schemas/case-state-event.v1.json"
+
+NATIONAL_CASE_CODE = re.compile(
+    r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[GH][0-9]{2}-\d{6}-\d{4,5}$"
+)
+"""The national dossier-code form ``NNN.NN.NN.Hxx-yyMMdd-NNNN(N)`` (MaHoSo)."""
+
+_CASE_CODE_FALLBACK = r"^[0-9A-Za-z.\-]{8,40}$"
+
+
+def is_national_case_code(code: str) -> bool:
+    """Tell whether a dossier code has the national ``NNN.NN.NN.Hxx-yyMMdd-NNNN(N)`` form."""
+    return NATIONAL_CASE_CODE.fullmatch(code) is not None
+
+
+def _nfc(value: str) -> str:
+    return unicodedata.normalize("NFC", value).strip()
+
+
+Text = Annotated[str, AfterValidator(_nfc)]
+"""Human-readable Vietnamese text, normalised to NFC."""
+
+
+class CaseState(StrEnum):
+    """The national dossier state (TrangThaiHoSo), as its name; ``dvcqg_code`` gives the number.
+
+    Codes: SUBMITTED=1 (Mới đăng ký), RECEIVED=2 (Được tiếp nhận), REJECTED_AT_INTAKE=3
+    (Không được tiếp nhận), IN_PROGRESS=4 (Đang xử lý), SUPPLEMENT_REQUESTED=5 (Yêu cầu bổ sung
+    giấy tờ), PAYMENT_REQUESTED=6 (Yêu cầu thực hiện nghĩa vụ tài chính), WITHDRAWAL_REQUESTED=7
+    (Công dân yêu cầu rút hồ sơ), STOPPED=8 (Dừng xử lý), RESULT_READY=9 (Đã xử lý xong),
+    RESULT_RETURNED=10 (Đã trả kết quả).
+    """
+
+    SUBMITTED = "SUBMITTED"
+    RECEIVED = "RECEIVED"
+    REJECTED_AT_INTAKE = "REJECTED_AT_INTAKE"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUPPLEMENT_REQUESTED = "SUPPLEMENT_REQUESTED"
+    PAYMENT_REQUESTED = "PAYMENT_REQUESTED"
+    WITHDRAWAL_REQUESTED = "WITHDRAWAL_REQUESTED"
+    STOPPED = "STOPPED"
+    RESULT_READY = "RESULT_READY"
+    RESULT_RETURNED = "RESULT_RETURNED"
+
+    @property
+    def dvcqg_code(self) -> int:
+        """The national code 1-10 used by DVCQG-connected systems."""
+        return list(CaseState).index(self) + 1
+
+    @property
+    def label(self) -> str:
+        """The official Vietnamese label of the state."""
+        return _STATE_LABELS[self]
+
+    @classmethod
+    def from_dvcqg_code(cls, code: int) -> CaseState:
+        """Return the state with the national code ``code`` (1-10)."""
+        states = list(cls)
+        if not 1 <= code <= len(states):
+            raise ValueError(f"no national dossier state has code {code}")
+        return states[code - 1]
+
+
+_STATE_LABELS = {
+    CaseState.SUBMITTED: "Mới đăng ký",
+    CaseState.RECEIVED: "Được tiếp nhận",
+    CaseState.REJECTED_AT_INTAKE: "Không được tiếp nhận",
+    CaseState.IN_PROGRESS: "Đang xử lý",
+    CaseState.SUPPLEMENT_REQUESTED: "Yêu cầu bổ sung giấy tờ",
+    CaseState.PAYMENT_REQUESTED: "Yêu cầu thực hiện nghĩa vụ tài chính",
+    CaseState.WITHDRAWAL_REQUESTED: "Công dân yêu cầu rút hồ sơ",
+    CaseState.STOPPED: "Dừng xử lý",
+    CaseState.RESULT_READY: "Đã xử lý xong",
+    CaseState.RESULT_RETURNED: "Đã trả kết quả",
+}
+
+
+class EventType(StrEnum):
+    """What happened to the case; the state may stay the same (one-stop-shop-domain §7.2)."""
+
+    STATE_CHANGED = "STATE_CHANGED"
+    TRANSFERRED = "TRANSFERRED"
+    DUE_DATE_CHANGED = "DUE_DATE_CHANGED"
+    PAYMENT_COMPLETED = "PAYMENT_COMPLETED"
+    SUPPLEMENT_SUBMITTED = "SUPPLEMENT_SUBMITTED"
+    SUPPLEMENT_ACCEPTED = "SUPPLEMENT_ACCEPTED"
+    INTERAGENCY_SENT = "INTERAGENCY_SENT"
+    INTERAGENCY_RETURNED = "INTERAGENCY_RETURNED"
+    RESULT_DISPATCHED_BY_POST = "RESULT_DISPATCHED_BY_POST"
+    OVERDUE = "OVERDUE"
+    CORRECTION = "CORRECTION"
+
+
+class SubmissionChannel(StrEnum):
+    """How the dossier was submitted (KenhThucHien 1/2/3)."""
+
+    IN_PERSON = "IN_PERSON"
+    ONLINE = "ONLINE"
+    POSTAL = "POSTAL"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", str_max_length=4000)
+
+
+class Agency(_Model):
+    """An agency or unit (cơ quan, đơn vị)."""
+
+    code: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Electronic identifier (MaDinhDanh), e.g. 000.20.31.H56.",
+        examples=["000.20.31.H56"],
+    )
+    name: Text = Field(
+        min_length=1,
+        max_length=300,
+        description="Name as citizens know it.",
+        examples=["Trung tâm Phục vụ hành chính công phường Hạc Thành"],
+    )
+
+
+class CaseInfo(_Model):
+    """The dossier (hồ sơ) the event is about."""
+
+    code: str = Field(
+        pattern=_CASE_CODE_FALLBACK,
+        description=(
+            "Dossier code (MaHoSo). The national form NNN.NN.NN.Hxx-yyMMdd-NNNN(N) is expected; "
+            "other provincial forms of 8-40 letters, digits, dots and dashes are accepted."
+        ),
+        examples=["000.20.31.H56-260310-0042"],
+    )
+    procedure_code: str = Field(
+        min_length=1,
+        max_length=60,
+        description="National procedure code (MaTTHC).",
+        examples=["1.004616"],
+    )
+    procedure_name: Text = Field(
+        min_length=1,
+        max_length=500,
+        description="Procedure name (TenTTHC).",
+        examples=["Đăng ký thành lập hộ kinh doanh"],
+    )
+    receiving_agency: Agency = Field(description="Where the dossier was received.")
+    handling_department: Text | None = Field(
+        default=None,
+        max_length=300,
+        description="Department currently handling the dossier (PhongBanXuLy).",
+        examples=["Phòng Kinh tế"],
+    )
+    channel: SubmissionChannel | None = Field(default=None, description="Submission channel.")
+    received_at: AwareDatetime | None = Field(default=None, description="Reception time.")
+    due_at: AwareDatetime | None = Field(
+        default=None,
+        description="Appointment date for the result (ngày hẹn trả, NgayHenTra).",
+    )
+
+
+class ResultInfo(_Model):
+    """Where and how the citizen gets the result."""
+
+    pickup_location: Text | None = Field(
+        default=None,
+        max_length=300,
+        description="Where to collect the result.",
+        examples=["Quầy số 3, Trung tâm Phục vụ hành chính công tỉnh"],
+    )
+    note: Text | None = Field(default=None, max_length=500, description="What to bring.")
+    electronic_result_url: HttpUrl | None = Field(
+        default=None, description="Link to the electronic result, when there is one."
+    )
+    by_post: bool = Field(default=False, description="The result is returned by public post.")
+
+
+class TransferInfo(_Model):
+    """A move between steps or departments (chuyển xử lý)."""
+
+    from_unit: Text | None = Field(default=None, max_length=300)
+    to_unit: Text = Field(min_length=1, max_length=300, examples=["Phòng Tài nguyên và Môi trường"])
+    step_name: Text | None = Field(default=None, max_length=200, examples=["Thẩm định hồ sơ"])
+
+
+class DueDateChange(_Model):
+    """A new appointment date, with the apology the agency owes (Phiếu xin lỗi và hẹn lại)."""
+
+    old_due_at: AwareDatetime | None = None
+    new_due_at: AwareDatetime
+    apology: bool = Field(default=True, description="The agency apologises for the delay.")
+
+
+class PaymentInfo(_Model):
+    """A fee or tax the citizen must pay, or has paid."""
+
+    amount_vnd: int = Field(ge=0, le=10**13, description="Amount in Vietnamese đồng.")
+    payment_url: HttpUrl | None = None
+
+
+_ZALO_USER_ID = r"^[0-9]{1,32}$"
+_PHONE = r"^(?:\+?84|0)[1-9][0-9]{8,9}$"
+
+
+class Recipient(_Model):
+    """Who is told, and whether they agreed to be told through Zalo."""
+
+    zalo_user_id: str | None = Field(
+        default=None,
+        pattern=_ZALO_USER_ID,
+        description="The citizen's OA-scoped Zalo user id (a numeric string).",
+        examples=["2512523625412515"],
+    )
+    phone: str | None = Field(
+        default=None,
+        pattern=_PHONE,
+        description="Phone number (0xxxxxxxxx or 84xxxxxxxxx), for template messages by phone.",
+        examples=["0912345678"],
+    )
+    notify_consent: bool = Field(
+        description="The citizen opted in to Zalo notifications for this dossier (ThongBaoZalo)."
+    )
+
+    @model_validator(mode="after")
+    def _has_an_address(self) -> Recipient:
+        if self.zalo_user_id is None and self.phone is None:
+            raise ValueError("a recipient needs a zalo_user_id or a phone")
+        return self
+
+
+class CaseStateEvent(_Model):
+    """One change to one dossier, as published by the one-stop-shop system (v1).
+
+    The Kafka record key is the dossier code, so all events of a case share a partition.
+    """
+
+    model_config = ConfigDict(
+        title="CaseStateEvent",
+        json_schema_extra={"$id": SCHEMA_ID},
+    )
+
+    schema_version: Literal[1] = Field(default=1, description="Contract version.")
+    event_id: UUID = Field(description="Unique id of this event: the idempotency key.")
+    event_type: EventType = Field(description="What happened.")
+    occurred_at: AwareDatetime = Field(description="When it happened, with a UTC offset.")
+    province: str = Field(
+        pattern=r"^[a-z]+(?:-[a-z]+)*$",
+        max_length=40,
+        description="Province slug (one-stop-shop-domain §5), e.g. thanh-hoa.",
+        examples=["thanh-hoa"],
+    )
+    source_system: str | None = Field(default=None, max_length=60, examples=["td-dvc"])
+    sequence: int = Field(
+        ge=0,
+        description="Per-case sequence number, increasing with every event of the case.",
+    )
+    case: CaseInfo
+    state: CaseState = Field(description="The dossier's state after this event.")
+    previous_state: CaseState | None = Field(default=None, description="The state before it.")
+    reason: Text | None = Field(
+        default=None,
+        max_length=1000,
+        description="Reason for a rejection, a supplement request or a stop.",
+    )
+    result: ResultInfo | None = None
+    transfer: TransferInfo | None = None
+    due_date_change: DueDateChange | None = None
+    payment: PaymentInfo | None = None
+    lookup_url: HttpUrl | None = Field(
+        default=None, description="Overrides the province's lookup link for this dossier."
+    )
+    recipient: Recipient
+
+    @model_validator(mode="after")
+    def _details_match_type(self) -> CaseStateEvent:
+        if self.event_type is EventType.TRANSFERRED and self.transfer is None:
+            raise ValueError("a TRANSFERRED event needs `transfer`")
+        if self.event_type is EventType.DUE_DATE_CHANGED and self.due_date_change is None:
+            raise ValueError("a DUE_DATE_CHANGED event needs `due_date_change`")
+        return self
+
+
+def parse_event(raw: bytes, *, max_bytes: int) -> CaseStateEvent:
+    """Decode one Kafka record value into a case-state event.
+
+    Args:
+        raw: The record value, untouched.
+        max_bytes: Larger values are refused before any parsing.
+
+    Returns:
+        The validated event.
+
+    Raises:
+        InvalidEventError: With the reason the record must be dead-lettered.
+    """
+    if len(raw) > max_bytes:
+        raise InvalidEventError(
+            InvalidEventReason.OVERSIZE, f"{len(raw)} bytes, more than the limit of {max_bytes}"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidEventError(InvalidEventReason.NOT_UTF8, str(exc)) from exc
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidEventError(InvalidEventReason.INVALID_JSON, str(exc)) from exc
+    if not isinstance(document, dict):
+        raise InvalidEventError(
+            InvalidEventReason.SCHEMA_VIOLATION,
+            f"expected a JSON object, got {type(document).__name__}",
+        )
+    if document.get("schema_version", 1) != 1:
+        raise InvalidEventError(
+            InvalidEventReason.UNSUPPORTED_VERSION,
+            f"schema_version {document.get('schema_version')!r} is not 1",
+        )
+    try:
+        return CaseStateEvent.model_validate(document)
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+
+
+def _invalid(exc: ValidationError) -> InvalidEventError:
+    """Summarise a validation error without echoing input values (they may be personal data)."""
+    errors = exc.errors(include_url=False, include_input=False)
+    state_fields = {("state",), ("previous_state",)}
+    reason = InvalidEventReason.SCHEMA_VIOLATION
+    if any(tuple(e["loc"]) in state_fields and e["type"] == "enum" for e in errors):
+        reason = InvalidEventReason.UNKNOWN_STATE
+    summary = "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in errors[:10])
+    if len(errors) > 10:  # noqa: PLR2004 - enough to act on, short enough for a header
+        summary += f"; and {len(errors) - 10} more"
+    return InvalidEventError(reason, summary)
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(root)"
+
+
+def event_json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of the v1 contract, as written to ``schemas/``."""
+    schema = CaseStateEvent.model_json_schema(mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

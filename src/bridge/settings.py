@@ -1,0 +1,246 @@
+"""Settings of one deployment: environment variables (``BRIDGE_…``) over an optional YAML file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from bridge.errors import ConfigurationError
+
+__all__ = [
+    "ENV_PREFIX",
+    "DeliverySettings",
+    "KafkaSettings",
+    "LogSettings",
+    "ProvinceSettings",
+    "Settings",
+    "ZaloSettings",
+    "load_settings",
+]
+
+ENV_PREFIX = "BRIDGE_"
+_NESTED = "__"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    """Where case-state events come from and where rejects go."""
+
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        description="Comma-separated host:port list. KAFKA_BOOTSTRAP_SERVERS also sets it.",
+    )
+    input_topic: str = Field(default="case-state-events", min_length=1)
+    dead_letter_topic: str = Field(default="case-state-events.dlq", min_length=1)
+    consumer_group: str = Field(default="zalo-bridge", min_length=1)
+    client_id: str = Field(default="zalo-bridge", min_length=1)
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    consumers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Consumers in this process; useful up to the topic's partition count.",
+    )
+    max_event_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Larger records are dead-lettered as oversize without being parsed.",
+    )
+    max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
+    session_timeout_ms: int = Field(default=10_000, ge=1_000)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        servers = [part.strip() for part in value.split(",") if part.strip()]
+        if not servers or any(":" not in s or not s.rsplit(":", 1)[1].isdigit() for s in servers):
+            raise ValueError("expected host:port[,host:port…]")
+        return ",".join(servers)
+
+
+class ZaloSettings(_Section):
+    """How to reach the Zalo OA Open API."""
+
+    base_url: HttpUrl = Field(
+        default=HttpUrl("https://openapi.zalo.me"),
+        description="The OA API host; the emulator's address in tests and `make run`.",
+    )
+    access_token: SecretStr | None = Field(
+        default=None, description="OA access token (until the token store takes over)."
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    max_connections: int = Field(default=100, ge=1, le=10_000)
+
+
+class DeliverySettings(_Section):
+    """How hard to try before giving a record back to the broker."""
+
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    initial_backoff_seconds: float = Field(default=0.5, gt=0)
+    max_backoff_seconds: float = Field(default=30.0, gt=0)
+    attempt_budget_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Upper bound on the time one record spends in retries before it is re-fetched.",
+    )
+    redelivery_pause_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="Pause before a record whose retries ran out is fetched again.",
+    )
+
+
+class ProvinceSettings(_Section):
+    """The province this deployment serves and how its messages read."""
+
+    slug: str = Field(default="thanh-hoa", pattern=r"^[a-z]+(?:-[a-z]+)*$")
+    display_name: str = Field(default="Tỉnh Thanh Hóa", min_length=1)
+    lookup_url_template: str = Field(
+        default="https://dichvucong.thanhhoa.gov.vn/tra-cuu-ho-so?ma={case_code}",
+        description="Dossier lookup link; {case_code} is replaced by the URL-encoded code.",
+    )
+    signature: str | None = Field(
+        default="Trung tâm Phục vụ hành chính công tỉnh Thanh Hóa",
+        description="Closing line of every message, or null for none.",
+    )
+    timezone: str = Field(default="Asia/Ho_Chi_Minh")
+
+    @field_validator("lookup_url_template")
+    @classmethod
+    def _has_placeholder(cls, value: str) -> str:
+        if "{case_code}" not in value:
+            raise ValueError("must contain the {case_code} placeholder")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class LogSettings(_Section):
+    """Log level and format."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: readable on a terminal, JSON otherwise."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything one bridge deployment is configured with.
+
+    Sources, strongest first: keyword arguments, ``BRIDGE_…`` environment variables (nested with
+    ``__``, e.g. ``BRIDGE_KAFKA__INPUT_TOPIC``), the YAML file given to ``load_settings``,
+    defaults.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=_NESTED,
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    zalo: ZaloSettings = ZaloSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    province: ProvinceSettings = ProvinceSettings()
+    log: LogSettings = LogSettings()
+
+    @model_validator(mode="after")
+    def _retries_fit_poll_interval(self) -> Settings:
+        budget_ms = self.delivery.attempt_budget_seconds * 1000
+        if budget_ms >= self.kafka.max_poll_interval_ms * 0.8:
+            raise ValueError(
+                "delivery.attempt_budget_seconds must stay below 80% of "
+                "kafka.max_poll_interval_ms, or the consumer is evicted from its group mid-retry"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files in production
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read keyword arguments, then the environment, mounted secrets, the YAML file."""
+        return (
+            init_settings,
+            env_settings,
+            file_secret_settings,
+            YamlConfigSettingsSource(settings_cls),
+        )
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build and validate the settings, or fail with an error that names the setting.
+
+    Args:
+        config_file: Optional YAML file (keys as in ``Settings``); ``BRIDGE_CONFIG_FILE`` also
+            names it.
+        **overrides: Values that win over every other source.
+
+    Raises:
+        ConfigurationError: When a value is missing, malformed or inconsistent.
+    """
+    env_file = os.environ.get(f"{ENV_PREFIX}CONFIG_FILE")
+    path = config_file or (Path(env_file) if env_file else None)
+    if path is not None and not path.is_file():
+        raise ConfigurationError(f"configuration file {path} does not exist")
+    plain_bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if plain_bootstrap and f"{ENV_PREFIX}KAFKA{_NESTED}BOOTSTRAP_SERVERS" not in os.environ:
+        # The conventional variable points every tool, bridge included, at an existing cluster.
+        kafka = dict(overrides.get("kafka", {}))
+        kafka.setdefault("bootstrap_servers", plain_bootstrap)
+        overrides["kafka"] = kafka
+
+    class _Loaded(Settings):
+        model_config = SettingsConfigDict(yaml_file=path, title="Settings")
+
+    try:
+        return _Loaded(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in error["loc"]]
+        dotted = ".".join(loc) or "(settings)"
+        env_name = ENV_PREFIX + _NESTED.join(part.upper() for part in loc)
+        problems.append(f"{dotted} (env {env_name}): {error['msg']}")
+    return "invalid settings: " + "; ".join(problems)

@@ -1,0 +1,66 @@
+"""What each Zalo error code means for the sender: the one place the error taxonomy lives."""
+
+from __future__ import annotations
+
+from bridge.errors import (
+    AccountError,
+    DeliveryError,
+    MessageRejectedError,
+    RecipientUnreachableError,
+    RetryableDeliveryError,
+    TokenError,
+)
+
+__all__ = ["ERROR_CLASSES", "classify_error"]
+
+ERROR_CLASSES: dict[int, type[DeliveryError]] = {
+    # transient: back off and try again
+    -32: RetryableDeliveryError,  # rate limit (app or OA) reached
+    -100: RetryableDeliveryError,  # attachment expired (re-upload, then retry)
+    -200: RetryableDeliveryError,  # "Send message failed", generic
+    -214: RetryableDeliveryError,  # article still being processed
+    # the token: refresh once, retry once
+    -216: TokenError,  # access token invalid
+    -220: TokenError,  # access token expired or removed
+    -124: TokenError,  # ZNS host's "access token invalid"
+    # this recipient, on this channel: do not retry
+    -213: RecipientUnreachableError,  # not a follower
+    -217: RecipientUnreachableError,  # blocked invitations from the OA
+    -218: RecipientUnreachableError,  # recipient's receive quota used up (today)
+    -227: RecipientUnreachableError,  # banned, or inactive for more than 45 days
+    -230: RecipientUnreachableError,  # no interaction in the past 7 days
+    -232: RecipientUnreachableError,  # interaction expired
+    -244: RecipientUnreachableError,  # the citizen restricted this message type
+    -249: RecipientUnreachableError,  # template cannot be sent by user id
+    # this message, as written: fix the payload
+    -201: MessageRejectedError,  # a parameter is invalid
+    -210: MessageRejectedError,  # parameter exceeds the allowed limit
+    -233: MessageRejectedError,  # message type invalid for the endpoint
+    -234: MessageRejectedError,  # not sendable at night (promotion)
+    -240: MessageRejectedError,  # v2 message API shut down
+    -242: MessageRejectedError,  # bad appsecret_proof
+    -248: MessageRejectedError,  # violates platform standards
+    # the OA or app: stop and call an administrator
+    -204: AccountError,  # OA disabled
+    -205: AccountError,  # OA does not exist
+    -209: AccountError,  # API not supported / app not activated
+    -211: AccountError,  # feature quota used up
+    -212: AccountError,  # app has not registered this API
+    -219: AccountError,  # app removed or disabled
+    -221: AccountError,  # OA must be verified
+    -223: AccountError,  # OA has not authorised this API
+    -224: AccountError,  # OA tier package too low
+    -235: AccountError,  # API does not support this OA type
+    -320: AccountError,  # no Zalo Cloud Account linked
+    -321: AccountError,  # Zalo Cloud Account out of money
+}
+
+
+def classify_error(code: int, message: str) -> DeliveryError:
+    """Turn a Zalo ``error`` code and its message into the exception that says what to do.
+
+    Unknown codes count as rejections of the message: they are not retried blindly, and they
+    are reported with their code so the table above can learn them.
+    """
+    kind = ERROR_CLASSES.get(code, MessageRejectedError)
+    return kind(f"Zalo error {code}: {message}", code=code)

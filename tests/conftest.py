@@ -1,0 +1,68 @@
+"""Shared fixtures: a factory of valid case-state event payloads."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+BASE_EVENT: dict[str, Any] = {
+    "schema_version": 1,
+    "event_id": "3f0c7c56-5b0e-4a52-9d7e-0a4f3f7d2b11",
+    "event_type": "STATE_CHANGED",
+    "occurred_at": "2026-03-10T09:30:11+07:00",
+    "province": "thanh-hoa",
+    "source_system": "td-dvc",
+    "sequence": 2,
+    "case": {
+        "code": "000.20.31.H56-260310-0042",
+        "procedure_code": "1.004616",
+        "procedure_name": "Đăng ký thành lập hộ kinh doanh",
+        "receiving_agency": {
+            "code": "000.20.31.H56",
+            "name": "Trung tâm Phục vụ hành chính công phường Hạc Thành",
+        },
+        "handling_department": "Phòng Kinh tế",
+        "channel": "ONLINE",
+        "received_at": "2026-03-10T09:30:11+07:00",
+        "due_at": "2026-03-13T17:00:00+07:00",
+    },
+    "state": "RECEIVED",
+    "previous_state": "SUBMITTED",
+    "recipient": {"zalo_user_id": "2512523625412515", "notify_consent": True},
+}
+
+EventFactory = Callable[..., dict[str, Any]]
+
+
+def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``changes`` merged in; a None value removes the key."""
+    merged = copy.deepcopy(base)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@pytest.fixture
+def make_event() -> EventFactory:
+    """Build a valid event payload; keyword arguments are deep-merged into it."""
+
+    def build(**changes: Any) -> dict[str, Any]:
+        return deep_merge(BASE_EVENT, {"event_id": str(uuid.uuid4()), **changes})
+
+    return build
+
+
+@pytest.fixture
+def encode() -> Callable[[dict[str, Any]], bytes]:
+    """Serialise a payload the way a producer would."""
+    return lambda payload: json.dumps(payload, ensure_ascii=False).encode()

@@ -1,0 +1,75 @@
+"""Personal data never reaches a log line or a DLQ header in clear."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+import structlog
+
+from bridge.logs import configure_logging, get_logger
+from bridge.masking import mask_id_number, mask_phone, mask_text, pseudonymise
+
+
+class TestMasking:
+    @pytest.mark.parametrize(
+        ("phone", "masked"),
+        [
+            ("0912345678", "09xxxxx678"),
+            ("84912345678", "09xxxxx678"),
+            ("+84912345678", "09xxxxx678"),
+        ],
+    )
+    def test_phones_keep_only_their_first_two_and_last_three_digits(self, phone, masked):
+        assert mask_phone(phone) == masked
+
+    def test_id_numbers_keep_their_last_four_digits(self):
+        assert mask_id_number("038090001234") == "********1234"
+
+    def test_free_text_is_masked_wherever_numbers_appear(self):
+        text = (
+            "gọi 0912345678 hoặc +84987654321, CCCD 038090001234, hồ sơ 000.20.31.H56-260310-0042"
+        )
+        masked = mask_text(text)
+        assert "0912345678" not in masked
+        assert "987654321" not in masked
+        assert "038090001234" not in masked
+        assert "********1234" in masked
+        assert "000.20.31.H56-260310-0042" in masked
+
+    def test_pseudonyms_are_stable_and_depend_on_the_pepper(self):
+        assert pseudonymise("2512523625412515") == pseudonymise("2512523625412515")
+        assert pseudonymise("2512523625412515") != pseudonymise("2512523625412515", pepper="p")
+        assert "2512523625412515" not in pseudonymise("2512523625412515")
+
+
+class TestLogs:
+    @pytest.fixture
+    def output(self):
+        stream = io.StringIO()
+        configure_logging("INFO", "json")
+        root = logging.getLogger()
+        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+        yield stream
+        root.handlers.clear()
+        structlog.reset_defaults()
+
+    def test_json_lines_with_masked_values_and_redacted_secrets(self, output):
+        get_logger("test").info(
+            "sent", phone="0912345678", access_token="tok-123", detail={"note": "CCCD 038090001234"}
+        )
+        line = json.loads(output.getvalue().strip().splitlines()[-1])
+        assert line["event"] == "sent"
+        assert line["level"] == "info"
+        assert line["phone"] == "09xxxxx678"
+        assert line["access_token"] == "[redacted]"
+        assert line["detail"] == {"note": "CCCD ********1234"}
+        assert "tok-123" not in output.getvalue()
+
+    def test_standard_library_records_are_rendered_the_same_way(self, output):
+        logging.getLogger("aiokafka").warning("broker 0912345678 gone")
+        line = json.loads(output.getvalue().strip().splitlines()[-1])
+        assert line["event"] == "broker 09xxxxx678 gone"
+        assert line["logger"] == "aiokafka"
