@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from faststream import AckPolicy
+from faststream.kafka import KafkaMessage  # noqa: TC002 - faststream reads handler annotations at runtime
 
 from bridge.delivery import Deliverer, InboundRecord
 from bridge.errors import AccountError, DeliveryError, TokenError
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from aiokafka import ConsumerRecord
-    from faststream.kafka import KafkaBroker, KafkaMessage
+    from faststream.kafka import KafkaBroker
     from faststream.message import StreamMessage
 
     from bridge.settings import Settings

@@ -1,0 +1,113 @@
+"""Real parts for integration tests: a Kafka broker per session, an emulator per test, topics."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from bridge.settings import Settings, load_settings
+from bridge_devkit.emulator import EmulatorConfig, start_emulator
+from bridge_devkit.kafka import LocalKafka
+from support import OTHER_USER, TOKEN, USER, Emulator
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The broker every integration test uses: KAFKA_BOOTSTRAP_SERVERS, or one started here."""
+    existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if existing:
+        yield existing
+        return
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Fresh topics for one test, so tests never see each other's records."""
+
+    input: str
+    dead_letter: str
+    group: str
+
+
+@pytest.fixture
+async def topics(kafka_bootstrap: str) -> Topics:
+    suffix = uuid.uuid4().hex[:10]
+    names = Topics(f"case-events-{suffix}", f"case-events-{suffix}.dlq", f"bridge-{suffix}")
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(names.input, num_partitions=3, replication_factor=1),
+                NewTopic(names.dead_letter, num_partitions=1, replication_factor=1),
+            ]
+        )
+    finally:
+        await admin.close()
+    return names
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    running = await start_emulator(EmulatorConfig(access_tokens=(TOKEN,)))
+    peer = Emulator(running.base_url)
+    await peer.follow(USER, OTHER_USER)
+    try:
+        yield peer
+    finally:
+        await peer.http.aclose()
+        await running.stop()
+
+
+@pytest.fixture
+def bridge_settings(kafka_bootstrap: str, topics: Topics, emulator: Emulator) -> Settings:
+    return load_settings(
+        kafka={
+            "bootstrap_servers": kafka_bootstrap,
+            "input_topic": topics.input,
+            "dead_letter_topic": topics.dead_letter,
+            "consumer_group": topics.group,
+            "consumers": 2,
+            "session_timeout_ms": 6000,
+        },
+        zalo={"base_url": emulator.base_url, "access_token": TOKEN, "timeout_seconds": 2},
+        delivery={
+            "max_attempts": 3,
+            "initial_backoff_seconds": 0.05,
+            "max_backoff_seconds": 0.2,
+            "redelivery_pause_seconds": 0.2,
+        },
+        province={"lookup_url_template": "https://dvc.example.gov.vn/tra-cuu?ma={case_code}"},
+    )
+
+
+Publish = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+async def publish(kafka_bootstrap: str, topics: Topics) -> AsyncIterator[Publish]:
+    """Publish raw bytes to the input topic, keyed by dossier code, as the one-stop-shop does."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+
+    async def send(
+        value: bytes, *, key: str, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        await producer.send_and_wait(topics.input, value=value, key=key.encode(), headers=headers)
+
+    try:
+        yield send
+    finally:
+        await producer.stop()

@@ -1,0 +1,72 @@
+"""Helpers shared by the integration and end-to-end tests (imported as ``support``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+USER = "2512523625412515"
+OTHER_USER = "5510185758261927916"
+TOKEN = "it-access-token"
+
+
+class Emulator:
+    """The Zalo OA emulator, driven through its admin API as a test would drive a real peer."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=5)
+
+    async def follow(self, *user_ids: str, days_ago: float = 0) -> None:
+        moment = time.time() - days_ago * 86400
+        iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+        body = [
+            {"user_id": u, "display_name": f"Công dân {u[-4:]}", "last_interaction_at": iso}
+            for u in user_ids
+        ]
+        (await self.http.put("/_emulator/followers", json=body)).raise_for_status()
+
+    async def fault(self, **fault: Any) -> None:
+        (await self.http.post("/_emulator/faults", json=fault)).raise_for_status()
+
+    async def clear_faults(self) -> None:
+        (await self.http.delete("/_emulator/faults")).raise_for_status()
+
+    async def messages(self, **params: str) -> list[dict[str, Any]]:
+        response = await self.http.get("/_emulator/messages", params=params)
+        response.raise_for_status()
+        body = response.json()
+        return body["messages"] if isinstance(body, dict) else body
+
+    async def accepted(self) -> list[dict[str, Any]]:
+        return await self.messages(status="accepted")
+
+    async def wait_for_accepted(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            accepted = await self.accepted()
+            if len(accepted) >= count or time.monotonic() > deadline:
+                return accepted
+            await asyncio.sleep(0.1)
+
+
+async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 20) -> list[Any]:
+    """Read ``count`` records from the start of ``topic`` (fewer if the timeout passes)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(records) < count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for part in batch.values():
+                records.extend(part)
+    finally:
+        await consumer.stop()
+    return records
