@@ -1,14 +1,17 @@
-"""Shared fixtures: a factory of valid case-state event payloads."""
+"""Shared fixtures: valid case-state event payloads, and the Kafka broker of the session."""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+from bridge_devkit.kafka import LocalKafka
 
 BASE_EVENT: dict[str, Any] = {
     "schema_version": 1,
@@ -66,3 +69,18 @@ def make_event() -> EventFactory:
 def encode() -> Callable[[dict[str, Any]], bytes]:
     """Serialise a payload the way a producer would."""
     return lambda payload: json.dumps(payload, ensure_ascii=False).encode()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The broker every integration test uses: KAFKA_BOOTSTRAP_SERVERS, or one started here."""
+    existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if existing:
+        yield existing
+        return
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()

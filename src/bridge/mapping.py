@@ -75,6 +75,11 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + _ELLIPSIS
 
 
+def _phrase(text: str, limit: int) -> str:
+    """Free text to be followed by our own full stop: clipped, without its final punctuation."""
+    return _clip(text.rstrip(" .;,:"), limit)
+
+
 def _headline(  # noqa: PLR0911 - one return per kind of event reads best as a match
     event: CaseStateEvent, date: Callable[[datetime], str]
 ) -> str | None:
@@ -82,7 +87,7 @@ def _headline(  # noqa: PLR0911 - one return per kind of event reads best as a m
     case = event.case
     of_case = f"hồ sơ {case.code} ({_clip(case.procedure_name, 300)}) của Ông/Bà"
     subject = of_case[0].upper() + of_case[1:]
-    reason = _clip(event.reason, 600) if event.reason else None
+    reason = _phrase(event.reason, 600) if event.reason else None
     match event.event_type:
         case EventType.TRANSFERRED:
             assert event.transfer is not None  # noqa: S101 - guaranteed by the event's validator
@@ -165,7 +170,7 @@ def _result_ready(event: CaseStateEvent, subject: str) -> str:
         where = result.pickup_location or event.case.receiving_agency.name
         text += f" Ông/Bà vui lòng nhận kết quả tại {where}."
     if result.note:
-        text += f" {_clip(result.note, 300)}"
+        text += f" {_phrase(result.note, 300)}."
     if result.electronic_result_url:
         text += f" Kết quả điện tử: {result.electronic_result_url}"
     return text

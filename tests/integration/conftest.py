@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -13,23 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bridge.settings import Settings, load_settings
 from bridge_devkit.emulator import EmulatorConfig, start_emulator
-from bridge_devkit.kafka import LocalKafka
 from support import OTHER_USER, TOKEN, USER, Emulator
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The broker every integration test uses: KAFKA_BOOTSTRAP_SERVERS, or one started here."""
-    existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if existing:
-        yield existing
-        return
-    broker = LocalKafka(tmp_path_factory.mktemp("kafka"))
-    broker.start()
-    try:
-        yield broker.bootstrap_servers
-    finally:
-        broker.stop()
 
 
 @dataclass(frozen=True)

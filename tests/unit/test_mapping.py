@@ -83,6 +83,11 @@ class TestEveryState:
     def test_closed_cases_do_not_show_an_appointment_date(self, make_event, state):
         assert "Ngày hẹn trả" not in text_of(make_event, state=state)
 
+    def test_a_reason_ending_with_a_full_stop_gets_no_second_one(self, make_event):
+        text = text_of(make_event, state="STOPPED", reason="Công dân rút hồ sơ.")
+        assert "Lý do: Công dân rút hồ sơ." in text
+        assert ".." not in text
+
     def test_a_missing_reason_is_left_out_rather_than_invented(self, make_event):
         text = text_of(make_event, state="STOPPED")
         assert "đã dừng xử lý." in text

@@ -1,1 +1,1 @@
-"""Development kit for zalo-bridge: a local Kafka broker and a Zalo OA emulator (not for production)."""
+"""Development kit for zalo-bridge: a local Kafka broker and a Zalo OA emulator (not production)."""

@@ -1,0 +1,90 @@
+# bridge: Kafka case-state events → Vietnamese messages → Zalo OA.
+# `make help` lists the targets. `make run` and `make test` set everything up on a fresh machine.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+# Each pytest run gets its own temporary root, so parallel runs never share a broker's data dir.
+PYTEST_BASETEMP := $(CURDIR)/.cache/pytest
+
+.PHONY: help  ## Show the targets
+help:
+	@grep -E '^.PHONY: [a-zA-Z_-]+ +## .*$$' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ".PHONY: |  ## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$2, $$3}'
+
+# ------------------------------------------------------------------ setup
+
+.PHONY: .python  # Python ≥ 3.11 with venv
+.python:
+	@$(PYTHON) -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "bridge needs Python ≥ 3.11 with the venv module (Debian: apt-get install python3 python3-venv)"; exit 1; }
+
+.PHONY: .java  # Java ≥ 17 and Maven, for the local Kafka broker; installed from Debian's packages when missing
+.java:
+	@if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Java and Maven from Debian's packages…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless maven >/dev/null; \
+	  else echo "the local Kafka broker needs Java ≥ 17 and Maven (Debian: apt-get install default-jre-headless maven)"; exit 1; fi; \
+	fi
+
+$(INSTALLED): pyproject.toml devkit/pyproject.toml constraints.txt | .python
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable ./devkit --editable '.[dev]'
+	@touch $@
+
+.PHONY: install  ## Create .venv and install bridge, its dev kit and the dev tools (pinned by constraints.txt)
+install: $(INSTALLED)
+
+.PHONY: kafka-jars  ## Fetch the Kafka broker jars with Maven into the user cache (outside git)
+kafka-jars: $(INSTALLED) .java
+	$(BIN)/bridge-kafka jars
+
+.PHONY: lock  ## Refresh constraints.txt from a clean resolution of pyproject.toml
+lock: .python
+	rm -rf .cache/lock && $(PYTHON) -m venv .cache/lock
+	.cache/lock/bin/pip install --quiet --upgrade pip
+	.cache/lock/bin/pip install --quiet ./devkit '.[dev]'
+	.cache/lock/bin/pip freeze --exclude zalo-bridge --exclude zalo-bridge-devkit > constraints.txt
+	rm -rf .cache/lock
+
+# ------------------------------------------------------------------ the two commands
+
+.PHONY: run  ## Start a local broker, the Zalo OA emulator and bridge; publish sample events; show what citizens got
+run: $(INSTALLED) kafka-jars
+	$(BIN)/python -m bridge_devkit.demo --workdir .run
+
+.PHONY: test  ## Lint, type-check and run every test (starts and stops a local Kafka broker)
+test: lint typecheck test-all
+
+# ------------------------------------------------------------------ checks
+
+.PHONY: lint  ## ruff check and ruff format --check
+lint: $(INSTALLED)
+	$(BIN)/ruff check src devkit tests
+	$(BIN)/ruff format --check src devkit tests
+
+.PHONY: typecheck  ## mypy --strict on src/ and the dev kit
+typecheck: $(INSTALLED)
+	$(BIN)/mypy
+
+.PHONY: schemas  ## Regenerate schemas/ from the models
+schemas: $(INSTALLED)
+	$(BIN)/zalo-bridge schemas export schemas
+
+.PHONY: test-unit  ## Fast tests that need no broker
+test-unit: $(INSTALLED)
+	$(BIN)/pytest -m "not kafka" --basetemp=$(PYTEST_BASETEMP)
+
+.PHONY: test-all  ## Every test; the session starts a local Kafka broker unless KAFKA_BOOTSTRAP_SERVERS is set
+test-all: $(INSTALLED) kafka-jars
+	$(BIN)/pytest --basetemp=$(PYTEST_BASETEMP) --durations=10
+
+.PHONY: clean  ## Remove the virtualenv, caches and run data (not the Kafka jar cache)
+clean:
+	rm -rf $(VENV) .cache .run .pytest_cache .mypy_cache .ruff_cache build dist

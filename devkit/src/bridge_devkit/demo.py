@@ -1,0 +1,285 @@
+"""`make run`: broker, Zalo OA emulator and bridge, fed sample events, shown as citizens see it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from bridge_devkit.kafka import LocalKafka
+from bridge_devkit.samples import encode, sample_citizens, sample_events
+
+__all__ = ["main"]
+
+ACCESS_TOKEN = "make-run-access-token"  # noqa: S105 - the emulator's local development token
+INPUT_TOPIC = "case-state-events"
+DLQ_TOPIC = "case-state-events.dlq"
+MALFORMED = b'{"event_id": "not-a-uuid", "state": "DONE"'
+_WIDTH = 72
+_VN = timezone(timedelta(hours=7), "ICT")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)  # noqa: T201 - this is the demo's terminal output
+
+
+class Demo:
+    """Starts the three processes, stops exactly those, newest first."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.kafka: LocalKafka | None = None
+
+    def start_kafka(self) -> str:
+        existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if existing:
+            _say(f"• Kafka: using the existing cluster at {existing}")
+            return existing
+        _say("• Kafka: starting a local broker (Apache Kafka 4.0, KRaft, 127.0.0.1)…")
+        started = time.monotonic()
+        self.kafka = LocalKafka(self.workdir / "kafka")
+        self.kafka.start()
+        _say(f"  ready at {self.kafka.bootstrap_servers} in {time.monotonic() - started:.1f} s")
+        return self.kafka.bootstrap_servers
+
+    def spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        log = (self.workdir / f"{name}.log").open("wb")
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        self.processes.append((name, process))
+        return process
+
+    def start_emulator(self) -> str:
+        followers = self.workdir / "followers.json"
+        followers.write_text(
+            json.dumps(
+                [
+                    {
+                        "user_id": c.zalo_user_id,
+                        "display_name": c.display_name,
+                        "last_interaction_at": None,
+                    }
+                    for c in sample_citizens()
+                ],
+                ensure_ascii=False,
+            ),
+            encoding="utf-8",
+        )
+        port_file = self.workdir / "emulator.port"
+        port_file.unlink(missing_ok=True)
+        self.spawn(
+            "emulator",
+            [
+                sys.executable,
+                "-m",
+                "bridge_devkit.emulator",
+                "--port-file",
+                str(port_file),
+                "--access-token",
+                ACCESS_TOKEN,
+                "--followers",
+                str(followers),
+                "--latency-ms",
+                "30",
+            ],
+        )
+        deadline = time.monotonic() + 20
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the emulator did not start; see {self.workdir / 'emulator.log'}"
+                )
+            time.sleep(0.1)
+        url = f"http://127.0.0.1:{port_file.read_text().strip()}"
+        _say(f"• Zalo OA emulator: {url} (what it received: {url}/_emulator/messages)")
+        return url
+
+    def start_bridge(self, bootstrap: str, zalo_url: str) -> str:
+        port = _free_port()
+        env = {
+            "BRIDGE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+            "BRIDGE_KAFKA__INPUT_TOPIC": INPUT_TOPIC,
+            "BRIDGE_KAFKA__DEAD_LETTER_TOPIC": DLQ_TOPIC,
+            "BRIDGE_KAFKA__CONSUMER_GROUP": "zalo-bridge-make-run",
+            "BRIDGE_KAFKA__CONSUMERS": "3",
+            "BRIDGE_ZALO__BASE_URL": zalo_url,
+            "BRIDGE_ZALO__ACCESS_TOKEN": ACCESS_TOKEN,
+            "BRIDGE_LOG__FORMAT": "json",
+        }
+        self.spawn(
+            "bridge",
+            [sys.executable, "-m", "bridge", "run", "--host", "127.0.0.1", "--port", str(port)],
+            env,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 204:  # noqa: PLR2004
+                    break
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the bridge did not become ready; see {self.workdir / 'bridge.log'}"
+                )
+            time.sleep(0.2)
+        _say(f"• bridge: {url}/health/ready answers 204 (log: {self.workdir / 'bridge.log'})")
+        return url
+
+    def check_alive(self) -> None:
+        for name, process in self.processes:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited with {process.returncode}; see {self.workdir / (name + '.log')}"
+                )
+
+    def stop(self) -> None:
+        while self.processes:
+            name, process = self.processes.pop()
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            _say(f"  stopped {name} (pid {process.pid})")
+        if self.kafka is not None:
+            self.kafka.stop()
+            _say("  stopped the local Kafka broker")
+            self.kafka = None
+
+
+async def _create_topics(bootstrap: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        for topic, partitions in ((INPUT_TOPIC, 3), (DLQ_TOPIC, 1)):
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
+                )
+    finally:
+        await admin.close()
+
+
+async def _publish(bootstrap: str, events: list[dict[str, Any]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                INPUT_TOPIC, encode(event), key=event["case"]["code"].encode()
+            )
+        await producer.send_and_wait(INPUT_TOPIC, MALFORMED, key=b"khong-hop-le")
+    finally:
+        await producer.stop()
+
+
+def _bubble(message: dict[str, Any], names: dict[str, str]) -> str:
+    user = message.get("user_id") or "?"
+    who = names.get(user, user)
+    received = datetime.fromisoformat(str(message["received_at"])).astimezone(_VN)
+    header = f"┌─ Zalo · OA Tỉnh Thanh Hóa → {who} · {received:%H:%M:%S} "
+    lines = [header + "─" * max(0, _WIDTH - len(header))]
+    for paragraph in str(message.get("text", "")).split("\n"):
+        wrapped = textwrap.wrap(
+            paragraph, _WIDTH - 4, break_long_words=False, break_on_hyphens=False
+        )
+        lines.extend(f"│ {line}" for line in wrapped or [""])
+    lines.append("└" + "─" * (_WIDTH - 1))
+    return "\n".join(lines)
+
+
+def _watch(zalo_url: str, expected: int, timeout: float) -> int:
+    names = {c.zalo_user_id: c.display_name for c in sample_citizens()}
+    shown = 0
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=zalo_url, timeout=5) as http:
+        while shown < expected and time.monotonic() < deadline:
+            messages = http.get("/_emulator/messages").json()["messages"]
+            for message in messages[shown:]:
+                _say(_bubble(message, names))
+            shown = max(shown, len(messages))
+            time.sleep(0.2)
+    return shown
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; with ``--once`` it stops by itself after showing the messages."""
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__)
+    parser.add_argument("--workdir", type=Path, default=Path(".run"), help="logs and broker data")
+    parser.add_argument("--once", action="store_true", help="stop after the messages are shown")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for deliveries"
+    )
+    args = parser.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    demo = Demo(args.workdir.resolve())
+
+    def on_signal(_signo: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        bootstrap = demo.start_kafka()
+        asyncio.run(_create_topics(bootstrap))
+        zalo_url = demo.start_emulator()
+        demo.start_bridge(bootstrap, zalo_url)
+        events = sample_events()
+        asyncio.run(_publish(bootstrap, events))
+        _say(
+            f"• published {len(events)} sample case events of 4 dossiers, and 1 malformed record\n"
+        )
+        _say("What the citizens received on Zalo:\n")
+        shown = _watch(zalo_url, len(events), args.timeout)
+        _say(
+            f"\n{shown} of {len(events)} messages delivered; "
+            f"the malformed record went to {DLQ_TOPIC}."
+        )
+        if shown < len(events):
+            _say(f"Not everything arrived: see {args.workdir / 'bridge.log'}")
+            return 1
+        if not args.once:
+            _say("Everything keeps running: publish more to the topic, or press Ctrl-C to stop.")
+            while True:
+                time.sleep(1)
+                demo.check_alive()
+    except KeyboardInterrupt:
+        _say("\nStopping…")
+    except RuntimeError as exc:
+        _say(f"make run: {exc}")
+        return 1
+    finally:
+        demo.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

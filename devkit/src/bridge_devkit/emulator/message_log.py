@@ -1,0 +1,102 @@
+"""The record of every call made to the emulated Zalo send endpoints, in arrival order.
+
+One log holds accepted and rejected calls alike: each record carries the Zalo error code that
+was answered (0 for an accepted message), the HTTP status, and the injected fault if any. A
+message counts as *accepted* (sent to the user) when Zalo answered `error: 0`, which includes
+calls whose answer was delayed by a fault (the client may never have seen that answer).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["MessageLog", "MessageRecord", "RecordFilter"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """One call to a send endpoint and what the emulator did with it.
+
+    Attributes:
+        seq: Arrival order, from 1, never reused (not even after the log is cleared).
+        endpoint: The request path, e.g. `/v3.0/oa/message/cs`.
+        received_at: Arrival time in epoch seconds.
+        body: The request body parsed as JSON, or None if it was not JSON.
+        raw_body: The request body text when it was not JSON (else None).
+        user_id: `recipient.user_id` if the body had one.
+        text: `message.text` if the body had one.
+        error: The Zalo error code answered (0 = accepted); None if no Zalo envelope was sent.
+        http_status: The HTTP status answered; None when the connection was dropped.
+        fault: The kind of injected fault that applied, if any.
+        message_id: The id given to an accepted message.
+        sent_time: The accepted message's `sent_time` (epoch ms string).
+    """
+
+    seq: int
+    endpoint: str
+    received_at: float
+    body: object
+    raw_body: str | None
+    user_id: str | None
+    text: str | None
+    error: int | None
+    http_status: int | None
+    fault: str | None = None
+    message_id: str | None = None
+    sent_time: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """Whether Zalo accepted (and would deliver) the message."""
+        return self.error == 0
+
+
+class RecordFilter(Enum):
+    """Which records a query returns."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    ALL = "all"
+
+
+class MessageLog:
+    """An append-only, optionally bounded, list of `MessageRecord` in arrival order."""
+
+    __slots__ = ("_records", "_seq")
+
+    def __init__(self, max_entries: int | None = None) -> None:
+        """Create an empty log keeping at most `max_entries` records (None = unbounded)."""
+        self._records: deque[MessageRecord] = deque(maxlen=max_entries)
+        self._seq = itertools.count(1)
+
+    def next_seq(self) -> int:
+        """Reserve the next arrival number."""
+        return next(self._seq)
+
+    def append(self, record: MessageRecord) -> None:
+        """Add `record` at the end (dropping the oldest one if the log is full)."""
+        self._records.append(record)
+
+    def query(
+        self, *, user_id: str | None = None, which: RecordFilter = RecordFilter.ACCEPTED
+    ) -> list[MessageRecord]:
+        """Return the records for `user_id` (any user if None) of the kind `which`, in order."""
+        return [
+            record
+            for record in self._records
+            if (user_id is None or record.user_id == user_id)
+            and (which is RecordFilter.ALL or (record.accepted is (which is RecordFilter.ACCEPTED)))
+        ]
+
+    def clear(self) -> int:
+        """Forget every record and return how many there were."""
+        count = len(self._records)
+        self._records.clear()
+        return count
+
+    def __len__(self) -> int:
+        """Return the number of records held."""
+        return len(self._records)

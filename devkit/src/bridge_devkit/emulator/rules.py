@@ -1,0 +1,223 @@
+"""The Zalo rules for sending a consultation message, applied in Zalo's order, without I/O.
+
+For `POST /v3.0/oa/message/cs` the first failing rule decides the answer:
+
+1. `access_token` header missing or unknown → -216; known but expired or revoked → -220;
+2. the per-app minute budget is used up → -32 (only calls with a valid token are counted);
+3. the body is malformed → -201 naming the field, -210 over a limit, -233 unsupported template;
+4. the recipient is unknown or has unfollowed the OA → -213;
+5. the last interaction is older than the window (7 days by default) → -230;
+6. otherwise the message is accepted and recorded with a new `message_id`.
+
+Every call, accepted or not, is appended to the message log. Answers are always HTTP 200 and
+carry `X-RateLimit-Limit` / `X-RateLimit-Remain` when the rate limiter is on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bridge_devkit.emulator.clock import to_epoch_ms
+from bridge_devkit.emulator.codes import ERROR_MESSAGES, ZaloCode
+from bridge_devkit.emulator.faults import DropFault, ErrorFault, HttpFault
+from bridge_devkit.emulator.message_log import MessageRecord
+from bridge_devkit.emulator.tokens import TokenStatus
+from bridge_devkit.emulator.validation import (
+    NotJson,
+    Violation,
+    peek_text,
+    peek_user_id,
+    validate_cs_body,
+)
+
+if TYPE_CHECKING:
+    from bridge_devkit.emulator.faults import Fault
+    from bridge_devkit.emulator.ratelimit import RateDecision
+    from bridge_devkit.emulator.state import EmulatorState
+
+__all__ = ["ApiReply", "IncomingCall", "reject_with_fault", "send_consultation"]
+
+_SECONDS_PER_DAY = 86_400.0
+_FREE_REPLY_WINDOW_S = 48 * 3_600.0
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    """A call to a Zalo endpoint, as the rules need to see it.
+
+    Attributes:
+        endpoint: The request path.
+        access_token: The `access_token` header, or None when absent.
+        body: The decoded JSON body, or `NOT_JSON`.
+        raw_body: The raw body bytes.
+        now: Arrival time in epoch seconds.
+    """
+
+    endpoint: str
+    access_token: str | None
+    body: object
+    raw_body: bytes
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class ApiReply:
+    """What to answer: HTTP status, payload and extra headers.
+
+    Attributes:
+        status: The HTTP status.
+        payload: A JSON object, or a text body for a non-Zalo (gateway) answer.
+        headers: Extra headers, e.g. `X-RateLimit-*`.
+    """
+
+    status: int
+    payload: dict[str, object] | str
+    headers: dict[str, str]
+
+
+def send_consultation(
+    state: EmulatorState, call: IncomingCall, *, fault: Fault | None = None
+) -> ApiReply:
+    """Apply the rules to a `/message/cs` call, log it, and return Zalo's answer.
+
+    Args:
+        state: The emulator state; the call is counted, checked and logged there.
+        call: The incoming call.
+        fault: A fault that does not replace the answer (a delay), recorded with the call.
+
+    Returns:
+        The HTTP 200 answer with Zalo's envelope and the rate-limit headers.
+    """
+    now = call.now
+    token_status = state.tokens.check(call.access_token, now)
+    if token_status is not TokenStatus.VALID:
+        code = (
+            ZaloCode.TOKEN_INVALID
+            if token_status is TokenStatus.UNKNOWN
+            else ZaloCode.TOKEN_EXPIRED
+        )
+        return _reject(state, call, _violation(code), state.rate_limiter.peek(now), fault)
+    rate = state.rate_limiter.hit(now)
+    if not rate.allowed:
+        return _reject(state, call, _violation(ZaloCode.RATE_LIMITED), rate, fault)
+    parsed = validate_cs_body(call.body, max_text_length=state.settings.max_text_length)
+    if isinstance(parsed, Violation):
+        return _reject(state, call, parsed, rate, fault)
+    follower = state.followers.get(parsed.user_id)
+    if follower is None or not follower.is_follower:
+        return _reject(state, call, _violation(ZaloCode.NOT_FOLLOWER), rate, fault)
+    since_interaction = now - follower.last_interaction_at
+    if since_interaction > state.settings.interaction_window_days * _SECONDS_PER_DAY:
+        violation = _violation(ZaloCode.OUTSIDE_INTERACTION_WINDOW)
+        return _reject(state, call, violation, rate, fault)
+
+    message_id = state.new_message_id()
+    sent_time = to_epoch_ms(now)
+    data: dict[str, object] = {
+        "message_id": message_id,
+        "user_id": parsed.user_id,
+        "sent_time": sent_time,
+    }
+    if state.settings.include_quota:
+        data["quota"] = _quota(since_interaction)
+    state.messages.append(
+        MessageRecord(
+            seq=state.messages.next_seq(),
+            endpoint=call.endpoint,
+            received_at=now,
+            body=call.body,
+            raw_body=None,
+            user_id=parsed.user_id,
+            text=parsed.text,
+            error=0,
+            http_status=200,
+            fault=None if fault is None else fault.kind,
+            message_id=message_id,
+            sent_time=sent_time,
+        )
+    )
+    return ApiReply(
+        status=200,
+        payload={"data": data, "error": 0, "message": "Success"},
+        headers=rate_headers(rate),
+    )
+
+
+def reject_with_fault(state: EmulatorState, call: IncomingCall, fault: Fault) -> ApiReply | None:
+    """Log a call answered by an injected fault; return the answer (None for a drop).
+
+    An error fault answers HTTP 200 with the Zalo envelope, an HTTP fault answers its status
+    with its small body; neither counts against the rate budget. The message is not accepted.
+
+    Raises:
+        ValueError: For a delay fault, which does not replace the answer.
+    """
+    if isinstance(fault, ErrorFault):
+        violation = Violation(code=fault.code, message=fault.message)
+        return _reject(state, call, violation, state.rate_limiter.peek(call.now), fault)
+    if isinstance(fault, HttpFault):
+        _record(state, call, error=None, http_status=fault.status, fault=fault)
+        return ApiReply(status=fault.status, payload=fault.body, headers={})
+    if isinstance(fault, DropFault):
+        _record(state, call, error=None, http_status=None, fault=fault)
+        return None
+    raise ValueError("a delay fault does not replace the answer")
+
+
+def rate_headers(rate: RateDecision) -> dict[str, str]:
+    """Return the `X-RateLimit-*` headers for a budget decision (none when the limiter is off)."""
+    if rate.limit is None or rate.remaining is None:
+        return {}
+    return {"X-RateLimit-Limit": str(rate.limit), "X-RateLimit-Remain": str(rate.remaining)}
+
+
+def _violation(code: ZaloCode) -> Violation:
+    return Violation(code=int(code), message=ERROR_MESSAGES[code])
+
+
+def _reject(
+    state: EmulatorState,
+    call: IncomingCall,
+    violation: Violation,
+    rate: RateDecision,
+    fault: Fault | None,
+) -> ApiReply:
+    _record(state, call, error=violation.code, http_status=200, fault=fault)
+    return ApiReply(
+        status=200,
+        payload={"error": violation.code, "message": violation.message},
+        headers=rate_headers(rate),
+    )
+
+
+def _record(
+    state: EmulatorState,
+    call: IncomingCall,
+    *,
+    error: int | None,
+    http_status: int | None,
+    fault: Fault | None,
+) -> None:
+    not_json = isinstance(call.body, NotJson)
+    state.messages.append(
+        MessageRecord(
+            seq=state.messages.next_seq(),
+            endpoint=call.endpoint,
+            received_at=call.now,
+            body=None if not_json else call.body,
+            raw_body=call.raw_body.decode("utf-8", "replace") if not_json else None,
+            user_id=peek_user_id(call.body),
+            text=peek_text(call.body),
+            error=error,
+            http_status=http_status,
+            fault=None if fault is None else fault.kind,
+        )
+    )
+
+
+def _quota(since_interaction: float) -> dict[str, str]:
+    # The legacy allowance report (reference §3.5), no longer sent by Zalo after 2026-03-01:
+    # "reply" inside the free 48 h window, else "sub_quota"; the counts are placeholders.
+    quota_type = "reply" if since_interaction <= _FREE_REPLY_WINDOW_S else "sub_quota"
+    return {"quota_type": quota_type, "remain": "8", "total": "8"}

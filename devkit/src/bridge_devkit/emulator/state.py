@@ -1,0 +1,94 @@
+"""The emulator's whole in-memory state, with the clock and randomness it runs on."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+from bridge_devkit.emulator.clock import Clock, system_clock
+from bridge_devkit.emulator.config import EmulatorConfig, RuntimeSettings
+from bridge_devkit.emulator.faults import FaultQueue
+from bridge_devkit.emulator.followers import FollowerStore
+from bridge_devkit.emulator.ids import MessageIdGenerator
+from bridge_devkit.emulator.message_log import MessageLog
+from bridge_devkit.emulator.ratelimit import FixedWindowRateLimiter
+from bridge_devkit.emulator.tokens import TokenStore
+
+__all__ = ["EmulatorState"]
+
+
+class EmulatorState:
+    """Tokens, followers, rate budget, pending faults and the message log of one emulator.
+
+    The state is only touched from the event loop, between awaits, so it needs no locks.
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        *,
+        clock: Clock = system_clock,
+        rng: random.Random | None = None,
+    ) -> None:
+        """Build the initial state from `config`.
+
+        Args:
+            config: Identity, initial tokens and followers, and the initial knob values.
+            clock: Wall-clock time source; inject a `ManualClock` to test time windows.
+            rng: Randomness for latency jitter; seed one for reproducible runs.
+        """
+        self.config = config
+        self.clock = clock
+        self.settings = RuntimeSettings.from_config(config)
+        self.tokens = TokenStore()
+        self.followers = FollowerStore()
+        self.rate_limiter = FixedWindowRateLimiter(config.rate_limit_per_minute)
+        self.faults = FaultQueue()
+        self.messages = MessageLog(config.max_log_entries)
+        self.new_message_id = MessageIdGenerator()
+        self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not crypto
+        now = clock()
+        ttl = config.access_token_ttl_s
+        for token in config.access_tokens:
+            self.tokens.put(token, None if ttl is None else now + ttl)
+        for follower in config.followers:
+            self.followers.upsert(dataclasses.replace(follower))
+
+    def latency_s(self) -> float:
+        """Return the artificial latency for one answer, jitter included, in seconds."""
+        latency_ms = self.settings.latency_ms
+        jitter_ms = self.settings.latency_jitter_ms
+        if jitter_ms > 0:
+            latency_ms += self._rng.uniform(0.0, jitter_ms)
+        return latency_ms / 1000.0
+
+    def update_settings(  # noqa: PLR0913 - one optional keyword per knob
+        self,
+        *,
+        latency_ms: float | None = None,
+        latency_jitter_ms: float | None = None,
+        rate_limit_per_minute: int | None = None,
+        interaction_window_days: float | None = None,
+        include_quota: bool | None = None,
+        max_text_length: int | None = None,
+    ) -> RuntimeSettings:
+        """Change the given knobs (None leaves one as is) and return the settings.
+
+        Setting `rate_limit_per_minute` also restarts the current window's count.
+        """
+        settings = self.settings
+        if latency_ms is not None:
+            settings.latency_ms = latency_ms
+        if latency_jitter_ms is not None:
+            settings.latency_jitter_ms = latency_jitter_ms
+        if rate_limit_per_minute is not None:
+            settings.rate_limit_per_minute = rate_limit_per_minute
+            self.rate_limiter.limit = rate_limit_per_minute
+            self.rate_limiter.reset()
+        if interaction_window_days is not None:
+            settings.interaction_window_days = interaction_window_days
+        if include_quota is not None:
+            settings.include_quota = include_quota
+        if max_text_length is not None:
+            settings.max_text_length = max_text_length
+        return settings

@@ -1,0 +1,80 @@
+"""JSON views of the emulator's state, as the `/_emulator/` admin API shows them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bridge_devkit.emulator.clock import to_iso
+from bridge_devkit.emulator.faults import DelayFault, ErrorFault, HttpFault
+
+if TYPE_CHECKING:
+    from bridge_devkit.emulator.config import RuntimeSettings
+    from bridge_devkit.emulator.faults import FaultRule
+    from bridge_devkit.emulator.followers import Follower
+    from bridge_devkit.emulator.message_log import MessageRecord
+    from bridge_devkit.emulator.tokens import AccessToken
+
+__all__ = ["fault_view", "follower_view", "record_view", "settings_view", "token_view"]
+
+
+def record_view(record: MessageRecord) -> dict[str, object]:
+    """Show one message-log record."""
+    return {
+        "seq": record.seq,
+        "message_id": record.message_id,
+        "user_id": record.user_id,
+        "text": record.text,
+        "body": record.body,
+        "raw_body": record.raw_body,
+        "received_at": to_iso(record.received_at),
+        "sent_time": record.sent_time,
+        "endpoint": record.endpoint,
+        "accepted": record.accepted,
+        "error": record.error,
+        "http_status": record.http_status,
+        "fault": record.fault,
+    }
+
+
+def follower_view(follower: Follower) -> dict[str, object]:
+    """Show one user."""
+    return {
+        "user_id": follower.user_id,
+        "display_name": follower.display_name,
+        "last_interaction_at": to_iso(follower.last_interaction_at),
+        "is_follower": follower.is_follower,
+    }
+
+
+def fault_view(rule: FaultRule) -> dict[str, object]:
+    """Show one pending fault rule, in the shape it was queued with."""
+    view: dict[str, object] = {"id": rule.id, "kind": rule.fault.kind}
+    fault = rule.fault
+    if isinstance(fault, ErrorFault):
+        view |= {"error": fault.code, "message": fault.message}
+    elif isinstance(fault, HttpFault):
+        view |= {"status": fault.status, "body": fault.body}
+    elif isinstance(fault, DelayFault):
+        view["ms"] = fault.ms
+    return view | {"count": rule.remaining, "user_id": rule.user_id, "endpoint": rule.endpoint}
+
+
+def settings_view(settings: RuntimeSettings) -> dict[str, object]:
+    """Show the runtime knobs."""
+    return {
+        "latency_ms": settings.latency_ms,
+        "latency_jitter_ms": settings.latency_jitter_ms,
+        "rate_limit_per_minute": settings.rate_limit_per_minute,
+        "interaction_window_days": settings.interaction_window_days,
+        "include_quota": settings.include_quota,
+        "max_text_length": settings.max_text_length,
+    }
+
+
+def token_view(token: AccessToken) -> dict[str, object]:
+    """Show one access token."""
+    return {
+        "access_token": token.value,
+        "expires_at": None if token.expires_at is None else to_iso(token.expires_at),
+        "revoked": token.revoked,
+    }

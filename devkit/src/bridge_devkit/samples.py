@@ -1,0 +1,207 @@
+"""Realistic sample case-state events (synthetic people, real structure) for `make run`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+__all__ = ["SampleCitizen", "sample_citizens", "sample_events"]
+
+VN = timezone(timedelta(hours=7))
+
+
+@dataclass(frozen=True, slots=True)
+class SampleCitizen:
+    """A citizen who follows the province's OA (as the emulator should know them)."""
+
+    zalo_user_id: str
+    display_name: str
+
+
+_CITIZENS = (
+    SampleCitizen("2512523625412515", "Nguyễn Văn An"),
+    SampleCitizen("5510185758261927916", "Trần Thị Bích"),
+    SampleCitizen("3611371994410983884", "Lê Hoàng Minh"),
+)
+
+
+def sample_citizens() -> tuple[SampleCitizen, ...]:
+    """The followers the sample events are addressed to."""
+    return _CITIZENS
+
+
+_AGENCY = {"code": "000.20.31.H56", "name": "Trung tâm Phục vụ hành chính công phường Hạc Thành"}
+_PROVINCE_CENTRE = {
+    "code": "000.00.00.H56",
+    "name": "Trung tâm Phục vụ hành chính công tỉnh Thanh Hóa",
+}
+
+
+def _case(
+    code: str, procedure_code: str, procedure: str, agency: dict[str, str], **extra: Any
+) -> dict[str, Any]:
+    return {
+        "code": code,
+        "procedure_code": procedure_code,
+        "procedure_name": procedure,
+        "receiving_agency": agency,
+        **extra,
+    }
+
+
+def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
+    """Events of four dossiers, in the order a one-stop-shop system would publish them.
+
+    Marriage registration (received, in progress, result ready), a household-business
+    registration (submitted online, received, fee requested), a construction permit (received,
+    transferred, supplement requested, new appointment date) and a land-use certificate
+    (received, rejected at intake).
+    """
+    start = (
+        (now or datetime.now(UTC)).astimezone(VN).replace(hour=8, minute=0, second=0, microsecond=0)
+    )
+    day = start.strftime("%y%m%d")
+
+    def at(hours: float) -> str:
+        return (start + timedelta(hours=hours)).isoformat()
+
+    def due(days: int) -> str:
+        return (start + timedelta(days=days)).replace(hour=17).isoformat()
+
+    an, bich, minh = (c.zalo_user_id for c in _CITIZENS)
+    marriage = _case(
+        f"000.20.31.H56-{day}-0042",
+        "1.000894",
+        "Đăng ký kết hôn",
+        _AGENCY,
+        channel="IN_PERSON",
+        due_at=due(3),
+        handling_department="Bộ phận Tư pháp - Hộ tịch",
+    )
+    business = _case(
+        f"000.20.31.H56-{day}-0043",
+        "1.004616",
+        "Đăng ký thành lập hộ kinh doanh",
+        _AGENCY,
+        channel="ONLINE",
+        due_at=due(3),
+        handling_department="Phòng Kinh tế",
+    )
+    permit = _case(
+        f"000.00.00.H56-{day}-10571",
+        "1.009972",
+        "Cấp giấy phép xây dựng đối với công trình cấp III, cấp IV và nhà ở riêng lẻ",
+        _PROVINCE_CENTRE,
+        channel="IN_PERSON",
+        due_at=due(15),
+        handling_department="Sở Xây dựng",
+    )
+    land = _case(
+        f"000.00.00.H56-{day}-10572",
+        "1.004227",
+        "Đăng ký, cấp Giấy chứng nhận quyền sử dụng đất, quyền sở hữu nhà ở lần đầu",
+        _PROVINCE_CENTRE,
+        channel="IN_PERSON",
+    )
+    rows: list[tuple[dict[str, Any], str, str, float, dict[str, Any]]] = [
+        (marriage, an, "RECEIVED", 0.1, {}),
+        (business, bich, "SUBMITTED", 0.2, {}),
+        (permit, minh, "RECEIVED", 0.3, {}),
+        (business, bich, "RECEIVED", 0.5, {"previous_state": "SUBMITTED"}),
+        (marriage, an, "IN_PROGRESS", 1.0, {"previous_state": "RECEIVED"}),
+        (
+            permit,
+            minh,
+            "IN_PROGRESS",
+            1.5,
+            {
+                "event_type": "TRANSFERRED",
+                "transfer": {
+                    "from_unit": "Bộ phận Một cửa",
+                    "to_unit": "Phòng Quản lý xây dựng, Sở Xây dựng",
+                    "step_name": "Thẩm định hồ sơ",
+                },
+            },
+        ),
+        (land, an, "RECEIVED", 2.0, {}),
+        (
+            business,
+            bich,
+            "PAYMENT_REQUESTED",
+            2.5,
+            {
+                "payment": {
+                    "amount_vnd": 100000,
+                    "payment_url": "https://dichvucong.thanhhoa.gov.vn/thanh-toan",
+                }
+            },
+        ),
+        (
+            permit,
+            minh,
+            "SUPPLEMENT_REQUESTED",
+            3.0,
+            {"reason": "Bổ sung bản vẽ mặt bằng móng có chữ ký của chủ đầu tư."},
+        ),
+        (
+            land,
+            an,
+            "REJECTED_AT_INTAKE",
+            3.5,
+            {"reason": "Thửa đất đang có tranh chấp, chưa đủ điều kiện cấp Giấy chứng nhận."},
+        ),
+        (
+            marriage,
+            an,
+            "RESULT_READY",
+            4.0,
+            {
+                "result": {
+                    "pickup_location": f"Quầy số 3, {_AGENCY['name']}",
+                    "note": "Hai bên nam, nữ có mặt và mang theo căn cước.",
+                }
+            },
+        ),
+        (
+            permit,
+            minh,
+            "SUPPLEMENT_REQUESTED",
+            5.0,
+            {
+                "event_type": "DUE_DATE_CHANGED",
+                "reason": "Chờ ý kiến thẩm định của cơ quan phòng cháy chữa cháy",
+                "due_date_change": {"old_due_at": due(15), "new_due_at": due(20), "apology": True},
+            },
+        ),
+    ]
+    sequences: dict[str, int] = {}
+    events = []
+    for case, user, state, hours, extra in rows:
+        sequences[case["code"]] = sequences.get(case["code"], 0) + 1
+        case_now = dict(case)
+        if "due_date_change" in extra:
+            case_now["due_at"] = extra["due_date_change"]["new_due_at"]
+        events.append(
+            {
+                "schema_version": 1,
+                "event_id": str(uuid.uuid4()),
+                "event_type": extra.pop("event_type", "STATE_CHANGED"),
+                "occurred_at": at(hours),
+                "province": "thanh-hoa",
+                "source_system": "make-run",
+                "sequence": sequences[case["code"]],
+                "case": case_now,
+                "state": state,
+                "recipient": {"zalo_user_id": user, "notify_consent": True},
+                **extra,
+            }
+        )
+    return events
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    """Serialise an event as the one-stop-shop system would (UTF-8 JSON)."""
+    return json.dumps(event, ensure_ascii=False).encode()
