@@ -79,10 +79,12 @@ schemas: $(INSTALLED)
 
 .PHONY: test-unit  ## Fast tests that need no broker
 test-unit: $(INSTALLED)
+	@mkdir -p $(dir $(PYTEST_BASETEMP))
 	$(BIN)/pytest -m "not kafka" --basetemp=$(PYTEST_BASETEMP)
 
 .PHONY: test-all  ## Every test; the session starts a local Kafka broker unless KAFKA_BOOTSTRAP_SERVERS is set
 test-all: $(INSTALLED) kafka-jars
+	@mkdir -p $(dir $(PYTEST_BASETEMP))
 	$(BIN)/pytest --basetemp=$(PYTEST_BASETEMP) --durations=10
 
 .PHONY: clean  ## Remove the virtualenv, caches and run data (not the Kafka jar cache)
