@@ -217,18 +217,26 @@ def _bubble(message: dict[str, Any], names: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def _watch(zalo_url: str, expected: int, timeout: float) -> int:
-    names = {c.zalo_user_id: c.display_name for c in sample_citizens()}
-    shown = 0
-    deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=zalo_url, timeout=5) as http:
-        while shown < expected and time.monotonic() < deadline:
-            messages = http.get("/_emulator/messages").json()["messages"]
-            for message in messages[shown:]:
-                _say(_bubble(message, names))
-            shown = max(shown, len(messages))
+class Watcher:
+    """Prints, once each, the messages the emulator has accepted."""
+
+    def __init__(self, zalo_url: str) -> None:
+        self.http = httpx.Client(base_url=zalo_url, timeout=5)
+        self.names = {c.zalo_user_id: c.display_name for c in sample_citizens()}
+        self.shown = 0
+
+    def show_new(self) -> int:
+        messages = self.http.get("/_emulator/messages").json()["messages"]
+        for message in messages[self.shown :]:
+            _say(_bubble(message, self.names))
+        self.shown = max(self.shown, len(messages))
+        return self.shown
+
+    def wait_for(self, expected: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.show_new() < expected and time.monotonic() < deadline:
             time.sleep(0.2)
-    return shown
+        return self.shown
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             f"• published {len(events)} sample case events of 4 dossiers, and 1 malformed record\n"
         )
         _say("What the citizens received on Zalo:\n")
-        shown = _watch(zalo_url, len(events), args.timeout)
+        watcher = Watcher(zalo_url)
+        shown = watcher.wait_for(len(events), args.timeout)
         _say(
             f"\n{shown} of {len(events)} messages delivered; "
             f"the malformed record went to {DLQ_TOPIC}."
@@ -267,10 +276,14 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"Not everything arrived: see {args.workdir / 'bridge.log'}")
             return 1
         if not args.once:
-            _say("Everything keeps running: publish more to the topic, or press Ctrl-C to stop.")
+            _say(
+                f"Everything keeps running: publish more to {INPUT_TOPIC} at {bootstrap} "
+                "and the messages show up here. Press Ctrl-C to stop."
+            )
             while True:
-                time.sleep(1)
+                time.sleep(0.5)
                 demo.check_alive()
+                watcher.show_new()
     except KeyboardInterrupt:
         _say("\nStopping…")
     except RuntimeError as exc:
