@@ -1,30 +1,28 @@
-"""Consume case-state events with faststream, committing each record once its outcome is settled."""
+"""Consume case-state events with faststream and hand each record to the dispatcher."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-import structlog
+from aiokafka import ConsumerRebalanceListener
 from faststream import AckPolicy
 from faststream.kafka import KafkaMessage  # noqa: TC002 - faststream reads handler annotations at runtime
 
-from bridge.delivery import Deliverer, InboundRecord
-from bridge.errors import AccountError, DeliveryError, TokenError
+from bridge.delivery import InboundRecord
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from aiokafka import ConsumerRecord
+    from aiokafka import ConsumerRecord, TopicPartition
     from faststream.kafka import KafkaBroker
     from faststream.message import StreamMessage
 
+    from bridge.dispatch import Dispatcher
+    from bridge.flow import FlowControl
     from bridge.settings import Settings
 
 __all__ = ["register_consumer", "to_inbound_record"]
-
-_log = structlog.stdlib.get_logger("bridge.consumer")
 
 
 def to_inbound_record(raw: ConsumerRecord[Any, Any]) -> InboundRecord:
@@ -69,60 +67,60 @@ async def _raw_body(message: StreamMessage[Any]) -> bytes:
     return bytes(message.body)
 
 
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka is untyped
+    """Settles and commits what it can before partitions move to another replica."""
+
+    def __init__(
+        self, dispatcher: Callable[[], Dispatcher], flow: FlowControl, grace: float
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._flow = flow
+        self._grace = grace
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        if revoked:
+            await self._dispatcher().revoke(
+                [(tp.topic, tp.partition) for tp in revoked], self._grace
+            )
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:  # noqa: ARG002
+        self._flow.reapply()
+
+
 def register_consumer(
     broker: KafkaBroker,
     settings: Settings,
-    deliverer: Callable[[], Deliverer],
-    *,
-    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    dispatcher: Callable[[], Dispatcher],
+    flow: FlowControl,
 ) -> None:
-    """Subscribe ``deliverer`` to the input topic, with at-least-once commits.
+    """Subscribe the dispatcher to the input topic, committing nothing itself.
 
-    A record's offset is committed only after its outcome is settled: delivered, failed for
-    good, suppressed or dead-lettered. When delivery cannot proceed (retries exhausted, token
-    or account trouble, an unexpected error), the consumer waits ``redelivery_pause_seconds``
-    and seeks back, so the same record is fetched again and nothing later is committed past it.
+    faststream only reads: the handler hands each record to the dispatcher and returns, and the
+    dispatcher commits offsets (with the status events) once records are settled. One consumer
+    per process; concurrency comes from the dispatcher's per-dossier lanes.
 
     Args:
         broker: The faststream broker the subscriber is added to.
         settings: Topic, group and consumer settings.
-        deliverer: Returns the use case; called per record, so it can be built at start-up.
-        pause: Awaited before a record is handed back; tests pass a fake.
+        dispatcher: Returns the dispatcher; called per record, so it can be built at start-up.
+        flow: Pauses the partitions while the dispatcher or the breaker hold back.
     """
     kafka = settings.kafka
-    redelivery_pause = settings.delivery.redelivery_pause_seconds
+    grace = min(settings.delivery.lease_seconds, kafka.max_poll_interval_ms / 2000)
 
     @broker.subscriber(
         kafka.input_topic,
         group_id=kafka.consumer_group,
         auto_offset_reset=kafka.auto_offset_reset,
         ack_policy=AckPolicy.MANUAL,
-        max_workers=kafka.consumers,
         max_poll_interval_ms=kafka.max_poll_interval_ms,
         session_timeout_ms=kafka.session_timeout_ms,
+        listener=_Rebalance(dispatcher, flow, grace),
         parser=_lenient_parser,
         decoder=_raw_body,
         title="case-state-events",
         description="Case-state events (schemas/case-state-event.v1.json), keyed by dossier code.",
     )
     async def on_case_state_event(body: bytes, message: KafkaMessage) -> None:  # noqa: ARG001 - faststream passes the body first
-        record = to_inbound_record(message.raw_message)
-        log = _log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
-        try:
-            await deliverer().handle(record)
-        except (TokenError, AccountError) as error:
-            log.error(  # noqa: TRY400 - an operator's problem, not a traceback's
-                "delivery blocked until an administrator acts",
-                error=str(error),
-                code=error.code,
-                pause_s=redelivery_pause,
-            )
-        except DeliveryError as error:
-            log.warning("delivery postponed", error=str(error), pause_s=redelivery_pause)
-        except Exception:
-            log.exception("unexpected error; the record will be fetched again")
-        else:
-            await message.ack()
-            return
-        await pause(redelivery_pause)
-        await message.nack()
+        flow.attach(message.consumer)
+        dispatcher().submit(to_inbound_record(message.raw_message))

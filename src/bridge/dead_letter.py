@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-from aiokafka.errors import KafkaError
+from typing import TYPE_CHECKING
 
 from bridge import __version__
-from bridge.errors import InvalidEventError, RetryableDeliveryError
 from bridge.masking import mask_text
 
 if TYPE_CHECKING:
-    from bridge.delivery import InboundRecord
+    from datetime import datetime
 
-__all__ = ["DLQ_HEADER_PREFIX", "KafkaDeadLetterSink", "dead_letter_headers"]
+    from bridge.delivery import InboundRecord
+    from bridge.errors import InvalidEventError
+
+__all__ = ["DLQ_HEADER_PREFIX", "dead_letter_headers"]
 
 DLQ_HEADER_PREFIX = "x-dlq-"
 _MAX_DETAIL = 1000
@@ -40,26 +39,3 @@ def dead_letter_headers(
     if record.timestamp_ms is not None:
         added["x-original-timestamp"] = str(record.timestamp_ms)
     return [*record.headers, *((k, v.encode()) for k, v in added.items())]
-
-
-class KafkaDeadLetterSink:
-    """The ``DeadLetterSink`` on Kafka.
-
-    Args:
-        producer: A started ``aiokafka.AIOKafkaProducer`` with ``acks="all"``; the caller owns it.
-        topic: The dead-letter topic.
-    """
-
-    def __init__(self, producer: Any, topic: str) -> None:
-        self._producer = producer
-        self._topic = topic
-
-    async def dead_letter(self, record: InboundRecord, error: InvalidEventError) -> None:
-        """Publish ``record`` to the dead-letter topic and wait for the broker's acknowledgement."""
-        headers = dead_letter_headers(record, error, now=datetime.now(UTC))
-        try:
-            await self._producer.send_and_wait(
-                self._topic, value=record.value, key=record.key, headers=headers
-            )
-        except KafkaError as exc:
-            raise RetryableDeliveryError(f"cannot publish to {self._topic}: {exc!r}") from exc

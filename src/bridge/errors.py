@@ -52,6 +52,7 @@ class InvalidEventReason(StrEnum):
     UNSUPPORTED_VERSION = "unsupported_version"
     SCHEMA_VIOLATION = "schema_violation"
     PROCESSING_ERROR = "processing_error"
+    ZALO_REJECTED = "zalo_rejected"
 
 
 class InvalidEventError(BridgeError):

@@ -33,6 +33,7 @@ __all__ = [
     "LogSettings",
     "ProvinceSettings",
     "Settings",
+    "StoreSettings",
     "ZaloSettings",
     "load_settings",
 ]
@@ -54,15 +55,28 @@ class KafkaSettings(_Section):
     )
     input_topic: str = Field(default="case-state-events", min_length=1)
     dead_letter_topic: str = Field(default="case-state-events.dlq", min_length=1)
+    status_topic: str = Field(
+        default="case-state-events.status",
+        min_length=1,
+        description="One delivery-status event per input record, keyed by dossier code.",
+    )
     consumer_group: str = Field(default="zalo-bridge", min_length=1)
     client_id: str = Field(default="zalo-bridge", min_length=1)
-    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
-    consumers: int = Field(
-        default=1,
-        ge=1,
-        le=64,
-        description="Consumers in this process; useful up to the topic's partition count.",
+    transactional_id: str | None = Field(
+        default=None,
+        description=(
+            "Kafka transactional id of this replica; default: client_id and the host name (the "
+            "pod name), so a restarted container fences its predecessor's open transaction."
+        ),
     )
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    commit_interval_ms: int = Field(
+        default=500,
+        ge=10,
+        le=60_000,
+        description="How often settled records are committed with their status events.",
+    )
+    transaction_timeout_ms: int = Field(default=15_000, ge=1_000, le=900_000)
     max_event_bytes: int = Field(
         default=64 * 1024,
         ge=1024,
@@ -96,8 +110,14 @@ class ZaloSettings(_Section):
 
 
 class DeliverySettings(_Section):
-    """How hard to try before giving a record back to the broker."""
+    """Concurrency, retries, in-doubt handling, rate limit and circuit breaker."""
 
+    max_in_flight: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Records read but not yet committed; above it the partitions are paused.",
+    )
     max_attempts: int = Field(default=5, ge=1, le=50)
     initial_backoff_seconds: float = Field(default=0.5, gt=0)
     max_backoff_seconds: float = Field(default=30.0, gt=0)
@@ -109,8 +129,59 @@ class DeliverySettings(_Section):
     redelivery_pause_seconds: float = Field(
         default=15.0,
         ge=0,
-        description="Pause before a record whose retries ran out is fetched again.",
+        description="Pause before a case whose retries ran out is tried again.",
     )
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "How long a replica owns a send it started; must exceed the Zalo timeout. After it, "
+            "another replica treats the send as in doubt."
+        ),
+    )
+    in_doubt_policy: Literal["reconcile", "resend_after_hold"] = Field(
+        default="reconcile",
+        description=(
+            "reconcile: look the message up in the citizen's conversation and resend only if it "
+            "is not there; resend_after_hold: wait in_doubt_hold_seconds, then resend."
+        ),
+    )
+    in_doubt_settle_seconds: float = Field(
+        default=3.0, ge=0, description="Wait before reading the conversation back."
+    )
+    in_doubt_hold_seconds: float = Field(default=300.0, ge=0)
+    rate_limit_per_minute: int = Field(
+        default=4000,
+        ge=0,
+        description="Requests per minute to the OA API (Zalo's app limit); 0 turns it off.",
+    )
+    breaker_failure_threshold: int = Field(
+        default=10,
+        ge=1,
+        description="Consecutive transient failures that open the circuit breaker.",
+    )
+    breaker_open_seconds: float = Field(default=5.0, gt=0)
+    breaker_max_open_seconds: float = Field(default=120.0, gt=0)
+
+
+class StoreSettings(_Section):
+    """The delivery ledger: what was sent, so nothing is sent twice."""
+
+    url: SecretStr = Field(
+        default=SecretStr("sqlite:///zalo-bridge.sqlite3"),
+        description=(
+            "sqlite:///relative/path, sqlite:////absolute/path (one replica), or "
+            "postgresql://user:password@host:5432/db (several replicas)."
+        ),
+    )
+    pool_size: int = Field(default=10, ge=1, le=200, description="PostgreSQL connections.")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
 
 
 class ProvinceSettings(_Section):
@@ -174,6 +245,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     zalo: ZaloSettings = ZaloSettings()
     delivery: DeliverySettings = DeliverySettings()
+    store: StoreSettings = StoreSettings()
     province: ProvinceSettings = ProvinceSettings()
     log: LogSettings = LogSettings()
 
@@ -185,6 +257,8 @@ class Settings(BaseSettings):
                 "delivery.attempt_budget_seconds must stay below 80% of "
                 "kafka.max_poll_interval_ms, or the consumer is evicted from its group mid-retry"
             )
+        if self.delivery.lease_seconds <= self.zalo.timeout_seconds:
+            raise ValueError("delivery.lease_seconds must exceed zalo.timeout_seconds")
         return self
 
     @classmethod

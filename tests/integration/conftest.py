@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -21,13 +22,19 @@ class Topics:
 
     input: str
     dead_letter: str
+    status: str
     group: str
 
 
 @pytest.fixture
 async def topics(kafka_bootstrap: str) -> Topics:
     suffix = uuid.uuid4().hex[:10]
-    names = Topics(f"case-events-{suffix}", f"case-events-{suffix}.dlq", f"bridge-{suffix}")
+    names = Topics(
+        f"case-events-{suffix}",
+        f"case-events-{suffix}.dlq",
+        f"case-events-{suffix}.status",
+        f"bridge-{suffix}",
+    )
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
@@ -35,6 +42,7 @@ async def topics(kafka_bootstrap: str) -> Topics:
             [
                 NewTopic(names.input, num_partitions=3, replication_factor=1),
                 NewTopic(names.dead_letter, num_partitions=1, replication_factor=1),
+                NewTopic(names.status, num_partitions=1, replication_factor=1),
             ]
         )
     finally:
@@ -55,15 +63,19 @@ async def emulator() -> AsyncIterator[Emulator]:
 
 
 @pytest.fixture
-def bridge_settings(kafka_bootstrap: str, topics: Topics, emulator: Emulator) -> Settings:
+def bridge_settings(
+    kafka_bootstrap: str, topics: Topics, emulator: Emulator, tmp_path: Path
+) -> Settings:
     return load_settings(
         kafka={
             "bootstrap_servers": kafka_bootstrap,
             "input_topic": topics.input,
             "dead_letter_topic": topics.dead_letter,
+            "status_topic": topics.status,
             "consumer_group": topics.group,
-            "consumers": 2,
+            "transactional_id": f"{topics.group}-tx",
             "session_timeout_ms": 6000,
+            "commit_interval_ms": 100,
         },
         zalo={"base_url": emulator.base_url, "access_token": TOKEN, "timeout_seconds": 2},
         delivery={
@@ -71,7 +83,11 @@ def bridge_settings(kafka_bootstrap: str, topics: Topics, emulator: Emulator) ->
             "initial_backoff_seconds": 0.05,
             "max_backoff_seconds": 0.2,
             "redelivery_pause_seconds": 0.2,
+            "lease_seconds": 3,
+            "in_doubt_settle_seconds": 0.2,
+            "breaker_open_seconds": 0.5,
         },
+        store={"url": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"},
         province={"lookup_url_template": "https://dvc.example.gov.vn/tra-cuu?ma={case_code}"},
     )
 

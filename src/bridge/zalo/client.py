@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -17,9 +18,37 @@ from bridge.errors import (
 )
 from bridge.zalo.codes import classify_error
 
-__all__ = ["SendReceipt", "ZaloClient"]
+__all__ = ["SendReceipt", "StaticToken", "TokenSource", "ZaloClient"]
 
 CS_MESSAGE_PATH = "/v3.0/oa/message/cs"
+CONVERSATION_PATH = "/v2.0/oa/conversation"
+
+
+class TokenSource(Protocol):
+    """Where the OA access token comes from, and how a refused one is replaced."""
+
+    async def token(self) -> str | None:
+        """The access token to use now, or None when there is none."""
+        ...
+
+    async def refresh(self, rejected: str) -> bool:
+        """Replace ``rejected`` (refused by Zalo); True when a different token is now available."""
+        ...
+
+
+class StaticToken:
+    """A token from the settings: it cannot be refreshed, so a refused one blocks delivery."""
+
+    def __init__(self, token: str | None) -> None:
+        self._token = token
+
+    async def token(self) -> str | None:
+        """The configured token."""
+        return self._token
+
+    async def refresh(self, rejected: str) -> bool:  # noqa: ARG002 - part of the protocol
+        """A static token has no successor."""
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +63,18 @@ class SendReceipt:
 class ZaloClient:
     """The OA API as bridge uses it.
 
+    A refused token (``-216``, ``-220``) is refreshed once through ``tokens`` and the call is
+    retried once; if that fails too, ``TokenError`` tells the caller to stop and alert.
+
     Args:
         http: A client whose ``base_url`` is the OA API host; tests pass one built on
             ``httpx.MockTransport``. The caller owns it and closes it.
-        access_token: Sent as the bare ``access_token`` header (not ``Authorization``).
+        tokens: The access token, sent as the bare ``access_token`` header (not ``Authorization``).
     """
 
-    def __init__(self, http: httpx.AsyncClient, access_token: str | None) -> None:
+    def __init__(self, http: httpx.AsyncClient, tokens: TokenSource) -> None:
         self._http = http
-        self._access_token = access_token
+        self._tokens = tokens
 
     async def send_text(self, user_id: str, text: str) -> SendReceipt:
         """Send a consultation (CS) text message to a follower.
@@ -51,15 +83,15 @@ class ZaloClient:
             Zalo's receipt.
 
         Raises:
-            TokenError: No token is configured, or Zalo refused it.
+            TokenError: No token is configured, or Zalo refused it even after a refresh.
             DeliveryInDoubtError: The request left, but no answer came back.
             RetryableDeliveryError: Nothing was sent (connection refused, HTTP 5xx, -32, …).
             RecipientUnreachableError, MessageRejectedError, AccountError: per the error code.
         """
-        if not self._access_token:
-            raise TokenError("no Zalo access token is configured")
         body = {"recipient": {"user_id": user_id}, "message": {"text": text}}
-        data = await self._post(CS_MESSAGE_PATH, body)
+        data = await self._call("POST", CS_MESSAGE_PATH, json_body=body)
+        if not isinstance(data, dict):
+            data = {}
         message_id = data.get("message_id")
         if not isinstance(message_id, str) or not message_id:
             raise DeliveryInDoubtError("Zalo reported success without a message_id")
@@ -71,10 +103,66 @@ class ZaloClient:
             sent_time=str(sent) if sent is not None else None,
         )
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"access_token": self._access_token or ""}
+    async def find_sent(self, user_id: str, text: str, *, since: float) -> str | None:
+        """Look ``text`` up among the OA's recent messages to ``user_id`` (for an in-doubt send).
+
+        Reads ``GET /v2.0/oa/conversation`` (the 10 newest messages). The shape of its answer is
+        not documented by Zalo (UNCERTAIN): an item matches when its ``message`` equals ``text``,
+        it went to ``user_id`` (``to_id``, when present) and its ``time`` (epoch ms, when present)
+        is not before ``since`` (epoch seconds).
+
+        Returns:
+            The message id, or None when the message is not there.
+        """
+        query = {"user_id": user_id, "offset": 0, "count": 10}
+        data = await self._call("GET", CONVERSATION_PATH, params={"data": json.dumps(query)})
+        for item in data if isinstance(data, list) else []:
+            if not isinstance(item, dict) or item.get("message") != text:
+                continue
+            if str(item.get("to_id", user_id)) != user_id:
+                continue
+            sent_ms = item.get("time")
+            if isinstance(sent_ms, int | float) and sent_ms / 1000 < since:
+                continue
+            message_id = item.get("message_id")
+            if isinstance(message_id, str) and message_id:
+                return message_id
+        return None
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        token = await self._tokens.token()
+        if not token:
+            raise TokenError("no Zalo access token is configured")
         try:
-            response = await self._http.post(path, json=body, headers=headers)
+            return await self._request(method, path, token, json_body, params)
+        except TokenError:
+            if not await self._tokens.refresh(token):
+                raise
+            fresh = await self._tokens.token()
+            if not fresh:
+                raise
+            return await self._request(method, path, fresh, json_body, params)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        json_body: dict[str, Any] | None,
+        params: dict[str, str] | None,
+    ) -> Any:
+        headers = {"access_token": token}
+        try:
+            response = await self._http.request(
+                method, path, json=json_body, params=params, headers=headers
+            )
         except httpx.ConnectError as exc:
             raise RetryableDeliveryError(f"cannot connect to Zalo: {exc!r}") from exc
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -97,8 +185,7 @@ class ZaloClient:
             raise DeliveryInDoubtError(f"Zalo answered with a non-numeric error {code!r}")
         if code != 0:
             raise classify_error(code, str(envelope.get("message", "")))
-        data = envelope.get("data")
-        return data if isinstance(data, dict) else {}
+        return envelope.get("data")
 
 
 def _http_error(status: int) -> DeliveryError:

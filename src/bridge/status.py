@@ -1,0 +1,89 @@
+"""The delivery-status event (v1): one per input record, for the one-stop-shop to show."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "STATUS_SCHEMA_ID",
+    "Channel",
+    "DeliveryStatus",
+    "DeliveryStatusEvent",
+    "SourceRecord",
+    "status_json_schema",
+]
+
+STATUS_SCHEMA_ID = "https://github.com/zalo-bridge/bridge/schemas/delivery-status-event.v1.json"
+
+
+class DeliveryStatus(StrEnum):
+    """What became of one input record."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    DEAD_LETTERED = "dead_lettered"
+
+
+class Channel(StrEnum):
+    """How the citizen was (or would have been) reached."""
+
+    ZALO_CS = "zalo_cs"
+
+
+class SourceRecord(BaseModel):
+    """Where the input record was read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    topic: str
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
+class DeliveryStatusEvent(BaseModel):
+    """The outcome of one input record, published on the status topic keyed by dossier code.
+
+    Exactly one is published per input record: it is written in the same Kafka transaction that
+    commits the record's offset, so consumers reading with ``isolation_level=read_committed``
+    never see a duplicate or an outcome whose record will be processed again.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, title="DeliveryStatusEvent", json_schema_extra={"$id": STATUS_SCHEMA_ID}
+    )
+
+    schema_version: Literal[1] = 1
+    event_id: UUID | None = Field(
+        description="The input event's id; null when the record could not be decoded."
+    )
+    case_code: str | None = Field(description="The dossier code, when known.")
+    province: str | None = None
+    channel: Channel = Channel.ZALO_CS
+    status: DeliveryStatus
+    reason: str | None = Field(
+        default=None,
+        description=(
+            "Why it was not delivered: e.g. unreachable:-230, rejected:-201, no_consent, stale, "
+            "not_citizen_news, invalid_json."
+        ),
+    )
+    zalo_message_id: str | None = Field(default=None, description="Zalo's id of the message.")
+    attempts: int = Field(ge=0, description="Sends attempted for this event.")
+    template_version: str | None = Field(default=None, description="Wording used.")
+    event_occurred_at: AwareDatetime | None = Field(
+        default=None, description="When the case event happened."
+    )
+    settled_at: datetime = Field(description="When bridge settled the outcome (UTC).")
+    source: SourceRecord
+
+
+def status_json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of the status event, as written to ``schemas/``."""
+    schema = DeliveryStatusEvent.model_json_schema(mode="serialization")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
