@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -12,7 +11,7 @@ import structlog
 from aiolimiter import AsyncLimiter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
 __all__ = ["BreakerState", "CircuitBreaker", "FlowControl", "oa_rate_limiter"]
 
@@ -40,7 +39,7 @@ class CircuitBreaker:
     unmaintained, and this one must cooperate with partition pausing and the probe of a queue.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - knobs and seams, all keyword-only
         self,
         *,
         failure_threshold: int,
@@ -48,12 +47,14 @@ class CircuitBreaker:
         max_open_seconds: float,
         on_change: Callable[[BreakerState, str | None], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._threshold = failure_threshold
         self._base_open = open_seconds
         self._max_open = max_open_seconds
         self._on_change = on_change
         self._clock = clock
+        self._sleep = sleep
         self._state = BreakerState.CLOSED
         self._failures = 0
         self._open_for = open_seconds
@@ -91,9 +92,7 @@ class CircuitBreaker:
             if self._state is BreakerState.OPEN:
                 wait = self._open_until - self._clock()
                 if wait > 0:
-                    changed = self._changed
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(changed.wait(), timeout=wait)
+                    await self._sleep(wait)
                     continue
                 self._set(BreakerState.HALF_OPEN, self._reason)
             if not self._probing:

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from bridge.dead_letter import DLQ_HEADER_PREFIX
@@ -91,7 +92,14 @@ class ReplayError(BridgeError):
 class DeadLetterRecord:
     """One record of the dead-letter topic, with accessors for what bridge's DLQ sink added.
 
-    The value is left out of ``repr`` because it may hold personal data.
+    Attributes:
+        topic: The dead-letter topic.
+        partition: Its partition.
+        offset: Its offset.
+        timestamp_ms: The Kafka timestamp, or None when the record has none.
+        key: The key bytes: the dossier code.
+        value: The value bytes, left out of ``repr`` because they may hold personal data.
+        headers: Every header in order: the original ones, then those bridge added.
     """
 
     topic: str
@@ -405,6 +413,29 @@ class _Scan:
             consumer.pause(tp)
 
 
+async def _partitions(kafka: KafkaSettings, topic: str, must_exist: Sequence[str]) -> list[int]:
+    """Return the partitions of ``topic`` after checking that it and ``must_exist`` exist.
+
+    Asks for the metadata of every topic: a request naming a missing topic would create it on a
+    broker with ``auto.create.topics.enable``.
+    """
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_id}-dlq"
+    )
+    try:
+        await admin.start()
+        described = await admin.describe_topics()
+    except KafkaError as exc:
+        raise ReplayError(f"cannot connect to {kafka.bootstrap_servers}: {exc!r}") from exc
+    finally:
+        await admin.close()
+    found = {t["topic"]: sorted(p["partition"] for p in t["partitions"]) for t in described}
+    for name in (topic, *must_exist):
+        if not found.get(name):
+            raise ReplayError(f"topic {name} does not exist")
+    return found[topic]
+
+
 @contextlib.asynccontextmanager
 async def _scan(
     kafka: KafkaSettings,
@@ -414,6 +445,8 @@ async def _scan(
     must_exist: Sequence[str] = (),
     stall_timeout_s: float,
 ) -> AsyncIterator[_Scan]:
+    numbers = await _partitions(kafka, topic, must_exist)
+    partitions = [TopicPartition(topic, p) for p in numbers]
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka.bootstrap_servers,
         client_id=f"{kafka.client_id}-dlq",
@@ -429,13 +462,6 @@ async def _scan(
         await consumer.stop()
         raise ReplayError(f"cannot connect to {kafka.bootstrap_servers}: {exc!r}") from exc
     try:
-        existing = await consumer.topics()
-        for name in (topic, *must_exist):
-            if name not in existing:
-                raise ReplayError(f"topic {name} does not exist")
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))
-        ]
         consumer.assign(partitions)
         consumer.pause(*partitions)
         ends = await consumer.end_offsets(partitions)

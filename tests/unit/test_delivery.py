@@ -1,28 +1,27 @@
-"""The delivery use case, through its ports: a scripted sender and an in-memory dead-letter sink."""
+"""The delivery use case through its ports: scripted Zalo, real SQLite ledger, fake clock."""
 
 from __future__ import annotations
 
+import json
 from zoneinfo import ZoneInfo
 
 import pytest
 from structlog.testing import capture_logs
 
-from bridge.delivery import (
-    Deliverer,
-    DeliveryPolicy,
-    DeliveryStatus,
-    InboundRecord,
-)
+from bridge.delivery import Deliverer, DeliveryPolicy, DeliveryStatus, InboundRecord
 from bridge.errors import (
     AccountError,
     DeliveryInDoubtError,
-    InvalidEventError,
     InvalidEventReason,
+    MessageRejectedError,
     RecipientUnreachableError,
     RetryableDeliveryError,
     TokenError,
 )
+from bridge.flow import BreakerState, CircuitBreaker
 from bridge.mapping import MessageContext
+from bridge.store.migrate import upgrade_sync
+from bridge.store.sqlite import SqliteLedger
 from bridge.zalo import SendReceipt
 
 CONTEXT = MessageContext(
@@ -31,198 +30,363 @@ CONTEXT = MessageContext(
 )
 
 
-class ScriptedSender:
-    """Answers each send with the next scripted exception, then with success."""
+class Clock:
+    """Wall-clock seconds that only move when the test (or a fake sleep) moves them."""
 
-    def __init__(self, *failures: Exception) -> None:
-        self.failures = list(failures)
-        self.sent: list[tuple[str, str]] = []
-
-    async def send_text(self, user_id: str, text: str) -> SendReceipt:
-        self.sent.append((user_id, text))
-        if self.failures:
-            raise self.failures.pop(0)
-        return SendReceipt(message_id=f"m{len(self.sent)}", user_id=user_id, sent_time="1")
-
-
-class MemoryDeadLetters:
     def __init__(self) -> None:
-        self.records: list[tuple[InboundRecord, InvalidEventError]] = []
+        self.now = 1_800_000_000.0
 
-    async def dead_letter(self, record: InboundRecord, error: InvalidEventError) -> None:
-        self.records.append((record, error))
+    def __call__(self) -> float:
+        return self.now
 
 
 class Sleeps:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
         self.waits: list[float] = []
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+        self.clock.now += seconds
 
 
-def record_of(value: bytes, headers=()) -> InboundRecord:
-    return InboundRecord(
-        topic="case-state-events", partition=1, offset=41, key=b"k", value=value, headers=headers
-    )
+class ScriptedZalo:
+    """Answers each send with the next scripted exception, then with success."""
+
+    def __init__(
+        self,
+        *failures: Exception,
+        conversation: dict[str, str] | None = None,
+        lost_requests_arrive: bool = True,
+    ) -> None:
+        self.failures = list(failures)
+        self.lost_requests_arrive = lost_requests_arrive
+        self.sent: list[tuple[str, str]] = []
+        self.lookups = 0
+        self.conversation = conversation or {}
+
+    async def send_text(self, user_id: str, text: str) -> SendReceipt:
+        self.sent.append((user_id, text))
+        if self.failures:
+            failure = self.failures.pop(0)
+            if isinstance(failure, DeliveryInDoubtError) and self.lost_requests_arrive:
+                self.conversation[text] = f"lost{len(self.sent)}"
+            raise failure
+        return SendReceipt(message_id=f"m{len(self.sent)}", user_id=user_id, sent_time="1")
+
+    async def find_sent(self, user_id: str, text: str, *, since: float) -> str | None:  # noqa: ARG002
+        self.lookups += 1
+        return self.conversation.get(text)
 
 
 @pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
-def dead_letters() -> MemoryDeadLetters:
-    return MemoryDeadLetters()
+def sleeps(clock) -> Sleeps:
+    return Sleeps(clock)
 
 
-def deliverer(sender, dead_letters, sleeps, *, attempts=3, context=CONTEXT) -> Deliverer:
-    return Deliverer(
-        sender=sender,
-        dead_letters=dead_letters,
-        context=context,
-        policy=DeliveryPolicy(max_attempts=attempts, initial_backoff=0.5, max_backoff=4, budget=60),
-        max_event_bytes=64 * 1024,
+@pytest.fixture
+def ledger(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    upgrade_sync(f"sqlite:///{path}")
+    store = SqliteLedger.open(str(path))
+    yield store
+    store._db.close()
+
+
+def breaker(clock, sleeps) -> CircuitBreaker:
+    return CircuitBreaker(
+        failure_threshold=3,
+        open_seconds=5,
+        max_open_seconds=60,
+        clock=lambda: clock.now,
         sleep=sleeps,
     )
 
 
-class TestDeliverer:
-    async def test_a_valid_event_is_sent_once_to_its_citizen(
-        self, make_event, encode, dead_letters, sleeps
-    ):
-        sender = ScriptedSender()
-        outcome = await deliverer(sender, dead_letters, sleeps).handle(
-            record_of(encode(make_event()))
-        )
-        assert outcome.status is DeliveryStatus.DELIVERED
-        assert outcome.message_id == "m1"
-        assert outcome.attempts == 1
-        assert outcome.template_version == "builtin-1"
-        assert len(sender.sent) == 1
-        user_id, text = sender.sent[0]
-        assert user_id == "2512523625412515"
-        assert "đã được tiếp nhận" in text
-        assert dead_letters.records == []
+def deliverer(
+    zalo, ledger, clock, sleeps, *, owner="p1", in_doubt="reconcile", **policy
+) -> Deliverer:
+    settings = {"max_attempts": 3, "initial_backoff": 0.5, "max_backoff": 4, "budget": 60}
+    settings |= {"pause": 10, "lease": 30, "in_doubt": in_doubt, "in_doubt_settle": 2}
+    settings |= {"in_doubt_hold": 100}
+    return Deliverer(
+        sender=zalo,
+        ledger=ledger,
+        context=CONTEXT,
+        policy=DeliveryPolicy(**(settings | policy)),
+        max_event_bytes=64 * 1024,
+        owner=owner,
+        breaker=breaker(clock, sleeps),
+        clock=clock,
+        sleep=sleeps,
+    )
 
-    async def test_an_invalid_record_is_dead_lettered_untouched(self, dead_letters, sleeps):
-        sender = ScriptedSender()
-        record = record_of(b"{not json", headers=(("trace", b"\xff\x00"),))
-        outcome = await deliverer(sender, dead_letters, sleeps).handle(record)
+
+def record_of(value: bytes, offset: int = 41) -> InboundRecord:
+    return InboundRecord(topic="in", partition=1, offset=offset, key=b"k", value=value)
+
+
+class TestOutcomesWithoutSending:
+    async def test_an_invalid_record_is_to_be_dead_lettered(self, ledger, clock, sleeps):
+        zalo = ScriptedZalo()
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(record_of(b"{not json"))
         assert outcome.status is DeliveryStatus.DEAD_LETTERED
         assert outcome.reason == "invalid_json"
-        assert sender.sent == []
-        [(kept, error)] = dead_letters.records
-        assert kept is record
-        assert error.reason is InvalidEventReason.INVALID_JSON
+        assert outcome.dead_letter is not None
+        assert outcome.dead_letter.reason is InvalidEventReason.INVALID_JSON
+        assert zalo.sent == []
 
     async def test_a_wording_failure_is_dead_lettered_rather_than_blocking(
-        self, make_event, encode, dead_letters, sleeps
+        self, make_event, encode, ledger, clock, sleeps
     ):
-        broken = MessageContext(lookup_url_template="x{case_code}", timezone="not a zone")  # type: ignore[arg-type]
-        sender = ScriptedSender()
-        outcome = await deliverer(sender, dead_letters, sleeps, context=broken).handle(
-            record_of(encode(make_event()))
-        )
+        zalo = ScriptedZalo()
+        use_case = deliverer(zalo, ledger, clock, sleeps)
+        use_case._context = MessageContext(lookup_url_template="x", timezone="bad")  # type: ignore[arg-type]
+        outcome = await use_case.handle(record_of(encode(make_event())))
         assert outcome.status is DeliveryStatus.DEAD_LETTERED
         assert outcome.reason == "processing_error"
-        assert sender.sent == []
+        assert zalo.sent == []
 
-    async def test_internal_steps_are_suppressed_without_a_send(
-        self, make_event, encode, dead_letters, sleeps
+    @pytest.mark.parametrize(
+        ("changes", "status", "reason"),
+        [
+            ({"event_type": "CORRECTION"}, DeliveryStatus.SUPPRESSED, "not_citizen_news"),
+            ({"recipient": {"notify_consent": False}}, DeliveryStatus.SUPPRESSED, "no_consent"),
+        ],
+    )
+    async def test_events_the_citizen_must_not_get(
+        self, make_event, encode, ledger, clock, sleeps, changes, status, reason
     ):
-        sender = ScriptedSender()
-        outcome = await deliverer(sender, dead_letters, sleeps).handle(
-            record_of(encode(make_event(event_type="CORRECTION")))
+        zalo = ScriptedZalo()
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(
+            record_of(encode(make_event(**changes)))
         )
-        assert outcome.status is DeliveryStatus.SUPPRESSED
-        assert outcome.reason == "not_citizen_news"
-        assert sender.sent == []
-
-    async def test_no_consent_means_no_message(self, make_event, encode, dead_letters, sleeps):
-        sender = ScriptedSender()
-        payload = make_event(recipient={"notify_consent": False})
-        outcome = await deliverer(sender, dead_letters, sleeps).handle(record_of(encode(payload)))
-        assert outcome.status is DeliveryStatus.SUPPRESSED
-        assert outcome.reason == "no_consent"
-        assert sender.sent == []
+        assert (outcome.status, outcome.reason) == (status, reason)
+        assert zalo.sent == []
 
     async def test_a_phone_only_recipient_is_unreachable_on_this_channel(
-        self, make_event, encode, dead_letters, sleeps
+        self, make_event, encode, ledger, clock, sleeps
     ):
         payload = make_event()
         payload["recipient"] = {"phone": "0912345678", "notify_consent": True}
-        outcome = await deliverer(ScriptedSender(), dead_letters, sleeps).handle(
+        outcome = await deliverer(ScriptedZalo(), ledger, clock, sleeps).handle(
             record_of(encode(payload))
         )
-        assert outcome.status is DeliveryStatus.FAILED
-        assert outcome.reason == "unreachable:no_zalo_user_id"
-
-    async def test_transient_failures_are_retried_with_growing_waits(
-        self, make_event, encode, dead_letters, sleeps
-    ):
-        sender = ScriptedSender(
-            RetryableDeliveryError("busy", code=-32), DeliveryInDoubtError("lost")
+        assert (outcome.status, outcome.reason) == (
+            DeliveryStatus.FAILED,
+            "unreachable:no_zalo_user_id",
         )
-        outcome = await deliverer(sender, dead_letters, sleeps).handle(
+
+
+class TestOnce:
+    async def test_a_valid_event_is_sent_once_and_recorded(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ScriptedZalo()
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(
+            record_of(encode(make_event()))
+        )
+        assert outcome.status is DeliveryStatus.DELIVERED
+        assert (outcome.message_id, outcome.attempts, outcome.template_version) == (
+            "m1",
+            1,
+            "builtin-1",
+        )
+        [(user_id, text)] = zalo.sent
+        assert user_id == "2512523625412515"
+        assert "đã được tiếp nhận" in text
+
+    async def test_a_redelivered_event_is_not_sent_again(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        """A crash before the commit, a rebalance, a replay or a duplicate publish."""
+        zalo = ScriptedZalo()
+        raw = encode(make_event())
+        first = await deliverer(zalo, ledger, clock, sleeps, owner="p1").handle(record_of(raw, 1))
+        again = await deliverer(zalo, ledger, clock, sleeps, owner="p2").handle(record_of(raw, 9))
+        assert len(zalo.sent) == 1
+        assert again.status is DeliveryStatus.DELIVERED
+        assert again.message_id == first.message_id
+
+    async def test_a_stale_event_is_suppressed_and_never_sent(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ScriptedZalo()
+        use_case = deliverer(zalo, ledger, clock, sleeps)
+        await use_case.handle(record_of(encode(make_event(sequence=5, state="RESULT_READY"))))
+        outcome = await use_case.handle(
+            record_of(encode(make_event(sequence=3, state="IN_PROGRESS")))
+        )
+        assert (outcome.status, outcome.reason) == (DeliveryStatus.SUPPRESSED, "stale")
+        assert len(zalo.sent) == 1
+
+    async def test_a_delivery_leased_by_another_replica_waits_for_it(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        payload = make_event()
+        await ledger.claim(
+            f"{payload['event_id']}/zalo_cs",
+            event_id=payload["event_id"],
+            case_code=payload["case"]["code"],
+            sequence=payload["sequence"],
+            owner="other",
+            now=clock.now,
+            lease_seconds=30,
+        )
+        zalo = ScriptedZalo(conversation={})
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(record_of(encode(payload)))
+        # It rested until the other replica's lease ran out, then treated the send as in doubt:
+        # the conversation did not have it, so it was sent once.
+        assert sum(sleeps.waits) >= 30
+        assert zalo.lookups == 1
+        assert len(zalo.sent) == 1
+        assert outcome.status is DeliveryStatus.DELIVERED
+
+
+class TestInDoubt:
+    async def test_a_lost_answer_is_reconciled_from_the_conversation_not_resent(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ScriptedZalo(DeliveryInDoubtError("read timeout"))
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(
+            record_of(encode(make_event()))
+        )
+        assert len(zalo.sent) == 1
+        assert zalo.lookups == 1
+        assert outcome.status is DeliveryStatus.DELIVERED
+        assert outcome.message_id == "lost1"
+        assert outcome.reason == "reconciled"
+        assert 2 in sleeps.waits  # the settle time before reading the conversation
+
+    async def test_a_lost_request_is_resent_once_after_the_lookup_misses(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ScriptedZalo(DeliveryInDoubtError("reset"), lost_requests_arrive=False)
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(
+            record_of(encode(make_event()))
+        )
+        assert zalo.lookups == 1
+        assert len(zalo.sent) == 2
+        assert outcome.status is DeliveryStatus.DELIVERED
+        assert outcome.message_id == "m2"
+
+    async def test_resend_after_hold_waits_the_hold_then_resends(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ScriptedZalo(DeliveryInDoubtError("read timeout"))
+        outcome = await deliverer(zalo, ledger, clock, sleeps, in_doubt="resend_after_hold").handle(
+            record_of(encode(make_event()))
+        )
+        assert outcome.status is DeliveryStatus.DELIVERED
+        assert zalo.lookups == 0
+        assert len(zalo.sent) == 2
+        assert 100 in sleeps.waits
+
+    async def test_a_send_left_in_flight_by_a_dead_replica_is_reconciled(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        payload = make_event()
+        await ledger.claim(
+            f"{payload['event_id']}/zalo_cs",
+            event_id=payload["event_id"],
+            case_code=payload["case"]["code"],
+            sequence=payload["sequence"],
+            owner="dead",
+            now=clock.now - 100,
+            lease_seconds=30,
+        )
+        zalo = ScriptedZalo()
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(record_of(encode(payload)))
+        assert zalo.lookups == 1
+        assert outcome.status is DeliveryStatus.DELIVERED
+        assert len(zalo.sent) == 1
+
+
+class TestFailures:
+    async def test_transient_failures_are_retried_with_growing_waits(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ScriptedZalo(RetryableDeliveryError("busy", code=-32), RetryableDeliveryError("503"))
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(
             record_of(encode(make_event()))
         )
         assert outcome.status is DeliveryStatus.DELIVERED
         assert outcome.attempts == 3
-        assert len(sender.sent) == 3
-        assert len(sleeps.waits) == 2
-        assert 0.5 <= sleeps.waits[0] <= 1.5
+        assert len(zalo.sent) == 3
+        assert 0.5 <= sleeps.waits[0] <= 1.0
         assert sleeps.waits[1] >= 1.0
 
-    async def test_retries_are_bounded_and_then_the_error_escapes(
-        self, make_event, encode, dead_letters, sleeps
+    async def test_an_outage_keeps_the_event_until_zalo_is_back(
+        self, make_event, encode, ledger, clock, sleeps
     ):
-        """The caller must not commit: the record will be fetched again later."""
-        sender = ScriptedSender(*[RetryableDeliveryError("down")] * 10)
-        with pytest.raises(RetryableDeliveryError):
-            await deliverer(sender, dead_letters, sleeps, attempts=3).handle(
-                record_of(encode(make_event()))
-            )
-        assert len(sender.sent) == 3
-        assert dead_letters.records == []
-
-    async def test_an_unreachable_citizen_fails_without_retry(
-        self, make_event, encode, dead_letters, sleeps
-    ):
-        sender = ScriptedSender(RecipientUnreachableError("window", code=-230))
-        outcome = await deliverer(sender, dead_letters, sleeps).handle(
+        """Nothing is lost or dead-lettered: the event rests and is tried again."""
+        zalo = ScriptedZalo(*[RetryableDeliveryError("down")] * 7)
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(
             record_of(encode(make_event()))
         )
-        assert outcome.status is DeliveryStatus.FAILED
-        assert outcome.reason == "unreachable:-230"
-        assert outcome.attempts == 1
+        assert outcome.status is DeliveryStatus.DELIVERED
+        assert len(zalo.sent) == 8
+        assert 10 in sleeps.waits  # rested between rounds
+
+    async def test_an_unreachable_citizen_fails_without_retry(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ScriptedZalo(RecipientUnreachableError("window", code=-230))
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(
+            record_of(encode(make_event()))
+        )
+        assert (outcome.status, outcome.reason, outcome.attempts) == (
+            DeliveryStatus.FAILED,
+            "unreachable:-230",
+            1,
+        )
+        assert outcome.dead_letter is None
         assert sleeps.waits == []
+
+    async def test_a_message_zalo_refuses_is_dead_lettered_with_its_history(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ScriptedZalo(
+            RetryableDeliveryError("503"), MessageRejectedError("text too long", code=-210)
+        )
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(
+            record_of(encode(make_event()))
+        )
+        assert (outcome.status, outcome.reason) == (DeliveryStatus.DEAD_LETTERED, "rejected:-210")
+        assert outcome.dead_letter is not None
+        assert outcome.dead_letter.reason is InvalidEventReason.ZALO_REJECTED
+        assert outcome.history == ("503", "text too long")
 
     @pytest.mark.parametrize(
         "error", [TokenError("bad", code=-216), AccountError("off", code=-204)]
     )
-    async def test_token_and_account_trouble_escape_at_once(
-        self, make_event, encode, dead_letters, sleeps, error
+    async def test_token_and_account_trouble_block_and_nothing_is_lost(
+        self, make_event, encode, ledger, clock, sleeps, error
     ):
-        """A misconfiguration must never turn into failed or dead-lettered messages."""
-        sender = ScriptedSender(error)
-        with pytest.raises(type(error)):
-            await deliverer(sender, dead_letters, sleeps).handle(record_of(encode(make_event())))
-        assert len(sender.sent) == 1
-        assert dead_letters.records == []
+        """A misconfiguration never turns into failed or dead-lettered messages."""
+        zalo = ScriptedZalo(error, error)
+        use_case = deliverer(zalo, ledger, clock, sleeps)
+        outcome = await use_case.handle(record_of(encode(make_event())))
+        assert outcome.status is DeliveryStatus.DELIVERED
+        assert len(zalo.sent) == 3
+        assert use_case._breaker.state is BreakerState.CLOSED
 
     async def test_the_log_line_names_the_event_but_not_the_citizen(
-        self, make_event, encode, dead_letters, sleeps
+        self, make_event, encode, ledger, clock, sleeps
     ):
         payload = make_event()
         with capture_logs() as logs:
-            await deliverer(ScriptedSender(), dead_letters, sleeps).handle(
+            await deliverer(ScriptedZalo(), ledger, clock, sleeps).handle(
                 record_of(encode(payload))
             )
         [line] = [entry for entry in logs if entry["event"] == "event handled"]
         assert line["event_id"] == payload["event_id"]
         assert line["case_code"] == "000.20.31.H56-260310-0042"
         assert line["status"] == "delivered"
-        assert (line["topic"], line["partition"], line["offset"]) == ("case-state-events", 1, 41)
-        assert "2512523625412515" not in repr(logs)
+        assert (line["topic"], line["partition"], line["offset"]) == ("in", 1, 41)
+        assert "2512523625412515" not in json.dumps(logs, default=str)

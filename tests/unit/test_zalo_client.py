@@ -15,7 +15,7 @@ from bridge.errors import (
     RetryableDeliveryError,
     TokenError,
 )
-from bridge.zalo import ZaloClient, classify_error
+from bridge.zalo import StaticToken, ZaloClient, classify_error
 
 SUCCESS = {
     "data": {
@@ -32,7 +32,7 @@ def client_answering(handler, token: str | None = "tok") -> ZaloClient:
     http = httpx.AsyncClient(
         base_url="https://openapi.zalo.me", transport=httpx.MockTransport(handler)
     )
-    return ZaloClient(http, access_token=token)
+    return ZaloClient(http, StaticToken(token))
 
 
 class TestSendText:
@@ -157,3 +157,94 @@ def test_unknown_codes_are_rejections_that_keep_their_code():
     error = classify_error(-777, "new")
     assert isinstance(error, MessageRejectedError)
     assert error.code == -777
+
+
+class RotatingToken:
+    """A token source whose refresh hands out the next token, as the token store will."""
+
+    def __init__(self, *tokens: str) -> None:
+        self.tokens = list(tokens)
+        self.refreshed: list[str] = []
+
+    async def token(self) -> str | None:
+        return self.tokens[0]
+
+    async def refresh(self, rejected: str) -> bool:
+        self.refreshed.append(rejected)
+        if len(self.tokens) > 1:
+            self.tokens.pop(0)
+            return True
+        return False
+
+
+class TestTokenRefresh:
+    async def test_a_refused_token_is_refreshed_once_and_the_call_retried_once(self):
+        seen = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request.headers["access_token"])
+            if request.headers["access_token"] == "old":
+                return httpx.Response(
+                    200, json={"error": -216, "message": "Access token is invalid"}
+                )
+            return httpx.Response(200, json=SUCCESS)
+
+        tokens = RotatingToken("old", "new")
+        http = httpx.AsyncClient(base_url="https://z", transport=httpx.MockTransport(handler))
+        receipt = await ZaloClient(http, tokens).send_text("1", "x")
+        assert receipt.message_id
+        assert seen == ["old", "new"]
+        assert tokens.refreshed == ["old"]
+
+    async def test_a_token_refused_again_after_refresh_is_a_token_error(self):
+        body = {"error": -220, "message": "access_token is expired or removed"}
+        tokens = RotatingToken("old", "new", "newer")
+        http = httpx.AsyncClient(
+            base_url="https://z",
+            transport=httpx.MockTransport(lambda _: httpx.Response(200, json=body)),
+        )
+        with pytest.raises(TokenError):
+            await ZaloClient(http, tokens).send_text("1", "x")
+        assert tokens.refreshed == ["old"]
+
+
+class TestFindSent:
+    @staticmethod
+    def answering(items, seen=None):
+        def handler(request: httpx.Request) -> httpx.Response:
+            if seen is not None:
+                seen.append(request)
+            return httpx.Response(200, json={"data": items, "error": 0, "message": "Success"})
+
+        return client_answering(handler)
+
+    async def test_it_reads_the_conversation_with_the_data_parameter(self):
+        seen: list[httpx.Request] = []
+        await self.answering([], seen).find_sent("2512523625412515", "x", since=0)
+        [request] = seen
+        assert request.method == "GET"
+        assert request.url.path == "/v2.0/oa/conversation"
+        assert json.loads(request.url.params["data"]) == {
+            "user_id": "2512523625412515",
+            "offset": 0,
+            "count": 10,
+        }
+
+    async def test_the_same_text_to_the_same_citizen_is_found(self):
+        items = [
+            {"message_id": "a", "message": "khác", "to_id": "7", "time": 2_000_000},
+            {"message_id": "b", "message": "Kính gửi", "to_id": "7", "time": 2_000_000},
+        ]
+        assert await self.answering(items).find_sent("7", "Kính gửi", since=1000) == "b"
+
+    @pytest.mark.parametrize(
+        "item",
+        [
+            {"message_id": "b", "message": "Kính gửi", "to_id": "8", "time": 2_000_000},
+            {"message_id": "b", "message": "Kính gửi", "to_id": "7", "time": 500_000},
+            {"message_id": "", "message": "Kính gửi", "to_id": "7", "time": 2_000_000},
+            "not an object",
+        ],
+    )
+    async def test_other_citizens_older_messages_and_odd_items_do_not_match(self, item):
+        assert await self.answering([item]).find_sent("7", "Kính gửi", since=1000) is None

@@ -30,6 +30,7 @@ __all__ = ["main"]
 ACCESS_TOKEN = "make-run-access-token"  # noqa: S105 - the emulator's local development token
 INPUT_TOPIC = "case-state-events"
 DLQ_TOPIC = "case-state-events.dlq"
+STATUS_TOPIC = "case-state-events.status"
 MALFORMED = b'{"event_id": "not-a-uuid", "state": "DONE"'
 _WIDTH = 72
 _VN = timezone(timedelta(hours=7), "ICT")
@@ -126,8 +127,10 @@ class Demo:
             "BRIDGE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
             "BRIDGE_KAFKA__INPUT_TOPIC": INPUT_TOPIC,
             "BRIDGE_KAFKA__DEAD_LETTER_TOPIC": DLQ_TOPIC,
+            "BRIDGE_KAFKA__STATUS_TOPIC": STATUS_TOPIC,
             "BRIDGE_KAFKA__CONSUMER_GROUP": "zalo-bridge-make-run",
-            "BRIDGE_KAFKA__CONSUMERS": "3",
+            "BRIDGE_KAFKA__TRANSACTIONAL_ID": "zalo-bridge-make-run",
+            "BRIDGE_STORE__URL": f"sqlite:///{self.workdir / 'ledger.sqlite3'}",
             "BRIDGE_ZALO__BASE_URL": zalo_url,
             "BRIDGE_ZALO__ACCESS_TOKEN": ACCESS_TOKEN,
             "BRIDGE_LOG__FORMAT": "json",
@@ -180,7 +183,7 @@ async def _create_topics(bootstrap: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        for topic, partitions in ((INPUT_TOPIC, 3), (DLQ_TOPIC, 1)):
+        for topic, partitions in ((INPUT_TOPIC, 3), (DLQ_TOPIC, 1), (STATUS_TOPIC, 1)):
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
