@@ -1,4 +1,4 @@
-"""The ``zalo-bridge`` command line: run the service, check settings, export schemas."""
+"""The ``zalo-bridge`` command line: run, check settings, migrate, schemas, the DLQ."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ cli = typer.Typer(
 schemas_cli = typer.Typer(help="The JSON Schemas of the Kafka contracts.", no_args_is_help=True)
 cli.add_typer(schemas_cli, name="schemas")
 cli.add_typer(dlq_cli, name="dlq")
+db_cli = typer.Typer(help="The delivery ledger's database.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
 
 ConfigOption = Annotated[
     Path | None,
@@ -69,6 +71,23 @@ def check_config(config: ConfigOption = None) -> None:
     """Validate the settings and print them, secrets hidden; exit 2 when they are invalid."""
     settings = _settings(config)
     typer.echo(json.dumps(settings.model_dump(mode="json"), indent=2, ensure_ascii=False))
+
+
+@db_cli.command("upgrade")
+def db_upgrade(
+    config: ConfigOption = None,
+    revision: Annotated[str, typer.Option(help="Target schema version.")] = "head",
+) -> None:
+    """Migrate the ledger's schema (``zalo-bridge run`` also does it at start)."""
+    from bridge.store.migrate import upgrade_sync  # noqa: PLC0415 - alembic only when needed
+
+    settings = _settings(config)
+    try:
+        upgrade_sync(settings.store.url.get_secret_value(), revision)
+    except ConfigurationError as exc:
+        typer.echo(f"zalo-bridge: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"ledger schema at {revision}")
 
 
 @schemas_cli.command("export")

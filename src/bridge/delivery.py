@@ -53,6 +53,8 @@ __all__ = [
 ]
 
 CHANNEL = "zalo_cs"
+GENERIC_SEND_FAILURE = -200
+"""Zalo's "Send message failed": retried once, then the message is parked."""
 
 _log = structlog.stdlib.get_logger("bridge.delivery")
 
@@ -367,6 +369,16 @@ class Deliverer:
             self._breaker.trip(f"Zalo error {error.code}: {error}")
             raise _TryLater(self._policy.pause, f"blocked: {error}") from error
         except RetryableDeliveryError as error:
+            if error.code == GENERIC_SEND_FAILURE and any(
+                h.startswith(f"Zalo error {GENERIC_SEND_FAILURE}:") for h in history
+            ):
+                # "Send message failed" twice for the same message: Zalo will not take it.
+                history.append(str(error))
+                self._breaker.success()
+                rejected = MessageRejectedError(str(error), code=error.code)
+                return await self._settle_refusal(
+                    key, event, message, error=rejected, attempts=attempts, history=history
+                )
             history.append(str(error))
             await ledger.release(key, now=now())
             self._breaker.failure(str(error))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 
 import pytest
 from typer.testing import CliRunner
@@ -40,3 +41,12 @@ def test_schemas_check_fails_on_a_stale_directory(tmp_path):
     assert runner.invoke(cli, ["schemas", "export", str(tmp_path), "--check"]).exit_code == 1
     assert runner.invoke(cli, ["schemas", "export", str(tmp_path)]).exit_code == 0
     assert runner.invoke(cli, ["schemas", "export", str(tmp_path), "--check"]).exit_code == 0
+
+
+def test_db_upgrade_creates_the_ledger_schema(tmp_path, monkeypatch):
+    path = tmp_path / "ledger.sqlite3"
+    monkeypatch.setenv("BRIDGE_STORE__URL", f"sqlite:///{path}")
+    result = runner.invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    tables = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
+    assert {"deliveries", "cases", "alembic_version"} <= tables

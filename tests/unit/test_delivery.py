@@ -321,6 +321,17 @@ class TestFailures:
         assert 0.5 <= sleeps.waits[0] <= 1.0
         assert sleeps.waits[1] >= 1.0
 
+    async def test_send_message_failed_is_retried_once_then_parked(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        failed = RetryableDeliveryError("Zalo error -200: Send message failed", code=-200)
+        zalo = ScriptedZalo(failed, failed)
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(
+            record_of(encode(make_event()))
+        )
+        assert len(zalo.sent) == 2
+        assert (outcome.status, outcome.reason) == (DeliveryStatus.DEAD_LETTERED, "rejected:-200")
+
     async def test_an_outage_keeps_the_event_until_zalo_is_back(
         self, make_event, encode, ledger, clock, sleeps
     ):
