@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -251,7 +252,7 @@ class TestReplay:
         )
         assert (future.scanned, future.selected) == (0, 0)
 
-    async def test_partitions_are_read_in_order_and_a_run_ends_at_the_captured_end(
+    async def test_partitions_are_read_in_order_so_the_limit_is_deterministic(
         self, kafka_settings, dlq_writer, kafka_bootstrap, topics
     ):
         dlq = f"{topics.dead_letter}-wide"
@@ -272,6 +273,38 @@ class TestReplay:
         copies = await read_topic(kafka_bootstrap, topics.input, 4, timeout=5)
         froms = sorted(dict(c.headers)["x-replayed-from"].decode() for c in copies)
         assert froms == [f"{dlq}/0/0", f"{dlq}/0/1", f"{dlq}/1/0"]
+
+    async def test_records_dead_lettered_during_a_run_are_left_for_the_next_run(
+        self, kafka_settings, seeded, kafka_bootstrap, topics
+    ):
+        async def dead_letter_three_more():
+            producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+            await producer.start()
+            try:
+                for n in range(10, 13):
+                    await producer.send_and_wait(
+                        topics.dead_letter,
+                        value_of(CASE_A, n),
+                        key=CASE_A.encode(),
+                        headers=dlq_headers("invalid_json", at=datetime.now(UTC), offset=n),
+                    )
+            finally:
+                await producer.stop()
+
+        calls = []
+
+        def progress(done, total):
+            if not calls:  # the end offsets are captured: write before anything is read
+                with ThreadPoolExecutor(1) as pool:
+                    pool.submit(asyncio.run, dead_letter_three_more()).result()
+            calls.append((done, total))
+
+        summary = await replay_dead_letters(kafka_settings, ReplayCriteria(), progress=progress)
+        assert (summary.scanned, summary.replayed) == (len(seeded), len(seeded))
+        assert calls[-1] == (5, 5)
+        assert await end_offsets(kafka_bootstrap, topics.dead_letter) == 8
+        copies = replayed(await read_topic(kafka_bootstrap, topics.input, 6, timeout=5))
+        assert [c.value for c in copies] == [row["value"] for row in seeded]
 
     async def test_aborted_dead_letter_writes_are_not_replayed(
         self, kafka_settings, kafka_bootstrap, topics
