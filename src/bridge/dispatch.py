@@ -130,7 +130,14 @@ class Dispatcher:
         try:
             while lane:
                 entry = lane[0]
-                entry.outputs = await self._process(entry.record)
+                try:
+                    entry.outputs = await self._process(entry.record)
+                except Exception:  # noqa: BLE001 - any bug: keep the record, log, try again
+                    # ``process`` settles everything it can; a bug here must not lose the record
+                    # or stall its partition's commits silently: log it and try again.
+                    _log.exception("record processing failed; retrying", offset=entry.record.offset)
+                    await asyncio.sleep(self._commit_interval)
+                    continue
                 lane.popleft()
                 self._progress.set()
         finally:

@@ -159,3 +159,32 @@ class TestDispatcher:
         await closing
         assert publisher.calls == [([b"0"], {("in", 0): 1})]
         assert 1 not in gates.started
+
+
+async def test_a_failing_record_is_retried_not_dropped():
+    attempts = []
+
+    async def flaky(record: InboundRecord) -> list[OutboundRecord]:
+        attempts.append(record.offset)
+        if len(attempts) == 1:
+            raise RuntimeError("bug")
+        return []
+
+    publisher = Publisher()
+    dispatcher = Dispatcher(
+        process=flaky,
+        publish=publisher.publish,
+        flow=Flow(),  # type: ignore[arg-type]
+        max_in_flight=4,
+        commit_interval=0.01,
+        on_fatal=lambda _error: None,
+    )
+    dispatcher.submit(record(0, b"A"))
+    for _ in range(200):
+        if len(attempts) == 2:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)
+    await dispatcher.flush()
+    assert attempts == [0, 0]
+    assert publisher.calls == [([], {("in", 0): 1})]
