@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 __all__ = ["configure_logging", "get_logger", "mask_personal_data"]
 
 _SENSITIVE_KEYS = frozenset({"access_token", "refresh_token", "secret", "password", "token"})
+_OPAQUE_IDS = frozenset(
+    {"event_id", "message_id", "zalo_message_id", "case_code", "offset", "partition", "owner"}
+)
+"""Identifiers that look like numbers but are not personal data: never masked."""
 
 
 def _mask(value: Any) -> Any:
@@ -33,7 +37,10 @@ def mask_personal_data(
 ) -> MutableMapping[str, Any]:
     """Structlog processor: redact secrets by key and mask phone and ID numbers in every value."""
     for key, value in event_dict.items():
-        event_dict[key] = "[redacted]" if key in _SENSITIVE_KEYS else _mask(value)
+        if key in _SENSITIVE_KEYS:
+            event_dict[key] = "[redacted]"
+        elif key not in _OPAQUE_IDS:
+            event_dict[key] = _mask(value)
     return event_dict
 
 

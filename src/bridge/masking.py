@@ -7,8 +7,9 @@ import re
 
 __all__ = ["mask_id_number", "mask_phone", "mask_text", "pseudonymise"]
 
-_PHONE = re.compile(r"(?<![0-9])(?:\+?84|0)([1-9][0-9]{8,9})(?![0-9])")
-_ID_NUMBER = re.compile(r"(?<![0-9])([0-9]{12}|[0-9]{9})(?![0-9])")
+# Numbers standing alone: digits inside hex ids (UUIDs, Zalo message ids) are not phone numbers.
+_PHONE = re.compile(r"(?<![0-9A-Za-z])(?:\+?84|0)([1-9][0-9]{8,9})(?![0-9A-Za-z])")
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])([0-9]{12}|[0-9]{9})(?![0-9A-Za-z])")
 
 
 def mask_phone(phone: str) -> str:

@@ -39,6 +39,10 @@ class TestMasking:
         assert "********1234" in masked
         assert "000.20.31.H56-260310-0042" in masked
 
+    def test_digits_inside_hex_identifiers_are_left_alone(self):
+        text = "event 3f0c7c56-5b0e-4a52-9d7e-0a4f038090001 message 7ca123456789038b"
+        assert mask_text(text) == text
+
     def test_pseudonyms_are_stable_and_depend_on_the_pepper(self):
         assert pseudonymise("2512523625412515") == pseudonymise("2512523625412515")
         assert pseudonymise("2512523625412515") != pseudonymise("2512523625412515", pepper="p")
@@ -58,10 +62,15 @@ class TestLogs:
 
     def test_json_lines_with_masked_values_and_redacted_secrets(self, output):
         get_logger("test").info(
-            "sent", phone="0912345678", access_token="tok-123", detail={"note": "CCCD 038090001234"}
+            "sent",
+            phone="0912345678",
+            access_token="tok-123",
+            detail={"note": "CCCD 038090001234"},
+            event_id="123456789012",
         )
         line = json.loads(output.getvalue().strip().splitlines()[-1])
         assert line["event"] == "sent"
+        assert line["event_id"] == "123456789012"
         assert line["level"] == "info"
         assert line["phone"] == "09xxxxx678"
         assert line["access_token"] == "[redacted]"

@@ -248,3 +248,28 @@ class TestFindSent:
     )
     async def test_other_citizens_older_messages_and_odd_items_do_not_match(self, item):
         assert await self.answering([item]).find_sent("7", "Kính gửi", since=1000) is None
+
+
+async def test_find_sent_pages_back_until_it_reaches_older_messages():
+    """Other messages may have reached the citizen since: the one looked for is on page 2."""
+    newer = [
+        {"message_id": f"n{i}", "message": f"m{i}", "to_id": "7", "time": 3_000_000}
+        for i in range(10)
+    ]
+    older = [
+        {"message_id": "wanted", "message": "Kính gửi", "to_id": "7", "time": 2_000_000},
+        {"message_id": "old", "message": "x", "to_id": "7", "time": 1},
+    ]
+    offsets = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = json.loads(request.url.params["data"])["offset"]
+        offsets.append(offset)
+        items = {0: newer, 10: older}.get(offset, [])
+        return httpx.Response(200, json={"data": items, "error": 0, "message": "Success"})
+
+    assert await client_answering(handler).find_sent("7", "Kính gửi", since=1000) == "wanted"
+    assert offsets == [0, 10]
+    offsets.clear()
+    assert await client_answering(handler).find_sent("7", "absent", since=1000) is None
+    assert offsets == [0, 10]

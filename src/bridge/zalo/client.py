@@ -103,30 +103,40 @@ class ZaloClient:
             sent_time=str(sent) if sent is not None else None,
         )
 
-    async def find_sent(self, user_id: str, text: str, *, since: float) -> str | None:
-        """Look ``text`` up among the OA's recent messages to ``user_id`` (for an in-doubt send).
+    async def find_sent(
+        self, user_id: str, text: str, *, since: float, max_pages: int = 10
+    ) -> str | None:
+        """Look ``text`` up among the OA's messages to ``user_id`` (for an in-doubt send).
 
-        Reads ``GET /v2.0/oa/conversation`` (the 10 newest messages). The shape of its answer is
-        not documented by Zalo (UNCERTAIN): an item matches when its ``message`` equals ``text``,
-        it went to ``user_id`` (``to_id``, when present) and its ``time`` (epoch ms, when present)
-        is not before ``since`` (epoch seconds).
+        Reads ``GET /v2.0/oa/conversation`` page by page (10 messages a page, newest first) until
+        it finds the text, reaches messages older than ``since``, the conversation ends, or
+        ``max_pages`` were read: the citizen may have received other messages since. The shape of
+        the answer is not documented by Zalo (UNCERTAIN): an item matches when its ``message``
+        equals ``text``, it went to ``user_id`` (``to_id``, when present) and its ``time`` (epoch
+        ms, when present) is not before ``since`` (epoch seconds).
 
         Returns:
             The message id, or None when the message is not there.
         """
-        query = {"user_id": user_id, "offset": 0, "count": 10}
-        data = await self._call("GET", CONVERSATION_PATH, params={"data": json.dumps(query)})
-        for item in data if isinstance(data, list) else []:
-            if not isinstance(item, dict) or item.get("message") != text:
-                continue
-            if str(item.get("to_id", user_id)) != user_id:
-                continue
-            sent_ms = item.get("time")
-            if isinstance(sent_ms, int | float) and sent_ms / 1000 < since:
-                continue
-            message_id = item.get("message_id")
-            if isinstance(message_id, str) and message_id:
-                return message_id
+        page_size = 10
+        for page in range(max_pages):
+            query = {"user_id": user_id, "offset": page * page_size, "count": page_size}
+            data = await self._call("GET", CONVERSATION_PATH, params={"data": json.dumps(query)})
+            items = (
+                [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+            )
+            for item in items:
+                if item.get("message") != text or str(item.get("to_id", user_id)) != user_id:
+                    continue
+                sent_ms = item.get("time")
+                if isinstance(sent_ms, int | float) and sent_ms / 1000 < since:
+                    continue
+                message_id = item.get("message_id")
+                if isinstance(message_id, str) and message_id:
+                    return message_id
+            times = [i["time"] for i in items if isinstance(i.get("time"), int | float)]
+            if len(items) < page_size or (times and min(times) / 1000 < since):
+                return None
         return None
 
     async def _call(

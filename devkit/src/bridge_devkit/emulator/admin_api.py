@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from bridge_devkit.emulator.admin_models import ConfigPatch, FaultsIn, FollowersIn, TokenIn
+from bridge_devkit.emulator.admin_models import (
+    ConfigPatch,
+    FaultsIn,
+    FollowersIn,
+    TokenIn,
+    TokenRef,
+)
 from bridge_devkit.emulator.clock import to_iso
 from bridge_devkit.emulator.keys import STATE_KEY
 from bridge_devkit.emulator.message_log import RecordFilter
@@ -14,6 +20,7 @@ from bridge_devkit.emulator.responses import json_response
 from bridge_devkit.emulator.views import (
     fault_view,
     follower_view,
+    read_view,
     record_view,
     settings_view,
     token_view,
@@ -34,16 +41,22 @@ def add_admin_routes(app: web.Application) -> None:
     router.add_get(f"{ADMIN_PREFIX}/health", _health)
     router.add_get(f"{ADMIN_PREFIX}/messages", _list_messages)
     router.add_delete(f"{ADMIN_PREFIX}/messages", _clear_messages)
+    router.add_get(f"{ADMIN_PREFIX}/reads", _list_reads)
+    router.add_delete(f"{ADMIN_PREFIX}/reads", _clear_reads)
     router.add_get(f"{ADMIN_PREFIX}/followers", _list_followers)
     router.add_put(f"{ADMIN_PREFIX}/followers", _upsert_followers)
     router.add_delete(f"{ADMIN_PREFIX}/followers", _clear_followers)
     router.add_get(f"{ADMIN_PREFIX}/faults", _list_faults)
     router.add_post(f"{ADMIN_PREFIX}/faults", _add_faults)
     router.add_delete(f"{ADMIN_PREFIX}/faults", _clear_faults)
+    router.add_delete(f"{ADMIN_PREFIX}/faults/{{fault_id}}", _delete_fault)
     router.add_get(f"{ADMIN_PREFIX}/config", _get_config)
     router.add_put(f"{ADMIN_PREFIX}/config", _update_config)
     router.add_get(f"{ADMIN_PREFIX}/tokens", _list_tokens)
     router.add_post(f"{ADMIN_PREFIX}/tokens", _put_token)
+    router.add_post(f"{ADMIN_PREFIX}/tokens/revoke", _revoke_token)
+    router.add_post(f"{ADMIN_PREFIX}/tokens/restore", _restore_token)
+    router.add_post(f"{ADMIN_PREFIX}/tokens/forget", _forget_token)
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -74,6 +87,15 @@ async def _clear_messages(request: web.Request) -> web.Response:
     return json_response({"deleted": request.app[STATE_KEY].messages.clear()})
 
 
+async def _list_reads(request: web.Request) -> web.Response:
+    reads = request.app[STATE_KEY].reads.query(user_id=request.query.get("user_id"))
+    return json_response({"count": len(reads), "reads": [read_view(r) for r in reads]})
+
+
+async def _clear_reads(request: web.Request) -> web.Response:
+    return json_response({"deleted": request.app[STATE_KEY].reads.clear()})
+
+
 async def _list_followers(request: web.Request) -> web.Response:
     followers = request.app[STATE_KEY].followers.all()
     return json_response({"followers": [follower_view(f) for f in followers]})
@@ -99,28 +121,44 @@ async def _clear_followers(request: web.Request) -> web.Response:
 
 
 async def _list_faults(request: web.Request) -> web.Response:
-    rules = request.app[STATE_KEY].faults.pending()
+    state = request.app[STATE_KEY]
+    rules = state.faults.pending(state.clock())
     return json_response({"faults": [fault_view(rule) for rule in rules]})
 
 
 async def _add_faults(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
+    now = state.clock()
     try:
         payload = FaultsIn.model_validate_json(await request.read())
-        items = [(item, item.to_fault()) for item in payload.items()]
+        items = [(item, item.to_fault(), item.expiry(now)) for item in payload.items()]
     except ValidationError as exc:
         return _bad_request("invalid request body", exc)
     except ValueError as exc:
         return _bad_request(str(exc))
     rules = [
-        state.faults.add(fault, count=item.count, user_id=item.user_id, endpoint=item.endpoint)
-        for item, fault in items
+        state.faults.add(
+            fault,
+            count=item.resolved_count(),
+            user_id=item.user_id,
+            endpoint=item.endpoint,
+            probability=item.probability,
+            expires_at=expires_at,
+        )
+        for item, fault, expires_at in items
     ]
     return json_response({"queued": [fault_view(rule) for rule in rules]})
 
 
 async def _clear_faults(request: web.Request) -> web.Response:
     return json_response({"deleted": request.app[STATE_KEY].faults.clear()})
+
+
+async def _delete_fault(request: web.Request) -> web.Response:
+    fault_id = request.match_info["fault_id"]
+    if not request.app[STATE_KEY].faults.remove(fault_id):
+        return json_response({"error": f"no pending fault {fault_id}", "detail": None}, status=404)
+    return json_response({"deleted": 1})
 
 
 async def _get_config(request: web.Request) -> web.Response:
@@ -159,6 +197,49 @@ async def _put_token(request: web.Request) -> web.Response:
         return _bad_request("invalid request body", exc)
     token = state.tokens.put(payload.access_token, payload.expiry(state.clock()))
     return json_response(token_view(token), status=201)
+
+
+async def _revoke_token(request: web.Request) -> web.Response:
+    # The token stays known but is refused with -220 ("expired or removed") until restored.
+    state = request.app[STATE_KEY]
+    try:
+        ref = TokenRef.model_validate_json(await request.read())
+    except ValidationError as exc:
+        return _bad_request("invalid request body", exc)
+    if not state.tokens.revoke(ref.access_token):
+        return _unknown_token()
+    token = state.tokens.get(ref.access_token)
+    assert token is not None  # noqa: S101 - just revoked
+    return json_response(token_view(token))
+
+
+async def _restore_token(request: web.Request) -> web.Response:
+    # Undoes a revocation; the expiry stays as it was.
+    state = request.app[STATE_KEY]
+    try:
+        ref = TokenRef.model_validate_json(await request.read())
+    except ValidationError as exc:
+        return _bad_request("invalid request body", exc)
+    token = state.tokens.restore(ref.access_token)
+    if token is None:
+        return _unknown_token()
+    return json_response(token_view(token))
+
+
+async def _forget_token(request: web.Request) -> web.Response:
+    # The token becomes unknown (-216) until it is posted again.
+    state = request.app[STATE_KEY]
+    try:
+        ref = TokenRef.model_validate_json(await request.read())
+    except ValidationError as exc:
+        return _bad_request("invalid request body", exc)
+    if not state.tokens.remove(ref.access_token):
+        return _unknown_token()
+    return json_response({"access_token": ref.access_token, "forgotten": True})
+
+
+def _unknown_token() -> web.Response:
+    return json_response({"error": "unknown access token", "detail": None}, status=404)
 
 
 def _bad_request(message: str, exc: ValidationError | None = None) -> web.Response:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from bridge_devkit.emulator.codes import message_for
 from bridge_devkit.emulator.faults import DelayFault, DropFault, ErrorFault, HttpFault
@@ -23,6 +23,7 @@ __all__ = [
     "FollowersIn",
     "HttpFaultIn",
     "TokenIn",
+    "TokenRef",
 ]
 
 _DEFAULT_HTTP_BODY = "<html><body><h1>{status} {reason}</h1></body></html>"
@@ -71,9 +72,59 @@ class FollowersIn(RootModel[list[FollowerIn]]):
 
 
 class _FaultBase(_Strict):
-    count: int = Field(default=1, ge=1, description="How many matching calls it applies to.")
+    count: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "How many matching calls it applies to. Default: 1 for a plain fault; no limit for a "
+            "probabilistic or timed one (it then lasts until it expires or is deleted)."
+        ),
+    )
     user_id: str | None = Field(default=None, description="Only calls to this recipient.")
     endpoint: str | None = Field(default=None, description="Only calls to this path.")
+    probability: float | None = Field(
+        default=None, gt=0, le=1, description="Chance that a matching call gets the fault."
+    )
+    until: datetime | None = Field(
+        default=None, description="ISO-8601 time (naive = UTC) from which the fault stops."
+    )
+    duration_s: float | None = Field(
+        default=None, gt=0, description="Seconds from now after which the fault stops."
+    )
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> Self:
+        if self.until is not None and self.duration_s is not None:
+            raise ValueError("give until or duration_s, not both")
+        return self
+
+    @property
+    def is_chaos(self) -> bool:
+        """Whether the fault is probabilistic or timed."""
+        return self.probability is not None or self.until is not None or self.duration_s is not None
+
+    def resolved_count(self) -> int | None:
+        """The count to queue: as given, else 1 for a plain fault and no limit otherwise."""
+        if self.count is not None:
+            return self.count
+        return None if self.is_chaos else 1
+
+    def expiry(self, now: float) -> float | None:
+        """Return the expiry in epoch seconds for a fault queued at `now` (None = never).
+
+        Raises:
+            ValueError: If the expiry is not after `now`.
+        """
+        if self.until is not None:
+            at = self.until if self.until.tzinfo is not None else self.until.replace(tzinfo=UTC)
+            expires_at = at.timestamp()
+        elif self.duration_s is not None:
+            expires_at = now + self.duration_s
+        else:
+            return None
+        if expires_at <= now:
+            raise ValueError("until must be in the future")
+        return expires_at
 
 
 class ErrorFaultIn(_FaultBase):
@@ -176,3 +227,9 @@ class TokenIn(_Strict):
             at = self.expires_at
             return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp()
         return None if self.expires_in is None else now + self.expires_in
+
+
+class TokenRef(_Strict):
+    """Names a known access token (`POST /_emulator/tokens/revoke|restore|forget`)."""
+
+    access_token: str = Field(min_length=1)

@@ -8,6 +8,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import random
 import signal
 import time
 from pathlib import Path
@@ -33,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     parser = argparse.ArgumentParser(
         prog="zalo-oa-emulator",
-        description="Emulate the Zalo OA Open API (consultation messages) on a local port, "
-        "with an admin API under /_emulator/. Development only.",
+        description="Emulate the Zalo OA Open API (consultation messages, conversation reads) "
+        "on a local port, with an admin API under /_emulator/. Development only.",
     )
     net = parser.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -103,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="keep only the newest N message records; 0 keeps all",
     )
+    knobs.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the random generator behind jitter and probabilistic faults",
+    )
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -169,7 +176,10 @@ async def _serve(config: EmulatorConfig, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    emulator = await start_emulator(config, args.host, args.port, access_log=args.access_log)
+    rng = None if args.seed is None else random.Random(args.seed)  # noqa: S311 - not crypto
+    emulator = await start_emulator(
+        config, args.host, args.port, rng=rng, access_log=args.access_log
+    )
     port_file: Path | None = args.port_file
     try:
         if port_file is not None:

@@ -1,9 +1,11 @@
-"""The record of every call made to the emulated Zalo send endpoints, in arrival order.
+"""The record of every call made to the emulated Zalo endpoints, in arrival order.
 
-One log holds accepted and rejected calls alike: each record carries the Zalo error code that
-was answered (0 for an accepted message), the HTTP status, and the injected fault if any. A
-message counts as *accepted* (sent to the user) when Zalo answered `error: 0`, which includes
-calls whose answer was delayed by a fault (the client may never have seen that answer).
+One log holds the calls to the send endpoints, accepted and rejected alike: each record carries
+the Zalo error code that was answered (0 for an accepted message), the HTTP status, and the
+injected fault if any. A message counts as *accepted* (sent to the user) when Zalo answered
+`error: 0`, which includes calls whose answer was delayed by a fault (the client may never have
+seen that answer). Reads (the conversation endpoint) go to a separate, smaller log, so that the
+message log stays the list of what citizens were sent.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["MessageLog", "MessageRecord", "RecordFilter"]
+__all__ = ["MessageLog", "MessageRecord", "ReadLog", "ReadRecord", "RecordFilter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,68 @@ class MessageLog:
             if (user_id is None or record.user_id == user_id)
             and (which is RecordFilter.ALL or (record.accepted is (which is RecordFilter.ACCEPTED)))
         ]
+
+    def clear(self) -> int:
+        """Forget every record and return how many there were."""
+        count = len(self._records)
+        self._records.clear()
+        return count
+
+    def __len__(self) -> int:
+        """Return the number of records held."""
+        return len(self._records)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRecord:
+    """One call to a read endpoint (the conversation) and what the emulator answered.
+
+    Attributes:
+        seq: Arrival order among reads, from 1, never reused.
+        endpoint: The request path, e.g. `/v2.0/oa/conversation`.
+        received_at: Arrival time in epoch seconds.
+        user_id: The `user_id` asked for, if the query had one.
+        offset: The `offset` asked for, if valid.
+        count: The `count` asked for, if valid.
+        returned: How many messages the answer listed (0 unless `error` is 0).
+        error: The Zalo error code answered (0 = success); None if no Zalo envelope was sent.
+        http_status: The HTTP status answered; None when the connection was dropped.
+        fault: The kind of injected fault that applied, if any.
+    """
+
+    seq: int
+    endpoint: str
+    received_at: float
+    user_id: str | None
+    offset: int | None
+    count: int | None
+    returned: int
+    error: int | None
+    http_status: int | None
+    fault: str | None = None
+
+
+class ReadLog:
+    """An append-only, optionally bounded, list of `ReadRecord` in arrival order."""
+
+    __slots__ = ("_records", "_seq")
+
+    def __init__(self, max_entries: int | None = None) -> None:
+        """Create an empty log keeping at most `max_entries` records (None = unbounded)."""
+        self._records: deque[ReadRecord] = deque(maxlen=max_entries)
+        self._seq = itertools.count(1)
+
+    def next_seq(self) -> int:
+        """Reserve the next arrival number."""
+        return next(self._seq)
+
+    def append(self, record: ReadRecord) -> None:
+        """Add `record` at the end (dropping the oldest one if the log is full)."""
+        self._records.append(record)
+
+    def query(self, *, user_id: str | None = None) -> list[ReadRecord]:
+        """Return the reads for `user_id` (any user if None), in arrival order."""
+        return [r for r in self._records if user_id is None or r.user_id == user_id]
 
     def clear(self) -> int:
         """Forget every record and return how many there were."""

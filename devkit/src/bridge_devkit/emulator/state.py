@@ -10,7 +10,7 @@ from bridge_devkit.emulator.config import EmulatorConfig, RuntimeSettings
 from bridge_devkit.emulator.faults import FaultQueue
 from bridge_devkit.emulator.followers import FollowerStore
 from bridge_devkit.emulator.ids import MessageIdGenerator
-from bridge_devkit.emulator.message_log import MessageLog
+from bridge_devkit.emulator.message_log import MessageLog, ReadLog
 from bridge_devkit.emulator.ratelimit import FixedWindowRateLimiter
 from bridge_devkit.emulator.tokens import TokenStore
 
@@ -18,7 +18,7 @@ __all__ = ["EmulatorState"]
 
 
 class EmulatorState:
-    """Tokens, followers, rate budget, pending faults and the message log of one emulator.
+    """Tokens, followers, rate budget, pending faults, the message log and the read log.
 
     The state is only touched from the event loop, between awaits, so it needs no locks.
     """
@@ -35,7 +35,8 @@ class EmulatorState:
         Args:
             config: Identity, initial tokens and followers, and the initial knob values.
             clock: Wall-clock time source; inject a `ManualClock` to test time windows.
-            rng: Randomness for latency jitter; seed one for reproducible runs.
+            rng: Randomness for latency jitter and probabilistic faults; seed one for
+                reproducible runs.
         """
         self.config = config
         self.clock = clock
@@ -43,10 +44,11 @@ class EmulatorState:
         self.tokens = TokenStore()
         self.followers = FollowerStore()
         self.rate_limiter = FixedWindowRateLimiter(config.rate_limit_per_minute)
-        self.faults = FaultQueue()
-        self.messages = MessageLog(config.max_log_entries)
-        self.new_message_id = MessageIdGenerator()
         self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not crypto
+        self.faults = FaultQueue(self._rng)
+        self.messages = MessageLog(config.max_log_entries)
+        self.reads = ReadLog(config.max_log_entries)
+        self.new_message_id = MessageIdGenerator()
         now = clock()
         ttl = config.access_token_ttl_s
         for token in config.access_tokens:

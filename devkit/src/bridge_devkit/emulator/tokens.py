@@ -63,6 +63,17 @@ class TokenStore:
         token.revoked = True
         return True
 
+    def restore(self, value: str) -> AccessToken | None:
+        """Undo the revocation of `value` (its expiry unchanged); None if the token is unknown."""
+        token = self._tokens.get(value)
+        if token is not None:
+            token.revoked = False
+        return token
+
+    def remove(self, value: str) -> bool:
+        """Forget `value`, which then counts as never issued; return False if it is unknown."""
+        return self._tokens.pop(value, None) is not None
+
     def check(self, value: str | None, now: float) -> TokenStatus:
         """Classify the header value `value` (None when the header is absent) at time `now`."""
         if not value:

@@ -11,10 +11,17 @@ if TYPE_CHECKING:
     from bridge_devkit.emulator.config import RuntimeSettings
     from bridge_devkit.emulator.faults import FaultRule
     from bridge_devkit.emulator.followers import Follower
-    from bridge_devkit.emulator.message_log import MessageRecord
+    from bridge_devkit.emulator.message_log import MessageRecord, ReadRecord
     from bridge_devkit.emulator.tokens import AccessToken
 
-__all__ = ["fault_view", "follower_view", "record_view", "settings_view", "token_view"]
+__all__ = [
+    "fault_view",
+    "follower_view",
+    "read_view",
+    "record_view",
+    "settings_view",
+    "token_view",
+]
 
 
 def record_view(record: MessageRecord) -> dict[str, object]:
@@ -47,7 +54,11 @@ def follower_view(follower: Follower) -> dict[str, object]:
 
 
 def fault_view(rule: FaultRule) -> dict[str, object]:
-    """Show one pending fault rule, in the shape it was queued with."""
+    """Show one pending fault rule, in the shape it was queued with.
+
+    A probabilistic or timed rule also shows `probability`, `expires_at` and `applied` (how
+    many calls it has hit); its `count` is null when it has no limit.
+    """
     view: dict[str, object] = {"id": rule.id, "kind": rule.fault.kind}
     fault = rule.fault
     if isinstance(fault, ErrorFault):
@@ -56,7 +67,30 @@ def fault_view(rule: FaultRule) -> dict[str, object]:
         view |= {"status": fault.status, "body": fault.body}
     elif isinstance(fault, DelayFault):
         view["ms"] = fault.ms
-    return view | {"count": rule.remaining, "user_id": rule.user_id, "endpoint": rule.endpoint}
+    view |= {"count": rule.remaining, "user_id": rule.user_id, "endpoint": rule.endpoint}
+    if rule.is_chaos:
+        view |= {
+            "probability": rule.probability,
+            "expires_at": None if rule.expires_at is None else to_iso(rule.expires_at),
+            "applied": rule.applied,
+        }
+    return view
+
+
+def read_view(record: ReadRecord) -> dict[str, object]:
+    """Show one read-log record."""
+    return {
+        "seq": record.seq,
+        "endpoint": record.endpoint,
+        "user_id": record.user_id,
+        "offset": record.offset,
+        "count": record.count,
+        "returned": record.returned,
+        "received_at": to_iso(record.received_at),
+        "error": record.error,
+        "http_status": record.http_status,
+        "fault": record.fault,
+    }
 
 
 def settings_view(settings: RuntimeSettings) -> dict[str, object]:

@@ -7,6 +7,12 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from bridge_devkit.emulator.conversation import (
+    CONVERSATION_PATH,
+    peek_query_user_id,
+    read_conversation,
+    reject_read_with_fault,
+)
 from bridge_devkit.emulator.faults import DelayFault, Fault
 from bridge_devkit.emulator.keys import STATE_KEY
 from bridge_devkit.emulator.responses import json_response
@@ -19,7 +25,15 @@ from bridge_devkit.emulator.rules import (
 from bridge_devkit.emulator.state import EmulatorState
 from bridge_devkit.emulator.validation import decode_json, peek_user_id
 
-__all__ = ["CS_MESSAGE_PATH", "SendRule", "add_zalo_routes", "serve_zalo_call"]
+__all__ = [
+    "CONVERSATION_PATH",
+    "CS_MESSAGE_PATH",
+    "FaultReply",
+    "SendRule",
+    "add_zalo_routes",
+    "answer_zalo_call",
+    "serve_zalo_call",
+]
 
 CS_MESSAGE_PATH = "/v3.0/oa/message/cs"
 """The consultation (customer-service) message endpoint on `openapi.zalo.me`."""
@@ -27,10 +41,14 @@ CS_MESSAGE_PATH = "/v3.0/oa/message/cs"
 SendRule = Callable[[EmulatorState, IncomingCall, Fault | None], ApiReply]
 """The pure rules of one endpoint: state, call, and a non-replacing fault (a delay) → answer."""
 
+FaultReply = Callable[[EmulatorState, IncomingCall, Fault], ApiReply | None]
+"""Logs a call answered by a replacing fault and returns that answer (None to drop it)."""
+
 
 def add_zalo_routes(app: web.Application) -> None:
     """Register the emulated Zalo endpoints on `app`."""
     app.router.add_post(CS_MESSAGE_PATH, _message_cs)
+    app.router.add_get(CONVERSATION_PATH, _conversation)
 
 
 async def _message_cs(request: web.Request) -> web.StreamResponse:
@@ -41,10 +59,32 @@ def _cs_rule(state: EmulatorState, call: IncomingCall, fault: Fault | None) -> A
     return send_consultation(state, call, fault=fault)
 
 
+async def _conversation(request: web.Request) -> web.StreamResponse:
+    # The JSON arrives URL-encoded in the `data` query parameter (reference §2).
+    state = request.app[STATE_KEY]
+    data = request.query.get("data")
+    raw = b"" if data is None else data.encode()
+    body = decode_json(raw)
+    call = IncomingCall(
+        endpoint=CONVERSATION_PATH,
+        access_token=request.headers.get("access_token"),
+        body=body,
+        raw_body=raw,
+        now=state.clock(),
+    )
+    return await answer_zalo_call(
+        request,
+        call,
+        read_conversation,
+        recipient=peek_query_user_id(body),
+        reject=reject_read_with_fault,
+    )
+
+
 async def serve_zalo_call(
     request: web.Request, endpoint: str, rule: SendRule
 ) -> web.StreamResponse:
-    """Run one Zalo API call through faults, `rule` and latency, and answer it.
+    """Run one Zalo API call with a JSON body through faults, `rule` and latency, and answer it.
 
     The call is decided and logged as soon as it arrives; the answer then waits for the
     configured latency (plus a delay fault's time) before it is written. An error or HTTP
@@ -60,7 +100,28 @@ async def serve_zalo_call(
         raw_body=raw,
         now=state.clock(),
     )
-    fault = state.faults.take(endpoint, peek_user_id(body))
+    return await answer_zalo_call(request, call, rule, recipient=peek_user_id(body))
+
+
+async def answer_zalo_call(
+    request: web.Request,
+    call: IncomingCall,
+    rule: SendRule,
+    *,
+    recipient: str | None,
+    reject: FaultReply = reject_with_fault,
+) -> web.StreamResponse:
+    """Answer a decoded call: pick a fault for `recipient`, apply `rule` or `reject`, then wait.
+
+    Args:
+        request: The aiohttp request (for the state and the transport).
+        call: The decoded call.
+        rule: The endpoint's rules, run when no fault replaces the answer.
+        recipient: The user the call is about, for faults restricted to one user.
+        reject: Logs and answers a call whose answer a fault replaces.
+    """
+    state = request.app[STATE_KEY]
+    fault = state.faults.take(call.endpoint, recipient, call.now)
     delay_s = state.latency_s()
     reply: ApiReply | None
     if fault is None or isinstance(fault, DelayFault):
@@ -68,7 +129,7 @@ async def serve_zalo_call(
         if fault is not None:
             delay_s += fault.ms / 1000.0
     else:
-        reply = reject_with_fault(state, call, fault)
+        reply = reject(state, call, fault)
     if delay_s > 0:
         await asyncio.sleep(delay_s)
     if reply is None:
