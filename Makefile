@@ -32,6 +32,15 @@ help:
 	  else echo "the local Kafka broker needs Java ≥ 17 and Maven (Debian: apt-get install default-jre-headless maven)"; exit 1; fi; \
 	fi
 
+.PHONY: .postgres  # PostgreSQL server binaries, for the tests' local server; installed from Debian's packages when missing
+.postgres:
+	@if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && ! [ -x "$${PG_BIN:-/nonexistent}/initdb" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing PostgreSQL from Debian's packages…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	  else echo "the tests' local PostgreSQL server needs its binaries (Debian: apt-get install postgresql, or set PG_BIN)"; exit 1; fi; \
+	fi
+
 $(INSTALLED): pyproject.toml devkit/pyproject.toml constraints.txt | .python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -77,15 +86,19 @@ typecheck: $(INSTALLED)
 schemas: $(INSTALLED)
 	$(BIN)/zalo-bridge schemas export schemas
 
-.PHONY: test-unit  ## Fast tests that need no broker
+.PHONY: test-unit  ## Fast tests that need no broker and no database server
 test-unit: $(INSTALLED)
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
-	$(BIN)/pytest -m "not kafka" --basetemp=$(PYTEST_BASETEMP)
+	$(BIN)/pytest -m "not kafka and not postgres" --basetemp=$(PYTEST_BASETEMP)
 
 .PHONY: test-all  ## Every test; the session starts a local Kafka broker unless KAFKA_BOOTSTRAP_SERVERS is set
-test-all: $(INSTALLED) kafka-jars
+test-all: $(INSTALLED) kafka-jars .postgres
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
 	$(BIN)/pytest --basetemp=$(PYTEST_BASETEMP) --durations=10
+
+.PHONY: chaos  ## Full chaos suite: 10,000 events, Zalo faults, 5 bridge kills, a broker restart; checks guarantees
+chaos: $(INSTALLED) kafka-jars
+	$(BIN)/python -m bridge_devkit.chaos --events 10000 --cases 500 --kills 5 --broker-restarts 1 --workdir .cache/chaos
 
 .PHONY: clean  ## Remove the virtualenv, caches and run data (not the Kafka jar cache)
 clean:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bridge_devkit.kafka import LocalKafka
+from bridge_devkit.postgres import LocalPostgres
 
 BASE_EVENT: dict[str, Any] = {
     "schema_version": 1,
@@ -84,3 +85,18 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield broker.bootstrap_servers
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The PostgreSQL server of the session: BRIDGE_TEST_POSTGRES_DSN, or one started here."""
+    existing = os.environ.get("BRIDGE_TEST_POSTGRES_DSN")
+    if existing:
+        yield existing
+        return
+    server = LocalPostgres(tmp_path_factory.mktemp("postgres"))
+    server.start()
+    try:
+        yield server.dsn
+    finally:
+        server.stop()
