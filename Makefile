@@ -34,7 +34,7 @@ help:
 
 .PHONY: .postgres  # PostgreSQL server binaries, for the tests' local server; installed from Debian's packages when missing
 .postgres:
-	@if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && ! [ -x "$${PG_BIN:-/nonexistent}/initdb" ]; then \
+	@if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && ! [ -x "$${PG_BIN:-/nonexistent}/initdb" ] && ! command -v initdb >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing PostgreSQL from Debian's packages…"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
@@ -68,7 +68,7 @@ lock: .python
 run: $(INSTALLED) kafka-jars
 	$(BIN)/python -m bridge_devkit.demo --workdir .run
 
-.PHONY: test  ## Lint, type-check and run every test (starts and stops a local Kafka broker)
+.PHONY: test  ## Lint, type-check and run every test (starts and stops a local Kafka broker and PostgreSQL)
 test: lint typecheck test-all
 
 # ------------------------------------------------------------------ checks
@@ -91,7 +91,7 @@ test-unit: $(INSTALLED)
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
 	$(BIN)/pytest -m "not kafka and not postgres" --basetemp=$(PYTEST_BASETEMP)
 
-.PHONY: test-all  ## Every test; the session starts a local Kafka broker unless KAFKA_BOOTSTRAP_SERVERS is set
+.PHONY: test-all  ## Every test; starts a local Kafka broker and PostgreSQL server (or uses KAFKA_BOOTSTRAP_SERVERS, BRIDGE_TEST_POSTGRES_DSN)
 test-all: $(INSTALLED) kafka-jars .postgres
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
 	$(BIN)/pytest --basetemp=$(PYTEST_BASETEMP) --durations=10
