@@ -12,15 +12,16 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import structlog
 from aiokafka import AIOKafkaProducer
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
+from httpx_aiohttp import AiohttpTransport
 
 from bridge.consumer import register_consumer
 from bridge.delivery import Deliverer, DeliveryPolicy, InboundRecord, MessageSender
 from bridge.dispatch import Dispatcher
 from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
+from bridge.logs import get_logger
 from bridge.mapping import MessageContext
 from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.store import open_ledger
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Runtime", "create_app", "message_context"]
 
-_log = structlog.stdlib.get_logger("bridge.app")
+_log = get_logger("bridge.app")
 
 
 def message_context(settings: Settings) -> MessageContext:
@@ -149,13 +150,15 @@ class Runtime:
 
     def _zalo_client(self) -> ZaloClient:
         zalo = self.settings.zalo
+        limits = httpx.Limits(
+            max_connections=zalo.max_connections,
+            max_keepalive_connections=zalo.max_connections,
+        )
         http = httpx.AsyncClient(
             base_url=str(zalo.base_url),
             timeout=httpx.Timeout(zalo.timeout_seconds, connect=zalo.connect_timeout_seconds),
-            limits=httpx.Limits(
-                max_connections=zalo.max_connections,
-                max_keepalive_connections=zalo.max_connections,
-            ),
+            limits=limits,
+            transport=AiohttpTransport(limits=limits) if zalo.http_transport == "aiohttp" else None,
             headers={"user-agent": "zalo-bridge"},
         )
         self._closers.append(http.aclose)
@@ -210,6 +213,8 @@ def create_app(
         settings.kafka.bootstrap_servers,
         client_id=settings.kafka.client_id,
         logger=logging.getLogger("bridge.faststream"),
+        # faststream's per-message lines: bridge writes its own canonical line per event.
+        log_level=logging.DEBUG,
     )
     runtime = Runtime(settings, sender=sender, ledger=ledger, on_fatal=on_fatal)
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import ConsumerRebalanceListener
 from faststream import AckPolicy
-from faststream.kafka import KafkaMessage  # noqa: TC002 - faststream reads handler annotations at runtime
 
 from bridge.delivery import InboundRecord
 
@@ -62,9 +62,21 @@ async def _lenient_parser(
         return message
 
 
-async def _raw_body(message: StreamMessage[Any]) -> bytes:
-    """Hand the record value to the handler as bytes: bridge decodes it itself."""
-    return bytes(message.body)
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """What the handler gets: the record as it arrived, and the consumer that read it."""
+
+    record: InboundRecord
+    consumer: Any
+
+
+async def _fetched(message: StreamMessage[Any]) -> _Fetched:
+    """Decode a message into the record and its consumer; bridge decodes the value itself.
+
+    Handing both over as the body keeps the handler free of injected parameters, which
+    faststream's dependency injection would otherwise resolve in a worker thread per message.
+    """
+    return _Fetched(to_inbound_record(message.raw_message), getattr(message, "consumer", None))
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka is untyped
@@ -117,10 +129,10 @@ def register_consumer(
         session_timeout_ms=kafka.session_timeout_ms,
         listener=_Rebalance(dispatcher, flow, grace),
         parser=_lenient_parser,
-        decoder=_raw_body,
+        decoder=_fetched,
         title="case-state-events",
         description="Case-state events (schemas/case-state-event.v1.json), keyed by dossier code.",
     )
-    async def on_case_state_event(body: bytes, message: KafkaMessage) -> None:  # noqa: ARG001 - faststream passes the body first
-        flow.attach(message.consumer)
-        dispatcher().submit(to_inbound_record(message.raw_message))
+    async def on_case_state_event(fetched: Any) -> None:
+        flow.attach(fetched.consumer)
+        dispatcher().submit(fetched.record)

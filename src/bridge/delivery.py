@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
-import structlog
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -30,12 +29,15 @@ from bridge.errors import (
 )
 from bridge.events import CaseStateEvent, parse_event
 from bridge.ledger import ClaimResult, SettledStatus, Settlement
+from bridge.logs import get_logger
 from bridge.mapping import CitizenMessage, MessageContext, render_message
 from bridge.masking import mask_text, pseudonymise
 from bridge.status import DeliveryStatus
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
+
+    from structlog.typing import FilteringBoundLogger
 
     from bridge.flow import CircuitBreaker
     from bridge.ledger import Ledger, LedgerEntry
@@ -56,7 +58,7 @@ CHANNEL = "zalo_cs"
 GENERIC_SEND_FAILURE = -200
 """Zalo's "Send message failed": retried once, then the message is parked."""
 
-_log = structlog.stdlib.get_logger("bridge.delivery")
+_log = get_logger("bridge.delivery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +259,7 @@ class Deliverer:
         return None
 
     async def _until_settled(
-        self, event: CaseStateEvent, message: CitizenMessage, log: structlog.stdlib.BoundLogger
+        self, event: CaseStateEvent, message: CitizenMessage, log: FilteringBoundLogger
     ) -> DeliveryOutcome:
         while True:
             try:
@@ -270,7 +272,7 @@ class Deliverer:
                 await self._sleep(self._policy.pause)
 
     async def _round(
-        self, event: CaseStateEvent, message: CitizenMessage, log: structlog.stdlib.BoundLogger
+        self, event: CaseStateEvent, message: CitizenMessage, log: FilteringBoundLogger
     ) -> DeliveryOutcome:
         """One round of sends, bounded by the policy; raises ``_TryLater`` to rest."""
         policy = self._policy

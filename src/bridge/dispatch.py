@@ -8,8 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import structlog
-
+from bridge.logs import get_logger
 from bridge.outbox import FencedError, PublishError
 
 if TYPE_CHECKING:
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Dispatcher", "Partition"]
 
-_log = structlog.stdlib.get_logger("bridge.dispatch")
+_log = get_logger("bridge.dispatch")
 
 Partition = tuple[str, int]
 """A topic partition: (topic, partition)."""

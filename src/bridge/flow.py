@@ -7,15 +7,16 @@ import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from aiolimiter import AsyncLimiter
+
+from bridge.logs import get_logger
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
 __all__ = ["BreakerState", "CircuitBreaker", "FlowControl", "oa_rate_limiter"]
 
-_log = structlog.stdlib.get_logger("bridge.flow")
+_log = get_logger("bridge.flow")
 
 
 class BreakerState(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = [
     "SETTLED_STATUSES",
@@ -15,6 +15,8 @@ __all__ = [
     "SettledStatus",
     "Settlement",
     "decide",
+    "first_claim",
+    "first_sight",
 ]
 
 
@@ -162,3 +164,41 @@ def decide(
     if status == IN_DOUBT:
         return ClaimResult.IN_DOUBT
     return ClaimResult.CLAIMED
+
+
+def first_sight(*, stale: bool, owner: str, now: float, lease_seconds: float) -> dict[str, Any]:
+    """The columns of a delivery row written when it is first seen, in the stores' column order."""
+    if stale:
+        return {
+            "status": SettledStatus.SUPPRESSED.value,
+            "reason": "stale",
+            "attempts": 0,
+            "owner": None,
+            "lease_until": None,
+            "first_attempt_at": now,
+            "last_attempt_at": None,
+            "settled_at": now,
+        }
+    return {
+        "status": SENDING,
+        "reason": None,
+        "attempts": 1,
+        "owner": owner,
+        "lease_until": now + lease_seconds,
+        "first_attempt_at": now,
+        "last_attempt_at": now,
+        "settled_at": None,
+    }
+
+
+def first_claim(first: dict[str, Any]) -> Claim:
+    """The claim that a first sight stands for: claimed, or settled at once as stale."""
+    result = ClaimResult.STALE if first["status"] != SENDING else ClaimResult.CLAIMED
+    entry = LedgerEntry(
+        status=first["status"],
+        attempts=first["attempts"],
+        reason=first["reason"],
+        lease_until=first["lease_until"],
+        first_attempt_at=first["first_attempt_at"],
+    )
+    return Claim(result, entry)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import structlog
 
@@ -12,6 +12,8 @@ from bridge.masking import mask_text
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
+
+    from structlog.typing import FilteringBoundLogger
 
 __all__ = ["configure_logging", "get_logger", "mask_personal_data"]
 
@@ -44,51 +46,70 @@ def mask_personal_data(
     return event_dict
 
 
+def _logger_name(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Structlog processor: show bridge's ``logger_name`` under ``logger``, like stdlib lines."""
+    if "logger_name" in event_dict:
+        event_dict["logger"] = event_dict.pop("logger_name")
+    return event_dict
+
+
 def configure_logging(
-    level: str = "INFO", fmt: Literal["auto", "json", "console"] = "auto"
+    level: str = "INFO",
+    fmt: Literal["auto", "json", "console"] = "auto",
+    stream: TextIO | None = None,
 ) -> None:
-    """Route structlog and the standard library's logging (aiokafka, faststream) to stdout.
+    """Send bridge's structlog lines and the standard library's (aiokafka, faststream) to stdout.
+
+    bridge's own loggers write straight to stdout through structlog (no ``logging.LogRecord`` on
+    the per-event path); the standard library's records get the same processors and renderer.
 
     Args:
         level: The minimum level.
         fmt: ``json`` for one JSON object a line, ``console`` for people, ``auto`` for console
             on a terminal and JSON elsewhere.
+        stream: Where lines go; standard output by default.
     """
-    console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
+    out = stream or sys.stdout
+    console = fmt == "console" or (fmt == "auto" and out.isatty())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        _logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         mask_personal_data,
         structlog.processors.StackInfoRenderer(),
     ]
+    if not console:
+        shared.append(structlog.processors.format_exc_info)
     renderer: Any = (
         structlog.dev.ConsoleRenderer()
         if console
         else structlog.processors.JSONRenderer(ensure_ascii=False)
     )
-    if not console:
-        shared.append(structlog.processors.format_exc_info)
+    numeric_level = logging.getLevelNamesMapping()[level]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+        logger_factory=structlog.WriteLoggerFactory(out),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("aiokafka").setLevel(max(logging.getLevelName(level), logging.WARNING))
+    for chatty in ("aiokafka", "httpx"):  # one line per request or fetch is too many
+        logging.getLogger(chatty).setLevel(max(numeric_level, logging.WARNING))
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    """Return a structlog logger named ``name``."""
-    return structlog.stdlib.get_logger(name)
+def get_logger(name: str) -> FilteringBoundLogger:
+    """A lazy structlog logger whose lines carry ``logger=name``; safe at import time."""
+    logger: FilteringBoundLogger = structlog.get_logger(logger_name=name)
+    return logger

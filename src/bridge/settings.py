@@ -106,7 +106,13 @@ class ZaloSettings(_Section):
     )
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
-    max_connections: int = Field(default=100, ge=1, le=10_000)
+    max_connections: int = Field(default=200, ge=1, le=10_000)
+    http_transport: Literal["aiohttp", "httpcore"] = Field(
+        default="aiohttp",
+        description=(
+            "Connection pool under httpx: aiohttp's (fast at high concurrency) or httpx's own."
+        ),
+    )
 
 
 class DeliverySettings(_Section):

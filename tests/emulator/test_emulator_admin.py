@@ -57,6 +57,24 @@ class TestMessageLog:
 
         assert response.status_code == 400
 
+    async def test_pages_by_seq_and_limit(self, send, messages):
+        for text in ("one", "two", "three", "four"):
+            await send(text)
+
+        first = await messages(limit="2")
+        rest = await messages(after_seq=str(first[-1]["seq"]), limit="10")
+
+        assert [m["text"] for m in first] == ["one", "two"]
+        assert [m["text"] for m in rest] == ["three", "four"]
+        assert await messages(after_seq=str(rest[-1]["seq"])) == []
+
+    @pytest.mark.parametrize("param", ["after_seq", "limit"])
+    async def test_a_bad_page_parameter_is_refused(self, client, param):
+        response = await client.get("/_emulator/messages", params={param: "-1"})
+
+        assert response.status_code == 400
+        assert param in response.json()["error"]
+
     async def test_delete_resets_the_log(self, client, send, messages):
         await send("one")
         await send("two", user_id="stranger")

@@ -52,12 +52,11 @@ class TestMasking:
 class TestLogs:
     @pytest.fixture
     def output(self):
-        stream = io.StringIO()
-        configure_logging("INFO", "json")
-        root = logging.getLogger()
-        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
-        yield stream
-        root.handlers.clear()
+        """Configure logging to write to a buffer; read what was written."""
+        buffer = io.StringIO()
+        configure_logging("INFO", "json", stream=buffer)
+        yield buffer.getvalue
+        logging.getLogger().handlers.clear()
         structlog.reset_defaults()
 
     def test_json_lines_with_masked_values_and_redacted_secrets(self, output):
@@ -68,17 +67,19 @@ class TestLogs:
             detail={"note": "CCCD 038090001234"},
             event_id="123456789012",
         )
-        line = json.loads(output.getvalue().strip().splitlines()[-1])
+        written = output()
+        line = json.loads(written.strip().splitlines()[-1])
         assert line["event"] == "sent"
         assert line["event_id"] == "123456789012"
         assert line["level"] == "info"
         assert line["phone"] == "09xxxxx678"
         assert line["access_token"] == "[redacted]"
         assert line["detail"] == {"note": "CCCD ********1234"}
-        assert "tok-123" not in output.getvalue()
+        assert line["logger"] == "test"
+        assert "tok-123" not in written
 
     def test_standard_library_records_are_rendered_the_same_way(self, output):
         logging.getLogger("aiokafka").warning("broker 0912345678 gone")
-        line = json.loads(output.getvalue().strip().splitlines()[-1])
+        line = json.loads(output().strip().splitlines()[-1])
         assert line["event"] == "broker 09xxxxx678 gone"
         assert line["logger"] == "aiokafka"

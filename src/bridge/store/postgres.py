@@ -18,6 +18,8 @@ from bridge.ledger import (
     SettledStatus,
     Settlement,
     decide,
+    first_claim,
+    first_sight,
 )
 
 __all__ = ["PostgresLedger"]
@@ -78,22 +80,29 @@ class PostgresLedger:
         channel = key.rsplit("/", 1)[-1]
         try:
             async with self._pool.connection() as db, db.transaction():
-                await db.execute(
+                last = await (
+                    await db.execute(
+                        "SELECT last_delivered_sequence FROM cases WHERE case_code = %s",
+                        (case_code,),
+                    )
+                ).fetchone()
+                stale = last is not None and sequence < last[0]
+                # The common case, a first sight, in one statement: claimed or settled as stale.
+                first = first_sight(stale=stale, owner=owner, now=now, lease_seconds=lease_seconds)
+                cursor = await db.execute(
                     "INSERT INTO deliveries (delivery_key, event_id, channel, case_code, sequence,"
-                    " status, attempts, first_attempt_at) VALUES (%s, %s, %s, %s, %s, %s, 0, %s)"
+                    " status, reason, attempts, owner, lease_until, first_attempt_at,"
+                    " last_attempt_at, settled_at) VALUES"
+                    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                     " ON CONFLICT (delivery_key) DO NOTHING",
-                    (key, event_id, channel, case_code, sequence, RETRY, now),
+                    (key, event_id, channel, case_code, sequence, *first.values()),
                 )
+                if cursor.rowcount == 1:
+                    return first_claim(first)
                 row = await (await db.execute(_SELECT + " FOR UPDATE", (key,))).fetchone()
-                assert row is not None  # noqa: S101 - inserted or present, and locked
+                assert row is not None  # noqa: S101 - present, and locked
                 if row[0] == RETRY:
-                    last = await (
-                        await db.execute(
-                            "SELECT last_delivered_sequence FROM cases WHERE case_code = %s",
-                            (case_code,),
-                        )
-                    ).fetchone()
-                    if last is not None and sequence < last[0]:
+                    if stale:
                         await db.execute(
                             "UPDATE deliveries SET status = %s, reason = 'stale', settled_at = %s,"
                             " owner = NULL, lease_until = NULL WHERE delivery_key = %s",

@@ -17,6 +17,8 @@ from bridge.ledger import (
     SettledStatus,
     Settlement,
     decide,
+    first_claim,
+    first_sight,
 )
 
 __all__ = ["SqliteLedger"]
@@ -94,16 +96,23 @@ class SqliteLedger:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute(
+            stale = self._is_stale(case_code, sequence)
+            # The common case, a first sight, in one statement: claimed (or settled as stale).
+            first = first_sight(stale=stale, owner=owner, now=now, lease_seconds=lease_seconds)
+            inserted = db.execute(
                 "INSERT INTO deliveries (delivery_key, event_id, channel, case_code, sequence,"
-                " status, attempts, first_attempt_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)"
+                " status, reason, attempts, owner, lease_until, first_attempt_at,"
+                " last_attempt_at, settled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (delivery_key) DO NOTHING",
-                (key, event_id, key.rsplit("/", 1)[-1], case_code, sequence, RETRY, now),
-            )
+                (key, event_id, key.rsplit("/", 1)[-1], case_code, sequence, *first.values()),
+            ).rowcount
+            if inserted:
+                db.execute("COMMIT")
+                return first_claim(first)
             row = self._row(key)
             assert row is not None  # noqa: S101 - inserted or present, under the write lock
             if row[0] == RETRY:
-                if self._is_stale(case_code, sequence):
+                if stale:
                     db.execute(
                         "UPDATE deliveries SET status = ?, reason = 'stale', settled_at = ?,"
                         " owner = NULL, lease_until = NULL WHERE delivery_key = ?",
