@@ -13,9 +13,16 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from httpx_aiohttp import AiohttpTransport
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from bridge.consumer import register_consumer
 from bridge.delivery import Deliverer, DeliveryPolicy, InboundRecord, MessageSender
@@ -166,18 +173,39 @@ class Runtime:
         return ZaloClient(http, StaticToken(token))
 
     async def _publisher(self) -> TransactionalPublisher:
+        """Start the transactional producer, waiting for the broker if it is not up yet."""
         kafka = self.settings.kafka
-        producer = AIOKafkaProducer(
-            bootstrap_servers=kafka.bootstrap_servers,
-            client_id=f"{kafka.client_id}-outbox",
-            transactional_id=kafka.transactional_id or f"{kafka.client_id}-{socket.gethostname()}",
-            transaction_timeout_ms=kafka.transaction_timeout_ms,
-            enable_idempotence=True,
-            acks="all",
+
+        def producer() -> AIOKafkaProducer:
+            return AIOKafkaProducer(
+                bootstrap_servers=kafka.bootstrap_servers,
+                client_id=f"{kafka.client_id}-outbox",
+                transactional_id=kafka.transactional_id
+                or f"{kafka.client_id}-{socket.gethostname()}",
+                transaction_timeout_ms=kafka.transaction_timeout_ms,
+                enable_idempotence=True,
+                acks="all",
+            )
+
+        retrying = AsyncRetrying(
+            stop=stop_after_delay(kafka.startup_timeout_seconds),
+            wait=wait_exponential_jitter(multiplier=0.5, max=10, jitter=0.5),
+            retry=retry_if_exception_type(KafkaError),
+            before_sleep=lambda state: _log.warning(
+                "Kafka not reachable yet; waiting", attempt=state.attempt_number
+            ),
+            reraise=True,
         )
-        await producer.start()
-        self._closers.append(producer.stop)
-        return TransactionalPublisher(producer, kafka.consumer_group)
+        async for attempt in retrying:
+            with attempt:
+                started = producer()
+                try:
+                    await started.start()
+                except BaseException:
+                    await started.stop()
+                    raise
+        self._closers.append(started.stop)
+        return TransactionalPublisher(started, kafka.consumer_group)
 
     async def drain(self) -> None:
         """Before the consumer stops: settle and commit what is in flight."""

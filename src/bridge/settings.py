@@ -77,6 +77,11 @@ class KafkaSettings(_Section):
         description="How often settled records are committed with their status events.",
     )
     transaction_timeout_ms: int = Field(default=15_000, ge=1_000, le=900_000)
+    startup_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long start-up waits for an unreachable broker before giving up.",
+    )
     max_event_bytes: int = Field(
         default=64 * 1024,
         ge=1024,
