@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from bridge_devkit.emulator.cli import is_loopback, main
+from bridge_devkit.emulator.cli import build_parser, is_loopback, main
 
 STARTUP_DEADLINE_S = 15.0
 
@@ -62,6 +62,8 @@ def test_runs_as_a_process_and_stops_on_signal(tmp_path, followers_file, signum)
             str(followers_file),
             "--oa-id",
             "999",
+            "--refresh-token",
+            "boot-rt",
             "--log-level",
             "warning",
         ],
@@ -86,6 +88,16 @@ def test_runs_as_a_process_and_stops_on_signal(tmp_path, followers_file, signum)
                 "message": "Your application reached limit call api",
             }
             assert client.get("/_emulator/health").json()["oa_id"] == "999"
+            refreshed = client.post(
+                "/v4/oa/access_token",
+                data={
+                    "refresh_token": "boot-rt",
+                    "app_id": "3066521851012345678",
+                    "grant_type": "refresh_token",
+                },
+                headers={"secret_key": "dev-app-secret"},
+            ).json()
+            assert refreshed["expires_in"] == "90000"
     finally:
         process.send_signal(signum)
         try:
@@ -135,3 +147,30 @@ def test_bad_flag_values_exit_with_usage_error():
         main(["--rate-limit-per-minute", "-1"])
 
     assert exc_info.value.code == 2
+
+
+def test_refuses_an_unreadable_templates_file(tmp_path):
+    bad = tmp_path / "templates.json"
+    bad.write_text('[{"template_id": "t", "params": [{"name": "a"}]}]', encoding="utf-8")
+
+    assert main(["--templates", str(bad)]) == 2
+    assert main(["--templates", str(tmp_path / "missing.json")]) == 2
+
+
+def test_access_flags_are_parsed():
+    args = build_parser().parse_args(
+        [
+            "--refresh-token",
+            "rt-1",
+            "--refresh-token",
+            "rt-2",
+            "--webhook-url",
+            "http://127.0.0.1:8080/zalo/webhook",
+            "--webhook-auto-receipts",
+        ]
+    )
+
+    assert args.refresh_tokens == ["rt-1", "rt-2"]
+    assert args.webhook_url == "http://127.0.0.1:8080/zalo/webhook"
+    assert args.webhook_auto_receipts is True
+    assert build_parser().parse_args([]).refresh_tokens is None

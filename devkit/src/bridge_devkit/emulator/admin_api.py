@@ -79,8 +79,32 @@ async def _list_messages(request: web.Request) -> web.Response:
         which = RecordFilter(status)
     except ValueError:
         return _bad_request("status must be one of accepted, rejected, all")
-    records = state.messages.query(user_id=request.query.get("user_id"), which=which)
+    try:
+        after_seq = _non_negative_query(request, "after_seq")
+        limit = _non_negative_query(request, "limit")
+    except ValueError as exc:
+        return _bad_request(str(exc))
+    records = state.messages.query(
+        user_id=request.query.get("user_id"),
+        which=which,
+        phone=request.query.get("phone"),
+        endpoint=request.query.get("endpoint"),
+    )
+    if after_seq is not None:
+        records = [r for r in records if r.seq > after_seq]
+    if limit is not None:
+        records = records[:limit]
     return json_response({"count": len(records), "messages": [record_view(r) for r in records]})
+
+
+def _non_negative_query(request: web.Request, name: str) -> int | None:
+    """Read the optional integer query parameter `name` (>= 0)."""
+    text = request.query.get(name)
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise ValueError(f"{name} must be an integer >= 0")
+    return int(text)
 
 
 async def _clear_messages(request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 from bridge_devkit.emulator.codes import message_for
 from bridge_devkit.emulator.faults import DelayFault, DropFault, ErrorFault, HttpFault
 from bridge_devkit.emulator.followers import Follower
+from bridge_devkit.emulator.templates import ZNS_MESSAGES
 from bridge_devkit.emulator.tokens import ACCESS_TOKEN_LIFETIME_S
 
 __all__ = [
@@ -135,12 +136,14 @@ class ErrorFaultIn(_FaultBase):
     message: str | None = Field(default=None, description="Override of Zalo's message text.")
 
     def to_fault(self) -> ErrorFault:
-        """Build the state's fault, with Zalo's message for the code unless overridden.
+        """Build the state's fault, with Zalo's message (OA or ZNS table) unless overridden.
 
         Raises:
             ValueError: If the code is not in Zalo's table and no message is given.
         """
-        message = self.message if self.message is not None else message_for(self.error)
+        message = self.message
+        if message is None:
+            message = message_for(self.error) or ZNS_MESSAGES.get(self.error)
         if message is None:
             raise ValueError(f"error {self.error} is not a known Zalo code: give a message")
         return ErrorFault(code=self.error, message=message)

@@ -16,12 +16,17 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from bridge_devkit.emulator.access_admin_models import TemplatesIn
 from bridge_devkit.emulator.admin_models import FollowersIn
 from bridge_devkit.emulator.config import DEV_ACCESS_TOKEN, EmulatorConfig
+from bridge_devkit.emulator.oauth import OAuthConfig
 from bridge_devkit.emulator.runner import start_emulator
+from bridge_devkit.emulator.templates import ZbsConfig
+from bridge_devkit.emulator.webhook import WebhookConfig
 
 if TYPE_CHECKING:
     from bridge_devkit.emulator.followers import Follower
+    from bridge_devkit.emulator.templates import Template
 
 __all__ = ["build_parser", "is_loopback", "main"]
 
@@ -34,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     parser = argparse.ArgumentParser(
         prog="zalo-oa-emulator",
-        description="Emulate the Zalo OA Open API (consultation messages, conversation reads) "
-        "on a local port, with an admin API under /_emulator/. Development only.",
+        description="Emulate the Zalo OA Open API (consultation and template messages, "
+        "conversation reads, OAuth v4, webhooks) on a local port, with an admin API under "
+        "/_emulator/. Development only.",
     )
     net = parser.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -71,6 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help='JSON list of {"user_id", "display_name", "last_interaction_at" (ISO or null = '
         'now), "is_follower"}',
+    )
+    ident.add_argument(
+        "--refresh-token",
+        action="append",
+        dest="refresh_tokens",
+        metavar="TOKEN",
+        help="a refresh token valid (once) for 3 months from start-up; repeatable",
+    )
+    ident.add_argument(
+        "--templates",
+        type=Path,
+        metavar="FILE",
+        help='JSON list of approved templates {"template_id", "params": [{"name", '
+        '"max_length", "required"}], "allow_uid"}',
+    )
+    ident.add_argument(
+        "--webhook-url", metavar="URL", help="POST signed OA events to this URL (default: none)"
+    )
+    ident.add_argument(
+        "--webhook-auto-receipts",
+        action="store_true",
+        help="follow each accepted message with a user_received_message event",
     )
 
     knobs = parser.add_argument_group("behaviour")
@@ -146,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValidationError) as exc:
         _LOG.error("cannot load followers from %s: %s", args.followers, exc)
         return _USAGE_ERROR
+    try:
+        templates = _load_templates(args.templates) if args.templates else ()
+    except (OSError, ValidationError) as exc:
+        _LOG.error("cannot load templates from %s: %s", args.templates, exc)
+        return _USAGE_ERROR
     config = EmulatorConfig(
         app_id=args.app_id,
         oa_id=args.oa_id,
@@ -159,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         interaction_window_days=args.interaction_window_days,
         include_quota=args.include_quota,
         max_log_entries=args.max_log_entries or None,
+        oauth=OAuthConfig(refresh_tokens=tuple(args.refresh_tokens or ())),
+        zbs=ZbsConfig(templates=templates),
+        webhook=WebhookConfig(url=args.webhook_url, auto_receipts=args.webhook_auto_receipts),
     )
     try:
         return asyncio.run(_serve(config, args))
@@ -200,6 +236,11 @@ def _load_followers(path: Path) -> tuple[Follower, ...]:
     parsed = FollowersIn.model_validate_json(path.read_bytes())
     now = time.time()
     return tuple(item.to_follower(now) for item in parsed.root)
+
+
+def _load_templates(path: Path) -> tuple[Template, ...]:
+    parsed = TemplatesIn.model_validate_json(path.read_bytes())
+    return tuple(item.to_template() for item in parsed.root)
 
 
 def _write_atomically(path: Path, text: str) -> None:

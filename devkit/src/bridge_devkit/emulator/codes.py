@@ -25,6 +25,7 @@ class ZaloCode(IntEnum):
     TOKEN_EXPIRED = -220
     OUTSIDE_INTERACTION_WINDOW = -230
     MESSAGE_TYPE_NOT_SUPPORTED = -233
+    TEMPLATE_NOT_FOR_UID = -249
 
 
 ERROR_MESSAGES: Final[Mapping[int, str]] = MappingProxyType(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from bridge_devkit.emulator.oauth import OAuthConfig
+from bridge_devkit.emulator.templates import ZbsConfig
+from bridge_devkit.emulator.webhook import WebhookConfig
 
 if TYPE_CHECKING:
     from bridge_devkit.emulator.followers import Follower
@@ -33,6 +37,9 @@ class EmulatorConfig:
         include_quota: Whether a successful send returns the legacy `data.quota` object.
         max_text_length: The longest accepted `message.text`, in Unicode code points.
         max_log_entries: How many message records to keep (oldest dropped); None = all.
+        oauth: OAuth v4 knobs: token lifetimes, seeded refresh tokens, error codes.
+        zbs: Template messages: approved templates, daily quota, phones without an account.
+        webhook: Where and how OA events are delivered.
     """
 
     app_id: str = "3066521851012345678"
@@ -49,6 +56,9 @@ class EmulatorConfig:
     include_quota: bool = False
     max_text_length: int = 2000
     max_log_entries: int | None = None
+    oauth: OAuthConfig = field(default_factory=OAuthConfig)
+    zbs: ZbsConfig = field(default_factory=ZbsConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 @dataclass(slots=True)

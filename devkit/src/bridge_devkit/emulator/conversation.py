@@ -115,7 +115,7 @@ def conversation_item(record: MessageRecord, oa_id: str) -> dict[str, object]:
         "from_id": oa_id,
         "to_id": record.user_id,
         "message_id": record.message_id,
-        "type": _message_type(record.body),
+        "type": "template" if record.template_id is not None else _message_type(record.body),
         "message": record.text or "",
     }
 

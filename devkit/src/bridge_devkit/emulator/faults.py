@@ -87,8 +87,14 @@ class FaultRule:
     expires_at: float | None = None
     applied: int = 0
 
-    def matches(self, endpoint: str, user_id: str | None) -> bool:
-        """Return whether a call to `endpoint` for `user_id` is affected by this rule."""
+    def matches(self, endpoint: str, user_id: str | None, *, named_only: bool = False) -> bool:
+        """Return whether a call to `endpoint` for `user_id` is affected by this rule.
+
+        With `named_only`, a rule without an `endpoint` does not match (the OAuth endpoint only
+        gets the faults that name it).
+        """
+        if self.endpoint is None and named_only:
+            return False
         if self.endpoint is not None and self.endpoint != endpoint:
             return False
         return self.user_id is None or self.user_id == user_id
@@ -160,17 +166,25 @@ class FaultQueue:
         self._rules.append(rule)
         return rule
 
-    def take(self, endpoint: str, user_id: str | None, now: float | None = None) -> Fault | None:
+    def take(
+        self,
+        endpoint: str,
+        user_id: str | None,
+        now: float | None = None,
+        *,
+        named_only: bool = False,
+    ) -> Fault | None:
         """Return the fault for a call to `endpoint` for `user_id` at `now`, using one of its count.
 
         Rules expired at `now` are dropped first (none when `now` is None). A probabilistic rule
-        that spares the call lets the next matching rule decide.
+        that spares the call lets the next matching rule decide. With `named_only`, only rules
+        naming `endpoint` apply.
         """
         if not self._rules:
             return None
         self._drop_expired(now)
         for rule in self._rules:
-            if not rule.matches(endpoint, user_id):
+            if not rule.matches(endpoint, user_id, named_only=named_only):
                 continue
             if rule.probability is not None and self._rng.random() >= rule.probability:
                 continue

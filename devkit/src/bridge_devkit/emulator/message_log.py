@@ -35,6 +35,10 @@ class MessageRecord:
         fault: The kind of injected fault that applied, if any.
         message_id: The id given to an accepted message.
         sent_time: The accepted message's `sent_time` (epoch ms string).
+        template_id: The template of a template message (as a string), if the body had one.
+        template_data: The `template_data` of a template message, if it was a JSON object.
+        phone: The recipient of a template message by phone (normalised to `84…` when valid).
+        tracking_id: The `tracking_id` of a template message by phone, if a string.
     """
 
     seq: int
@@ -49,6 +53,10 @@ class MessageRecord:
     fault: str | None = None
     message_id: str | None = None
     sent_time: str | None = None
+    template_id: str | None = None
+    template_data: object = None
+    phone: str | None = None
+    tracking_id: str | None = None
 
     @property
     def accepted(self) -> bool:
@@ -83,15 +91,40 @@ class MessageLog:
         self._records.append(record)
 
     def query(
-        self, *, user_id: str | None = None, which: RecordFilter = RecordFilter.ACCEPTED
+        self,
+        *,
+        user_id: str | None = None,
+        which: RecordFilter = RecordFilter.ACCEPTED,
+        phone: str | None = None,
+        endpoint: str | None = None,
     ) -> list[MessageRecord]:
-        """Return the records for `user_id` (any user if None) of the kind `which`, in order."""
+        """Return the records of the kind `which`, in order, for the given filters (None = any).
+
+        Args:
+            user_id: Only records for this user.
+            which: Accepted, rejected or all records.
+            phone: Only template messages to this (normalised) phone number.
+            endpoint: Only calls to this path.
+        """
         return [
             record
             for record in self._records
             if (user_id is None or record.user_id == user_id)
+            and (phone is None or record.phone == phone)
+            and (endpoint is None or record.endpoint == endpoint)
             and (which is RecordFilter.ALL or (record.accepted is (which is RecordFilter.ACCEPTED)))
         ]
+
+    def latest(self) -> MessageRecord | None:
+        """Return the newest record, if any."""
+        return self._records[-1] if self._records else None
+
+    def find(self, message_id: str) -> MessageRecord | None:
+        """Return the accepted record with `message_id`, if it is still held."""
+        for record in reversed(self._records):
+            if record.message_id == message_id:
+                return record
+        return None
 
     def clear(self) -> int:
         """Forget every record and return how many there were."""

@@ -11,14 +11,17 @@ from bridge_devkit.emulator.faults import FaultQueue
 from bridge_devkit.emulator.followers import FollowerStore
 from bridge_devkit.emulator.ids import MessageIdGenerator
 from bridge_devkit.emulator.message_log import MessageLog, ReadLog
+from bridge_devkit.emulator.oauth import OAuthSettings, OAuthStore, RefreshTokenSource
 from bridge_devkit.emulator.ratelimit import FixedWindowRateLimiter
+from bridge_devkit.emulator.templates import TemplateStore, ZbsSettings
 from bridge_devkit.emulator.tokens import TokenStore
+from bridge_devkit.emulator.webhook import WebhookIdentity, WebhookOutbox, WebhookSettings
 
 __all__ = ["EmulatorState"]
 
 
 class EmulatorState:
-    """Tokens, followers, rate budget, pending faults, the message log and the read log.
+    """Tokens, followers, rate budget, faults, logs, OAuth, templates and the webhook outbox.
 
     The state is only touched from the event loop, between awaits, so it needs no locks.
     """
@@ -55,6 +58,25 @@ class EmulatorState:
             self.tokens.put(token, None if ttl is None else now + ttl)
         for follower in config.followers:
             self.followers.upsert(dataclasses.replace(follower))
+        self.oauth = OAuthStore(OAuthSettings.from_config(config.oauth))
+        for refresh_token in config.oauth.refresh_tokens:
+            self.oauth.add_refresh_token(
+                refresh_token,
+                now,
+                expires_at=now + config.oauth.refresh_token_lifetime_s,
+                source=RefreshTokenSource.SEEDED,
+            )
+        self.templates = TemplateStore(ZbsSettings.from_config(config.zbs), config.zbs.templates)
+        identity = WebhookIdentity(
+            app_id=config.app_id,
+            oa_id=config.oa_id,
+            app_secret=config.app_secret,
+            oa_secret_key=config.oa_secret_key,
+        )
+        webhook_settings = WebhookSettings.from_config(
+            config.webhook, auto_deliver=clock is system_clock
+        )
+        self.webhook = WebhookOutbox(identity, webhook_settings, config.max_log_entries)
 
     def latency_s(self) -> float:
         """Return the artificial latency for one answer, jitter included, in seconds."""

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from bridge_devkit.emulator.clock import to_iso
 from bridge_devkit.emulator.faults import DelayFault, ErrorFault, HttpFault
+from bridge_devkit.emulator.templates import TEMPLATE_PATHS
 
 if TYPE_CHECKING:
     from bridge_devkit.emulator.config import RuntimeSettings
@@ -25,8 +26,8 @@ __all__ = [
 
 
 def record_view(record: MessageRecord) -> dict[str, object]:
-    """Show one message-log record."""
-    return {
+    """Show one message-log record (a template message also shows its template fields)."""
+    view: dict[str, object] = {
         "seq": record.seq,
         "message_id": record.message_id,
         "user_id": record.user_id,
@@ -41,6 +42,14 @@ def record_view(record: MessageRecord) -> dict[str, object]:
         "http_status": record.http_status,
         "fault": record.fault,
     }
+    if record.endpoint in TEMPLATE_PATHS:
+        view |= {
+            "template_id": record.template_id,
+            "template_data": record.template_data,
+            "phone": record.phone,
+            "tracking_id": record.tracking_id,
+        }
+    return view
 
 
 def follower_view(follower: Follower) -> dict[str, object]:

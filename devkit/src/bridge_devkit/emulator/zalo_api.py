@@ -13,8 +13,9 @@ from bridge_devkit.emulator.conversation import (
     read_conversation,
     reject_read_with_fault,
 )
+from bridge_devkit.emulator.events import receipt_for
 from bridge_devkit.emulator.faults import DelayFault, Fault
-from bridge_devkit.emulator.keys import STATE_KEY
+from bridge_devkit.emulator.keys import DISPATCHER_KEY, STATE_KEY
 from bridge_devkit.emulator.responses import json_response
 from bridge_devkit.emulator.rules import (
     ApiReply,
@@ -23,11 +24,21 @@ from bridge_devkit.emulator.rules import (
     send_consultation,
 )
 from bridge_devkit.emulator.state import EmulatorState
+from bridge_devkit.emulator.templates import (
+    TEMPLATE_PHONE_PATH,
+    TEMPLATE_UID_PATH,
+    peek_template_recipient,
+    reject_template_with_fault,
+    send_template_by_phone,
+    send_template_by_uid,
+)
 from bridge_devkit.emulator.validation import decode_json, peek_user_id
 
 __all__ = [
     "CONVERSATION_PATH",
     "CS_MESSAGE_PATH",
+    "TEMPLATE_PHONE_PATH",
+    "TEMPLATE_UID_PATH",
     "FaultReply",
     "SendRule",
     "add_zalo_routes",
@@ -49,14 +60,66 @@ def add_zalo_routes(app: web.Application) -> None:
     """Register the emulated Zalo endpoints on `app`."""
     app.router.add_post(CS_MESSAGE_PATH, _message_cs)
     app.router.add_get(CONVERSATION_PATH, _conversation)
+    app.router.add_post(TEMPLATE_UID_PATH, _template_by_uid)
+    app.router.add_post(TEMPLATE_PHONE_PATH, _template_by_phone)
 
 
 async def _message_cs(request: web.Request) -> web.StreamResponse:
-    return await serve_zalo_call(request, CS_MESSAGE_PATH, _cs_rule)
+    response = await serve_zalo_call(request, CS_MESSAGE_PATH, _with_receipt(_cs_rule))
+    request.app[DISPATCHER_KEY].kick()
+    return response
 
 
 def _cs_rule(state: EmulatorState, call: IncomingCall, fault: Fault | None) -> ApiReply:
     return send_consultation(state, call, fault=fault)
+
+
+async def _template_by_uid(request: web.Request) -> web.StreamResponse:
+    return await _serve_template(request, TEMPLATE_UID_PATH, send_template_by_uid)
+
+
+async def _template_by_phone(request: web.Request) -> web.StreamResponse:
+    return await _serve_template(request, TEMPLATE_PHONE_PATH, send_template_by_phone)
+
+
+async def _serve_template(
+    request: web.Request, endpoint: str, rule: SendRule
+) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    raw = await request.read()
+    body = decode_json(raw)
+    call = IncomingCall(
+        endpoint=endpoint,
+        access_token=request.headers.get("access_token"),
+        body=body,
+        raw_body=raw,
+        now=state.clock(),
+    )
+    response = await answer_zalo_call(
+        request,
+        call,
+        _with_receipt(rule),
+        recipient=peek_template_recipient(body),
+        reject=reject_template_with_fault,
+    )
+    request.app[DISPATCHER_KEY].kick()
+    return response
+
+
+def _with_receipt(rule: SendRule) -> SendRule:
+    """Wrap `rule` so that a message it accepts is followed by a receipt event, if configured."""
+
+    def rule_then_receipt(
+        state: EmulatorState, call: IncomingCall, fault: Fault | None
+    ) -> ApiReply:
+        before = state.messages.latest()
+        reply = rule(state, call, fault)
+        record = state.messages.latest()
+        if record is not None and record is not before and record.accepted:
+            receipt_for(state, record, call.now)
+        return reply
+
+    return rule_then_receipt
 
 
 async def _conversation(request: web.Request) -> web.StreamResponse:
@@ -103,13 +166,14 @@ async def serve_zalo_call(
     return await answer_zalo_call(request, call, rule, recipient=peek_user_id(body))
 
 
-async def answer_zalo_call(
+async def answer_zalo_call(  # noqa: PLR0913 - the options are keyword-only
     request: web.Request,
     call: IncomingCall,
     rule: SendRule,
     *,
     recipient: str | None,
     reject: FaultReply = reject_with_fault,
+    named_faults_only: bool = False,
 ) -> web.StreamResponse:
     """Answer a decoded call: pick a fault for `recipient`, apply `rule` or `reject`, then wait.
 
@@ -119,9 +183,10 @@ async def answer_zalo_call(
         rule: The endpoint's rules, run when no fault replaces the answer.
         recipient: The user the call is about, for faults restricted to one user.
         reject: Logs and answers a call whose answer a fault replaces.
+        named_faults_only: Only faults naming the call's endpoint apply (the OAuth host).
     """
     state = request.app[STATE_KEY]
-    fault = state.faults.take(call.endpoint, recipient, call.now)
+    fault = state.faults.take(call.endpoint, recipient, call.now, named_only=named_faults_only)
     delay_s = state.latency_s()
     reply: ApiReply | None
     if fault is None or isinstance(fault, DelayFault):
