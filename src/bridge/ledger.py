@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 __all__ = [
+    "ENTRY_COLUMNS",
     "SETTLED_STATUSES",
     "Claim",
     "ClaimResult",
@@ -15,6 +16,7 @@ __all__ = [
     "SettledStatus",
     "Settlement",
     "decide",
+    "entry_from_row",
     "first_claim",
     "first_sight",
 ]
@@ -202,3 +204,25 @@ def first_claim(first: dict[str, Any]) -> Claim:
         first_attempt_at=first["first_attempt_at"],
     )
     return Claim(result, entry)
+
+
+ENTRY_COLUMNS = (
+    "status, attempts, reason, zalo_message_id, template_version, owner, lease_until,"
+    " first_attempt_at, in_doubt_since"
+)
+"""The columns every store selects to build a ``LedgerEntry`` (``entry_from_row``)."""
+
+
+def entry_from_row(row: tuple[Any, ...]) -> LedgerEntry:
+    """Build an entry from a row of ``ENTRY_COLUMNS``."""
+    status, attempts, reason, message_id, version, _owner, lease, first, doubt = row
+    return LedgerEntry(
+        status=status,
+        attempts=attempts,
+        reason=reason,
+        zalo_message_id=message_id,
+        template_version=version,
+        lease_until=lease,
+        first_attempt_at=first,
+        in_doubt_since=doubt,
+    )

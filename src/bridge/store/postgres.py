@@ -9,39 +9,23 @@ from psycopg_pool import AsyncConnectionPool
 
 from bridge.errors import ConfigurationError, RetryableDeliveryError
 from bridge.ledger import (
+    ENTRY_COLUMNS,
     IN_DOUBT,
     RETRY,
     SENDING,
     Claim,
     ClaimResult,
-    LedgerEntry,
     SettledStatus,
     Settlement,
     decide,
+    entry_from_row,
     first_claim,
     first_sight,
 )
 
 __all__ = ["PostgresLedger"]
 
-_SELECT = (
-    "SELECT status, attempts, reason, zalo_message_id, template_version, owner, lease_until,"
-    " first_attempt_at, in_doubt_since FROM deliveries WHERE delivery_key = %s"
-)
-
-
-def _entry(row: tuple[Any, ...]) -> LedgerEntry:
-    status, attempts, reason, message_id, version, _owner, lease, first, doubt = row
-    return LedgerEntry(
-        status=status,
-        attempts=attempts,
-        reason=reason,
-        zalo_message_id=message_id,
-        template_version=version,
-        lease_until=lease,
-        first_attempt_at=first,
-        in_doubt_since=doubt,
-    )
+_SELECT = f"SELECT {ENTRY_COLUMNS} FROM deliveries WHERE delivery_key = %s"  # noqa: S608 - constant
 
 
 class PostgresLedger:
@@ -126,7 +110,7 @@ class PostgresLedger:
                 after = await (await db.execute(_SELECT, (key,))).fetchone()
         except psycopg.Error as exc:
             raise RetryableDeliveryError(f"ledger unavailable: {exc}") from exc
-        return Claim(result, _entry(after or row))
+        return Claim(result, entry_from_row(after or row))
 
     @staticmethod
     async def _lease(

@@ -8,39 +8,21 @@ from typing import Any
 
 from bridge.errors import ConfigurationError
 from bridge.ledger import (
+    ENTRY_COLUMNS,
     IN_DOUBT,
     RETRY,
     SENDING,
     Claim,
     ClaimResult,
-    LedgerEntry,
     SettledStatus,
     Settlement,
     decide,
+    entry_from_row,
     first_claim,
     first_sight,
 )
 
 __all__ = ["SqliteLedger"]
-
-_COLUMNS = (
-    "status, attempts, reason, zalo_message_id, template_version, owner, lease_until, "
-    "first_attempt_at, in_doubt_since"
-)
-
-
-def _entry(row: tuple[Any, ...]) -> LedgerEntry:
-    status, attempts, reason, message_id, version, _owner, lease, first, doubt = row
-    return LedgerEntry(
-        status=status,
-        attempts=attempts,
-        reason=reason,
-        zalo_message_id=message_id,
-        template_version=version,
-        lease_until=lease,
-        first_attempt_at=first,
-        in_doubt_since=doubt,
-    )
 
 
 class SqliteLedger:
@@ -70,7 +52,7 @@ class SqliteLedger:
 
     def _row(self, key: str) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self._db.execute(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE delivery_key = ?",  # noqa: S608 - constant
+            f"SELECT {ENTRY_COLUMNS} FROM deliveries WHERE delivery_key = ?",  # noqa: S608 - constant
             (key,),
         ).fetchone()
         return row
@@ -135,7 +117,7 @@ class SqliteLedger:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return Claim(result, _entry(after or row))
+        return Claim(result, entry_from_row(after or row))
 
     def _lease(self, key: str, owner: str, now: float, lease_seconds: float) -> None:
         self._db.execute(
