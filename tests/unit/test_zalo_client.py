@@ -273,3 +273,18 @@ async def test_find_sent_pages_back_until_it_reaches_older_messages():
     offsets.clear()
     assert await client_answering(handler).find_sent("7", "absent", since=1000) is None
     assert offsets == [0, 10]
+
+
+async def test_a_base_url_with_a_path_prefix_keeps_it():
+    """Behind a gateway the OA API may live under a path: requests keep the prefix."""
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json=SUCCESS)
+
+    http = httpx.AsyncClient(
+        base_url="https://gateway.example.gov.vn/zalo/", transport=httpx.MockTransport(handler)
+    )
+    await ZaloClient(http, StaticToken("t")).send_text("1", "x")
+    assert seen == ["/zalo/v3.0/oa/message/cs"]

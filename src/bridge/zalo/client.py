@@ -75,6 +75,14 @@ class ZaloClient:
     def __init__(self, http: httpx.AsyncClient, tokens: TokenSource) -> None:
         self._http = http
         self._tokens = tokens
+        self._urls: dict[str, httpx.URL] = {}
+
+    def _url(self, path: str) -> httpx.URL:
+        """The absolute URL of ``path``, parsed once (httpx would merge it on every request)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = self._http.build_request("GET", path).url
+        return url
 
     async def send_text(self, user_id: str, text: str) -> SendReceipt:
         """Send a consultation (CS) text message to a follower.
@@ -171,7 +179,7 @@ class ZaloClient:
         headers = {"access_token": token}
         try:
             response = await self._http.request(
-                method, path, json=json_body, params=params, headers=headers
+                method, self._url(path), json=json_body, params=params, headers=headers
             )
         except httpx.ConnectError as exc:
             raise RetryableDeliveryError(f"cannot connect to Zalo: {exc!r}") from exc
