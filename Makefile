@@ -100,6 +100,10 @@ test-all: $(INSTALLED) kafka-jars .postgres
 chaos: $(INSTALLED) kafka-jars
 	$(BIN)/python -m bridge_devkit.chaos --events 10000 --cases 500 --kills 5 --broker-restarts 1 --workdir .cache/chaos
 
+.PHONY: bench  ## Benchmark bridge vs a naive baseline and the raw limits (~15 min); writes docs/benchmarks.md
+bench: $(INSTALLED) kafka-jars
+	$(BIN)/python -m bridge_devkit.bench --workdir .cache/bench --report docs/benchmarks.md --plot docs/benchmarks-throughput.png $(BENCH_ARGS)
+
 .PHONY: clean  ## Remove the virtualenv, caches and run data (not the Kafka jar cache)
 clean:
 	rm -rf $(VENV) .cache .run .pytest_cache .mypy_cache .ruff_cache build dist

@@ -105,7 +105,7 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for chatty in ("aiokafka", "httpx"):  # one line per request or fetch is too many
+    for chatty in ("aiokafka", "httpx", "alembic"):  # a line per request, fetch or plugin
         logging.getLogger(chatty).setLevel(max(numeric_level, logging.WARNING))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import contextlib
 import itertools
 import json
@@ -13,8 +12,6 @@ import os
 import random
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -23,23 +20,36 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from bridge.errors import InvalidEventError
 from bridge.events import parse_event
 from bridge.mapping import MessageContext, render_message
 from bridge.settings import ProvinceSettings
 from bridge.status import DeliveryStatusEvent
+from bridge_devkit.harness import (
+    BridgeProcess,
+    Processes,
+    clean_env,
+    committed_offsets,
+    create_topics,
+    read_committed,
+    run_blocking,
+    start_emulator_process,
+    supported_settings,
+    write_followers,
+)
+from bridge_devkit.harness import keep_supported as _keep_supported
 from bridge_devkit.kafka import LocalKafka
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
 __all__ = [
     "CHECKS",
@@ -62,8 +72,6 @@ __all__ = [
     "run_chaos_async",
     "verify",
 ]
-
-_T = TypeVar("_T")
 
 ACCESS_TOKEN: Final = "chaos-access-token"  # noqa: S105 - the emulator's local token
 EMULATOR_LATENCY_MS: Final = 20.0
@@ -1037,184 +1045,6 @@ def _show(value: object) -> str:
     return str(value)
 
 
-# ---------------------------------------------------------------------------- processes
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Processes:
-    """The processes this run started; stopped by their PID, newest first."""
-
-    def __init__(self) -> None:
-        self._started: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def spawn(
-        self, name: str, argv: list[str], env: Mapping[str, str], log: Path
-    ) -> subprocess.Popen[bytes]:
-        with log.open("ab") as handle:
-            handle.write(f"\n--- {time.strftime('%H:%M:%S')} starting {name}\n".encode())
-            handle.flush()
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                env=dict(env),
-            )
-        self._started.append((name, process))
-        return process
-
-    def stop_all(self) -> None:
-        while self._started:
-            _, process = self._started.pop()
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
-
-
-class _Bridge:
-    """`python -m bridge run` as a supervised process: started, killed, restarted, watched.
-
-    A bridge that exits by itself is restarted after a second, like a pod by its kubelet. The
-    run gives up when it keeps exiting without ever becoming ready while the broker is up.
-    """
-
-    _MAX_FAILED_STARTS = 5
-    _RESTART_DELAY_S = 1.0
-
-    def __init__(
-        self,
-        processes: _Processes,
-        env: Mapping[str, str],
-        log: Path,
-        say: Callable[[str], None],
-        broker_down: Callable[[], bool],
-    ) -> None:
-        self._processes = processes
-        self._env = env
-        self.log = log
-        self._say = say
-        self._broker_down = broker_down
-        self.process: subprocess.Popen[bytes] | None = None
-        self.url = ""
-        self.starts = 0
-        self.kills = 0
-        self.unexpected_exits = 0
-        self.exits_while_broker_down = 0
-        self._failed_starts = 0
-        self._restart_at: float | None = None
-
-    def start(self) -> None:
-        port = _free_port()
-        argv = [sys.executable, "-m", "bridge", "run", "--host", "127.0.0.1", "--port", str(port)]
-        self.process = self._processes.spawn("bridge", argv, self._env, self.log)
-        self.url = f"http://127.0.0.1:{port}"
-        self.starts += 1
-        self._restart_at = None
-
-    def kill(self) -> int:
-        """SIGKILL the running bridge (by the PID we started) and restart it at once."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            raise RuntimeError("no bridge process to kill")
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-        self.kills += 1
-        self.start()
-        return process.pid
-
-    async def wait_ready(self, timeout: float) -> float:
-        """Wait until `GET /health/ready` answers 204; return the seconds it took."""
-        began = time.monotonic()
-        async with httpx.AsyncClient(timeout=2.0) as http:
-            while True:
-                self.tend()
-                if self._restart_at is None:
-                    with contextlib.suppress(httpx.HTTPError):
-                        response = await http.get(f"{self.url}/health/ready")
-                        if response.status_code == 204:  # noqa: PLR2004 - the readiness answer
-                            self._failed_starts = 0
-                            return time.monotonic() - began
-                if time.monotonic() - began > timeout:
-                    raise RuntimeError(
-                        f"the bridge was not ready within {timeout:.0f} s; see {self.log}"
-                    )
-                await asyncio.sleep(0.1)
-
-    def tend(self) -> None:
-        """Notice a bridge that exited by itself (counted) and restart it a second later."""
-        process = self.process
-        if self._restart_at is not None:
-            if time.monotonic() >= self._restart_at:
-                self.start()
-            return
-        if process is None or process.poll() is None:
-            return
-        self.unexpected_exits += 1
-        if self._broker_down():
-            self.exits_while_broker_down += 1
-        else:
-            self._failed_starts += 1
-        self._say(f"the bridge exited by itself with code {process.returncode}; restarting it")
-        if self._failed_starts > self._MAX_FAILED_STARTS:
-            raise RuntimeError(
-                f"the bridge keeps exiting (code {process.returncode}); see {self.log}"
-            )
-        self._restart_at = time.monotonic() + self._RESTART_DELAY_S
-
-    async def watch(self) -> None:
-        while True:
-            self.tend()
-            await asyncio.sleep(0.25)
-
-
-_SETTINGS_PROBE = """
-import json
-from bridge.settings import Settings
-print(json.dumps({name: sorted(info.annotation.model_fields)
-                  for name, info in Settings.model_fields.items()
-                  if hasattr(info.annotation, "model_fields")}))
-"""
-
-
-def _supported_settings(env: Mapping[str, str]) -> dict[str, set[str]]:
-    """Ask the bridge that will run which settings it has (section → field names)."""
-    done = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
-        [sys.executable, "-c", _SETTINGS_PROBE],
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"cannot read the bridge's settings: {done.stderr.strip()[-500:]}")
-    sections: dict[str, list[str]] = json.loads(done.stdout.strip().splitlines()[-1])
-    return {section: set(fields) for section, fields in sections.items()}
-
-
-def _keep_supported(
-    wanted: Mapping[str, str], supported: Mapping[str, set[str]]
-) -> tuple[dict[str, str], list[str]]:
-    kept: dict[str, str] = {}
-    dropped: list[str] = []
-    for name, value in wanted.items():
-        section, _, setting = name.removeprefix("BRIDGE_").lower().partition("__")
-        if setting in supported.get(section, set()):
-            kept[name] = value
-        else:
-            dropped.append(name)
-    return kept, dropped
-
-
 # ---------------------------------------------------------------------------- publishing
 
 
@@ -1329,7 +1159,7 @@ class _Run:
     kafka: LocalKafka | None = None
     zalo_url: str = ""
     admin_http: httpx.AsyncClient | None = None
-    bridge: _Bridge | None = None
+    bridge: BridgeProcess | None = None
     publisher: _Publisher | None = None
     broker_restarts: int = 0
     broker_down: bool = False
@@ -1362,7 +1192,7 @@ async def run_chaos_async(config: ChaosConfig) -> ChaosReport:
         topics=("", "", ""),
         group="",
     )
-    processes = _Processes()
+    processes = Processes()
     tasks: list[asyncio.Task[Any]] = []
     observations: Observations | None = None
     try:
@@ -1406,20 +1236,11 @@ def run_chaos(config: ChaosConfig) -> ChaosReport:
     Returns:
         The report; `report.ok` tells whether every guarantee held.
     """
-    return _run_blocking(run_chaos_async(config))
-
-
-def _run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    return run_blocking(run_chaos_async(config))
 
 
 async def _orchestrate(
-    run: _Run, processes: _Processes, tasks: list[asyncio.Task[Any]]
+    run: _Run, processes: Processes, tasks: list[asyncio.Task[Any]]
 ) -> Observations:
     config = run.config
     workdir = config.workdir.resolve()
@@ -1439,12 +1260,15 @@ async def _orchestrate(
         f"case-state-events{suffix}.status",
     )
     run.group = f"zalo-bridge-chaos-{run_id}"
-    await _create_topics(run.bootstrap, run.topics, config.partitions)
+    input_topic, dlq, status = run.topics
+    await create_topics(
+        run.bootstrap, {input_topic: config.partitions, dlq: 1, status: config.partitions}
+    )
 
     run.zalo_url = await _start_emulator(run, processes, workdir, workload)
     run.admin_http = httpx.AsyncClient(base_url=run.zalo_url, timeout=30.0)
     env = _bridge_env(run, workdir, run_id)
-    run.bridge = _Bridge(
+    run.bridge = BridgeProcess(
         processes, env, workdir / "bridge.log", run.say, broker_down=lambda: run.broker_down
     )
     run.bridge.start()
@@ -1501,69 +1325,22 @@ async def _start_broker(run: _Run, workdir: Path) -> None:
     run.say(f"broker ready at {run.bootstrap} in {time.monotonic() - began:.1f} s")
 
 
-async def _create_topics(bootstrap: str, topics: tuple[str, str, str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        input_topic, dlq, status = topics
-        for name, count in ((input_topic, partitions), (dlq, 1), (status, partitions)):
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [NewTopic(name, num_partitions=count, replication_factor=1)]
-                )
-    finally:
-        await admin.close()
-
-
 async def _start_emulator(
-    run: _Run, processes: _Processes, workdir: Path, workload: Workload
+    run: _Run, processes: Processes, workdir: Path, workload: Workload
 ) -> str:
     followers = workdir / "followers.json"
-    followers.write_text(
-        json.dumps(
-            [{"user_id": u, "display_name": f"Công dân {u[-4:]}"} for u in workload.followers]
-        ),
-        encoding="utf-8",
+    write_followers(followers, workload.followers)
+    url, _ = await start_emulator_process(
+        processes,
+        workdir,
+        access_token=ACCESS_TOKEN,
+        followers=followers,
+        latency_ms=EMULATOR_LATENCY_MS,
+        rate_limit_per_minute=0,
+        seed=run.config.seed,
     )
-    port_file = workdir / "emulator.port"
-    port_file.unlink(missing_ok=True)
-    argv = [
-        sys.executable,
-        "-m",
-        "bridge_devkit.emulator",
-        "--port-file",
-        str(port_file),
-        "--access-token",
-        ACCESS_TOKEN,
-        "--followers",
-        str(followers),
-        "--rate-limit-per-minute",
-        "0",
-        "--latency-ms",
-        str(EMULATOR_LATENCY_MS),
-        "--seed",
-        str(run.config.seed),
-        "--log-level",
-        "WARNING",
-    ]
-    process = processes.spawn("emulator", argv, _clean_env(), workdir / "emulator.log")
-    deadline = time.monotonic() + 30
-    while not (port_file.exists() and port_file.read_text(encoding="utf-8").strip()):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the emulator did not start; see {workdir / 'emulator.log'}")
-        await asyncio.sleep(0.05)
-    url = f"http://127.0.0.1:{port_file.read_text(encoding='utf-8').strip()}"
     run.say(f"emulator at {url} with {len(workload.followers)} followers")
     return url
-
-
-def _clean_env() -> dict[str, str]:
-    """This process's environment without any bridge setting or broker address."""
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("BRIDGE_") and name != "KAFKA_BOOTSTRAP_SERVERS"
-    }
 
 
 def _bridge_env(run: _Run, workdir: Path, run_id: str) -> dict[str, str]:
@@ -1596,13 +1373,13 @@ def _bridge_env(run: _Run, workdir: Path, run_id: str) -> dict[str, str]:
         "BRIDGE_DELIVERY__BREAKER_MAX_OPEN_SECONDS": "2",
         "BRIDGE_LOG__FORMAT": "json",
     }
-    base = _clean_env()
+    base = clean_env()
     if config.bridge_pythonpath:
         base["PYTHONPATH"] = os.pathsep.join(
             filter(None, [config.bridge_pythonpath, base.get("PYTHONPATH")])
         )
         run.report.notes.append(f"bridge run from {config.bridge_pythonpath}")
-    supported = _supported_settings(base)
+    supported = supported_settings(base)
     kept, dropped = _keep_supported(wanted, supported)
     if dropped:
         run.report.notes.append(
@@ -1833,16 +1610,6 @@ async def _sample_lag(run: _Run) -> None:
 # ---------------------------------------------------------------------------- after the chaos
 
 
-async def _committed(run: _Run) -> dict[int, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=run.bootstrap, request_timeout_ms=10000)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(run.group)
-    finally:
-        await admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == run.topics[0]}
-
-
 async def _drain_and_observe(run: _Run) -> Observations:
     publisher, bridge = run.publisher, run.bridge
     assert publisher is not None  # noqa: S101 - set before
@@ -1853,7 +1620,7 @@ async def _drain_and_observe(run: _Run) -> Observations:
     committed: dict[int, int] = {}
     while True:
         with contextlib.suppress(KafkaError, OSError):
-            committed = await _committed(run)
+            committed = await committed_offsets(run.bootstrap, run.group, run.topics[0])
         if all(committed.get(p, 0) >= end for p, end in ends.items()):
             break
         if time.monotonic() - began > limit:
@@ -1882,8 +1649,8 @@ async def _drain_and_observe(run: _Run) -> Observations:
     )
     _keep_for_post_mortem(run.config.workdir, log, reads["reads"])
     _fault_figures(run, log, int(reads["count"]))
-    dlq_records = await _read_committed(run.bootstrap, run.topics[1])
-    status_records = await _read_committed(run.bootstrap, run.topics[2])
+    dlq_records = await read_committed(run.bootstrap, run.topics[1])
+    status_records = await read_committed(run.bootstrap, run.topics[2])
     return Observations(
         topic=run.topics[0],
         published=tuple(sorted(publisher.published, key=lambda p: p.planned.index)),
@@ -1919,42 +1686,6 @@ def _dead_letter(record: Any) -> DeadLetter:
     except (KeyError, ValueError):
         original = None
     return DeadLetter(value=bytes(record.value or b""), original=original)
-
-
-async def _read_committed(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Any]:
-    """Read every committed record of `topic` from the start (read_committed)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        partitions = None
-        deadline = time.monotonic() + timeout
-        while not partitions and time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - no public way
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                await asyncio.sleep(0.2)
-        if not partitions:
-            return records
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
-        ends = await consumer.end_offsets(assigned)
-        while time.monotonic() < deadline:
-            positions = [await consumer.position(tp) for tp in assigned]
-            if all(position >= ends[tp] for position, tp in zip(positions, assigned, strict=True)):
-                break
-            batch = await consumer.getmany(*assigned, timeout_ms=500)
-            for part in batch.values():
-                records.extend(part)
-    finally:
-        await consumer.stop()
-    return records
 
 
 def _fault_figures(run: _Run, log: Sequence[Mapping[str, Any]], reads: int) -> None:
