@@ -1012,7 +1012,18 @@ def _bridge_revision() -> str:
         return f"version {bridge.__version__}"
     try:
         head = subprocess.run(  # noqa: S603 - git with fixed arguments
-            [git, "-C", str(root), "rev-parse", "--short", "HEAD"],
+            # The last commit that changed the bridge, not HEAD: docs-only commits do not count.
+            [
+                git,
+                "-C",
+                str(root),
+                "log",
+                "-1",
+                "--format=%h",
+                "--",
+                "src/bridge",
+                "pyproject.toml",
+            ],
             capture_output=True,
             text=True,
             timeout=30,
@@ -1028,7 +1039,7 @@ def _bridge_revision() -> str:
     except (OSError, subprocess.SubprocessError):
         return f"version {bridge.__version__}"
     state = " with uncommitted changes in src/bridge" if dirty else ""
-    return f"version {bridge.__version__}, git {head}{state}"
+    return f"version {bridge.__version__}, git {head} (last commit to src/bridge){state}"
 
 
 # ---------------------------------------------------------------------------- the run
