@@ -170,7 +170,7 @@ class Runtime:
         )
         self._closers.append(http.aclose)
         token = zalo.access_token.get_secret_value() if zalo.access_token else None
-        return ZaloClient(http, StaticToken(token))
+        return ZaloClient(http, StaticToken(token), max_concurrent=zalo.max_connections)
 
     async def _publisher(self) -> TransactionalPublisher:
         """Start the transactional producer, waiting for the broker if it is not up yet."""

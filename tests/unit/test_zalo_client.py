@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -288,3 +289,22 @@ async def test_a_base_url_with_a_path_prefix_keeps_it():
     )
     await ZaloClient(http, StaticToken("t")).send_text("1", "x")
     assert seen == ["/zalo/v3.0/oa/message/cs"]
+
+
+async def test_requests_beyond_the_connection_limit_wait_their_turn():
+    """They queue before the pool, so none fails waiting for a connection it never got."""
+    active = 0
+    most = 0
+
+    async def handler(_request: httpx.Request) -> httpx.Response:
+        nonlocal active, most
+        active += 1
+        most = max(most, active)
+        await asyncio.sleep(0.01)
+        active -= 1
+        return httpx.Response(200, json=SUCCESS)
+
+    http = httpx.AsyncClient(base_url="https://z", transport=httpx.MockTransport(handler))
+    client = ZaloClient(http, StaticToken("t"), max_concurrent=3)
+    await asyncio.gather(*(client.send_text("1", "x") for _ in range(12)))
+    assert most == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -70,12 +71,18 @@ class ZaloClient:
         http: A client whose ``base_url`` is the OA API host; tests pass one built on
             ``httpx.MockTransport``. The caller owns it and closes it.
         tokens: The access token, sent as the bare ``access_token`` header (not ``Authorization``).
+        max_concurrent: Requests in flight at once; at most the client's connection limit.
     """
 
-    def __init__(self, http: httpx.AsyncClient, tokens: TokenSource) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, tokens: TokenSource, *, max_concurrent: int = 200
+    ) -> None:
         self._http = http
         self._tokens = tokens
         self._urls: dict[str, httpx.URL] = {}
+        # Requests wait here, not in the connection pool: a request that times out waiting for a
+        # pooled connection was never sent, yet httpx reports it like a lost answer (in doubt).
+        self._slots = asyncio.Semaphore(max_concurrent)
 
     def _url(self, path: str) -> httpx.URL:
         """The absolute URL of ``path``, parsed once (httpx would merge it on every request)."""
@@ -178,9 +185,10 @@ class ZaloClient:
     ) -> Any:
         headers = {"access_token": token}
         try:
-            response = await self._http.request(
-                method, self._url(path), json=json_body, params=params, headers=headers
-            )
+            async with self._slots:
+                response = await self._http.request(
+                    method, self._url(path), json=json_body, params=params, headers=headers
+                )
         except httpx.ConnectError as exc:
             raise RetryableDeliveryError(f"cannot connect to Zalo: {exc!r}") from exc
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
