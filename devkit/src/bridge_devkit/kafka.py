@@ -14,15 +14,15 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 import warnings
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from bridge_devkit.processes import pid_alive, read_pid, say, tail, wait_gone
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Sequence
@@ -315,24 +315,6 @@ def _free_ports(count: int) -> list[int]:
         return ports
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a running (not zombie) process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(ChildProcessError):  # our own child: reap it if it exited
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return True  # no procfs (macOS): trust kill(0)
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
 def _is_broker_of(pid: int, workdir: Path) -> bool:
     """Whether ``pid`` runs ``kafka.Kafka`` with ``workdir``'s properties (guards PID reuse)."""
     try:
@@ -345,33 +327,16 @@ def _is_broker_of(pid: int, workdir: Path) -> bool:
     return _BROKER_MAIN.encode() in argv and properties in argv
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def _terminate_pid(pid: int, timeout: float) -> None:
     """SIGTERM ``pid``, wait up to ``timeout`` s, then SIGKILL."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    if _wait_gone(pid, timeout):
+    if wait_gone(pid, timeout):
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    if not _wait_gone(pid, 10.0):
+    if not wait_gone(pid, 10.0):
         raise KafkaRunnerError(f"broker pid {pid} survived SIGKILL")
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            return "".join(deque(handle, maxlen=lines))
-    except OSError:
-        return f"(no log at {path})"
 
 
 def _run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
@@ -382,13 +347,6 @@ def _run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
         return asyncio.run(coro)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result()
-
-
-def _read_pid(workdir: Path) -> int | None:
-    try:
-        return int((workdir / PID_FILE).read_text(encoding="ascii").strip())
-    except (OSError, ValueError):
-        return None
 
 
 def render_server_properties(
@@ -546,7 +504,7 @@ class LocalKafka:
         """The broker's PID while it runs, else None."""
         if self._proc is not None:  # our child: let Popen reap it and keep its exit code
             return self._proc.pid if self._proc.poll() is None else None
-        if self._pid is not None and _pid_alive(self._pid):
+        if self._pid is not None and pid_alive(self._pid):
             return self._pid
         return None
 
@@ -647,7 +605,7 @@ class LocalKafka:
         except TimeoutError as exc:
             raise KafkaRunnerError(
                 f"broker not ready after {seconds:.0f} s; end of {self.log_file}:\n"
-                + _tail(self.log_file)
+                + tail(self.log_file, LOG_TAIL_LINES)
             ) from exc
 
     async def _port_open(self) -> bool:
@@ -695,7 +653,8 @@ class LocalKafka:
             return
         code = self._proc.returncode if self._proc is not None else None
         raise KafkaRunnerError(
-            f"broker exited (code {code}); end of {self.log_file}:\n{_tail(self.log_file)}"
+            f"broker exited (code {code}); end of {self.log_file}:\n"
+            + tail(self.log_file, LOG_TAIL_LINES)
         )
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -716,9 +675,9 @@ class LocalKafka:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(10.0)
-        elif pid is not None and _pid_alive(pid):
+        elif pid is not None and pid_alive(pid):
             _terminate_pid(pid, timeout)
-        if pid is not None and _read_pid(self.workdir) == pid:
+        if pid is not None and read_pid(self.workdir / PID_FILE) == pid:
             self.pid_file.unlink(missing_ok=True)
 
     def _stop_at_exit(self) -> None:
@@ -807,12 +766,6 @@ def _parse_scram_user(text: str) -> ScramUser:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def _say(text: object, *, err: bool = False) -> None:
-    stream = sys.stderr if err else sys.stdout
-    stream.write(f"{text}\n")
-    stream.flush()
-
-
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bridge-kafka",
@@ -847,14 +800,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _cli_start(args: argparse.Namespace) -> int:
     workdir: Path = args.workdir.resolve()
-    pid = _read_pid(workdir)
-    if pid is not None and _pid_alive(pid) and _is_broker_of(pid, workdir):
+    pid = read_pid(workdir / PID_FILE)
+    if pid is not None and pid_alive(pid) and _is_broker_of(pid, workdir):
         try:
             bootstrap = (workdir / BOOTSTRAP_FILE).read_text(encoding="ascii").strip()
         except OSError as exc:
             raise KafkaRunnerError(f"broker pid {pid} runs but {exc.filename} is missing") from exc
-        _say(f"already running (pid {pid})", err=True)
-        _say(bootstrap)
+        say(f"already running (pid {pid})", err=True)
+        say(bootstrap)
         return 0
     kafka = LocalKafka(
         workdir, version=args.kafka_version, scram_users=args.scram_users, detach=True
@@ -865,19 +818,19 @@ def _cli_start(args: argparse.Namespace) -> int:
         (workdir / SASL_BOOTSTRAP_FILE).write_text(
             f"{kafka.sasl_bootstrap_servers}\n", encoding="ascii"
         )
-    _say(kafka.bootstrap_servers)
+    say(kafka.bootstrap_servers)
     return 0
 
 
 def _cli_stop(args: argparse.Namespace) -> int:
     workdir: Path = args.workdir.resolve()
-    pid = _read_pid(workdir)
-    running = pid is not None and _pid_alive(pid) and _is_broker_of(pid, workdir)
+    pid = read_pid(workdir / PID_FILE)
+    running = pid is not None and pid_alive(pid) and _is_broker_of(pid, workdir)
     if pid is not None and running:
         _terminate_pid(pid, args.timeout)
     for name in (PID_FILE, BOOTSTRAP_FILE, SASL_BOOTSTRAP_FILE):  # stale once stopped
         (workdir / name).unlink(missing_ok=True)
-    _say(f"stopped broker pid {pid}" if running else f"no broker running in {workdir}", err=True)
+    say(f"stopped broker pid {pid}" if running else f"no broker running in {workdir}", err=True)
     return 0
 
 
@@ -893,13 +846,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     try:
         if args.command == "jars":
-            _say(ensure_jars(args.kafka_version, args.cache_dir))
+            say(ensure_jars(args.kafka_version, args.cache_dir))
             return 0
         if args.command == "start":
             return _cli_start(args)
         return _cli_stop(args)
     except KafkaRunnerError as exc:
-        _say(f"bridge-kafka: {exc}", err=True)
+        say(f"bridge-kafka: {exc}", err=True)
         return 1
 
 

@@ -13,15 +13,15 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Self
 from urllib.parse import quote
+
+from bridge_devkit.processes import pid_alive, read_pid, say, tail, wait_gone
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -184,24 +184,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a running (not zombie) process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(ChildProcessError):  # our own child: reap it if it exited
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        status = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return True  # no procfs: trust kill(0)
-    return status.rpartition(")")[2].split()[0] != "Z"
-
-
 def _is_postmaster_of(pid: int, data_dir: Path) -> bool:
     """Whether ``pid`` runs ``postgres -D data_dir`` (guards against PID reuse)."""
     try:
@@ -222,15 +204,6 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in text.split()]
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def _shutdown_pid(pid: int, timeout: float) -> None:
     """Fast shutdown (SIGINT) of the postmaster ``pid``; SIGKILL it after ``timeout`` s.
 
@@ -239,28 +212,13 @@ def _shutdown_pid(pid: int, timeout: float) -> None:
     """
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGINT)
-    if _wait_gone(pid, timeout):
+    if wait_gone(pid, timeout, poll=0.02):
         return
     for victim in [*_children(pid), pid]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(victim, signal.SIGKILL)
-    if not _wait_gone(pid, 10.0):
+    if not wait_gone(pid, 10.0, poll=0.02):
         raise PostgresRunnerError(f"postgres pid {pid} survived SIGKILL")
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            return "".join(deque(handle, maxlen=lines))
-    except OSError:
-        return f"(no log at {path})"
-
-
-def _read_pid(workdir: Path) -> int | None:
-    try:
-        return int((workdir / PID_FILE).read_text(encoding="ascii").strip())
-    except (OSError, ValueError):
-        return None
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -278,7 +236,7 @@ def _server_runs_in(data_dir: Path) -> bool:
         pid = int(first)
     except (OSError, ValueError):
         return False
-    return _pid_alive(pid) and _is_postmaster_of(pid, data_dir)
+    return pid_alive(pid) and _is_postmaster_of(pid, data_dir)
 
 
 def _runtime_dir_is_stale(runtime: Path) -> bool:
@@ -304,7 +262,7 @@ def _runtime_dir_is_stale(runtime: Path) -> bool:
         linked = link.is_symlink() and link.resolve() == runtime.resolve()
     except OSError:
         linked = False
-    return not linked or (owner != 0 and not _pid_alive(owner))
+    return not linked or (owner != 0 and not pid_alive(owner))
 
 
 def _reap_stale_runtime_dirs(account: _Account) -> None:
@@ -449,7 +407,7 @@ class LocalPostgres:
         """The postmaster's PID while it runs, else None."""
         if self._proc is not None:  # our child: let Popen reap it and keep its exit code
             return self._proc.pid if self._proc.poll() is None else None
-        if self._pid is not None and _pid_alive(self._pid):
+        if self._pid is not None and pid_alive(self._pid):
             return self._pid
         return None
 
@@ -542,12 +500,12 @@ class LocalPostgres:
                     proc.kill()
                     proc.wait(10.0)
                 stopped = True
-        elif pid is not None and _pid_alive(pid):
+        elif pid is not None and pid_alive(pid):
             _shutdown_pid(pid, timeout)
             stopped = True
         if stopped:
             self._note(f"stopped in {time.monotonic() - began:.2f} s (pid {pid})")
-        if pid is not None and _read_pid(self.workdir) == pid:
+        if pid is not None and read_pid(self.workdir / PID_FILE) == pid:
             self.pid_file.unlink(missing_ok=True)
 
     def _stop_at_exit(self) -> None:
@@ -720,7 +678,7 @@ class LocalPostgres:
                 reason = f" ({last_error})" if last_error is not None else ""
                 raise PostgresRunnerError(
                     f"postgres not ready after {timeout:.0f} s{reason}; "
-                    f"end of {self.log_file}:\n{_tail(self.log_file)}"
+                    f"end of {self.log_file}:\n{tail(self.log_file, LOG_TAIL_LINES)}"
                 )
             time.sleep(0.02)
 
@@ -765,17 +723,12 @@ class LocalPostgres:
             return
         code = self._proc.returncode if self._proc is not None else None
         raise PostgresRunnerError(
-            f"postgres exited (code {code}); end of {self.log_file}:\n{_tail(self.log_file)}"
+            f"postgres exited (code {code}); end of {self.log_file}:\n"
+            + tail(self.log_file, LOG_TAIL_LINES)
         )
 
 
 # ---------------------------------------------------------------------------- CLI
-
-
-def _say(text: object, *, err: bool = False) -> None:
-    stream = sys.stderr if err else sys.stdout
-    stream.write(f"{text}\n")
-    stream.flush()
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -798,34 +751,34 @@ def _build_parser() -> argparse.ArgumentParser:
 def _cli_start(args: argparse.Namespace) -> int:
     workdir: Path = args.workdir.resolve()
     server = LocalPostgres(workdir, detach=True)
-    pid = _read_pid(workdir)
-    if pid is not None and _pid_alive(pid) and _is_postmaster_of(pid, server.data_dir):
+    pid = read_pid(workdir / PID_FILE)
+    if pid is not None and pid_alive(pid) and _is_postmaster_of(pid, server.data_dir):
         try:
             dsn = (workdir / DSN_FILE).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise PostgresRunnerError(
                 f"postgres pid {pid} runs but {exc.filename} is missing"
             ) from exc
-        _say(f"already running (pid {pid})", err=True)
-        _say(dsn)
+        say(f"already running (pid {pid})", err=True)
+        say(dsn)
         return 0
     server.start(timeout=args.timeout)
     _write_private(workdir / DSN_FILE, f"{server.dsn}\n")
-    _say(server.dsn)
+    say(server.dsn)
     return 0
 
 
 def _cli_stop(args: argparse.Namespace) -> int:
     workdir: Path = args.workdir.resolve()
     data_dir = LocalPostgres(workdir).data_dir
-    pid = _read_pid(workdir)
-    running = pid is not None and _pid_alive(pid) and _is_postmaster_of(pid, data_dir)
+    pid = read_pid(workdir / PID_FILE)
+    running = pid is not None and pid_alive(pid) and _is_postmaster_of(pid, data_dir)
     if pid is not None and running:
         _shutdown_pid(pid, args.timeout)
     for name in (PID_FILE, DSN_FILE):  # stale once stopped
         (workdir / name).unlink(missing_ok=True)
     _remove_runtime_dir(workdir)
-    _say(f"stopped postgres pid {pid}" if running else f"no server running in {workdir}", err=True)
+    say(f"stopped postgres pid {pid}" if running else f"no server running in {workdir}", err=True)
     return 0
 
 
@@ -844,7 +797,7 @@ def main(argv: list[str] | None = None) -> int:
             return _cli_start(args)
         return _cli_stop(args)
     except PostgresRunnerError as exc:
-        _say(f"bridge-postgres: {exc}", err=True)
+        say(f"bridge-postgres: {exc}", err=True)
         return 1
 
 
