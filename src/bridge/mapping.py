@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from bridge.events import CaseState, CaseStateEvent, EventType
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -52,10 +52,13 @@ class CitizenMessage:
     Args:
         text: Plain text, NFC, at most ``MAX_TEXT_LENGTH`` characters.
         template_version: Identifies the wording used, recorded with every delivery.
+        template_data: The parameters of a Zalo template message (ZBS/ZNS) telling the same
+            news, by parameter name: what the channel cascade sends when a text cannot go.
     """
 
     text: str
     template_version: str
+    template_data: Mapping[str, str] = field(default_factory=dict)
 
 
 TEMPLATE_VERSION = "builtin-1"
@@ -211,7 +214,19 @@ def render_message(event: CaseStateEvent, context: MessageContext) -> CitizenMes
     room = MAX_TEXT_LENGTH - len(greeting) - sum(len(line) + 1 for line in facts) - 1
     lines = [greeting, _clip(headline, room), *facts]
     text = unicodedata.normalize("NFC", "\n".join(lines))
-    return CitizenMessage(text=_clip(text, MAX_TEXT_LENGTH), template_version=TEMPLATE_VERSION)
+    template_data = {
+        "ma_ho_so": case.code,
+        "ten_thu_tuc": _clip(case.procedure_name, 100),
+        "trang_thai": event.state.label,
+        "ngay_hen_tra": date(case.due_at) if case.due_at else "",
+        "don_vi_xu_ly": _clip(case.handling_department or case.receiving_agency.name, 100),
+        "tra_cuu": _lookup_url(event, context),
+    }
+    return CitizenMessage(
+        text=_clip(text, MAX_TEXT_LENGTH),
+        template_version=TEMPLATE_VERSION,
+        template_data={k: unicodedata.normalize("NFC", v) for k, v in template_data.items()},
+    )
 
 
 _CLOSED_STATES = frozenset(
