@@ -30,7 +30,6 @@ from bridge.errors import (
 from bridge.events import CaseStateEvent, parse_event
 from bridge.ledger import ClaimResult, SettledStatus, Settlement
 from bridge.logs import get_logger
-from bridge.mapping import CitizenMessage, MessageContext, render_message
 from bridge.masking import mask_text, pseudonymise
 from bridge.status import DeliveryStatus
 
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
 
     from bridge.flow import CircuitBreaker
     from bridge.ledger import Ledger, LedgerEntry
+    from bridge.mapping import CitizenMessage
     from bridge.zalo import SendReceipt
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "DeliveryPolicy",
     "DeliveryStatus",
     "InboundRecord",
+    "MessageRenderer",
     "MessageSender",
     "RateLimiter",
 ]
@@ -83,6 +84,14 @@ class MessageSender(Protocol):
 
     async def find_sent(self, user_id: str, text: str, *, since: float) -> str | None:
         """Return the message id of ``text`` if it reached ``user_id`` after ``since``."""
+        ...
+
+
+class MessageRenderer(Protocol):
+    """Words the citizen's message for an event (``bridge.mapping.BuiltinRenderer`` fits)."""
+
+    def render(self, event: CaseStateEvent) -> CitizenMessage | None:
+        """The message about ``event``, or None when the event is not news for the citizen."""
         ...
 
 
@@ -161,7 +170,7 @@ class Deliverer:
     Args:
         sender: Where messages go.
         ledger: What was sent.
-        context: The province's wording settings.
+        renderer: Words the messages.
         policy: Retry and in-doubt settings.
         max_event_bytes: Larger records are dead-lettered unparsed.
         owner: This process's identity in the ledger.
@@ -176,7 +185,7 @@ class Deliverer:
         *,
         sender: MessageSender,
         ledger: Ledger,
-        context: MessageContext,
+        renderer: MessageRenderer,
         policy: DeliveryPolicy,
         max_event_bytes: int,
         owner: str,
@@ -187,7 +196,7 @@ class Deliverer:
     ) -> None:
         self._sender = sender
         self._ledger = ledger
-        self._context = context
+        self._renderer = renderer
         self._policy = policy
         self._max_event_bytes = max_event_bytes
         self._owner = owner
@@ -225,7 +234,7 @@ class Deliverer:
     def _understand(self, record: InboundRecord) -> tuple[CaseStateEvent, CitizenMessage | None]:
         event = parse_event(record.value, max_bytes=self._max_event_bytes)
         try:
-            return event, render_message(event, self._context)
+            return event, self._renderer.render(event)
         except Exception as exc:
             # A wording bug must not block the partition: park the record with the reason.
             raise InvalidEventError(

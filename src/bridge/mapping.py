@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_TEXT_LENGTH",
+    "BuiltinRenderer",
     "CitizenMessage",
     "MessageContext",
     "format_date",
@@ -177,6 +178,17 @@ def _result_ready(event: CaseStateEvent, subject: str) -> str:
     if result.electronic_result_url:
         text += f" Kết quả điện tử: {result.electronic_result_url}"
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinRenderer:
+    """The package's built-in wording for one province's context."""
+
+    context: MessageContext
+
+    def render(self, event: CaseStateEvent) -> CitizenMessage | None:
+        """The message about ``event`` (see ``render_message``)."""
+        return render_message(event, self.context)
 
 
 def render_message(event: CaseStateEvent, context: MessageContext) -> CitizenMessage | None:

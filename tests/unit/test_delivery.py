@@ -19,7 +19,7 @@ from bridge.errors import (
     TokenError,
 )
 from bridge.flow import BreakerState, CircuitBreaker
-from bridge.mapping import MessageContext
+from bridge.mapping import BuiltinRenderer, MessageContext
 from bridge.store.migrate import upgrade_sync
 from bridge.store.sqlite import SqliteLedger
 from bridge.zalo import SendReceipt
@@ -117,7 +117,7 @@ def deliverer(
     return Deliverer(
         sender=zalo,
         ledger=ledger,
-        context=CONTEXT,
+        renderer=BuiltinRenderer(CONTEXT),
         policy=DeliveryPolicy(**(settings | policy)),
         max_event_bytes=64 * 1024,
         owner=owner,
