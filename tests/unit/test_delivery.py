@@ -109,7 +109,7 @@ def breaker(clock, sleeps) -> CircuitBreaker:
 
 
 def deliverer(
-    zalo, ledger, clock, sleeps, *, owner="p1", in_doubt="reconcile", **policy
+    zalo, ledger, clock, sleeps, *, owner="p1", in_doubt="reconcile", renderer=None, **policy
 ) -> Deliverer:
     settings = {"max_attempts": 3, "initial_backoff": 0.5, "max_backoff": 4, "budget": 60}
     settings |= {"pause": 10, "lease": 30, "in_doubt": in_doubt, "in_doubt_settle": 2}
@@ -117,7 +117,7 @@ def deliverer(
     return Deliverer(
         sender=zalo,
         ledger=ledger,
-        renderer=BuiltinRenderer(CONTEXT),
+        renderer=renderer or BuiltinRenderer(CONTEXT),
         policy=DeliveryPolicy(**(settings | policy)),
         max_event_bytes=64 * 1024,
         owner=owner,
@@ -145,8 +145,8 @@ class TestOutcomesWithoutSending:
         self, make_event, encode, ledger, clock, sleeps
     ):
         zalo = ScriptedZalo()
-        use_case = deliverer(zalo, ledger, clock, sleeps)
-        use_case._context = MessageContext(lookup_url_template="x", timezone="bad")  # type: ignore[arg-type]
+        broken = BuiltinRenderer(MessageContext(lookup_url_template="x", timezone="bad"))
+        use_case = deliverer(zalo, ledger, clock, sleeps, renderer=broken)
         outcome = await use_case.handle(record_of(encode(make_event())))
         assert outcome.status is DeliveryStatus.DEAD_LETTERED
         assert outcome.reason == "processing_error"
