@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 
 from bridge.dead_letter import DLQ_HEADER_PREFIX
 from bridge.errors import BridgeError
+from bridge.kafka_security import client_options
 from bridge.masking import mask_text
 
 if TYPE_CHECKING:
@@ -420,7 +421,9 @@ async def _partitions(kafka: KafkaSettings, topic: str, must_exist: Sequence[str
     broker with ``auto.create.topics.enable``.
     """
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_id}-dlq"
+        bootstrap_servers=kafka.bootstrap_servers,
+        client_id=f"{kafka.client_id}-dlq",
+        **client_options(kafka),
     )
     try:
         await admin.start()
@@ -455,6 +458,7 @@ async def _scan(
         auto_offset_reset="earliest",
         # Never replay a dead-letter write whose transaction was aborted.
         isolation_level="read_committed",
+        **client_options(kafka),
     )
     try:
         await consumer.start()
@@ -648,6 +652,7 @@ async def _producer(kafka: KafkaSettings, *, dry_run: bool) -> AsyncIterator[Any
         client_id=f"{kafka.client_id}-dlq-replay",
         acks="all",
         enable_idempotence=True,
+        **client_options(kafka),
     )
     try:
         await producer.start()
