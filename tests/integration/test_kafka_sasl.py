@@ -120,6 +120,6 @@ async def test_a_wrong_password_stops_start_up_with_a_clear_error(
             pytest.fail("the bridge started with a wrong password")
     assert time.monotonic() - started < 30, "a refused login was retried like an outage"
     assert "wrong" not in str(settings)
-    with pytest.raises(ReplayError):
+    with pytest.raises(ReplayError, match="refused the SCRAM-SHA-512 login"):
         await list_dead_letters(settings.kafka, ReplayCriteria())
     assert await emulator.accepted() == []
