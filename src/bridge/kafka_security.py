@@ -122,6 +122,8 @@ async def verify_login(kafka: KafkaSettings, *, timeout: float = 10.0) -> None:
                 f"Kafka broker {server} refused the {kafka.sasl_mechanism} login of "
                 f"{kafka.sasl_username!r}: check kafka.sasl_username and kafka.sasl_password"
             ) from exc
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError):  # closed mid-handshake: may pass
+            continue
         except ssl.SSLError as exc:
             raise KafkaAuthenticationError(
                 f"TLS handshake with Kafka broker {server} failed: {exc.reason or exc}; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import ssl
@@ -16,6 +17,7 @@ from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
 
 from bridge.errors import ConfigurationError
 from bridge.kafka_security import (
+    KafkaAuthenticationError,
     broker_security,
     client_options,
     verify_login,
@@ -183,3 +185,22 @@ class TestVerifyLogin:
 
     async def test_an_unreachable_broker_is_left_to_the_callers_retries(self):
         await verify_login(kafka(**SCRAM, bootstrap_servers="127.0.0.1:1"), timeout=2)
+
+    async def test_a_broker_certificate_that_is_not_trusted_is_a_configuration_error(self, pem):
+        cert, key = pem
+        server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_side.load_cert_chain(cert, key)
+
+        async def hang_up(_reader, writer):
+            writer.close()
+
+        server = await asyncio.start_server(hang_up, "127.0.0.1", 0, ssl=server_side)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            # The system CAs do not know the self-signed broker certificate.
+            settings = kafka(security_protocol="SSL", bootstrap_servers=f"127.0.0.1:{port}")
+            with pytest.raises(KafkaAuthenticationError, match=r"TLS handshake .* failed"):
+                await verify_login(settings, timeout=5)
+        finally:
+            server.close()
+            await server.wait_closed()
