@@ -115,12 +115,13 @@ async def verify_login(kafka: KafkaSettings, *, timeout: float = 10.0) -> None:
         try:
             async with asyncio.timeout(timeout):
                 conn = await create_conn(
-                    host, int(port), client_id=f"{kafka.client_id}-login", **options
+                    host.strip("[]"), int(port), client_id=f"{kafka.client_id}-login", **options
                 )
         except _REFUSED as exc:
             raise KafkaAuthenticationError(
                 f"Kafka broker {server} refused the {kafka.sasl_mechanism} login of "
-                f"{kafka.sasl_username!r}: check kafka.sasl_username and kafka.sasl_password"
+                f"{kafka.sasl_username!r}: check kafka.sasl_mechanism, "
+                "kafka.sasl_username and kafka.sasl_password"
             ) from exc
         except (ssl.SSLEOFError, ssl.SSLZeroReturnError):  # closed mid-handshake: may pass
             continue

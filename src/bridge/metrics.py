@@ -166,8 +166,8 @@ class Metrics:
     def watch_consumers(self, read: Callable[[], Iterable[Any]]) -> None:
         """Report the lag of each partition assigned to the aiokafka consumers ``read()`` gives.
 
-        The lag is the partition's high watermark minus the group's committed offset (the
-        consumer's position while nothing is committed), read when ``/metrics`` is scraped.
+        The lag is the partition's high watermark minus the group's committed offset (minus the
+        log start while nothing is committed), read when ``/metrics`` is scraped.
         """
         self._consumers = read
 
@@ -205,8 +205,8 @@ async def _lag_of(consumer: Any) -> dict[tuple[str, int], int]:
         if high is None:  # nothing fetched yet
             continue
         done = await consumer.committed(tp)
-        if done is None:
-            done = await consumer.position(tp)
+        if done is None:  # nothing committed yet: the whole log is behind
+            done = (await consumer.beginning_offsets([tp]))[tp]
         lag[tp.topic, tp.partition] = max(0, high - done)
     return lag
 

@@ -59,7 +59,9 @@ async def test_metrics_tell_what_happened(
                 if name == "zalo_bridge_consumer_lag" and ("topic", topics.input) in labels
             ]
             settled = sum(v for (n, _), v in found.items() if n == "zalo_bridge_outcomes_total")
-            if (settled == 2 and lag and sum(lag) == 0) or time.monotonic() > deadline:
+            in_flight = sample(found, "zalo_bridge_in_flight")
+            done = settled == 2 and in_flight == 0 and lag and sum(lag) == 0
+            if done or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.2)
         body = await scrape(client)

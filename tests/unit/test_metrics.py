@@ -172,8 +172,8 @@ class TP:
 
 
 class FakeConsumer:
-    def __init__(self, high, committed, position):
-        self._high, self._committed, self._position = high, committed, position
+    def __init__(self, high, committed, start):
+        self._high, self._committed, self._start = high, committed, start
 
     def assignment(self):
         return set(self._high)
@@ -184,8 +184,8 @@ class FakeConsumer:
     async def committed(self, tp):
         return self._committed.get(tp)
 
-    async def position(self, tp):
-        return self._position[tp]
+    async def beginning_offsets(self, partitions):
+        return {tp: self._start[tp] for tp in partitions}
 
 
 class TestGauges:
@@ -231,13 +231,13 @@ class TestGauges:
         consumer = FakeConsumer(
             high={p0: 120, p1: 40, p2: None},
             committed={p0: 100},
-            position={p1: 35, p2: 0},
+            start={p1: 30, p2: 0},
         )
         metrics.watch_consumers(lambda: [consumer, None])
         await metrics.scrape()
         lag = "zalo_bridge_consumer_lag"
         assert value(metrics, lag, topic="events", partition="0") == 20
-        assert value(metrics, lag, topic="events", partition="1") == 5  # nothing committed yet
+        assert value(metrics, lag, topic="events", partition="1") == 10  # nothing committed yet
         assert value(metrics, lag, topic="events", partition="2") is None  # nothing fetched yet
 
         consumer._high = {}  # partitions revoked
