@@ -28,8 +28,10 @@ from bridge.consumer import register_consumer
 from bridge.delivery import Deliverer, DeliveryPolicy, InboundRecord, MessageSender
 from bridge.dispatch import Dispatcher
 from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
+from bridge.kafka_security import broker_security, client_options, verify_login
 from bridge.logs import get_logger
 from bridge.mapping import BuiltinRenderer, MessageContext
+from bridge.metrics import Metrics
 from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.store import open_ledger
 from bridge.zalo import StaticToken, ZaloClient
@@ -79,6 +81,7 @@ class Runtime:
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     )
     breaker: CircuitBreaker | None = None
+    metrics: Metrics = field(default_factory=Metrics)
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -137,7 +140,11 @@ class Runtime:
         kafka = settings.kafka
 
         async def process(record: InboundRecord) -> list[OutboundRecord]:
+            since = self.metrics.taken_up(record.topic)
             outcome = await deliverer.handle(record)
+            self.metrics.settled(
+                outcome.status, outcome.reason, attempts=outcome.attempts, since=since
+            )
             return outputs_for(
                 record,
                 outcome,
@@ -154,6 +161,10 @@ class Runtime:
             on_fatal=self.on_fatal,
         )
         self._dispatcher.start()
+        dispatcher, breaker = self._dispatcher, self.breaker
+        self.metrics.watch_in_flight(lambda: dispatcher.in_flight)
+        self.metrics.watch_breaker(lambda: breaker.state.value)
+        self.metrics.watch_holds(lambda: self.flow.reasons)
 
     def _zalo_client(self) -> ZaloClient:
         zalo = self.settings.zalo
@@ -165,7 +176,11 @@ class Runtime:
             base_url=str(zalo.base_url),
             timeout=httpx.Timeout(zalo.timeout_seconds, connect=zalo.connect_timeout_seconds),
             limits=limits,
-            transport=AiohttpTransport(limits=limits) if zalo.http_transport == "aiohttp" else None,
+            transport=self.metrics.instrument(
+                AiohttpTransport(limits=limits)
+                if zalo.http_transport == "aiohttp"
+                else httpx.AsyncHTTPTransport(limits=limits)
+            ),
             headers={"user-agent": "zalo-bridge"},
         )
         self._closers.append(http.aclose)
@@ -185,6 +200,7 @@ class Runtime:
                 transaction_timeout_ms=kafka.transaction_timeout_ms,
                 enable_idempotence=True,
                 acks="all",
+                **client_options(kafka),
             )
 
         retrying = AsyncRetrying(
@@ -198,6 +214,7 @@ class Runtime:
         )
         async for attempt in retrying:
             with attempt:
+                await verify_login(kafka)  # a refused login is not retried
                 started = producer()
                 try:
                     await started.start()
@@ -230,6 +247,7 @@ def create_app(
 
     Nothing connects until the app starts. ``GET /health/live`` answers while the process runs;
     ``GET /health/ready`` answers 204 while the Kafka broker is reachable and Zalo accepts calls.
+    ``GET /metrics`` serves the Prometheus metrics (``bridge.metrics``).
 
     Args:
         settings: The validated settings.
@@ -240,12 +258,16 @@ def create_app(
     broker = KafkaBroker(
         settings.kafka.bootstrap_servers,
         client_id=settings.kafka.client_id,
+        security=broker_security(settings.kafka),
         logger=logging.getLogger("bridge.faststream"),
         # faststream's per-message lines: bridge writes its own canonical line per event.
         log_level=logging.DEBUG,
     )
     runtime = Runtime(settings, sender=sender, ledger=ledger, on_fatal=on_fatal)
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)
+    runtime.metrics.watch_consumers(
+        lambda: [getattr(s, "consumer", None) for s in broker.subscribers]
+    )
 
     @get(include_in_schema=False)
     async def live(_request: AsgiRequest) -> AsgiResponse:
@@ -256,9 +278,15 @@ def create_app(
         healthy = runtime.ready and await broker.ping(timeout=5.0)
         return AsgiResponse(b"", status_code=204 if healthy else 503)
 
+    @get(include_in_schema=False)
+    async def metrics(scope: Any) -> AsgiResponse:
+        accept = dict(scope.get("headers", ())).get(b"accept", b"").decode("latin-1")
+        body, content_type = await runtime.metrics.scrape(accept)
+        return AsgiResponse(body, status_code=200, headers={"content-type": content_type})
+
     return AsgiFastStream(
         broker,
-        asgi_routes=[("/health/live", live), ("/health/ready", ready)],
+        asgi_routes=[("/health/live", live), ("/health/ready", ready), ("/metrics", metrics)],
         logger=logging.getLogger("bridge.app"),
         on_startup=[runtime.start],
         on_shutdown=[runtime.drain],

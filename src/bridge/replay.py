@@ -19,7 +19,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from bridge.dead_letter import DLQ_HEADER_PREFIX
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, ConfigurationError
+from bridge.kafka_security import client_options, verify_login
 from bridge.masking import mask_text
 
 if TYPE_CHECKING:
@@ -419,8 +420,13 @@ async def _partitions(kafka: KafkaSettings, topic: str, must_exist: Sequence[str
     Asks for the metadata of every topic: a request naming a missing topic would create it on a
     broker with ``auto.create.topics.enable``.
     """
+    try:
+        await verify_login(kafka)
+        options = client_options(kafka)
+    except ConfigurationError as exc:
+        raise ReplayError(str(exc)) from exc
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_id}-dlq"
+        bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_id}-dlq", **options
     )
     try:
         await admin.start()
@@ -455,6 +461,7 @@ async def _scan(
         auto_offset_reset="earliest",
         # Never replay a dead-letter write whose transaction was aborted.
         isolation_level="read_committed",
+        **client_options(kafka),
     )
     try:
         await consumer.start()
@@ -648,6 +655,7 @@ async def _producer(kafka: KafkaSettings, *, dry_run: bool) -> AsyncIterator[Any
         client_id=f"{kafka.client_id}-dlq-replay",
         acks="all",
         enable_idempotence=True,
+        **client_options(kafka),
     )
     try:
         await producer.start()

@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FilePath,
     HttpUrl,
     SecretStr,
     ValidationError,
@@ -89,6 +90,42 @@ class KafkaSettings(_Section):
     )
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
     session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="How every Kafka client of bridge connects: TLS (SSL), SASL, both, or neither.",
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism; required with SASL_PLAINTEXT and SASL_SSL."
+    )
+    sasl_username: str | None = Field(default=None, min_length=1, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password (a secret).")
+    ssl_cafile: FilePath | None = Field(
+        default=None,
+        description="PEM file of the CAs that sign the brokers' certificates; default: system CAs.",
+    )
+    ssl_certfile: FilePath | None = Field(
+        default=None, description="PEM client certificate, for brokers that require mutual TLS."
+    )
+    ssl_keyfile: FilePath | None = Field(
+        default=None, description="PEM private key of ssl_certfile (unencrypted)."
+    )
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> KafkaSettings:
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and not (self.sasl_mechanism and self.sasl_username and self.sasl_password):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism, "
+                "sasl_username and sasl_password"
+            )
+        if not sasl and (self.sasl_mechanism or self.sasl_username or self.sasl_password):
+            raise ValueError("sasl_* settings need security_protocol SASL_PLAINTEXT or SASL_SSL")
+        tls = self.security_protocol in {"SSL", "SASL_SSL"}
+        if not tls and (self.ssl_cafile or self.ssl_certfile or self.ssl_keyfile):
+            raise ValueError("ssl_* settings need security_protocol SSL or SASL_SSL")
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise ValueError("ssl_keyfile needs ssl_certfile")
+        return self
 
     @field_validator("bootstrap_servers")
     @classmethod
