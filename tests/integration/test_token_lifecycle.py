@@ -171,6 +171,9 @@ async def test_three_replicas_spend_each_refresh_token_once_and_lose_no_message(
             env, "authorize", "--code", issued.json()["code"], "--code-verifier", verifier
         )
         assert code == 0, output
+        # Every refresh answers half a second late (the token is spent on arrival), so replicas
+        # due at the same moment queue on the row lock behind the one refreshing.
+        await emulator.fault(kind="delay", ms=500, endpoint="/v4/oa/access_token", count=1000)
 
         bridge_env = {
             **env,
@@ -252,6 +255,8 @@ async def test_three_replicas_spend_each_refresh_token_once_and_lose_no_message(
         assert after["refresh_token"] == before["new_refresh_token"]
     logs = "".join((tmp_path / f"bridge-{i}.log").read_text() for i in range(REPLICAS))
     assert "Zalo OA token refreshed" in logs
+    # Replicas that waited for the lock used the pair written meanwhile instead of refreshing.
+    assert "Zalo OA token already refreshed elsewhere" in logs
     for attempt in attempts:
         assert attempt["refresh_token"] not in logs
         assert attempt["access_token"] not in logs

@@ -249,6 +249,13 @@ class ManagedToken:
             if stored is None:
                 raise TokenStoreError(f"no tokens stored for OA {self._oa_id}")
             if not needed(stored):
+                if stored.generation != self.generation:
+                    _log.info(
+                        "Zalo OA token already refreshed elsewhere",
+                        oa_id=self._oa_id,
+                        generation=stored.generation,
+                        by=stored.updated_by,
+                    )
                 self._adopt(stored)
                 return stored
             pair = await self._oauth.refresh(stored.pair.refresh_token, now=self._clock())
