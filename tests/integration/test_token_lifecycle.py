@@ -135,6 +135,42 @@ async def wait_ready(urls: list[str], timeout: float = 60) -> None:
                 await asyncio.sleep(0.2)
 
 
+def kafka_env(env: dict[str, str], bootstrap: str, topics) -> dict[str, str]:
+    """The settings of a bridge that runs: fast retries, short leases, quick token retries."""
+    return {
+        **env,
+        "BRIDGE_ZALO__TOKEN_REFRESH_AT_FRACTION": "0.5",
+        "BRIDGE_ZALO__TOKEN_RETRY_MAX_SECONDS": "1",
+        "BRIDGE_ZALO__TIMEOUT_SECONDS": "2",
+        "BRIDGE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+        "BRIDGE_KAFKA__INPUT_TOPIC": topics.input,
+        "BRIDGE_KAFKA__DEAD_LETTER_TOPIC": topics.dead_letter,
+        "BRIDGE_KAFKA__STATUS_TOPIC": topics.status,
+        "BRIDGE_KAFKA__CONSUMER_GROUP": topics.group,
+        "BRIDGE_KAFKA__SESSION_TIMEOUT_MS": "6000",
+        "BRIDGE_KAFKA__COMMIT_INTERVAL_MS": "100",
+        "BRIDGE_DELIVERY__MAX_ATTEMPTS": "5",
+        "BRIDGE_DELIVERY__INITIAL_BACKOFF_SECONDS": "0.05",
+        "BRIDGE_DELIVERY__MAX_BACKOFF_SECONDS": "0.2",
+        "BRIDGE_DELIVERY__REDELIVERY_PAUSE_SECONDS": "0.2",
+        "BRIDGE_DELIVERY__LEASE_SECONDS": "3",
+        "BRIDGE_DELIVERY__BREAKER_OPEN_SECONDS": "0.2",
+        "BRIDGE_DELIVERY__BREAKER_MAX_OPEN_SECONDS": "0.5",
+        "BRIDGE_PROVINCE__LOOKUP_URL_TEMPLATE": "https://dvc.example.gov.vn/tra-cuu?ma={case_code}",
+    }
+
+
+async def authorize(emulator: Emulator, env: dict[str, str]) -> None:
+    """The OA admin's consent (the emulator's admin issues the code), exchanged by the CLI."""
+    verifier = "v" * 43
+    issued = await emulator.http.post("/_emulator/oauth/codes", json={"code_verifier": verifier})
+    issued.raise_for_status()
+    code, output = await cli(
+        env, "authorize", "--code", issued.json()["code"], "--code-verifier", verifier
+    )
+    assert code == 0, output
+
+
 async def revoke_current_access_token(emulator: Emulator) -> str:
     tokens = (await emulator.http.get("/_emulator/tokens")).json()["tokens"]
     live = [t for t in tokens if not t["revoked"]]
@@ -162,40 +198,12 @@ async def test_three_replicas_spend_each_refresh_token_once_and_lose_no_message(
     env = managed_env(running.base_url, pg_store, new_key())
     processes = Processes()
     try:
-        verifier = "v" * 43
-        issued = await emulator.http.post(
-            "/_emulator/oauth/codes", json={"code_verifier": verifier}
-        )
-        issued.raise_for_status()
-        code, output = await cli(
-            env, "authorize", "--code", issued.json()["code"], "--code-verifier", verifier
-        )
-        assert code == 0, output
+        await authorize(emulator, env)
         # Every refresh answers half a second late (the token is spent on arrival), so replicas
         # due at the same moment queue on the row lock behind the one refreshing.
         await emulator.fault(kind="delay", ms=500, endpoint="/v4/oa/access_token", count=1000)
 
-        bridge_env = {
-            **env,
-            "BRIDGE_ZALO__TOKEN_REFRESH_AT_FRACTION": "0.5",
-            "BRIDGE_ZALO__TOKEN_RETRY_MAX_SECONDS": "1",
-            "BRIDGE_ZALO__TIMEOUT_SECONDS": "2",
-            "BRIDGE_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "BRIDGE_KAFKA__INPUT_TOPIC": topics.input,
-            "BRIDGE_KAFKA__DEAD_LETTER_TOPIC": topics.dead_letter,
-            "BRIDGE_KAFKA__STATUS_TOPIC": topics.status,
-            "BRIDGE_KAFKA__CONSUMER_GROUP": topics.group,
-            "BRIDGE_KAFKA__SESSION_TIMEOUT_MS": "6000",
-            "BRIDGE_KAFKA__COMMIT_INTERVAL_MS": "100",
-            "BRIDGE_DELIVERY__MAX_ATTEMPTS": "5",
-            "BRIDGE_DELIVERY__INITIAL_BACKOFF_SECONDS": "0.05",
-            "BRIDGE_DELIVERY__MAX_BACKOFF_SECONDS": "0.2",
-            "BRIDGE_DELIVERY__REDELIVERY_PAUSE_SECONDS": "0.2",
-            "BRIDGE_DELIVERY__LEASE_SECONDS": "3",
-            "BRIDGE_DELIVERY__BREAKER_OPEN_SECONDS": "0.2",
-            "BRIDGE_DELIVERY__BREAKER_MAX_OPEN_SECONDS": "0.5",
-            "BRIDGE_PROVINCE__LOOKUP_URL_TEMPLATE": "https://dvc.example.gov.vn/tra-cuu?ma={case_code}",
-        }
+        bridge_env = kafka_env(env, kafka_bootstrap, topics)
         urls = []
         for index in range(REPLICAS):
             port = free_port()
@@ -260,3 +268,66 @@ async def test_three_replicas_spend_each_refresh_token_once_and_lose_no_message(
     for attempt in attempts:
         assert attempt["refresh_token"] not in logs
         assert attempt["access_token"] not in logs
+
+
+async def ready_status(url: str) -> int | None:
+    async with httpx.AsyncClient(timeout=2) as http:
+        try:
+            return (await http.get(f"{url}/health/ready")).status_code
+        except httpx.HTTPError:
+            return None
+
+
+@pytest.mark.kafka
+async def test_a_failing_refresh_pauses_delivery_and_readiness_until_it_succeeds(
+    kafka_bootstrap, topics, publish, make_event, encode, tmp_path
+):
+    running = await start_emulator(EmulatorConfig(access_tokens=()))
+    emulator = Emulator(running.base_url)
+    await emulator.follow(USER)
+    env = managed_env(running.base_url, f"sqlite:///{tmp_path / 'b.sqlite3'}", new_key())
+    processes = Processes()
+    try:
+        await authorize(emulator, env)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        argv = [sys.executable, "-m", "bridge", "run", "--host", "127.0.0.1", "--port", str(port)]
+        bridge_env = kafka_env(env, kafka_bootstrap, topics)
+        processes.spawn("bridge", argv, bridge_env, tmp_path / "bridge.log")
+        await wait_ready([url])
+
+        # Zalo's OAuth refuses every refresh (the refresh token stays unspent), then the access
+        # token in use is revoked: the next send is refused with -220 and cannot be cured.
+        await emulator.fault(
+            kind="error",
+            error=-14002,
+            message="Invalid appId",
+            endpoint="/v4/oa/access_token",
+            count=1000,
+        )
+        await revoke_current_access_token(emulator)
+        case = "000.20.31.H56-260310-9001"
+        await publish(encode(make_event(sequence=1, case={"code": case})), key=case)
+        deadline = time.monotonic() + 30
+        while await ready_status(url) != 503:
+            assert time.monotonic() < deadline, "the bridge stayed ready without a usable token"
+            await asyncio.sleep(0.2)
+        assert await emulator.accepted() == []
+
+        await emulator.clear_faults()  # Zalo's OAuth is back: the retries succeed
+        await wait_ready([url], timeout=30)
+        accepted = await emulator.wait_for_accepted(1, timeout=30)
+        attempts = await refresh_log(emulator)
+    finally:
+        processes.stop_all()
+        await emulator.http.aclose()
+        await running.stop()
+
+    assert len(accepted) == 1
+    assert case in accepted[0]["text"]
+    outcomes = [a["outcome"] for a in attempts]
+    assert outcomes[-1] == "success"
+    assert set(outcomes[:-1]) == {"fault"}
+    log = (tmp_path / "bridge.log").read_text()
+    assert "Zalo token refresh failed" in log
+    assert '"reasons": ["token"]' in log
