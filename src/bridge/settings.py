@@ -137,7 +137,9 @@ class ZaloSettings(_Section):
             "the one registered in the Zalo console (UNCERTAIN)."
         ),
     )
-    oauth_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    oauth_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=120, description="Timeout of one call to the OAuth host."
+    )
     token_encryption_key: SecretStr | None = Field(
         default=None,
         description=(

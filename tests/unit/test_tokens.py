@@ -11,7 +11,9 @@ import pytest
 from cryptography.fernet import Fernet
 from structlog.testing import capture_logs
 
+from bridge.app import Runtime
 from bridge.errors import ConfigurationError, OAuthError, TokenStoreError
+from bridge.settings import load_settings
 from bridge.store.token_cipher import TokenCipher, new_key
 from bridge.store.tokens import TokenPair, TokenStore
 from bridge.zalo.managed_token import ManagedToken, refresh_due_at
@@ -433,3 +435,32 @@ class TestManagedToken:
         text = repr(logs)
         for secret in ("access-1", "refresh-1", "access-2", "refresh-2", "secret-1"):
             assert secret not in text
+
+
+class TestSettingsAndWiring:
+    def test_managed_tokens_need_the_app_and_the_oa(self, key):
+        with pytest.raises(ConfigurationError) as caught:
+            load_settings(zalo={"token_encryption_key": key, "app_id": "1"})
+        assert "app_secret, oa_id" in str(caught.value)
+
+    async def test_the_runtime_holds_delivery_until_a_token_is_stored(self, key, db_url):
+        settings = load_settings(
+            store={"url": db_url},
+            zalo={"token_encryption_key": key, "app_id": "1", "app_secret": "s", "oa_id": OA},
+        )
+        runtime = Runtime(settings)
+        try:
+            tokens = await runtime._token_source()
+            assert tokens is runtime.tokens
+            assert runtime.flow.reasons == {"token"}
+            stored = await runtime.tokens._store.put(OA, pair(), source="import", by="me", now=T0)
+            assert stored.generation == 1
+        finally:
+            await runtime.stop()
+
+    async def test_without_a_key_the_static_token_is_used(self):
+        runtime = Runtime(load_settings(zalo={"access_token": "static"}))
+        tokens = await runtime._token_source()
+        assert await tokens.token() == "static"
+        assert runtime.tokens is None
+        assert runtime.flow.reasons == frozenset()
