@@ -422,6 +422,35 @@ class TestManagedToken:
         assert not managed.healthy
         assert managed.seconds_until_expiry() == -1
 
+    async def test_the_background_task_refreshes_when_due_and_retries_failures(
+        self, store, oauth, zalo, clock, health
+    ):
+        await store.put(OA, pair(), source="import", by="me", now=T0)
+        clock.now = T0 + 0.9 * LIFE
+        zalo.answer = {"error": -14002, "error_name": "invalid_app_id"}
+        waits = []
+
+        async def sleep(seconds):
+            waits.append(seconds)
+            zalo.answer = None  # the outage ends while the task waits
+
+        managed = ManagedToken(
+            store, oauth, oa_id=OA, owner="r", clock=clock, sleep=sleep, on_health=health.append
+        )
+        await managed.start()
+        try:
+            for _ in range(500):
+                if managed.generation == 2:
+                    break
+                await asyncio.sleep(0.01)
+            assert managed.generation == 2
+            assert len(waits) == 1
+            assert managed.healthy
+            assert not managed.refresh_failing
+            assert health == [True]  # still valid for 2.5 h: delivery never paused
+        finally:
+            await managed.stop()
+
     async def test_logs_never_carry_tokens(self, managed, store, zalo):
         await store.put(OA, pair(), source="import", by="me", now=T0)
         await managed.run_once()

@@ -219,8 +219,12 @@ class ManagedToken:
             before_sleep=self._before_retry,
         )
         while True:
-            delay: float = await retrying(self.run_once)
             self._wake.clear()
+            try:
+                delay: float = await retrying(self.run_once)
+            except Exception:  # noqa: BLE001 - a bug here must not end the refreshes for good
+                _log.exception("the Zalo token refresher failed unexpectedly", oa_id=self._oa_id)
+                delay = self._retry_max
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
@@ -276,6 +280,7 @@ class ManagedToken:
         if stored.pair.access_token != self._rejected:
             self._rejected = None
         if previous is None or previous.generation != stored.generation:
+            self._refresh_failing = False  # a newer pair makes an earlier failure moot
             _log.debug("Zalo OA token in use", oa_id=self._oa_id, generation=stored.generation)
         self._update_health()
 
