@@ -248,7 +248,8 @@ def create_app(
     """Build the bridge: a faststream Kafka app with health endpoints, ready for uvicorn.
 
     Nothing connects until the app starts. ``GET /health/live`` answers while the process runs;
-    ``GET /health/ready`` answers 204 while the Kafka broker is reachable and Zalo accepts calls.
+    ``GET /health/ready`` answers 204 while the Kafka broker is reachable, Zalo accepts calls and
+    (with managed tokens) a usable token is at hand.
 
     Args:
         settings: The validated settings.

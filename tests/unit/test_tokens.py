@@ -337,6 +337,7 @@ class TestManagedToken:
         zalo.gate.set()
         assert await asyncio.gather(*waiting) == [True] * 20
         assert len(zalo.calls) == 1
+        assert managed.outcomes == {"refreshed": 1}
 
     async def test_a_pair_refreshed_by_another_replica_is_used_without_refreshing(
         self, managed, store, zalo
@@ -347,6 +348,7 @@ class TestManagedToken:
         assert await managed.refresh("access-1") is True
         assert await managed.token() == "access-7"
         assert zalo.calls == []
+        assert managed.outcomes == {"adopted": 1}
 
     async def test_a_failed_refresh_keeps_the_stored_pair_and_marks_unhealthy(
         self, managed, store, zalo, health

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -102,6 +103,9 @@ class ManagedToken:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self.outcomes: Counter[str] = Counter()
+        """Refresh rounds so far, for metrics: ``refreshed`` (a refresh token was spent),
+        ``adopted`` (another replica's pair was taken after waiting for the lock), ``failed``."""
 
     # ------------------------------------------------------------------ what others read
 
@@ -260,11 +264,13 @@ class ManagedToken:
                         generation=stored.generation,
                         by=stored.updated_by,
                     )
+                    self.outcomes["adopted"] += 1
                 self._adopt(stored)
                 return stored
             pair = await self._oauth.refresh(stored.pair.refresh_token, now=self._clock())
             fresh = await slot.replace(pair, source="refresh", by=self._owner, now=self._clock())
         self._refresh_failing = False
+        self.outcomes["refreshed"] += 1
         self._adopt(fresh)
         _log.info(
             "Zalo OA token refreshed",
@@ -286,6 +292,7 @@ class ManagedToken:
 
     def _failed(self, error: BaseException, why: str) -> None:
         self._refresh_failing = True
+        self.outcomes["failed"] += 1
         self._update_health()
         _log.error(
             "Zalo token refresh failed",
