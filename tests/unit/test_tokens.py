@@ -397,6 +397,7 @@ class TestManagedToken:
         await managed.run_once()
         assert len(zalo.calls) == 1
         assert managed.seconds_until_expiry() == LIFE
+        assert managed.seconds_until_refresh_expiry() == 7_776_000
         assert managed.generation == 2
 
     async def test_no_stored_tokens_is_unhealthy_until_some_are_imported(

@@ -130,6 +130,13 @@ class ManagedToken:
             return None
         return self._current.pair.access_expires_at - self._clock()
 
+    def seconds_until_refresh_expiry(self) -> float | None:
+        """Seconds until the refresh token in use expires (re-consent needed then), or None."""
+        current = self._current
+        if current is None or current.pair.refresh_expires_at is None:
+            return None
+        return current.pair.refresh_expires_at - self._clock()
+
     # ------------------------------------------------------------------ TokenSource
 
     async def token(self) -> str | None:
