@@ -34,7 +34,8 @@ from bridge.mapping import BuiltinRenderer, MessageContext
 from bridge.metrics import Metrics
 from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.store import open_ledger
-from bridge.zalo import StaticToken, ZaloClient
+from bridge.zalo import StaticToken, TokenSource, ZaloClient
+from bridge.zalo.token_setup import managed_tokens_enabled, open_managed_token
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
     from bridge.ledger import Ledger
     from bridge.settings import Settings
+    from bridge.zalo.managed_token import ManagedToken
 
 __all__ = ["Runtime", "create_app", "message_context"]
 
@@ -82,6 +84,7 @@ class Runtime:
     )
     breaker: CircuitBreaker | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    tokens: ManagedToken | None = None
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -93,15 +96,17 @@ class Runtime:
 
     @property
     def ready(self) -> bool:
-        """Started, and Zalo accepts calls (the circuit breaker is closed)."""
-        return self._dispatcher is not None and (
-            self.breaker is None or self.breaker.state is BreakerState.CLOSED
+        """Started, Zalo accepts calls (the circuit breaker is closed), and a token is usable."""
+        return (
+            self._dispatcher is not None
+            and (self.breaker is None or self.breaker.state is BreakerState.CLOSED)
+            and (self.tokens is None or self.tokens.healthy)
         )
 
     async def start(self) -> None:
         """Open the Zalo client, the ledger and the transactional producer; build the pipeline."""
         settings = self.settings
-        sender = self.sender or self._zalo_client()
+        sender = self.sender or await self._zalo_client()
         ledger = self.ledger
         if ledger is None:
             store = settings.store
@@ -165,9 +170,28 @@ class Runtime:
         self.metrics.watch_in_flight(lambda: dispatcher.in_flight)
         self.metrics.watch_breaker(lambda: breaker.state.value)
         self.metrics.watch_holds(lambda: self.flow.reasons)
+        if self.tokens is not None:
+            self.metrics.watch_token(self.tokens.seconds_until_expiry)
+            refresh = self.tokens.seconds_until_refresh_expiry
+            self.metrics.watch_token(refresh, token="refresh")  # noqa: S106 - a label, not a secret
 
-    def _zalo_client(self) -> ZaloClient:
+    async def _token_source(self) -> TokenSource:
+        """Managed tokens (store + refresh) when configured, else the static ``access_token``."""
         zalo = self.settings.zalo
+        if not managed_tokens_enabled(zalo):
+            return StaticToken(zalo.access_token.get_secret_value() if zalo.access_token else None)
+        self.tokens = await open_managed_token(
+            self.settings,
+            owner=self.owner,
+            on_health=lambda usable: self.flow.hold("token", on=not usable),
+        )
+        self.flow.hold("token", on=not self.tokens.healthy)
+        self._closers.append(self.tokens.stop)
+        return self.tokens
+
+    async def _zalo_client(self) -> ZaloClient:
+        zalo = self.settings.zalo
+        tokens = await self._token_source()
         limits = httpx.Limits(
             max_connections=zalo.max_connections,
             max_keepalive_connections=zalo.max_connections,
@@ -184,8 +208,7 @@ class Runtime:
             headers={"user-agent": "zalo-bridge"},
         )
         self._closers.append(http.aclose)
-        token = zalo.access_token.get_secret_value() if zalo.access_token else None
-        return ZaloClient(http, StaticToken(token), max_concurrent=zalo.max_connections)
+        return ZaloClient(http, tokens, max_concurrent=zalo.max_connections)
 
     async def _publisher(self) -> TransactionalPublisher:
         """Start the transactional producer, waiting for the broker if it is not up yet."""
@@ -246,8 +269,9 @@ def create_app(
     """Build the bridge: a faststream Kafka app with health endpoints, ready for uvicorn.
 
     Nothing connects until the app starts. ``GET /health/live`` answers while the process runs;
-    ``GET /health/ready`` answers 204 while the Kafka broker is reachable and Zalo accepts calls.
-    ``GET /metrics`` serves the Prometheus metrics (``bridge.metrics``).
+    ``GET /health/ready`` answers 204 while the Kafka broker is reachable, Zalo accepts calls and
+    (with managed tokens) a usable token is at hand. ``GET /metrics`` serves the Prometheus
+    metrics (``bridge.metrics``).
 
     Args:
         settings: The validated settings.

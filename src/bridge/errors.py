@@ -13,6 +13,8 @@ that meets them, with ``raise … from exc``, so callers only ever handle bridge
         - RecipientUnreachableError this citizen cannot be reached on this channel (-213, -230, …)
         - MessageRejectedError      Zalo refuses this message as written (-201, -210, -248, …)
         - AccountError              the OA or app is misconfigured or unpaid: stop and alert
+      + OAuthError                  Zalo's OAuth server gave no token pair (refused, or unreachable)
+      + TokenStoreError             the stored OA tokens cannot be read or written
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ __all__ = [
     "InvalidEventError",
     "InvalidEventReason",
     "MessageRejectedError",
+    "OAuthError",
     "RecipientUnreachableError",
     "RetryableDeliveryError",
     "TokenError",
+    "TokenStoreError",
 ]
 
 
@@ -104,3 +108,22 @@ class MessageRejectedError(DeliveryError):
 
 class AccountError(DeliveryError):
     """The OA or app cannot send at all until an administrator acts."""
+
+
+class OAuthError(BridgeError):
+    """Zalo's OAuth server gave no token pair.
+
+    Args:
+        message: What went wrong, never a token.
+        code: Zalo's OAuth ``error`` code when it answered with one (-14xxx).
+        transient: True when nothing was refused (network, HTTP 5xx): the same call may succeed.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, transient: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.transient = transient
+
+
+class TokenStoreError(BridgeError):
+    """The stored OA tokens cannot be read, decrypted or written."""

@@ -144,7 +144,9 @@ class ZaloSettings(_Section):
         description="The OA API host; the emulator's address in tests and `make run`.",
     )
     access_token: SecretStr | None = Field(
-        default=None, description="OA access token (until the token store takes over)."
+        default=None,
+        description="Static OA access token, never refreshed; ignored when token_encryption_key "
+        "is set (managed tokens).",
     )
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
@@ -155,6 +157,68 @@ class ZaloSettings(_Section):
             "Connection pool under httpx: aiohttp's (fast at high concurrency) or httpx's own."
         ),
     )
+    # Token lifecycle (issue 4): managed tokens when token_encryption_key is set.
+    app_id: str | None = Field(default=None, description="Zalo app id (OAuth calls).")
+    app_secret: SecretStr | None = Field(
+        default=None, description="Zalo app secret key (`secret_key` header of OAuth calls)."
+    )
+    oa_id: str | None = Field(default=None, description="The Official Account whose tokens.")
+    oauth_base_url: HttpUrl = Field(
+        default=HttpUrl("https://oauth.zaloapp.com"),
+        description="Zalo's OAuth v4 host; the emulator's address in tests.",
+    )
+    oauth_redirect_uri: HttpUrl | None = Field(
+        default=None,
+        description=(
+            "redirect_uri of the consent URL (`zalo-bridge zalo authorize`); it may have to match "
+            "the one registered in the Zalo console (UNCERTAIN)."
+        ),
+    )
+    oauth_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=120, description="Timeout of one call to the OAuth host."
+    )
+    token_encryption_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Fernet key(s) encrypting the stored tokens, comma-separated, newest first (older "
+            "ones only decrypt, for key rotation). Set: the bridge keeps the OA's tokens in "
+            "store.url and refreshes them (needs app_id, app_secret, oa_id); access_token is "
+            "then ignored. Unset: access_token is used as it is and never refreshed."
+        ),
+    )
+    token_refresh_at_fraction: float = Field(
+        default=0.8,
+        gt=0,
+        lt=1,
+        description="Refresh when this fraction of the access token's lifetime has passed.",
+    )
+    access_token_lifetime_seconds: float = Field(
+        default=90_000,
+        gt=0,
+        description="Access-token lifetime when Zalo's answer has no expires_in (25 h).",
+    )
+    refresh_token_lifetime_seconds: float = Field(
+        default=7_776_000,
+        gt=0,
+        description=(
+            "Refresh-token lifetime when Zalo's answer does not give one ('3 months': 90 days)."
+        ),
+    )
+    token_retry_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait between failed refresh attempts."
+    )
+
+    @model_validator(mode="after")
+    def _managed_tokens_complete(self) -> ZaloSettings:
+        if self.token_encryption_key is not None:
+            missing = [
+                name for name in ("app_id", "app_secret", "oa_id") if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    "token_encryption_key (managed tokens) also needs " + ", ".join(missing)
+                )
+        return self
 
 
 class DeliverySettings(_Section):
