@@ -11,6 +11,8 @@ entries that have become redundant, so the list only shrinks.
     python deploy/helm/values_schema.py --check    # exit 1 when the file is stale
 """
 
+# ruff: noqa: INP001 - a script run by path (make chart-schema), not part of a package
+
 from __future__ import annotations
 
 import argparse
