@@ -113,7 +113,7 @@ KUBE_VALIDATE := $(TOOLS_DIR)/kubernetes-validate-$(KUBE_VALIDATE_VERSION)/bin/k
 
 .PHONY: .go  # Go, to build helm from the Go module proxy
 .go:
-	@$(GO) version >/dev/null 2>&1 || { echo "installing helm needs Go ≥ 1.25 (set GO=/path/to/go)"; exit 1; }
+	@$(GO) version >/dev/null 2>&1 || { echo "installing helm needs Go ≥ 1.21 (set GO=/path/to/go)"; exit 1; }
 
 $(HELM): | .go
 	GOBIN=$(dir $@) GOFLAGS=-trimpath CGO_ENABLED=0 $(GO) install -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
