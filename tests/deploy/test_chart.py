@@ -398,6 +398,8 @@ def test_message_templates_are_mounted_where_the_settings_say(rendered):
         directory = release.settings["templates"]["directory"]
         mounts = {m["name"]: m["mountPath"] for m in release.container["volumeMounts"]}
         assert mounts["templates"] == directory
+        annotations = release.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+        assert {"checksum/config", "checksum/templates"} <= set(annotations)  # edits roll the pods
 
 
 def test_keda_scales_on_the_lag_of_bridges_group_with_its_credentials(rendered):
