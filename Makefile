@@ -111,11 +111,9 @@ HELM := $(TOOLS_DIR)/helm-$(HELM_VERSION)/helm
 KUBE_VALIDATE_VERSION := 1.37.0
 KUBE_VALIDATE := $(TOOLS_DIR)/kubernetes-validate-$(KUBE_VALIDATE_VERSION)/bin/kubernetes-validate
 
-.PHONY: .go  # Go, to build helm from the Go module proxy
-.go:
+# Go is needed only to build helm, once.
+$(HELM):
 	@$(GO) version >/dev/null 2>&1 || { echo "installing helm needs Go ≥ 1.21 (set GO=/path/to/go)"; exit 1; }
-
-$(HELM): | .go
 	GOBIN=$(dir $@) GOFLAGS=-trimpath CGO_ENABLED=0 $(GO) install -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 $(KUBE_VALIDATE): | .python
