@@ -92,9 +92,50 @@ test-unit: $(INSTALLED)
 	$(BIN)/pytest -m "not kafka and not postgres" --basetemp=$(PYTEST_BASETEMP)
 
 .PHONY: test-all  ## Every test; starts a local Kafka broker and PostgreSQL server (or uses KAFKA_BOOTSTRAP_SERVERS, BRIDGE_TEST_POSTGRES_DSN)
-test-all: $(INSTALLED) kafka-jars .postgres
+test-all: $(INSTALLED) kafka-jars .postgres chart-tools
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
-	$(BIN)/pytest --basetemp=$(PYTEST_BASETEMP) --durations=10
+	HELM=$(HELM) KUBERNETES_VALIDATE=$(KUBE_VALIDATE) $(BIN)/pytest --basetemp=$(PYTEST_BASETEMP) --durations=10
+
+# ------------------------------------------------------------------ deployment (Dockerfile, Helm chart)
+
+# Tools for the chart checks, cached outside git and shared by every clone of the user.
+TOOLS_DIR ?= $(HOME)/.cache/zalo-bridge/tools
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+HELM_VERSION := v3.22.0
+# What helm's release build stamps in: its version, and the Kubernetes version (of its client-go
+# modules) that `helm template` and `helm lint` assume.
+HELM_LDFLAGS := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+  $(foreach pkg,pkg/chartutil pkg/lint/rules,-X helm.sh/helm/v3/$(pkg).k8sVersionMajor=1 -X helm.sh/helm/v3/$(pkg).k8sVersionMinor=37)
+HELM := $(TOOLS_DIR)/helm-$(HELM_VERSION)/helm
+# Kubernetes JSON schemas (1.25-1.37) from PyPI, validated offline.
+KUBE_VALIDATE_VERSION := 1.37.0
+KUBE_VALIDATE := $(TOOLS_DIR)/kubernetes-validate-$(KUBE_VALIDATE_VERSION)/bin/kubernetes-validate
+
+# Go is needed only to build helm, once.
+$(HELM):
+	@$(GO) version >/dev/null 2>&1 || { echo "installing helm needs Go ≥ 1.21 (set GO=/path/to/go)"; exit 1; }
+	GOBIN=$(dir $@) GOFLAGS=-trimpath CGO_ENABLED=0 $(GO) install -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+$(KUBE_VALIDATE): | .python
+	rm -rf $(TOOLS_DIR)/kubernetes-validate-$(KUBE_VALIDATE_VERSION)
+	$(PYTHON) -m venv $(TOOLS_DIR)/kubernetes-validate-$(KUBE_VALIDATE_VERSION)
+	$(TOOLS_DIR)/kubernetes-validate-$(KUBE_VALIDATE_VERSION)/bin/pip install --quiet kubernetes-validate==$(KUBE_VALIDATE_VERSION)
+
+.PHONY: chart-tools  ## Install helm (built with go install) and kubernetes-validate (pip) into ~/.cache/zalo-bridge/tools
+chart-tools: $(HELM) $(KUBE_VALIDATE)
+
+.PHONY: .chart-tool-paths  # Install the chart tools and print where they are (the tests ask)
+.chart-tool-paths: chart-tools
+	@echo "$(HELM) $(KUBE_VALIDATE)"
+
+.PHONY: chart-schema  ## Regenerate the config part of the chart's values.schema.json from bridge's Settings
+chart-schema: $(INSTALLED)
+	$(BIN)/python deploy/helm/values_schema.py
+
+.PHONY: chart-check  ## helm lint + template of every province and ci values file, Kubernetes schema validation, chart properties
+chart-check: $(INSTALLED) chart-tools
+	@mkdir -p $(dir $(PYTEST_BASETEMP))
+	HELM=$(HELM) KUBERNETES_VALIDATE=$(KUBE_VALIDATE) $(BIN)/pytest tests/deploy -m "not kafka" --basetemp=$(PYTEST_BASETEMP)
 
 .PHONY: chaos  ## Full chaos suite: 10,000 events, Zalo faults, 5 bridge kills, a broker restart; checks guarantees
 chaos: $(INSTALLED) kafka-jars

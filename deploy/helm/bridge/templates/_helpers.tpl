@@ -1,0 +1,216 @@
+{{/*
+Expand the name of the chart.
+*/}}
+{{- define "bridge.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Create a default fully qualified app name: the release name, plus the chart name unless the release
+name already contains it (`helm install bridge-thanh-hoa` gives `bridge-thanh-hoa-zalo-bridge`,
+`helm install zalo-bridge-thanh-hoa` gives `zalo-bridge-thanh-hoa`).
+We truncate at 63 chars because some Kubernetes name fields are limited to this (by the DNS naming
+spec); suffixed names ("-config", "-templates") truncate the base to 52 first.
+*/}}
+{{- define "bridge.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Create chart name and version as used by the chart label.
+*/}}
+{{- define "bridge.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The namespace of every resource: the release's, unless namespaceOverride is set.
+*/}}
+{{- define "bridge.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels. helm.sh/chart never appears in selectors (it changes with every chart version).
+*/}}
+{{- define "bridge.labels" -}}
+helm.sh/chart: {{ include "bridge.chart" . }}
+{{ include "bridge.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "bridge.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: zalo-bridge
+{{- with (include "bridge.provinceSlug" .) }}
+zalo-bridge.io/province: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Selector labels: the release name keeps two provinces in one namespace apart.
+*/}}
+{{- define "bridge.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "bridge.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The name of the service account to use.
+*/}}
+{{- define "bridge.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "bridge.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The image reference: repository, then the digest if set, else the tag (default: appVersion).
+*/}}
+{{- define "bridge.imageTag" -}}
+{{- default .Chart.AppVersion .Values.image.tag }}
+{{- end }}
+
+{{- define "bridge.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (include "bridge.imageTag" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The province this release serves (config.province.slug), or "" when the settings default applies.
+*/}}
+{{- define "bridge.provinceSlug" -}}
+{{- $province := (.Values.config.province | default dict) }}
+{{- $province.slug | default "" }}
+{{- end }}
+
+{{/*
+Name of the Secret holding the credentials: existingSecret, or the one this chart creates.
+*/}}
+{{- define "bridge.secretName" -}}
+{{- if .Values.secrets.existingSecret }}
+{{- .Values.secrets.existingSecret }}
+{{- else }}
+{{- printf "%s-secrets" (include "bridge.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+THE MAPPING between the chart and bridge's settings, in one place.
+
+Secret keys → BRIDGE_… environment variables (each secret setting of bridge.settings.Settings).
+Columns: environment variable, key in the Secret, key under `secrets.values`, required.
+A required key must be in the Secret (the pod does not start without it); an optional one is
+passed only when present. When the app gains or renames a secret setting, change this table.
+*/}}
+{{- define "bridge.secretEnvTable" -}}
+- env: BRIDGE_ZALO__APP_SECRET
+  key: zalo-app-secret
+  value: zaloAppSecret
+  required: true
+- env: BRIDGE_WEBHOOK__OA_SECRET_KEY
+  key: zalo-oa-secret-key
+  value: zaloOaSecretKey
+  required: true
+- env: BRIDGE_ZALO__TOKEN_ENCRYPTION_KEY
+  key: token-encryption-key
+  value: tokenEncryptionKey
+  required: true
+- env: BRIDGE_STORE__URL
+  key: database-url
+  value: databaseUrl
+  required: true
+- env: BRIDGE_KAFKA__SASL_USERNAME
+  key: kafka-sasl-username
+  value: kafkaSaslUsername
+  required: false
+- env: BRIDGE_KAFKA__SASL_PASSWORD
+  key: kafka-sasl-password
+  value: kafkaSaslPassword
+  required: false
+- env: BRIDGE_ZALO__ACCESS_TOKEN
+  key: zalo-access-token
+  value: zaloAccessToken
+  required: false
+{{- end }}
+
+{{/*
+Where the chart mounts things in the container; the settings file names them.
+*/}}
+{{- define "bridge.configDir" -}}/etc/zalo-bridge{{- end }}
+{{- define "bridge.templatesDir" -}}/etc/zalo-bridge/templates{{- end }}
+{{- define "bridge.kafkaCaDir" -}}/etc/zalo-bridge/kafka-ca{{- end }}
+{{- define "bridge.dataDir" -}}/var/lib/zalo-bridge{{- end }}
+
+{{/*
+The settings file (YAML) bridge reads through BRIDGE_CONFIG_FILE: `.Values.config` as given, plus
+what the chart itself decides: the mounted template directory and Kafka CA file. Secrets never go
+here (values.schema.json has no place for them under `config`).
+*/}}
+{{- define "bridge.settingsYaml" -}}
+{{- $config := deepCopy (.Values.config | default dict) }}
+{{- if .Values.messageTemplates }}
+{{- $templates := (get $config "templates") | default dict }}
+{{- $_ := set $templates "directory" (include "bridge.templatesDir" .) }}
+{{- $_ := set $config "templates" $templates }}
+{{- end }}
+{{- if .Values.kafkaCa.secretName }}
+{{- $kafka := (get $config "kafka") | default dict }}
+{{- if not (hasKey $kafka "ssl_cafile") }}
+{{- $_ := set $kafka "ssl_cafile" (printf "%s/%s" (include "bridge.kafkaCaDir" .) .Values.kafkaCa.key) }}
+{{- end }}
+{{- $_ := set $config "kafka" $kafka }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+How long shutdown may take: the preStop pause, the drain (delivery.lease_seconds: in-flight sends
+are settled or handed back), and 10 s for closing the producer, ledger and HTTP client.
+An explicit terminationGracePeriodSeconds shorter than that fails the render.
+*/}}
+{{- define "bridge.terminationGracePeriodSeconds" -}}
+{{- $delivery := (.Values.config.delivery | default dict) }}
+{{- $lease := (get $delivery "lease_seconds") | default 30 | float64 | ceil | int }}
+{{- $needed := add .Values.preStopSleepSeconds $lease 10 }}
+{{- if kindIs "invalid" .Values.terminationGracePeriodSeconds }}
+{{- $needed }}
+{{- else if lt (int .Values.terminationGracePeriodSeconds) (int $needed) }}
+{{- fail (printf "terminationGracePeriodSeconds=%v is shorter than preStopSleepSeconds + config.delivery.lease_seconds + 10 = %v: in-flight sends would be cut off" .Values.terminationGracePeriodSeconds $needed) }}
+{{- else }}
+{{- .Values.terminationGracePeriodSeconds }}
+{{- end }}
+{{- end }}
+
+{{/*
+Checks across values that the JSON schema cannot express.
+*/}}
+{{- define "bridge.validate" -}}
+{{- if and .Values.autoscaling.enabled .Values.keda.enabled }}
+{{- fail "autoscaling.enabled and keda.enabled are exclusive: KEDA creates its own HorizontalPodAutoscaler" }}
+{{- end }}
+{{- if and .Values.persistence.enabled (or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled .Values.keda.enabled) }}
+{{- fail "persistence (SQLite on a volume) allows one replica only: use PostgreSQL (secrets databaseUrl) for several, or set replicaCount: 1 without autoscaling" }}
+{{- end }}
+{{- if and (not .Values.secrets.existingSecret) (not .Values.secrets.create) }}
+{{- fail "set secrets.existingSecret, or secrets.create: true with secrets.values" }}
+{{- end }}
+{{- if and .Values.secrets.create (not .Values.secrets.existingSecret) }}
+{{- range (include "bridge.secretEnvTable" . | fromYamlArray) }}
+{{- if and .required (not (get $.Values.secrets.values .value)) }}
+{{- fail (printf "secrets.values.%s is required when the chart creates the Secret (or set secrets.existingSecret)" .value) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
