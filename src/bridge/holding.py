@@ -255,7 +255,7 @@ class Releaser:
         outcome = await self._deliver(held.record)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(5),
-            wait=wait_exponential_jitter(initial=0.2, max=5),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5),
             sleep=self._sleep,
             reraise=True,
         )

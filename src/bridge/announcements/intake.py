@@ -63,7 +63,7 @@ class AnnouncementIntake:
         """Store or dead-letter ``record``, waiting out outages."""
         log = _log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
         retrying = AsyncRetrying(
-            wait=wait_exponential_jitter(initial=0.5, max=30),
+            wait=wait_exponential_jitter(multiplier=0.5, max=30),
             retry=retry_if_exception_type(Exception),
             before_sleep=lambda state: log.warning(
                 "cannot take the announcement yet; retrying",
