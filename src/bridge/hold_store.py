@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from bridge.delivery import InboundRecord
 from bridge.store.conflicts import insert_ignoring_duplicates
+from bridge.store.conflicts import materialised as _materialised
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -199,7 +200,7 @@ class HoldStore:
         )
         statement = (
             sa.update(t)
-            .where(t.c.event_id.in_(candidates.scalar_subquery()), due)
+            .where(t.c.event_id.in_(_materialised(candidates)), due)
             .values(status=HoldStatus.RELEASING.value, owner=owner, lease_until=now + lease_seconds)
             .returning(*_RECORD_COLUMNS)
         )

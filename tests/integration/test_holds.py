@@ -111,7 +111,11 @@ class Pipeline:
     async def feed(self, event, encode):
         self.offset += 1
         record = InboundRecord(
-            "case-events", 0, self.offset, event["case"]["code"].encode(), encode(event),
+            "case-events",
+            0,
+            self.offset,
+            event["case"]["code"].encode(),
+            encode(event),
             (("trace", b"\xff\x00"),),
         )
         return record, [json.loads(r.value) for r in await self.process(record)]
@@ -257,9 +261,16 @@ class TestRelease:
         assert await pipeline.releaser().release_due() == 0
         clock.now = MORNING + 61
         assert await pipeline.releaser().release_due() == 1
-        assert await pipeline.store.settle(
-            claimed[0].event_id, owner="dead", outcome="delivered", reason=None, now=MORNING + 62
-        ) is False
+        assert (
+            await pipeline.store.settle(
+                claimed[0].event_id,
+                owner="dead",
+                outcome="delivered",
+                reason=None,
+                now=MORNING + 62,
+            )
+            is False
+        )
         assert await pipeline.store.counts() == {HoldStatus.RELEASED.value: 1}
 
     async def test_the_run_loop_releases_overdue_holds_at_start(self, engine, make_event, encode):

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from bridge.announcements.contract import Announcement
 from bridge.store.conflicts import insert_ignoring_duplicates
+from bridge.store.conflicts import materialised as _materialised
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -217,7 +218,7 @@ class AnnouncementStore:
         )
         statement = (
             sa.update(t)
-            .where(t.c.announcement_id.in_(candidate.scalar_subquery()), free)
+            .where(t.c.announcement_id.in_(_materialised(candidate)), free)
             .values(
                 owner=owner,
                 lease_until=now + lease_seconds,
@@ -323,7 +324,7 @@ class AnnouncementStore:
         )
         statement = (
             sa.update(r)
-            .where(r.c.user_id.in_(candidates.scalar_subquery()), wanted)
+            .where(r.c.user_id.in_(_materialised(candidates)), wanted)
             .values(
                 status=RecipientStatus.SENDING.value,
                 owner=owner,
