@@ -1,8 +1,9 @@
-"""Announcement fan-out from the store, SQLite and PostgreSQL: once per citizen, paced, resumable."""
+"""Announcement fan-out from the store (SQLite, PostgreSQL): once per citizen, paced, resumable."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
@@ -14,7 +15,8 @@ import sqlalchemy as sa
 from bridge.announcements.audience import SqlAudience, citizen_links, citizens
 from bridge.announcements.contract import AudienceSpec, parse_announcement
 from bridge.announcements.fanout import FanOut, FanOutPolicy
-from bridge.announcements.store import AnnouncementStore
+from bridge.announcements.store import AnnouncementStore, Progress
+from bridge.cli_announce import describe_progress
 from bridge.errors import DeliveryInDoubtError, RecipientUnreachableError
 from bridge.quiet_hours import QuietWindow
 from bridge.store.database import open_engine
@@ -71,7 +73,7 @@ async def add_citizens(engine, user_ids, *, followed=True, area="38.380", tags=(
                     "user_id": u,
                     "followed": followed,
                     "area": area,
-                    "tags": __import__("json").dumps(list(tags)),
+                    "tags": json.dumps(list(tags)),
                     "updated_at": NOON,
                 }
                 for u in user_ids
@@ -114,7 +116,7 @@ class FakeSender:
         self.sent.append((user_id, text))
         return SendReceipt(message_id=f"m-{len(self.sent)}", user_id=user_id, sent_time=None)
 
-    async def find_sent(self, user_id, text, *, since):
+    async def find_sent(self, user_id, text, *, since):  # noqa: ARG002 - the port's shape
         return "found" if user_id in self.delivered_in_doubt else None
 
 
@@ -138,7 +140,7 @@ def announcement(**changes):
         "published_at": "2026-03-10T08:00:00+07:00",
         **changes,
     }
-    return parse_announcement(__import__("json").dumps(document).encode(), max_bytes=65536)
+    return parse_announcement(json.dumps(document).encode(), max_bytes=65536)
 
 
 def fanout(engine, sender, clock, *, limiters=(), owner="r1", lease=30.0):
@@ -279,9 +281,6 @@ class TestFanOut:
 
 
 def test_progress_rate_and_eta():
-    from bridge.announcements.store import Progress
-    from bridge.cli_announce import describe_progress
-
     progress = Progress(
         "a",
         "sending",

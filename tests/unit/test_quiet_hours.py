@@ -82,13 +82,11 @@ class TestParseClockTime:
 
 
 class TestUrgency:
-    URGENT = {"states": ("RESULT_READY", "SUPPLEMENT_REQUESTED"), "types": ("DUE_DATE_CHANGED",)}
-
     def urgent(self, event):
         return is_urgent(
             CaseStateEvent.model_validate(event),
-            urgent_states=self.URGENT["states"],
-            urgent_event_types=self.URGENT["types"],
+            urgent_states=("RESULT_READY", "SUPPLEMENT_REQUESTED"),
+            urgent_event_types=("DUE_DATE_CHANGED",),
         )
 
     def test_a_state_change_into_an_urgent_state_is_urgent(self, make_event):
