@@ -99,6 +99,9 @@ class Runtime:
     clock: Callable[[], float] = time.time
     audience: Audience | None = None
     announcements: AnnouncementService | None = None
+    """The announcement intake and fan-out (``fanout.stats``, ``store.progress`` for metrics)."""
+    releaser: Releaser | None = None
+    """Releases held records (``released`` and ``store.counts()`` for metrics)."""
     _releaser: asyncio.Task[None] | None = None
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
@@ -234,6 +237,7 @@ class Runtime:
             concurrency=quiet.release_concurrency,
             clock=self.clock,
         )
+        self.releaser = releaser
         self._releaser = asyncio.create_task(releaser.run(), name="quiet-hours-releaser")
         return QuietHoursGate(
             store=hold_store,

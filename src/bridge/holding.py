@@ -201,7 +201,7 @@ class Releaser:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._store = store
+        self.store = store
         self._deliver = deliver
         self._outputs = outputs
         self._publish = publish
@@ -230,7 +230,7 @@ class Releaser:
         now = self._clock()
         if self._window.is_quiet(datetime.fromtimestamp(now, UTC)):
             return 0
-        claimed = await self._store.claim_due(
+        claimed = await self.store.claim_due(
             now=now, owner=self._owner, lease_seconds=self._lease, limit=self._concurrency * 10
         )
         if not claimed:
@@ -262,7 +262,7 @@ class Releaser:
         async for attempt in retrying:
             with attempt:
                 await self._publish(self._outputs(held.record, outcome), {})
-        settled = await self._store.settle(
+        settled = await self.store.settle(
             held.event_id,
             owner=self._owner,
             outcome=outcome.status.value,

@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from bridge.errors import ConfigurationError
+from bridge.events import CaseState, EventType
 from bridge.quiet_hours import parse_clock_time
 
 __all__ = [
@@ -286,6 +287,22 @@ class QuietHoursSettings(_Section):
     @classmethod
     def _clock(cls, value: str) -> str:
         return _clock_time(value)
+
+    @field_validator("urgent_states")
+    @classmethod
+    def _known_states(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - {state.value for state in CaseState})
+        if unknown:
+            raise ValueError(f"unknown dossier states {unknown}")
+        return value
+
+    @field_validator("urgent_event_types")
+    @classmethod
+    def _known_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - {kind.value for kind in EventType})
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -109,14 +109,21 @@ class TestSettings:
 
     def test_environment_variables(self, monkeypatch):
         monkeypatch.setenv("BRIDGE_QUIET_HOURS__START", "22:30")
+        monkeypatch.setenv("BRIDGE_QUIET_HOURS__URGENT_STATES", '["RESULT_READY"]')
         monkeypatch.setenv("BRIDGE_ANNOUNCEMENTS__RATE_PER_MINUTE", "600")
         settings = load_settings()
         assert settings.quiet_hours.start == "22:30"
+        assert settings.quiet_hours.urgent_states == ("RESULT_READY",)
         assert settings.announcements.rate_per_minute == 600
 
     @pytest.mark.parametrize(
         ("section", "value"),
-        [("quiet_hours", {"start": "9pm"}), ("announcements", {"timezone": "Mars/Olympus"})],
+        [
+            ("quiet_hours", {"start": "9pm"}),
+            ("quiet_hours", {"urgent_states": ["DONE"]}),
+            ("quiet_hours", {"urgent_event_types": ["NOPE"]}),
+            ("announcements", {"timezone": "Mars/Olympus"}),
+        ],
     )
     def test_invalid_values_name_the_setting(self, section, value):
         with pytest.raises(ConfigurationError, match=section):
