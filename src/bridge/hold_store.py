@@ -158,14 +158,20 @@ class HoldStore:
         supersedes nothing.
         """
         t = held_notifications
+        outdated = sa.and_(
+            t.c.case_code == event.case.code,
+            t.c.status == HoldStatus.HELD.value,
+            t.c.sequence < event.sequence,
+            t.c.state != event.state.value,
+        )
+        async with self._engine.connect() as connection:
+            # A read first: most events have nothing held, and a read takes no write lock.
+            found = await connection.scalar(sa.select(t.c.event_id).where(outdated).limit(1))
+        if found is None:
+            return []
         statement = (
             sa.update(t)
-            .where(
-                t.c.case_code == event.case.code,
-                t.c.status == HoldStatus.HELD.value,
-                t.c.sequence < event.sequence,
-                t.c.state != event.state.value,
-            )
+            .where(outdated)
             .values(
                 status=HoldStatus.SUPERSEDED.value,
                 superseded_by=str(event.event_id),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import uuid
 from datetime import UTC, datetime, time
@@ -17,7 +18,7 @@ from bridge.announcements.contract import AudienceSpec, parse_announcement
 from bridge.announcements.fanout import FanOut, FanOutPolicy
 from bridge.announcements.store import AnnouncementStore, Progress
 from bridge.cli_announce import describe_progress
-from bridge.errors import DeliveryInDoubtError, RecipientUnreachableError
+from bridge.errors import DeliveryInDoubtError, RecipientUnreachableError, RetryableDeliveryError
 from bridge.quiet_hours import QuietWindow
 from bridge.store.database import open_engine
 from bridge.store.migrate import upgrade
@@ -303,3 +304,74 @@ def test_progress_rate_and_eta():
     assert "rate:     600/min" in text
     assert "eta:      40 s" in text
     assert datetime.fromtimestamp(0, UTC).isoformat(timespec="seconds") in text
+
+
+class FakeClockLimiter:
+    """A leaky bucket on the fake clock: each acquire waits (on the fake clock) for its slot."""
+
+    def __init__(self, clock, per_minute):
+        self.clock = clock
+        self.interval = 60 / per_minute
+        self.next_slot = clock.now
+
+    async def acquire(self, amount=1):
+        slot = max(self.next_slot, self.clock.now)
+        self.clock.now = slot
+        self.next_slot = slot + self.interval * amount
+
+
+class TestPacing:
+    async def test_sends_follow_the_rate_on_a_fake_clock(self, engine):
+        await add_citizens(engine, [str(70_000 + n) for n in range(150)])
+        await AnnouncementStore(engine).add(announcement(), now=NOON)
+        clock = Clock(NOON)
+        sender = FakeSender()
+        times = []
+        original = sender.send_text
+
+        async def timed(user_id, text):
+            times.append(clock.now)
+            return await original(user_id, text)
+
+        sender.send_text = timed
+        limiter = FakeClockLimiter(clock, per_minute=60)
+        await drain(fanout(engine, sender, clock, limiters=[limiter]))
+        assert len(times) == 150
+        assert max(b - a for a, b in itertools.pairwise(times)) <= 1.0
+        windows = [sum(1 for t in times if start <= t < start + 60) for start in times]
+        assert max(windows) <= 60
+        assert times[-1] - times[0] == pytest.approx(149.0)
+
+    async def test_transient_failures_back_off_and_end_failed_after_max_attempts(self, engine):
+        await add_citizens(engine, ["8001", "8002"])
+        store = AnnouncementStore(engine)
+        news = announcement()
+        await store.add(news, now=NOON)
+        sleeps = []
+
+        class Flaky(FakeSender):
+            async def send_text(self, user_id, text):
+                if user_id == "8001":
+                    raise RetryableDeliveryError("Zalo busy", code=-32)
+                return await super().send_text(user_id, text)
+
+        async def sleep(seconds):
+            sleeps.append(seconds)
+
+        sender = Flaky()
+        job = FanOut(
+            store=store,
+            audience=SqlAudience(engine),
+            sender=sender,
+            limiters=(),
+            window=WINDOW,
+            policy=FanOutPolicy(max_attempts=3, pause_seconds=10),
+            owner="r1",
+            clock=Clock(NOON),
+            sleep=sleep,
+        )
+        await drain(job)
+        progress = await store.progress(str(news.announcement_id))
+        assert (progress.sent, progress.failed) == (1, 1)
+        assert progress.reasons == {"transient:-32": 1}
+        assert sleeps == [0.5, 1.0]

@@ -189,6 +189,7 @@ class FanOut:
         text = announcement_text(announcement, signature=self._policy.signature)
         urgent = announcement.urgency is Urgency.URGENT
         policy = self._policy
+        transient_rounds = 0
         while not self._stopping:
             if self._expired(announcement):
                 await self._store.finish(key, status=AnnouncementStatus.EXPIRED, now=self._clock())
@@ -219,16 +220,25 @@ class FanOut:
                     return True
                 return False  # copies in flight elsewhere or in doubt: look again later
             try:
-                await self._send_batch(key, text, batch)
+                retried = await self._send_batch(key, text, batch)
             except _Pause as pause:
                 _log.warning("announcement fan-out paused", why=str(pause))
                 await self._sleep(policy.pause_seconds)
                 return False
+            if retried:
+                # Zalo failed transiently: back off before the copies are tried again.
+                backoff = min(policy.pause_seconds, 0.5 * 2**transient_rounds)
+                transient_rounds += 1
+                await self._sleep(backoff)
+            else:
+                transient_rounds = 0
         return False
 
-    async def _send_batch(self, key: str, text: str, batch: list[ClaimedRecipient]) -> None:
+    async def _send_batch(self, key: str, text: str, batch: list[ClaimedRecipient]) -> int:
+        """Send to ``batch``; return how many copies failed transiently and wait to be retried."""
         gate = asyncio.Semaphore(self._policy.concurrency)
         paused: list[_Pause] = []
+        retried_before = self.stats.retried
 
         async def one(recipient: ClaimedRecipient) -> None:
             async with gate:
@@ -243,6 +253,7 @@ class FanOut:
         await asyncio.gather(*(one(recipient) for recipient in batch))
         if paused:
             raise paused[0]
+        return self.stats.retried - retried_before
 
     async def _settle(  # noqa: PLR0913 - one copy's outcome
         self,
