@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from bridge.announcements.audience import SqlAudience, citizen_links, citizens
 from bridge.announcements.contract import AudienceSpec, parse_announcement
 from bridge.announcements.fanout import FanOut, FanOutPolicy
 from bridge.announcements.store import AnnouncementStore, Progress
+from bridge.cli import cli
 from bridge.cli_announce import describe_progress
 from bridge.errors import DeliveryInDoubtError, RecipientUnreachableError, RetryableDeliveryError
 from bridge.quiet_hours import QuietWindow
@@ -375,3 +377,38 @@ class TestPacing:
         assert (progress.sent, progress.failed) == (1, 1)
         assert progress.reasons == {"transient:-32": 1}
         assert sleeps == [0.5, 1.0]
+
+
+class TestStatusCommand:
+    async def test_prints_the_progress_of_an_announcement(self, tmp_path, monkeypatch):
+        url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+        await upgrade(url)
+        engine = open_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(sa.text(CITIZENS_DDL))
+                await connection.execute(sa.text(LINKS_DDL))
+            await add_citizens(engine, ["9001", "9002", "9003"])
+            news = announcement()
+            await AnnouncementStore(engine).add(news, now=NOON)
+            await drain(fanout(engine, FakeSender(unreachable={"9002"}), Clock(NOON)))
+        finally:
+            await engine.dispose()
+        monkeypatch.setenv("BRIDGE_STORE__URL", url)
+        runner = CliRunner()
+        result = await asyncio.to_thread(
+            runner.invoke, cli, ["announce", "status", str(news.announcement_id)]
+        )
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith(f"announcement {news.announcement_id}: done (normal)")
+        assert "total:    3" in result.output
+        assert "sent:     2" in result.output
+        assert "unreachable:-230: 1" in result.output
+        as_json = await asyncio.to_thread(
+            runner.invoke, cli, ["announce", "status", str(news.announcement_id), "--json"]
+        )
+        assert json.loads(as_json.output)["pending"] == 0
+        unknown = await asyncio.to_thread(
+            runner.invoke, cli, ["announce", "status", str(uuid.uuid4())]
+        )
+        assert unknown.exit_code == 1
