@@ -275,7 +275,7 @@ class QuietHoursSettings(_Section):
         default=30.0, gt=0, le=3600, description="How often the releaser looks for due holds."
     )
     release_lease_seconds: float = Field(
-        default=600.0,
+        default=120.0,
         gt=0,
         description="How long a replica owns the release of a held record before another may.",
     )
