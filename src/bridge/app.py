@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,16 +26,28 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from bridge.announcements.consumer import register_announcement_consumer
+from bridge.announcements.service import AnnouncementService
 from bridge.consumer import register_consumer
-from bridge.delivery import Deliverer, DeliveryPolicy, InboundRecord, MessageSender
+from bridge.delivery import (
+    Deliverer,
+    DeliveryOutcome,
+    DeliveryPolicy,
+    InboundRecord,
+    MessageSender,
+)
 from bridge.dispatch import Dispatcher
 from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
+from bridge.hold_store import HoldStore
+from bridge.holding import QuietHoursGate, Releaser, SerialPublisher, UrgencyRule, stop_task
 from bridge.kafka_security import broker_security, client_options, verify_login
 from bridge.logs import get_logger
 from bridge.mapping import BuiltinRenderer, MessageContext
 from bridge.metrics import Metrics
 from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
+from bridge.quiet_hours import QuietWindow, parse_clock_time
 from bridge.store import open_ledger
+from bridge.store.database import open_engine
 from bridge.zalo import StaticToken, TokenSource, ZaloClient
 from bridge.zalo.token_setup import managed_tokens_enabled, open_managed_token
 
@@ -41,7 +55,10 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from faststream.asgi.request import AsgiRequest
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from bridge.announcements.audience import Audience
+    from bridge.announcements.intake import AnnouncementIntake
     from bridge.ledger import Ledger
     from bridge.settings import Settings
     from bridge.zalo.managed_token import ManagedToken
@@ -85,8 +102,21 @@ class Runtime:
     breaker: CircuitBreaker | None = None
     metrics: Metrics = field(default_factory=Metrics)
     tokens: ManagedToken | None = None
+    clock: Callable[[], float] = time.time
+    audience: Audience | None = None
+    announcements: AnnouncementService | None = None
+    """The announcement intake and fan-out (``fanout.stats``, ``store.progress`` for metrics)."""
+    releaser: Releaser | None = None
+    """Releases held records (``released`` and ``store.counts()`` for metrics)."""
+    _releaser: asyncio.Task[None] | None = None
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    def announcement_intake(self) -> AnnouncementIntake:
+        """The announcement intake; available between start-up and shutdown."""
+        if self.announcements is None:
+            raise RuntimeError("the bridge has not started")
+        return self.announcements.intake
 
     def dispatcher(self) -> Dispatcher:
         """The dispatcher; available between start-up and shutdown."""
@@ -108,8 +138,8 @@ class Runtime:
         settings = self.settings
         sender = self.sender or await self._zalo_client()
         ledger = self.ledger
+        store = settings.store
         if ledger is None:
-            store = settings.store
             ledger = await open_ledger(store.url.get_secret_value(), pool_size=store.pool_size)
             self._closers.append(ledger.close)
         delivery = settings.delivery
@@ -121,6 +151,7 @@ class Runtime:
                 "circuit_breaker", on=state is not BreakerState.CLOSED
             ),
         )
+        limiter = oa_rate_limiter(delivery.rate_limit_per_minute)
         deliverer = Deliverer(
             sender=sender,
             ledger=ledger,
@@ -139,17 +170,14 @@ class Runtime:
             max_event_bytes=settings.kafka.max_event_bytes,
             owner=self.owner,
             breaker=self.breaker,
-            limiter=oa_rate_limiter(delivery.rate_limit_per_minute),
+            limiter=limiter,
         )
-        publisher = await self._publisher()
+        publisher = SerialPublisher((await self._publisher()).publish)
         kafka = settings.kafka
 
-        async def process(record: InboundRecord) -> list[OutboundRecord]:
-            since = self.metrics.taken_up(record.topic)
-            outcome = await deliverer.handle(record)
-            self.metrics.settled(
-                outcome.status, outcome.reason, attempts=outcome.attempts, since=since
-            )
+        def outputs(record: InboundRecord, outcome: DeliveryOutcome) -> list[OutboundRecord]:
+            # Every final outcome passes here: delivered now, held, superseded or released later.
+            self.metrics.settled(outcome.status, outcome.reason, attempts=outcome.attempts)
             return outputs_for(
                 record,
                 outcome,
@@ -157,8 +185,41 @@ class Runtime:
                 dead_letter_topic=kafka.dead_letter_topic,
             )
 
+        async def deliver(record: InboundRecord) -> list[OutboundRecord]:
+            return outputs(record, await deliverer.handle(record))
+
+        process: Callable[[InboundRecord], Awaitable[list[OutboundRecord]]] = deliver
+        if settings.quiet_hours.enabled or settings.announcements.enabled:
+            if self.ledger is not None:  # a fake ledger: the tables were not migrated yet
+                from bridge.store.migrate import upgrade  # noqa: PLC0415 - alembic only here
+
+                await upgrade(store.url.get_secret_value())
+            engine = open_engine(store.url.get_secret_value(), pool_size=store.pool_size)
+            self._closers.append(engine.dispose)
+            if settings.quiet_hours.enabled:
+                process = self._quiet_hours(engine, deliverer, outputs, publisher).guard(
+                    deliver, outputs
+                )
+            if settings.announcements.enabled:
+                self.announcements = AnnouncementService(
+                    settings,
+                    engine=engine,
+                    sender=sender,
+                    oa_limiter=limiter,
+                    owner=self.owner,
+                    audience=self.audience,
+                    clock=self.clock,
+                )
+                await self.announcements.start()
+
+        gated = process
+
+        async def observed(record: InboundRecord) -> list[OutboundRecord]:
+            with self.metrics.processing_of(record.topic):
+                return await gated(record)
+
         self._dispatcher = Dispatcher(
-            process=process,
+            process=observed,
             publish=publisher.publish,
             flow=self.flow,
             max_in_flight=delivery.max_in_flight,
@@ -174,6 +235,41 @@ class Runtime:
             self.metrics.watch_token(self.tokens.seconds_until_expiry)
             refresh = self.tokens.seconds_until_refresh_expiry
             self.metrics.watch_token(refresh, token="refresh")  # noqa: S106 - a label, not a secret
+
+    def _quiet_hours(
+        self,
+        engine: AsyncEngine,
+        deliverer: Deliverer,
+        outputs: Callable[[InboundRecord, DeliveryOutcome], list[OutboundRecord]],
+        publisher: SerialPublisher,
+    ) -> QuietHoursGate:
+        """The gate that holds non-urgent news at night, and the task that releases it."""
+        quiet = self.settings.quiet_hours
+        hold_store = HoldStore(engine)
+        window = QuietWindow(
+            parse_clock_time(quiet.start), parse_clock_time(quiet.end), ZoneInfo(quiet.timezone)
+        )
+        releaser = Releaser(
+            store=hold_store,
+            deliver=deliverer.handle,
+            outputs=outputs,
+            publish=publisher.publish,
+            window=window,
+            owner=self.owner,
+            lease_seconds=quiet.release_lease_seconds,
+            poll=quiet.release_poll_seconds,
+            concurrency=quiet.release_concurrency,
+            clock=self.clock,
+        )
+        self.releaser = releaser
+        self._releaser = asyncio.create_task(releaser.run(), name="quiet-hours-releaser")
+        return QuietHoursGate(
+            store=hold_store,
+            window=window,
+            urgent=UrgencyRule(quiet.urgent_states, quiet.urgent_event_types),
+            max_event_bytes=self.settings.kafka.max_event_bytes,
+            clock=self.clock,
+        )
 
     async def _token_source(self) -> TokenSource:
         """Managed tokens (store + refresh) when configured, else the static ``access_token``."""
@@ -249,6 +345,11 @@ class Runtime:
 
     async def drain(self) -> None:
         """Before the consumer stops: settle and commit what is in flight."""
+        if self.announcements is not None:
+            await self.announcements.stop(timeout=self.settings.delivery.lease_seconds)
+            self.announcements = None
+        await stop_task(self._releaser)
+        self._releaser = None
         if self._dispatcher is not None:
             await self._dispatcher.close(timeout=self.settings.delivery.lease_seconds)
 
@@ -259,12 +360,14 @@ class Runtime:
             await self._closers.pop()()
 
 
-def create_app(
+def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
     settings: Settings,
     *,
     sender: MessageSender | None = None,
     ledger: Ledger | None = None,
     on_fatal: Callable[[BaseException], None] = _terminate,
+    clock: Callable[[], float] = time.time,
+    audience: Audience | None = None,
 ) -> AsgiFastStream:
     """Build the bridge: a faststream Kafka app with health endpoints, ready for uvicorn.
 
@@ -278,6 +381,8 @@ def create_app(
         sender: Replaces the Zalo client (tests pass fakes).
         ledger: Replaces the ledger opened from ``settings.store``.
         on_fatal: Called when the process must stop; by default it sends itself SIGTERM.
+        clock: Wall-clock seconds for quiet hours and announcements (tests pass a fake).
+        audience: Replaces the SQL audience of announcements.
     """
     broker = KafkaBroker(
         settings.kafka.bootstrap_servers,
@@ -287,11 +392,15 @@ def create_app(
         # faststream's per-message lines: bridge writes its own canonical line per event.
         log_level=logging.DEBUG,
     )
-    runtime = Runtime(settings, sender=sender, ledger=ledger, on_fatal=on_fatal)
+    runtime = Runtime(
+        settings, sender=sender, ledger=ledger, on_fatal=on_fatal, clock=clock, audience=audience
+    )
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)
     runtime.metrics.watch_consumers(
         lambda: [getattr(s, "consumer", None) for s in broker.subscribers]
     )
+    if settings.announcements.enabled:
+        register_announcement_consumer(broker, settings, runtime.announcement_intake)
 
     @get(include_in_schema=False)
     async def live(_request: AsgiRequest) -> AsgiResponse:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from bridge.cli_announce import announce_cli
 from bridge.cli_dlq import dlq_cli
 from bridge.cli_zalo import zalo_cli
 from bridge.errors import ConfigurationError
@@ -28,6 +29,7 @@ schemas_cli = typer.Typer(help="The JSON Schemas of the Kafka contracts.", no_ar
 cli.add_typer(schemas_cli, name="schemas")
 cli.add_typer(dlq_cli, name="dlq")
 cli.add_typer(zalo_cli, name="zalo")
+cli.add_typer(announce_cli, name="announce")
 db_cli = typer.Typer(help="The delivery ledger's database.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 

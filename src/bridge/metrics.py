@@ -7,6 +7,8 @@ import contextlib
 import json
 import re
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -32,6 +34,7 @@ OTHER = "other"
 """The label value of anything that does not look like a low-cardinality code."""
 
 _log = get_logger("bridge.metrics")
+_TAKEN_UP_AT: ContextVar[float | None] = ContextVar("zalo_bridge_taken_up_at", default=None)
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}(?::(?:-?\d{1,4}|[a-z][a-z0-9_]{0,39}))?$")
 _PATH = re.compile(r"^(?:/[A-Za-z][A-Za-z0-9._-]{0,39}|/v\d+(?:\.\d+)?){1,8}$")
@@ -121,18 +124,32 @@ class Metrics:
         self.consumed.labels(topic=topic).inc()
         return self._clock()
 
-    def settled(self, status: str, reason: str | None, *, attempts: int, since: float) -> None:
+    @contextmanager
+    def processing_of(self, topic: str) -> Iterator[None]:
+        """Count a record taken up; outcomes settled inside the block are timed from now."""
+        token = _TAKEN_UP_AT.set(self.taken_up(topic))
+        try:
+            yield
+        finally:
+            _TAKEN_UP_AT.reset(token)
+
+    def settled(
+        self, status: str, reason: str | None, *, attempts: int, since: float | None = None
+    ) -> None:
         """Count a record's final outcome and its retries.
 
         Args:
             status: The ``DeliveryStatus`` value.
             reason: Its reason code, or None.
             attempts: Sends to Zalo for this record.
-            since: What `taken_up` returned.
+            since: What `taken_up` returned; by default the start of the enclosing
+                `processing_of` block, if any (a held record released later is not timed).
         """
         status_label = label_value(str(status))
         self.outcomes.labels(status=status_label, reason=label_value(reason)).inc()
-        self.processing.labels(status=status_label).observe(max(0.0, self._clock() - since))
+        started = since if since is not None else _TAKEN_UP_AT.get()
+        if started is not None:
+            self.processing.labels(status=status_label).observe(max(0.0, self._clock() - started))
         if attempts > 1:
             self.retries.inc(attempts - 1)
 

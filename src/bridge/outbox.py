@@ -115,9 +115,10 @@ class TransactionalPublisher:
                     await producer.send(
                         output.topic, output.value, key=output.key, headers=list(output.headers)
                     )
-                await producer.send_offsets_to_transaction(
-                    {TopicPartition(t, p): o for (t, p), o in offsets.items()}, self._group_id
-                )
+                if offsets:  # outputs of released holds commit no offsets
+                    await producer.send_offsets_to_transaction(
+                        {TopicPartition(t, p): o for (t, p), o in offsets.items()}, self._group_id
+                    )
         except ProducerFenced as exc:
             raise FencedError(f"transactional id taken over by another process: {exc}") from exc
         except KafkaError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from bridge.announcements.contract import announcement_json_schema
 from bridge.events import event_json_schema
 from bridge.status import status_json_schema
 
@@ -17,6 +18,7 @@ __all__ = ["SCHEMAS", "render_schema", "stale_schemas", "write_schemas"]
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "case-state-event.v1.json": event_json_schema,
     "delivery-status-event.v1.json": status_json_schema,
+    "announcement.v1.json": announcement_json_schema,
 }
 """File name in ``schemas/`` → the function that generates its content from the models."""
 

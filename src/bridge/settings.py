@@ -26,13 +26,17 @@ from pydantic_settings import (
 )
 
 from bridge.errors import ConfigurationError
+from bridge.events import CaseState, EventType
+from bridge.quiet_hours import parse_clock_time
 
 __all__ = [
     "ENV_PREFIX",
+    "AnnouncementSettings",
     "DeliverySettings",
     "KafkaSettings",
     "LogSettings",
     "ProvinceSettings",
+    "QuietHoursSettings",
     "Settings",
     "StoreSettings",
     "ZaloSettings",
@@ -339,6 +343,122 @@ class LogSettings(_Section):
     )
 
 
+def _clock_time(value: str) -> str:
+    parse_clock_time(value)
+    return value
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+class QuietHoursSettings(_Section):
+    """Quiet hours: non-urgent case notifications wait until morning (docs/quiet-hours-…)."""
+
+    enabled: bool = Field(default=True, description="Hold non-urgent notifications at night.")
+    start: str = Field(default="21:00", description="Local HH:MM the quiet hours begin.")
+    end: str = Field(
+        default="07:00", description="Local HH:MM they end; held messages go out then."
+    )
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", description="Zone of start and end.")
+    urgent_states: tuple[str, ...] = Field(
+        default=("RESULT_READY", "SUPPLEMENT_REQUESTED", "PAYMENT_REQUESTED"),
+        description="A STATE_CHANGED into one of these states is sent at once, even at night.",
+    )
+    urgent_event_types: tuple[str, ...] = Field(
+        default=(), description="Event types sent at once, whatever their state."
+    )
+    release_poll_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="How often the releaser looks for due holds."
+    )
+    release_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a replica owns the release of a held record before another may.",
+    )
+    release_concurrency: int = Field(
+        default=20, ge=1, le=1000, description="Dossiers released side by side."
+    )
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        return _clock_time(value)
+
+    @field_validator("urgent_states")
+    @classmethod
+    def _known_states(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - {state.value for state in CaseState})
+        if unknown:
+            raise ValueError(f"unknown dossier states {unknown}")
+        return value
+
+    @field_validator("urgent_event_types")
+    @classmethod
+    def _known_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - {kind.value for kind in EventType})
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _zone(value)
+
+
+class AnnouncementSettings(_Section):
+    """Government announcements fanned out to an audience of citizens."""
+
+    enabled: bool = Field(default=True, description="Consume and deliver announcements.")
+    topic: str = Field(default="government-announcements", min_length=1)
+    dead_letter_topic: str = Field(
+        default="government-announcements.dlq",
+        min_length=1,
+        description="Invalid announcement records, bytes and headers intact.",
+    )
+    consumer_group: str | None = Field(
+        default=None, description="Default: kafka.consumer_group + '-announcements'."
+    )
+    rate_per_minute: int = Field(
+        default=1200,
+        ge=1,
+        description="Announcement messages per minute (the OA's global limit applies too).",
+    )
+    concurrency: int = Field(default=10, ge=1, le=1000, description="Sends in flight.")
+    quiet_start: str = Field(default="22:00", description="No non-urgent sends from (local).")
+    quiet_end: str = Field(default="06:00", description="… until (local).")
+    timezone: str = Field(default="Asia/Ho_Chi_Minh")
+    lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "How long a replica owns an announcement's fan-out, and one recipient's send, "
+            "before another replica may take over (an unanswered send is then looked up first)."
+        ),
+    )
+    poll_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="How often the fan-out looks for work."
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, le=50, description="Transient failures per recipient before failed."
+    )
+
+    @field_validator("quiet_start", "quiet_end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        return _clock_time(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _zone(value)
+
+
 class Settings(BaseSettings):
     """Everything one bridge deployment is configured with.
 
@@ -360,6 +480,8 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     province: ProvinceSettings = ProvinceSettings()
     log: LogSettings = LogSettings()
+    quiet_hours: QuietHoursSettings = QuietHoursSettings()
+    announcements: AnnouncementSettings = AnnouncementSettings()
 
     @model_validator(mode="after")
     def _retries_fit_poll_interval(self) -> Settings:

@@ -28,6 +28,8 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
     SUPPRESSED = "suppressed"
     DEAD_LETTERED = "dead_lettered"
+    HELD = "held"
+    """Held by quiet hours; a second status event tells the outcome of its release."""
 
 
 class Channel(StrEnum):
@@ -70,7 +72,7 @@ class DeliveryStatusEvent(BaseModel):
         default=None,
         description=(
             "Why it was not delivered: e.g. unreachable:-230, rejected:-201, no_consent, stale, "
-            "not_citizen_news, invalid_json."
+            "not_citizen_news, invalid_json, quiet_hours (held), superseded."
         ),
     )
     zalo_message_id: str | None = Field(default=None, description="Zalo's id of the message.")

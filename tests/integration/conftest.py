@@ -89,6 +89,8 @@ def bridge_settings(
         },
         store={"url": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"},
         province={"lookup_url_template": "https://dvc.example.gov.vn/tra-cuu?ma={case_code}"},
+        quiet_hours={"enabled": False},  # tests that hold events turn it on with a fake clock
+        announcements={"enabled": False},
     )
 
 

@@ -437,6 +437,7 @@ def _bridge_env(
         "BRIDGE_ZALO__ACCESS_TOKEN": ACCESS_TOKEN,
         "BRIDGE_STORE__URL": f"sqlite:///{ledger}",
         "BRIDGE_LOG__FORMAT": "json",
+        "BRIDGE_QUIET_HOURS__ENABLED": "false",  # every event is sent at once, day or night
     }
     if rate_limit is not None:
         wanted["BRIDGE_DELIVERY__RATE_LIMIT_PER_MINUTE"] = str(rate_limit)

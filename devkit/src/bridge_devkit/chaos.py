@@ -1368,6 +1368,7 @@ def _bridge_env(run: _Run, workdir: Path, run_id: str) -> dict[str, str]:
         "BRIDGE_DELIVERY__REDELIVERY_PAUSE_SECONDS": "0.5",
         "BRIDGE_DELIVERY__LEASE_SECONDS": str(2 * timeout + 1),
         "BRIDGE_DELIVERY__IN_DOUBT_SETTLE_SECONDS": "0.2",
+        "BRIDGE_QUIET_HOURS__ENABLED": "false",  # every event is sent at once, day or night
         "BRIDGE_DELIVERY__RATE_LIMIT_PER_MINUTE": str(config.bridge_rate_limit_per_minute),
         "BRIDGE_DELIVERY__BREAKER_OPEN_SECONDS": "0.5",
         "BRIDGE_DELIVERY__BREAKER_MAX_OPEN_SECONDS": "2",

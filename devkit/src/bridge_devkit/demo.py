@@ -134,6 +134,7 @@ class Demo:
             "BRIDGE_ZALO__BASE_URL": zalo_url,
             "BRIDGE_ZALO__ACCESS_TOKEN": ACCESS_TOKEN,
             "BRIDGE_LOG__FORMAT": "json",
+            "BRIDGE_QUIET_HOURS__ENABLED": "false",  # the demo shows every message at once
         }
         self.spawn(
             "bridge",
