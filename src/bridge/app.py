@@ -29,9 +29,10 @@ from bridge.delivery import Deliverer, DeliveryPolicy, InboundRecord, MessageSen
 from bridge.dispatch import Dispatcher
 from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
 from bridge.logs import get_logger
-from bridge.mapping import BuiltinRenderer, MessageContext
+from bridge.mapping import MessageContext
 from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.store import open_ledger
+from bridge.templates.renderer import template_renderer
 from bridge.zalo import StaticToken, ZaloClient
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ class Runtime:
         deliverer = Deliverer(
             sender=sender,
             ledger=ledger,
-            renderer=BuiltinRenderer(message_context(settings)),
+            renderer=template_renderer(settings, message_context(settings)),
             policy=DeliveryPolicy(
                 max_attempts=delivery.max_attempts,
                 initial_backoff=delivery.initial_backoff_seconds,

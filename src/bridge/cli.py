@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from bridge.cli_dlq import dlq_cli
+from bridge.cli_templates import preview, templates_cli
 from bridge.errors import ConfigurationError
 from bridge.logs import configure_logging
 from bridge.schemas import stale_schemas, write_schemas
@@ -26,6 +27,8 @@ cli = typer.Typer(
 schemas_cli = typer.Typer(help="The JSON Schemas of the Kafka contracts.", no_args_is_help=True)
 cli.add_typer(schemas_cli, name="schemas")
 cli.add_typer(dlq_cli, name="dlq")
+cli.add_typer(templates_cli, name="templates")
+cli.command("preview")(preview)
 db_cli = typer.Typer(help="The delivery ledger's database.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 

@@ -34,6 +34,7 @@ __all__ = [
     "ProvinceSettings",
     "Settings",
     "StoreSettings",
+    "TemplateSettings",
     "ZaloSettings",
     "load_settings",
 ]
@@ -229,6 +230,25 @@ class ProvinceSettings(_Section):
         return value
 
 
+class TemplateSettings(_Section):
+    """The province's message templates over the package's Vietnamese defaults."""
+
+    directory: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of the province's template files (messages.yaml, procedure-<code>.yaml; "
+            "the Helm chart mounts a ConfigMap there), layered over the package defaults; "
+            "null: the defaults only. Validated at start (docs/templates.md)."
+        ),
+    )
+    preview_port: int = Field(
+        default=8090,
+        ge=0,
+        le=65_535,
+        description="Port of `zalo-bridge preview` on 127.0.0.1 (0: any free port).",
+    )
+
+
 class LogSettings(_Section):
     """Log level and format."""
 
@@ -258,6 +278,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     store: StoreSettings = StoreSettings()
     province: ProvinceSettings = ProvinceSettings()
+    templates: TemplateSettings = TemplateSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")
