@@ -52,10 +52,16 @@ def check(
 ) -> None:
     """Validate a template directory as `zalo-bridge run` does at start; exit 1 when invalid."""
     from bridge.templates import load_registry  # noqa: PLC0415 - keep `--help` fast
+    from bridge.templates.renderer import card_limits  # noqa: PLC0415 - same
 
     settings, context = _context(config)
     try:
-        registry = load_registry(directory, label=settings.province.slug, context=context)
+        registry = load_registry(
+            directory,
+            label=settings.province.slug,
+            context=context,
+            limits=card_limits(settings),
+        )
     except TemplateError as exc:
         typer.echo(f"zalo-bridge: {exc}", err=True)
         raise typer.Exit(code=1) from exc
@@ -84,13 +90,14 @@ def preview(
 ) -> None:
     """Serve a page showing every template for a sample case as the Zalo chat shows it."""
     from bridge.preview import PreviewServer, load_catalog  # noqa: PLC0415 - keep `--help` fast
+    from bridge.templates.renderer import card_limits  # noqa: PLC0415 - same
 
     settings, context = _context(config)
     directories = list(templates or [])
     if not directories and settings.templates.directory is not None:
         directories = [settings.templates.directory]
     try:
-        catalog = load_catalog(directories, context)
+        catalog = load_catalog(directories, context, card_limits(settings))
     except TemplateError as exc:
         typer.echo(f"zalo-bridge: {exc}", err=True)
         raise typer.Exit(code=1) from exc

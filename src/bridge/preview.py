@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from bridge.mapping import MessageContext
     from bridge.templates import RenderedMessage, TemplateRegistry
+    from bridge.templates.validation import CardLimits
 
 __all__ = ["PreviewCatalog", "PreviewServer", "Province", "load_catalog", "province_directories"]
 
@@ -52,7 +53,9 @@ def province_directories(paths: list[Path]) -> list[Path]:
     return found
 
 
-def load_catalog(paths: list[Path], context: MessageContext) -> PreviewCatalog:
+def load_catalog(
+    paths: list[Path], context: MessageContext, limits: CardLimits | None = None
+) -> PreviewCatalog:
     """The package defaults and every province directory under ``paths``, each validated.
 
     Raises:
@@ -60,7 +63,7 @@ def load_catalog(paths: list[Path], context: MessageContext) -> PreviewCatalog:
     """
     provinces = [Province(DEFAULT_PROVINCE, "Mặc định (gói bridge)", package_registry())]
     for directory in province_directories(paths):
-        registry = load_registry(directory, label=directory.name, context=context)
+        registry = load_registry(directory, label=directory.name, context=context, limits=limits)
         provinces.append(Province(directory.name, registry.description or directory.name, registry))
     return PreviewCatalog(provinces, context)
 

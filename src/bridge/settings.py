@@ -241,6 +241,18 @@ class TemplateSettings(_Section):
             "null: the defaults only. Validated at start (docs/templates.md)."
         ),
     )
+    card_max_buttons: int = Field(
+        default=4,
+        ge=1,
+        le=10,
+        description="Most buttons on a Zalo template card (UNCERTAIN: ESMS says 4 for v3).",
+    )
+    card_max_button_title: int = Field(
+        default=35,
+        ge=1,
+        le=200,
+        description="Longest button title on a template card, in characters (UNCERTAIN).",
+    )
     preview_port: int = Field(
         default=8090,
         ge=0,

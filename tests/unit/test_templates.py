@@ -347,6 +347,25 @@ class TestValidation:
         assert "row 'Trạng thái' shows an undeclared parameter" in found
         assert "button 'Tra cứu' opens an undeclared parameter" in found
 
+    def test_zalos_uncertain_card_limits_are_settings(self, tmp_path):
+        write(
+            tmp_path,
+            "messages.yaml",
+            "template_message:\n  params: {tra_cuu: 300}\n  data: {tra_cuu: '{{ lookup_url }}'}\n"
+            "  card:\n    title: T\n"
+            "    buttons: [{title: Tra cứu hồ sơ trực tuyến, param: tra_cuu}]\n",
+        )
+        strict = load_settings(templates={"directory": str(tmp_path), "card_max_button_title": 10})
+        with pytest.raises(TemplateError, match="button title longer than 10 characters"):
+            template_renderer(strict, CONTEXT)
+        lenient = load_settings(templates={"directory": str(tmp_path)})
+        assert template_renderer(lenient, CONTEXT).registry.common.entries
+
+    def test_snippet_and_parameter_names_are_identifiers(self, tmp_path):
+        path = write(tmp_path, "messages.yaml", "snippets:\n  tên hồ sơ: x\n")
+        (found,) = problems_of(tmp_path)
+        assert found.startswith(f"{path}: template snippets, key tên hồ sơ.[key]: String should")
+
     def test_start_up_fails_with_a_configuration_error(self, tmp_path):
         write(tmp_path, "messages.yaml", 'states:\n  RECEIVED:\n    headline: "{{ nope }}"\n')
         settings = load_settings(templates={"directory": str(tmp_path)})

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from bridge.errors import TemplateProblem
 
@@ -35,6 +35,8 @@ PACKAGE_SOURCE = "package"
 _PROCEDURE_FILE = re.compile(r"^procedure-(?P<code>[0-9A-Za-z._-]{1,60})\.ya?ml$")
 
 Style = Literal["green", "blue", "yellow", "red", "grey"]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+"""A snippet's or a parameter's name: lower-case letters, digits and underscores."""
 
 
 class _Model(BaseModel):
@@ -48,7 +50,7 @@ class EntryModel(_Model):
         default=None, description="The sentence that tells the news; may be clipped to fit."
     )
     style: Style | None = Field(default=None, description="Colour of the card's status row.")
-    template_data: dict[str, str] = Field(
+    template_data: dict[Identifier, str] = Field(
         default_factory=dict, description="Template-message parameters overridden for this one."
     )
 
@@ -78,10 +80,10 @@ class CardModel(_Model):
 class TemplateMessageModel(_Model):
     """The Zalo template message (ZBS by user id, ZNS by phone) telling the same news."""
 
-    params: dict[str, int] = Field(
+    params: dict[Identifier, Annotated[int, Field(ge=1)]] = Field(
         description="The approved template's parameters and their maximum lengths."
     )
-    data: dict[str, str] = Field(description="Parameter name → Jinja template of its value.")
+    data: dict[Identifier, str] = Field(description="Parameter name → Jinja template of its value.")
     card: CardModel | None = None
 
 
@@ -93,7 +95,7 @@ class TemplateFile(_Model):
         default="package",
         description="package: layer over the package's defaults; none: this file is complete.",
     )
-    snippets: dict[str, str] = Field(default_factory=dict)
+    snippets: dict[Identifier, str] = Field(default_factory=dict)
     layout: str | None = None
     states: dict[str, EntryModel] = Field(default_factory=dict)
     events: dict[str, EntryModel | None] = Field(default_factory=dict)

@@ -22,7 +22,7 @@ from bridge.templates.files import (
     package_layer,
     read_directory,
 )
-from bridge.templates.validation import validate_registry
+from bridge.templates.validation import CardLimits, validate_registry
 from bridge.templates.variables import message_variables
 
 if TYPE_CHECKING:
@@ -104,6 +104,8 @@ class Entry:
     style: str | None
     template_data: dict[str, Template]
     version: str
+    program: Template
+    """Snippets, headline and every parameter in one render (one context instead of a dozen)."""
 
 
 STATUS_ROW_KEY = "Trạng thái"
@@ -131,15 +133,21 @@ class TemplateSet:
             return None
         variables: dict[str, Any] = message_variables(event, context)
         variables[TIMEZONE_VARIABLE] = context.timezone
-        for name, snippet in self.snippets:
-            variables[name] = snippet.render(variables)
-        headline = entry.headline.render(variables).strip()
-        # Everything but the headline always fits (validation checks it for the longest
-        # values); the headline, which carries the free-text reason, gives way.
-        frame = _tidy(self.layout.render({**variables, HEADLINE: ""}))
-        room = MAX_TEXT_LENGTH - len(frame)
-        text = _tidy(self.layout.render({**variables, HEADLINE: clip(headline, room)}))
-        data = {name: _nfc(t.render(variables)) for name, t in entry.template_data.items()}
+        module = entry.program.make_module(variables)
+        for name, _snippet in self.snippets:
+            variables[name] = getattr(module, name)
+        headline = str(getattr(module, _PROGRAM_HEADLINE)).strip()
+        text = _tidy(self.layout.render({**variables, HEADLINE: headline}))
+        if len(text) > MAX_TEXT_LENGTH:
+            # Everything but the headline always fits (validation checks it for the longest
+            # values); the headline, which carries the free-text reason, gives way.
+            frame = _tidy(self.layout.render({**variables, HEADLINE: ""}))
+            room = MAX_TEXT_LENGTH - len(frame)
+            text = _tidy(self.layout.render({**variables, HEADLINE: clip(headline, room)}))
+        data = {
+            name: _nfc(str(getattr(module, f"{_PROGRAM_DATA}{index}")))
+            for index, name in enumerate(entry.template_data)
+        }
         return RenderedMessage(
             template=entry.name,
             text=clip(text, MAX_TEXT_LENGTH),
@@ -213,6 +221,21 @@ def compile_set(
     return result
 
 
+_PROGRAM_HEADLINE = "bridge_headline"
+_PROGRAM_DATA = "bridge_data_"
+
+
+def _program(snippets: Mapping[str, str], headline: str, data: Mapping[str, str]) -> str:
+    """One template assigning every snippet, the headline and each parameter (in order)."""
+    parts = [f"{{% set {name} %}}{source}{{% endset %}}" for name, source in snippets.items()]
+    parts.append(f"{{% set {_PROGRAM_HEADLINE} %}}{headline}{{% endset %}}")
+    parts += [
+        f"{{% set {_PROGRAM_DATA}{index} %}}{source}{{% endset %}}"
+        for index, source in enumerate(data.values())
+    ]
+    return "".join(parts)
+
+
 def _compile_entry(
     result: TemplateSet,
     path: tuple[str, str],
@@ -235,7 +258,15 @@ def _compile_entry(
         template = compiled(expression, where, name, f"template_data.{param}")
         if template is not None:
             data[param] = template
-    if headline is None:
+    pieces_compiled = len(result.snippets) == len(merged.snippets) and len(data) == len(
+        data_sources
+    )
+    if headline is None or not pieces_compiled:
+        return None  # each broken piece is already reported
+    program = compiled(
+        _program(merged.snippets, source, data_sources), (*path, "headline"), name, "headline"
+    )
+    if program is None:
         return None
     parts = {
         "snippets": merged.snippets,
@@ -249,6 +280,7 @@ def _compile_entry(
         style=entry.get("style"),
         template_data=data,
         version=_version(result.label, name, parts),
+        program=program,
     )
 
 
@@ -306,7 +338,11 @@ def build_registry(
 
 
 def load_registry(
-    directory: Path | None, *, label: str, context: MessageContext
+    directory: Path | None,
+    *,
+    label: str,
+    context: MessageContext,
+    limits: CardLimits | None = None,
 ) -> TemplateRegistry:
     """Load, compile and validate the templates; the service must not start without them.
 
@@ -315,12 +351,13 @@ def load_registry(
             ``procedure-<code>.yaml``), layered over the package defaults; None for the defaults.
         label: Names the province in template versions (its slug).
         context: The province's wording settings, used to check lengths with real values.
+        limits: Zalo's card limits (UNCERTAIN, from the settings).
 
     Raises:
         TemplateError: Listing every problem, each naming the file, the template and the key.
     """
     registry, problems = build_registry(directory, label=label)
-    problems = validate_registry(registry, context, problems)
+    problems = validate_registry(registry, context, problems, limits)
     if problems:
         raise TemplateError(problems)
     return registry

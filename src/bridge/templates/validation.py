@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateError as JinjaTemplateError
@@ -23,10 +24,9 @@ if TYPE_CHECKING:
     from bridge.templates.registry import TemplateRegistry, TemplateSet
 
 __all__ = [
-    "MAX_BUTTONS",
-    "MAX_BUTTON_TITLE",
     "MAX_ROW_KEY",
     "MIN_HEADLINE_ROOM",
+    "CardLimits",
     "unknown_placeholders",
     "validate_registry",
 ]
@@ -37,11 +37,16 @@ MIN_HEADLINE_ROOM = 200
 MAX_ROW_KEY = 25
 """Longest table-row label of a Zalo template card (ESMS table rules, VERIFIED partner doc)."""
 
-MAX_BUTTONS = 4
-"""Most buttons of a transaction template (ESMS; the v3 cap is UNCERTAIN)."""
 
-MAX_BUTTON_TITLE = 35
-"""Longest button title (UNCERTAIN, SPEC for promotion messages)."""
+@dataclass(frozen=True, slots=True)
+class CardLimits:
+    """Zalo's UNCERTAIN card limits (settings ``templates.card_max_buttons`` and ``…_title``)."""
+
+    max_buttons: int = 4
+    """Most buttons of a transaction template (ESMS; the v3 cap is UNCERTAIN)."""
+    max_button_title: int = 35
+    """Longest button title (UNCERTAIN, SPEC for promotion messages)."""
+
 
 _JINJA_NAMES = frozenset({"loop", "self", "varargs", "kwargs", "caller"})
 
@@ -116,7 +121,10 @@ def unknown_placeholders(
 class _Checker:
     """Collects the problems of one template set."""
 
-    def __init__(self, templates: TemplateSet, problems: list[TemplateProblem]) -> None:
+    def __init__(
+        self, templates: TemplateSet, problems: list[TemplateProblem], limits: CardLimits
+    ) -> None:
+        self.limits = limits
         self.set = templates
         self.merged = templates.merged
         self.problems = problems
@@ -212,15 +220,15 @@ class _Checker:
             if len(row.key) > MAX_ROW_KEY:
                 problem = f"row label longer than {MAX_ROW_KEY} characters"
                 self.add(("template_message",), "template_message", f"card.rows.{row.key}", problem)
-        if len(card.buttons) > MAX_BUTTONS:
-            problem = f"more than {MAX_BUTTONS} buttons"
+        if len(card.buttons) > self.limits.max_buttons:
+            problem = f"more than {self.limits.max_buttons} buttons"
             self.add(("template_message",), "template_message", "card.buttons", problem)
         for button in card.buttons:
             if button.param not in message.params:
                 problem = f"button {button.title!r} opens an undeclared parameter"
                 self.add(("template_message",), "template_message", "card.buttons", problem)
-            if len(button.title) > MAX_BUTTON_TITLE:
-                problem = f"button title longer than {MAX_BUTTON_TITLE} characters"
+            if len(button.title) > self.limits.max_button_title:
+                problem = f"button title longer than {self.limits.max_button_title} characters"
                 self.add(("template_message",), "template_message", "card.buttons", problem)
 
     def rendering(self, context: MessageContext) -> None:
@@ -287,6 +295,7 @@ def validate_registry(
     registry: TemplateRegistry,
     context: MessageContext,
     problems: list[TemplateProblem] | None = None,
+    limits: CardLimits | None = None,
 ) -> list[TemplateProblem]:
     """Every problem of every template set of ``registry``, each naming file, template and key.
 
@@ -299,9 +308,12 @@ def validate_registry(
         registry: The compiled templates.
         context: The province's wording settings (the signature and link count in lengths).
         problems: Problems found while compiling; the new ones are appended.
+        limits: Zalo's card limits (UNCERTAIN, configurable).
     """
     problems = problems if problems is not None else []
-    checkers = [_Checker(templates, problems) for templates in registry.all_sets()]
+    checkers = [
+        _Checker(templates, problems, limits or CardLimits()) for templates in registry.all_sets()
+    ]
     for checker in checkers:
         checker.names()
         checker.completeness()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLOSED_STATES",
+    "RECORD_TYPES",
     "CaseVars",
     "DueChangeVars",
     "PaymentVars",
@@ -108,6 +109,12 @@ class _Variables:
     closed: bool
     lookup_url: str
     signature: str | None
+
+
+RECORD_TYPES: frozenset[type] = frozenset(
+    {CaseVars, ResultVars, TransferVars, DueChangeVars, PaymentVars}
+)
+"""The records templates see; they hold data only (the sandbox's fast path relies on it)."""
 
 
 def _str(value: object | None) -> str | None:
