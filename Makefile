@@ -41,6 +41,15 @@ help:
 	  else echo "the tests' local PostgreSQL server needs its binaries (Debian: apt-get install postgresql, or set PG_BIN)"; exit 1; fi; \
 	fi
 
+.PHONY: .chromium  # Chromium, for the template preview's browser test; installed from Debian's packages when missing
+.chromium:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Chromium from Debian's packages…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else echo "the preview's browser test needs Chromium (Debian: apt-get install chromium)"; exit 1; fi; \
+	fi
+
 $(INSTALLED): pyproject.toml devkit/pyproject.toml constraints.txt | .python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -89,10 +98,10 @@ schemas: $(INSTALLED)
 .PHONY: test-unit  ## Fast tests that need no broker and no database server
 test-unit: $(INSTALLED)
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
-	$(BIN)/pytest -m "not kafka and not postgres" --basetemp=$(PYTEST_BASETEMP)
+	$(BIN)/pytest -m "not kafka and not postgres and not browser" --basetemp=$(PYTEST_BASETEMP)
 
 .PHONY: test-all  ## Every test; starts a local Kafka broker and PostgreSQL server (or uses KAFKA_BOOTSTRAP_SERVERS, BRIDGE_TEST_POSTGRES_DSN)
-test-all: $(INSTALLED) kafka-jars .postgres chart-tools
+test-all: $(INSTALLED) kafka-jars .postgres chart-tools .chromium
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
 	HELM=$(HELM) KUBERNETES_VALIDATE=$(KUBE_VALIDATE) $(BIN)/pytest --basetemp=$(PYTEST_BASETEMP) --durations=10
 

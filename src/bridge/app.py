@@ -42,12 +42,13 @@ from bridge.hold_store import HoldStore
 from bridge.holding import QuietHoursGate, Releaser, SerialPublisher, UrgencyRule, stop_task
 from bridge.kafka_security import broker_security, client_options, verify_login
 from bridge.logs import get_logger
-from bridge.mapping import BuiltinRenderer, MessageContext
+from bridge.mapping import MessageContext
 from bridge.metrics import Metrics
 from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.quiet_hours import QuietWindow, parse_clock_time
 from bridge.store import open_ledger
 from bridge.store.database import open_engine
+from bridge.templates.renderer import template_renderer
 from bridge.zalo import StaticToken, TokenSource, ZaloClient
 from bridge.zalo.token_setup import managed_tokens_enabled, open_managed_token
 
@@ -155,7 +156,7 @@ class Runtime:
         deliverer = Deliverer(
             sender=sender,
             ledger=ledger,
-            renderer=BuiltinRenderer(message_context(settings)),
+            renderer=template_renderer(settings, message_context(settings)),
             policy=DeliveryPolicy(
                 max_attempts=delivery.max_attempts,
                 initial_backoff=delivery.initial_backoff_seconds,

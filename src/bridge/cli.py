@@ -11,6 +11,7 @@ import typer
 
 from bridge.cli_announce import announce_cli
 from bridge.cli_dlq import dlq_cli
+from bridge.cli_templates import preview, templates_cli
 from bridge.cli_zalo import zalo_cli
 from bridge.errors import ConfigurationError
 from bridge.logs import configure_logging
@@ -30,6 +31,8 @@ cli.add_typer(schemas_cli, name="schemas")
 cli.add_typer(dlq_cli, name="dlq")
 cli.add_typer(zalo_cli, name="zalo")
 cli.add_typer(announce_cli, name="announce")
+cli.add_typer(templates_cli, name="templates")
+cli.command("preview")(preview)
 db_cli = typer.Typer(help="The delivery ledger's database.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 

@@ -5,6 +5,7 @@ that meets them, with ``raise … from exc``, so callers only ever handle bridge
 
     * BridgeError
       + ConfigurationError          settings invalid or inconsistent; the service refuses to start
+        - TemplateError             a message template is invalid (names file, template and key)
       + InvalidEventError           the input record is not a valid case-state event: dead-letter it
       + DeliveryError               Zalo did not accept a message
         - RetryableDeliveryError    try again later: network, HTTP 5xx, -32, -200
@@ -19,7 +20,12 @@ that meets them, with ``raise … from exc``, so callers only ever handle bridge
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "AccountError",
@@ -33,6 +39,8 @@ __all__ = [
     "OAuthError",
     "RecipientUnreachableError",
     "RetryableDeliveryError",
+    "TemplateError",
+    "TemplateProblem",
     "TokenError",
     "TokenStoreError",
 ]
@@ -44,6 +52,33 @@ class BridgeError(Exception):
 
 class ConfigurationError(BridgeError):
     """A setting is missing, malformed or inconsistent with another one."""
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateProblem:
+    """One thing wrong with a message template: where it is and what is wrong."""
+
+    file: str
+    template: str
+    key: str
+    problem: str
+
+    def __str__(self) -> str:
+        """``file: template T, key K: problem``, as operators read it."""
+        return f"{self.file}: template {self.template}, key {self.key}: {self.problem}"
+
+
+class TemplateError(ConfigurationError):
+    """Message templates that must not be used; the service refuses to start.
+
+    Args:
+        problems: Every problem found, each naming the file, the template and the key.
+    """
+
+    def __init__(self, problems: Sequence[TemplateProblem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n  ".join(str(problem) for problem in self.problems)
+        super().__init__(f"invalid message templates:\n  {lines}")
 
 
 class InvalidEventReason(StrEnum):

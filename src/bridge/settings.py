@@ -39,6 +39,7 @@ __all__ = [
     "QuietHoursSettings",
     "Settings",
     "StoreSettings",
+    "TemplateSettings",
     "ZaloSettings",
     "load_settings",
 ]
@@ -334,6 +335,37 @@ class ProvinceSettings(_Section):
         return value
 
 
+class TemplateSettings(_Section):
+    """The province's message templates over the package's Vietnamese defaults."""
+
+    directory: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of the province's template files (messages.yaml, procedure-<code>.yaml; "
+            "the Helm chart mounts a ConfigMap there), layered over the package defaults; "
+            "null: the defaults only. Validated at start (docs/templates.md)."
+        ),
+    )
+    card_max_buttons: int = Field(
+        default=4,
+        ge=1,
+        le=10,
+        description="Most buttons on a Zalo template card (UNCERTAIN: ESMS says 4 for v3).",
+    )
+    card_max_button_title: int = Field(
+        default=35,
+        ge=1,
+        le=200,
+        description="Longest button title on a template card, in characters (UNCERTAIN).",
+    )
+    preview_port: int = Field(
+        default=8090,
+        ge=0,
+        le=65_535,
+        description="Port of `zalo-bridge preview` on 127.0.0.1 (0: any free port).",
+    )
+
+
 class LogSettings(_Section):
     """Log level and format."""
 
@@ -479,6 +511,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     store: StoreSettings = StoreSettings()
     province: ProvinceSettings = ProvinceSettings()
+    templates: TemplateSettings = TemplateSettings()
     log: LogSettings = LogSettings()
     quiet_hours: QuietHoursSettings = QuietHoursSettings()
     announcements: AnnouncementSettings = AnnouncementSettings()

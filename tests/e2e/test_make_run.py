@@ -32,6 +32,7 @@ def test_the_demo_shows_every_delivered_message_and_stops_what_it_started(
     assert "Hồ sơ 000.20.31.H56-" in output
     assert "• Trạng thái: Đã xử lý xong" in output
     assert "thành thật xin lỗi Ông/Bà" in output
+    assert re.search(r"• template preview: http://127\.0\.0\.1:\d+/", output)
     pids = [int(pid) for pid in re.findall(r"stopped \w+ \(pid (\d+)\)", output)]
     assert len(pids) == 2
     for pid in pids:

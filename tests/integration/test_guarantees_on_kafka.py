@@ -65,7 +65,7 @@ class TestStatusEvents:
         ]
         assert by_offset[0]["event_id"] == delivered["event_id"]
         assert by_offset[0]["zalo_message_id"]
-        assert by_offset[0]["template_version"] == "builtin-1"
+        assert by_offset[0]["template_version"].startswith("package:states.")
         assert by_offset[1]["reason"] == "no_consent"
         assert by_offset[2]["reason"] == "unreachable:-213"
         assert by_offset[3]["reason"] == "invalid_json"

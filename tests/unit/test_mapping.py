@@ -198,6 +198,10 @@ class TestFormatting:
         assert text.endswith("Trung tâm Phục vụ hành chính công tỉnh Thanh Hóa")
 
     def test_the_template_version_is_reported(self, make_event):
+        """The package's defaults: source, template name and a hash of the wording."""
         message = render_message(event(make_event), CONTEXT)
+        again = render_message(event(make_event, state="RECEIVED"), CONTEXT)
         assert message is not None
-        assert message.template_version == "builtin-1"
+        assert again is not None
+        assert message.template_version.startswith("package:states.RECEIVED@")
+        assert message.template_version == again.template_version

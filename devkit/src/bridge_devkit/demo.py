@@ -22,6 +22,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from bridge.app import message_context
+from bridge.preview import PreviewServer, load_catalog
+from bridge.settings import load_settings
 from bridge_devkit.kafka import LocalKafka
 from bridge_devkit.samples import encode, sample_citizens, sample_events
 
@@ -44,6 +47,20 @@ def _free_port() -> int:
 
 def _say(text: str = "") -> None:
     print(text, flush=True)  # noqa: T201 - this is the demo's terminal output
+
+
+def _start_preview() -> PreviewServer:
+    """`zalo-bridge preview` in this process: the package's and the example provinces' templates."""
+    settings = load_settings()
+    examples = Path(__file__).resolve().parents[3] / "examples" / "templates"
+    catalog = load_catalog([examples] if examples.is_dir() else [], message_context(settings))
+    try:
+        server = PreviewServer(catalog, settings.templates.preview_port)
+    except OSError:  # the usual port is taken: any free one
+        server = PreviewServer(catalog)
+    server.start()
+    _say(f"• template preview: {server.url} (every state, as the Zalo chat shows it)")
+    return server
 
 
 class Demo:
@@ -259,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    preview = _start_preview()
     try:
         bootstrap = demo.start_kafka()
         asyncio.run(_create_topics(bootstrap))
@@ -295,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         demo.stop()
+        preview.stop()
     return 0
 
 

@@ -1,0 +1,199 @@
+"""The variables a message template sees, taken from one event and the province's context."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from datetime import datetime  # noqa: TC003 - variable_schema() resolves the hints at run time
+from typing import TYPE_CHECKING, Any, Union, get_type_hints
+from urllib.parse import quote
+
+from bridge.events import CaseState, CaseStateEvent
+
+if TYPE_CHECKING:
+    from bridge.mapping import MessageContext
+
+__all__ = [
+    "CLOSED_STATES",
+    "RECORD_TYPES",
+    "CaseVars",
+    "DueChangeVars",
+    "PaymentVars",
+    "ResultVars",
+    "TransferVars",
+    "message_variables",
+    "variable_schema",
+]
+
+CLOSED_STATES = frozenset(
+    {
+        CaseState.REJECTED_AT_INTAKE,
+        CaseState.STOPPED,
+        CaseState.RESULT_RETURNED,
+        CaseState.WITHDRAWAL_REQUESTED,
+    }
+)
+"""States after which no appointment date is shown (the variable ``closed``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseVars:
+    """``case``: the dossier."""
+
+    code: str
+    procedure_code: str
+    procedure_name: str
+    agency: str
+    agency_code: str | None
+    department: str | None
+    channel: str | None
+    received_at: datetime | None
+    due_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultVars:
+    """``result``: where and how the citizen gets the result (None when the event has none)."""
+
+    pickup_location: str | None
+    note: str | None
+    electronic_result_url: str | None
+    by_post: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TransferVars:
+    """``transfer``: a move to another department or step."""
+
+    from_unit: str | None
+    to_unit: str
+    step_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueChangeVars:
+    """``due_change``: a new appointment date."""
+
+    old_due_at: datetime | None
+    new_due_at: datetime
+    apology: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentVars:
+    """``payment``: a fee requested or paid."""
+
+    amount_vnd: int
+    payment_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Variables:
+    """The top-level variables (documented in docs/templates.md)."""
+
+    case: CaseVars
+    state: str
+    state_label: str
+    state_code: int
+    previous_state: str | None
+    event_type: str
+    occurred_at: datetime
+    province: str
+    reason: str | None
+    result: ResultVars | None
+    transfer: TransferVars | None
+    due_change: DueChangeVars | None
+    payment: PaymentVars | None
+    closed: bool
+    lookup_url: str
+    signature: str | None
+
+
+RECORD_TYPES: frozenset[type] = frozenset(
+    {CaseVars, ResultVars, TransferVars, DueChangeVars, PaymentVars}
+)
+"""The records templates see; they hold data only (the sandbox's fast path relies on it)."""
+
+
+def _str(value: object | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def lookup_url(event: CaseStateEvent, context: MessageContext) -> str:
+    """The event's own lookup link, or the province's with the URL-encoded dossier code."""
+    if event.lookup_url is not None:
+        return str(event.lookup_url)
+    return context.lookup_url_template.replace("{case_code}", quote(event.case.code, safe=""))
+
+
+def message_variables(event: CaseStateEvent, context: MessageContext) -> dict[str, Any]:
+    """The variables of the templates for ``event``, by name."""
+    case = event.case
+    result = event.result
+    transfer = event.transfer
+    change = event.due_date_change
+    payment = event.payment
+    variables = _Variables(
+        case=CaseVars(
+            code=case.code,
+            procedure_code=case.procedure_code,
+            procedure_name=case.procedure_name,
+            agency=case.receiving_agency.name,
+            agency_code=case.receiving_agency.code,
+            department=case.handling_department,
+            channel=_str(case.channel),
+            received_at=case.received_at,
+            due_at=case.due_at,
+        ),
+        state=event.state.value,
+        state_label=event.state.label,
+        state_code=event.state.dvcqg_code,
+        previous_state=_str(event.previous_state),
+        event_type=event.event_type.value,
+        occurred_at=event.occurred_at,
+        province=event.province,
+        reason=event.reason,
+        result=None
+        if result is None
+        else ResultVars(
+            pickup_location=result.pickup_location,
+            note=result.note,
+            electronic_result_url=_str(result.electronic_result_url),
+            by_post=result.by_post,
+        ),
+        transfer=None
+        if transfer is None
+        else TransferVars(transfer.from_unit, transfer.to_unit, transfer.step_name),
+        due_change=None
+        if change is None
+        else DueChangeVars(change.old_due_at, change.new_due_at, change.apology),
+        payment=None
+        if payment is None
+        else PaymentVars(payment.amount_vnd, _str(payment.payment_url)),
+        closed=event.state in CLOSED_STATES,
+        lookup_url=lookup_url(event, context),
+        signature=context.signature,
+    )
+    return {f.name: getattr(variables, f.name) for f in dataclasses.fields(variables)}
+
+
+Schema = dict[str, Any]
+"""A variable's shape: a nested schema for our dataclasses, else the Python type of the value."""
+
+
+def _shape(hint: Any) -> Any:
+    if typing.get_origin(hint) in {Union, types.UnionType}:
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        hints = get_type_hints(hint)
+        return {f.name: _shape(hints[f.name]) for f in dataclasses.fields(hint)}
+    return hint
+
+
+def variable_schema() -> Schema:
+    """Every variable and attribute a template may use, for the unknown-placeholder check."""
+    shape = _shape(_Variables)
+    assert isinstance(shape, dict)  # noqa: S101 - _Variables is a dataclass
+    return shape
