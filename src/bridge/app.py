@@ -24,6 +24,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from bridge.citizen_services import CitizenServices
 from bridge.consumer import register_consumer
 from bridge.delivery import Deliverer, DeliveryPolicy, InboundRecord, MessageSender
 from bridge.dispatch import Dispatcher
@@ -32,6 +33,7 @@ from bridge.logs import get_logger
 from bridge.mapping import BuiltinRenderer, MessageContext
 from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.store import open_ledger
+from bridge.webhook import webhook_endpoint
 from bridge.zalo import StaticToken, ZaloClient
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 
     from faststream.asgi.request import AsgiRequest
 
+    from bridge.citizen_store import CitizenStore
     from bridge.ledger import Ledger
     from bridge.settings import Settings
 
@@ -79,6 +82,8 @@ class Runtime:
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     )
     breaker: CircuitBreaker | None = None
+    citizen_store: CitizenStore | None = None
+    citizens: CitizenServices | None = None
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -133,11 +138,16 @@ class Runtime:
             breaker=self.breaker,
             limiter=oa_rate_limiter(delivery.rate_limit_per_minute),
         )
+        citizens = await CitizenServices.open(settings, sender=sender, store=self.citizen_store)
+        self._closers.append(citizens.close)
+        self.citizens = citizens
         publisher = await self._publisher()
         kafka = settings.kafka
 
         async def process(record: InboundRecord) -> list[OutboundRecord]:
             outcome = await deliverer.handle(record)
+            if outcome.event is not None:
+                await citizens.record_event(outcome.event)
             return outputs_for(
                 record,
                 outcome,
@@ -215,6 +225,7 @@ class Runtime:
     async def stop(self) -> None:
         """Close what ``start`` opened, newest first."""
         self._dispatcher = None
+        self.citizens = None
         while self._closers:
             await self._closers.pop()()
 
@@ -225,17 +236,21 @@ def create_app(
     sender: MessageSender | None = None,
     ledger: Ledger | None = None,
     on_fatal: Callable[[BaseException], None] = _terminate,
+    citizen_store: CitizenStore | None = None,
 ) -> AsgiFastStream:
     """Build the bridge: a faststream Kafka app with health endpoints, ready for uvicorn.
 
     Nothing connects until the app starts. ``GET /health/live`` answers while the process runs;
     ``GET /health/ready`` answers 204 while the Kafka broker is reachable and Zalo accepts calls.
+    ``POST <webhook.path>`` receives the OA's signed events (``bridge.webhook``) when
+    ``webhook.oa_secret_key`` is set.
 
     Args:
         settings: The validated settings.
         sender: Replaces the Zalo client (tests pass fakes).
         ledger: Replaces the ledger opened from ``settings.store``.
         on_fatal: Called when the process must stop; by default it sends itself SIGTERM.
+        citizen_store: Replaces the citizens' store opened from ``settings.store``.
     """
     broker = KafkaBroker(
         settings.kafka.bootstrap_servers,
@@ -244,7 +259,9 @@ def create_app(
         # faststream's per-message lines: bridge writes its own canonical line per event.
         log_level=logging.DEBUG,
     )
-    runtime = Runtime(settings, sender=sender, ledger=ledger, on_fatal=on_fatal)
+    runtime = Runtime(
+        settings, sender=sender, ledger=ledger, on_fatal=on_fatal, citizen_store=citizen_store
+    )
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)
 
     @get(include_in_schema=False)
@@ -258,7 +275,14 @@ def create_app(
 
     return AsgiFastStream(
         broker,
-        asgi_routes=[("/health/live", live), ("/health/ready", ready)],
+        asgi_routes=[
+            ("/health/live", live),
+            ("/health/ready", ready),
+            (
+                settings.webhook.path,
+                webhook_endpoint(lambda: runtime.citizens.inbox if runtime.citizens else None),
+            ),
+        ],
         logger=logging.getLogger("bridge.app"),
         on_startup=[runtime.start],
         on_shutdown=[runtime.drain],

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from bridge.cli_citizens import purge, qr
 from bridge.cli_dlq import dlq_cli
 from bridge.errors import ConfigurationError
 from bridge.logs import configure_logging
@@ -28,6 +29,8 @@ cli.add_typer(schemas_cli, name="schemas")
 cli.add_typer(dlq_cli, name="dlq")
 db_cli = typer.Typer(help="The delivery ledger's database.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+cli.command("qr")(qr)
+cli.command("purge")(purge)
 
 ConfigOption = Annotated[
     Path | None,

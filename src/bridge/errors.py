@@ -5,6 +5,7 @@ that meets them, with ``raise … from exc``, so callers only ever handle bridge
 
     * BridgeError
       + ConfigurationError          settings invalid or inconsistent; the service refuses to start
+      + StoreError                  a database the bridge keeps citizens' data in failed
       + InvalidEventError           the input record is not a valid case-state event: dead-letter it
       + DeliveryError               Zalo did not accept a message
         - RetryableDeliveryError    try again later: network, HTTP 5xx, -32, -200
@@ -30,6 +31,7 @@ __all__ = [
     "MessageRejectedError",
     "RecipientUnreachableError",
     "RetryableDeliveryError",
+    "StoreError",
     "TokenError",
 ]
 
@@ -40,6 +42,10 @@ class BridgeError(Exception):
 
 class ConfigurationError(BridgeError):
     """A setting is missing, malformed or inconsistent with another one."""
+
+
+class StoreError(BridgeError):
+    """A database call failed (connection lost, lock timeout); the caller may retry later."""
 
 
 class InvalidEventReason(StrEnum):

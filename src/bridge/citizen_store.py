@@ -1,0 +1,571 @@
+"""Citizens, their dossier links, webhook dedupe, receipts and dossiers' latest state, in SQL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge.dossiers import FINAL_STATES, DossierState
+from bridge.errors import StoreError
+from bridge.events import CaseState
+from bridge.store.database import open_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+__all__ = ["CitizenStore", "PurgeCounts", "RetentionPolicy"]
+
+_metadata = sa.MetaData()
+_TIME = sa.Float(precision=53)
+
+citizens = sa.Table(
+    "citizens",
+    _metadata,
+    sa.Column("user_id", sa.Text, primary_key=True),
+    sa.Column("followed", sa.Boolean, nullable=False),
+    sa.Column("followed_at", _TIME),
+    sa.Column("unfollowed_at", _TIME),
+    sa.Column("last_interaction_at", _TIME),
+    sa.Column("area", sa.Text),
+    sa.Column("tags", sa.Text),
+    sa.Column("updated_at", _TIME, nullable=False),
+)
+citizen_links = sa.Table(
+    "citizen_links",
+    _metadata,
+    sa.Column("user_id", sa.Text, primary_key=True),
+    sa.Column("case_code", sa.Text, primary_key=True),
+    sa.Column("linked_at", _TIME, nullable=False),
+    sa.Column("factor", sa.Text, nullable=False),
+    sa.Column("unlinked_at", _TIME),
+)
+webhook_events = sa.Table(
+    "webhook_events",
+    _metadata,
+    sa.Column("event_key", sa.Text, primary_key=True),
+    sa.Column("received_at", _TIME, nullable=False),
+)
+link_attempts = sa.Table(
+    "link_attempts",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("attempted_at", _TIME, nullable=False),
+    sa.Column("succeeded", sa.Boolean, nullable=False),
+)
+dossier_states = sa.Table(
+    "dossier_states",
+    _metadata,
+    sa.Column("case_code", sa.Text, primary_key=True),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("procedure_code", sa.Text, nullable=False),
+    sa.Column("procedure_name", sa.Text, nullable=False),
+    sa.Column("agency_code", sa.Text),
+    sa.Column("agency_name", sa.Text, nullable=False),
+    sa.Column("handling_department", sa.Text),
+    sa.Column("due_at", _TIME),
+    sa.Column("occurred_at", _TIME, nullable=False),
+    sa.Column("phone_last4_hash", sa.Text),
+    sa.Column("updated_at", _TIME, nullable=False),
+)
+delivery_receipts = sa.Table(
+    "delivery_receipts",
+    _metadata,
+    sa.Column("zalo_message_id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Text),
+    sa.Column("at", _TIME, nullable=False),
+)
+# The ledger's tables (migration 0001), for the purge only.
+_deliveries = sa.table(
+    "deliveries", sa.column("case_code"), sa.column("status"), sa.column("settled_at")
+)
+_cases = sa.table("cases", sa.column("case_code"), sa.column("updated_at"))
+
+_DAY = 86_400.0
+_HOUR = 3_600.0
+_FINAL = sorted(state.value for state in FINAL_STATES)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """How long each kind of record is kept, in seconds (``RetentionSettings`` in days)."""
+
+    unlinked: float = 30 * _DAY
+    unfollowed: float = 30 * _DAY
+    deliveries: float = 180 * _DAY
+    dossiers: float = 365 * _DAY
+    webhook_dedupe: float = 24 * _HOUR
+    link_attempts: float = 24 * _HOUR
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCounts:
+    """Rows deleted by one purge, per table."""
+
+    links: int = 0
+    citizens: int = 0
+    deliveries: int = 0
+    receipts: int = 0
+    dossiers: int = 0
+    cases: int = 0
+    webhook_events: int = 0
+    link_attempts: int = 0
+
+
+class CitizenStore:
+    """The citizens' side of the bridge, written once for SQLite and PostgreSQL.
+
+    Every method is one transaction; times are epoch seconds, UTC. Dossier codes are kept in
+    upper case (citizens type them in any case).
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        postgres = engine.dialect.name == "postgresql"
+        self._insert: Any = postgresql.insert if postgres else sqlite.insert
+
+    @classmethod
+    async def open(cls, url: str, *, pool_size: int = 5, migrate: bool = True) -> CitizenStore:
+        """Open the store at ``url`` (the ledger's database), migrating its schema first."""
+        if migrate:
+            from bridge.store.migrate import upgrade  # noqa: PLC0415 - alembic only when needed
+
+            await upgrade(url)
+        return cls(open_engine(url, pool_size=pool_size))
+
+    async def close(self) -> None:
+        """Close the connections."""
+        await self._engine.dispose()
+
+    async def _run(self, work: Any) -> Any:
+        try:
+            async with self._engine.begin() as conn:
+                return await work(conn)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"citizen store: {type(exc).__name__}") from exc
+
+    # ---------------------------------------------------------------- recipients
+
+    async def linked_users(self, case_code: str) -> list[str]:
+        """The users with an active link to ``case_code``, oldest link first."""
+        case_code = case_code.upper()
+
+        async def work(conn: AsyncConnection) -> list[str]:
+            rows = await conn.execute(
+                sa.select(citizen_links.c.user_id)
+                .where(
+                    citizen_links.c.case_code == case_code,
+                    citizen_links.c.unlinked_at.is_(None),
+                )
+                .order_by(citizen_links.c.linked_at, citizen_links.c.user_id)
+            )
+            return [row.user_id for row in rows]
+
+        result: list[str] = await self._run(work)
+        return result
+
+    async def last_interaction_at(self, user_id: str) -> float | None:
+        """When ``user_id`` last interacted with the OA (follow, text), or None."""
+
+        async def work(conn: AsyncConnection) -> float | None:
+            value = await conn.scalar(
+                sa.select(citizens.c.last_interaction_at).where(citizens.c.user_id == user_id)
+            )
+            return None if value is None else float(value)
+
+        result: float | None = await self._run(work)
+        return result
+
+    # ---------------------------------------------------------------- follows, interactions
+
+    def _touch(self, user_id: str, at: float, *, follow: bool | None) -> Any:
+        values: dict[str, Any] = {
+            "user_id": user_id,
+            "followed": bool(follow),
+            "last_interaction_at": at if follow is not False else None,
+            "updated_at": at,
+        }
+        update: dict[str, Any] = {"updated_at": at}
+        if follow is not False:
+            update["last_interaction_at"] = sa.func.coalesce(
+                sa.func.max(citizens.c.last_interaction_at, at)
+                if self._insert is sqlite.insert
+                else sa.func.greatest(citizens.c.last_interaction_at, at),
+                at,
+            )
+        if follow is True:
+            values["followed_at"] = at
+            update.update(followed=True, followed_at=at, unfollowed_at=None)
+        elif follow is False:
+            values["unfollowed_at"] = at
+            update.update(followed=False, unfollowed_at=at)
+        return (
+            self._insert(citizens)
+            .values(**values)
+            .on_conflict_do_update(index_elements=[citizens.c.user_id], set_=update)
+        )
+
+    async def interacted(self, user_id: str, at: float) -> None:
+        """``user_id`` wrote to the OA (or tapped a button): the 7-day window restarts."""
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(self._touch(user_id, at, follow=None))
+
+        await self._run(work)
+
+    async def followed(self, user_id: str, at: float) -> None:
+        """``user_id`` followed the OA (an interaction too)."""
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(self._touch(user_id, at, follow=True))
+
+        await self._run(work)
+
+    async def unfollowed(self, user_id: str, at: float) -> list[str]:
+        """``user_id`` left the OA: every active link ends. Returns the dossiers unlinked."""
+
+        async def work(conn: AsyncConnection) -> list[str]:
+            await conn.execute(self._touch(user_id, at, follow=False))
+            codes = await self._active(conn, user_id)
+            await conn.execute(
+                citizen_links.update()
+                .where(citizen_links.c.user_id == user_id, citizen_links.c.unlinked_at.is_(None))
+                .values(unlinked_at=at)
+            )
+            await self._refresh_profile(conn, user_id, at)
+            return codes
+
+        result: list[str] = await self._run(work)
+        return result
+
+    async def citizen(self, user_id: str) -> dict[str, Any] | None:
+        """The citizen's row (``tags`` decoded), or None."""
+
+        async def work(conn: AsyncConnection) -> dict[str, Any] | None:
+            row = (
+                await conn.execute(sa.select(citizens).where(citizens.c.user_id == user_id))
+            ).first()
+            if row is None:
+                return None
+            found = dict(row._mapping)  # noqa: SLF001 - SQLAlchemy's public row mapping
+            found["tags"] = json.loads(found["tags"]) if found["tags"] else []
+            return found
+
+        result: dict[str, Any] | None = await self._run(work)
+        return result
+
+    # ---------------------------------------------------------------- links
+
+    @staticmethod
+    async def _active(conn: AsyncConnection, user_id: str) -> list[str]:
+        rows = await conn.execute(
+            sa.select(citizen_links.c.case_code)
+            .where(citizen_links.c.user_id == user_id, citizen_links.c.unlinked_at.is_(None))
+            .order_by(citizen_links.c.linked_at, citizen_links.c.case_code)
+        )
+        return [row.case_code for row in rows]
+
+    async def _refresh_profile(self, conn: AsyncConnection, user_id: str, now: float) -> None:
+        """``area`` from the newest active link's dossier, ``tags`` from all active links."""
+        rows = (
+            await conn.execute(
+                sa.select(dossier_states.c.agency_code, dossier_states.c.procedure_code)
+                .select_from(
+                    citizen_links.join(
+                        dossier_states, dossier_states.c.case_code == citizen_links.c.case_code
+                    )
+                )
+                .where(citizen_links.c.user_id == user_id, citizen_links.c.unlinked_at.is_(None))
+                .order_by(citizen_links.c.linked_at.desc(), citizen_links.c.case_code)
+            )
+        ).all()
+        area = next((row.agency_code for row in rows if row.agency_code), None)
+        tags = sorted({f"procedure:{row.procedure_code}" for row in rows})
+        await conn.execute(
+            citizens.update()
+            .where(citizens.c.user_id == user_id)
+            .values(area=area, tags=json.dumps(tags) if tags else None, updated_at=now)
+        )
+
+    async def active_cases(self, user_id: str) -> list[str]:
+        """The dossiers ``user_id`` is linked to now."""
+
+        async def work(conn: AsyncConnection) -> list[str]:
+            return await self._active(conn, user_id)
+
+        result: list[str] = await self._run(work)
+        return result
+
+    async def link(self, user_id: str, case_code: str, *, factor: str, at: float) -> None:
+        """Link ``user_id`` to ``case_code``; ``at`` is the consent timestamp."""
+        case_code = case_code.upper()
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(self._touch(user_id, at, follow=None))
+            await conn.execute(
+                self._insert(citizen_links)
+                .values(user_id=user_id, case_code=case_code, linked_at=at, factor=factor)
+                .on_conflict_do_update(
+                    index_elements=[citizen_links.c.user_id, citizen_links.c.case_code],
+                    set_={"linked_at": at, "factor": factor, "unlinked_at": None},
+                )
+            )
+            await self._refresh_profile(conn, user_id, at)
+
+        await self._run(work)
+
+    async def unlink(self, user_id: str, case_code: str, *, at: float) -> bool:
+        """End the active link of ``user_id`` to ``case_code``; False when there was none."""
+        case_code = case_code.upper()
+
+        async def work(conn: AsyncConnection) -> bool:
+            result = await conn.execute(
+                citizen_links.update()
+                .where(
+                    citizen_links.c.user_id == user_id,
+                    citizen_links.c.case_code == case_code,
+                    citizen_links.c.unlinked_at.is_(None),
+                )
+                .values(unlinked_at=at)
+            )
+            if result.rowcount:
+                await self._refresh_profile(conn, user_id, at)
+            return bool(result.rowcount)
+
+        result: bool = await self._run(work)
+        return result
+
+    # ---------------------------------------------------------------- attempts, dedupe
+
+    async def record_attempt(self, user_id: str, *, at: float, succeeded: bool) -> None:
+        """Remember one code + second-factor attempt (for the rate limit)."""
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(
+                link_attempts.insert().values(user_id=user_id, attempted_at=at, succeeded=succeeded)
+            )
+
+        await self._run(work)
+
+    async def failed_attempts(self, user_id: str, *, since: float) -> int:
+        """Wrong attempts of ``user_id`` at or after ``since``."""
+
+        async def work(conn: AsyncConnection) -> int:
+            count = await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(link_attempts)
+                .where(
+                    link_attempts.c.user_id == user_id,
+                    link_attempts.c.attempted_at >= since,
+                    link_attempts.c.succeeded.is_(False),
+                )
+            )
+            return int(count or 0)
+
+        result: int = await self._run(work)
+        return result
+
+    async def first_seen(self, key: str, *, at: float) -> bool:
+        """Record webhook event ``key``; False when it was seen before (a Zalo retry)."""
+
+        async def work(conn: AsyncConnection) -> bool:
+            result = await conn.execute(
+                self._insert(webhook_events)
+                .values(event_key=key, received_at=at)
+                .on_conflict_do_nothing(index_elements=[webhook_events.c.event_key])
+            )
+            return bool(result.rowcount)
+
+        result: bool = await self._run(work)
+        return result
+
+    # ---------------------------------------------------------------- dossiers, receipts
+
+    async def record_state(self, state: DossierState, *, now: float) -> bool:
+        """Keep ``state`` unless a newer sequence of the dossier is stored; True when kept."""
+        values = {
+            "case_code": state.case_code.upper(),
+            "sequence": state.sequence,
+            "state": state.state.value,
+            "procedure_code": state.procedure_code,
+            "procedure_name": state.procedure_name,
+            "agency_code": state.agency_code,
+            "agency_name": state.agency_name,
+            "handling_department": state.handling_department,
+            "due_at": state.due_at,
+            "occurred_at": state.occurred_at,
+            "phone_last4_hash": state.phone_last4_hash,
+            "updated_at": now,
+        }
+
+        async def work(conn: AsyncConnection) -> bool:
+            statement = self._insert(dossier_states).values(**values)
+            update = {k: statement.excluded[k] for k in values if k != "case_code"}
+            if state.phone_last4_hash is None:
+                update["phone_last4_hash"] = dossier_states.c.phone_last4_hash
+            result = await conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[dossier_states.c.case_code],
+                    set_=update,
+                    where=dossier_states.c.sequence < statement.excluded.sequence,
+                )
+            )
+            if not result.rowcount:
+                return False
+            users = await conn.execute(
+                sa.select(citizen_links.c.user_id).where(
+                    citizen_links.c.case_code == values["case_code"],
+                    citizen_links.c.unlinked_at.is_(None),
+                )
+            )
+            for row in users.all():
+                await self._refresh_profile(conn, row.user_id, now)
+            return True
+
+        result: bool = await self._run(work)
+        return result
+
+    async def dossier(self, case_code: str) -> DossierState | None:
+        """The latest state recorded for ``case_code``."""
+        case_code = case_code.upper()
+
+        async def work(conn: AsyncConnection) -> DossierState | None:
+            row = (
+                await conn.execute(
+                    sa.select(dossier_states).where(dossier_states.c.case_code == case_code)
+                )
+            ).first()
+            if row is None:
+                return None
+            return DossierState(
+                case_code=row.case_code,
+                sequence=int(row.sequence),
+                state=CaseState(row.state),
+                procedure_code=row.procedure_code,
+                procedure_name=row.procedure_name,
+                agency_code=row.agency_code,
+                agency_name=row.agency_name,
+                handling_department=row.handling_department,
+                due_at=row.due_at,
+                occurred_at=row.occurred_at,
+                phone_last4_hash=row.phone_last4_hash,
+            )
+
+        result: DossierState | None = await self._run(work)
+        return result
+
+    async def record_receipt(
+        self, message_id: str, kind: str, *, user_id: str | None, at: float
+    ) -> None:
+        """Zalo reported message ``message_id`` ``received`` or ``seen`` (first report kept)."""
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(
+                self._insert(delivery_receipts)
+                .values(zalo_message_id=message_id, kind=kind, user_id=user_id, at=at)
+                .on_conflict_do_nothing(
+                    index_elements=[delivery_receipts.c.zalo_message_id, delivery_receipts.c.kind]
+                )
+            )
+
+        await self._run(work)
+
+    async def receipts(self, message_id: str) -> dict[str, float]:
+        """When message ``message_id`` was received and seen, by kind."""
+
+        async def work(conn: AsyncConnection) -> dict[str, float]:
+            rows = await conn.execute(
+                sa.select(delivery_receipts.c.kind, delivery_receipts.c.at).where(
+                    delivery_receipts.c.zalo_message_id == message_id
+                )
+            )
+            return {row.kind: float(row.at) for row in rows}
+
+        result: dict[str, float] = await self._run(work)
+        return result
+
+    # ---------------------------------------------------------------- retention
+
+    async def purge(self, *, now: float, policy: RetentionPolicy) -> PurgeCounts:
+        """Delete what outlived its retention period (docs/privacy.md)."""
+
+        async def work(conn: AsyncConnection) -> PurgeCounts:
+            async def delete(statement: Any) -> int:
+                return int((await conn.execute(statement)).rowcount or 0)
+
+            dossier_cutoff = now - policy.dossiers
+            finished = (
+                sa.select(dossier_states.c.case_code)
+                .where(
+                    dossier_states.c.updated_at < dossier_cutoff,
+                    dossier_states.c.state.in_(_FINAL),
+                )
+                .scalar_subquery()
+            )
+            cases = await delete(
+                _cases.delete().where(
+                    _cases.c.updated_at < dossier_cutoff, _cases.c.case_code.in_(finished)
+                )
+            )
+            links = await delete(
+                citizen_links.delete().where(
+                    citizen_links.c.unlinked_at.is_not(None),
+                    citizen_links.c.unlinked_at < now - policy.unlinked,
+                )
+            )
+            links += await delete(
+                citizen_links.delete().where(citizen_links.c.case_code.in_(finished))
+            )
+            dossiers = await delete(
+                dossier_states.delete().where(dossier_states.c.updated_at < dossier_cutoff)
+            )
+            active = sa.select(citizen_links.c.user_id).where(
+                citizen_links.c.user_id == citizens.c.user_id
+            )
+            gone = await delete(
+                citizens.delete().where(
+                    citizens.c.followed.is_(False),
+                    sa.func.coalesce(citizens.c.unfollowed_at, citizens.c.updated_at)
+                    < now - policy.unfollowed,
+                    ~sa.exists(active),
+                )
+            )
+            deliveries = await delete(
+                _deliveries.delete().where(
+                    _deliveries.c.settled_at.is_not(None),
+                    _deliveries.c.settled_at < now - policy.deliveries,
+                )
+            )
+            receipts = await delete(
+                delivery_receipts.delete().where(delivery_receipts.c.at < now - policy.deliveries)
+            )
+            dedupe = await delete(
+                webhook_events.delete().where(
+                    webhook_events.c.received_at < now - policy.webhook_dedupe
+                )
+            )
+            attempts = await delete(
+                link_attempts.delete().where(
+                    link_attempts.c.attempted_at < now - policy.link_attempts
+                )
+            )
+            return PurgeCounts(
+                links=links,
+                citizens=gone,
+                deliveries=deliveries,
+                receipts=receipts,
+                dossiers=dossiers,
+                cases=cases,
+                webhook_events=dedupe,
+                link_attempts=attempts,
+            )
+
+        result: PurgeCounts = await self._run(work)
+        return result
