@@ -380,8 +380,9 @@ class CitizenStore:
                 self._insert(webhook_events)
                 .values(event_key=key, received_at=at)
                 .on_conflict_do_nothing(index_elements=[webhook_events.c.event_key])
+                .returning(webhook_events.c.event_key)
             )
-            return bool(result.rowcount)
+            return result.first() is not None
 
         result: bool = await self._run(work)
         return result
@@ -415,9 +416,9 @@ class CitizenStore:
                     index_elements=[dossier_states.c.case_code],
                     set_=update,
                     where=dossier_states.c.sequence < statement.excluded.sequence,
-                )
+                ).returning(dossier_states.c.case_code)
             )
-            if not result.rowcount:
+            if result.first() is None:
                 return False
             users = await conn.execute(
                 sa.select(citizen_links.c.user_id).where(

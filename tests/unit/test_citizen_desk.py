@@ -31,7 +31,7 @@ class RecordingSender:
         self.sent.append((user_id, text))
         return SendReceipt(f"m{len(self.sent)}", user_id, None)
 
-    async def find_sent(self, user_id, text, *, since):
+    async def find_sent(self, user_id, text, *, since):  # noqa: ARG002 - the port's signature
         return None
 
     def last(self):
@@ -202,9 +202,7 @@ class TestDesk:
 
     async def test_receipts_are_recorded_by_message_id(self, store, sender, clock):
         desk = make_desk(store, sender, clock)
-        await desk.handle(
-            OaEvent("user_received_message", USER, T0, "r:1", message_ids=("abc",))
-        )
+        await desk.handle(OaEvent("user_received_message", USER, T0, "r:1", message_ids=("abc",)))
         await desk.handle(
             OaEvent("user_seen_message", USER, T0 + 9, "s:1", message_ids=("abc", "def"))
         )
