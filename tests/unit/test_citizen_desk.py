@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from structlog.testing import capture_logs
 
 from bridge.citizen_desk import CitizenDesk, LinkPolicy
 from bridge.citizen_store import CitizenStore
@@ -215,3 +216,17 @@ class TestDesk:
         desk = make_desk(store, sender, clock)
         await desk.handle(events.text(f"{CODE} {SECRET}"))
         assert await store.linked_users(CODE) == [USER]
+
+    async def test_logs_hold_no_user_id_phone_digits_or_text(self, store, sender, clock, events):
+        await store.record_state(
+            state(phone_last4_hash=phone_last4_hash(KEY, CODE, "5678")), now=T0
+        )
+        desk = make_desk(store, sender, clock, factor="phone_last4")
+        with capture_logs() as logs:
+            await desk.handle(events.text(f"{CODE} 1234"))
+            await desk.handle(events.text(f"{CODE} 5678"))
+            await desk.handle(events.text(f"HUY {CODE}"))
+        assert {entry["event"] for entry in logs} >= {"citizen linked", "link refused"}
+        written = repr(logs)
+        for secret in (USER, "5678", "1234"):
+            assert secret not in written
