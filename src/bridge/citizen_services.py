@@ -114,6 +114,7 @@ class CitizenServices:
                     factor=linking.second_factor,
                     timezone=ZoneInfo(province.timezone),
                     signature=province.signature,
+                    oa_name=province.display_name,
                 ),
                 policy=LinkPolicy(
                     factor=linking.second_factor,

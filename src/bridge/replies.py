@@ -37,11 +37,13 @@ class Replies:
         factor: The second factor the province asks for.
         timezone: Where dates are shown (the province's).
         signature: Closing line, or None.
+        oa_name: Whose OA this is (the province's display name), or None.
     """
 
     factor: Factor = "receipt_secret"
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Ho_Chi_Minh"))
     signature: str | None = None
+    oa_name: str | None = None
 
     def _done(self, *lines: str) -> str:
         body = "\n".join(lines)
@@ -59,7 +61,8 @@ class Replies:
 
     def welcome(self) -> str:
         """After a follow."""
-        return self._done("Cảm ơn Ông/Bà đã quan tâm Official Account.", self._how_to_link())
+        whose = f"Zalo OA {self.oa_name}" if self.oa_name else "Zalo OA của chúng tôi"
+        return self._done(f"Cảm ơn Ông/Bà đã quan tâm {whose}.", self._how_to_link())
 
     def help(self) -> str:
         """For a text the bridge does not understand."""

@@ -83,3 +83,7 @@ class TestReplies:
 
     def test_no_linked_dossier_for_an_unsubscribe_without_code(self):
         assert REPLIES.unsubscribe_which([]) == REPLIES.nothing_linked()
+
+    def test_the_welcome_names_the_province(self):
+        assert "quan tâm Zalo OA Tỉnh Thanh Hóa." in Replies(oa_name="Tỉnh Thanh Hóa").welcome()
+        assert "quan tâm Zalo OA của chúng tôi." in Replies().welcome()
