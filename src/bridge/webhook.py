@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from bridge.logs import get_logger
+from bridge.masking import mask_text
 from bridge.webhook_events import (
     SIGNATURE_HEADER,
     WebhookRejectedError,
@@ -63,7 +64,8 @@ class WebhookInbox:
     def receive(self, raw: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
         """Decide on one request without waiting: (HTTP status, reason)."""
         try:
-            variant = verify_signature(raw, headers.get(SIGNATURE_HEADER), self._keys)
+            header = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER), None)
+            variant = verify_signature(raw, header, self._keys)
             check_age(raw, now=self._clock(), max_age=self._max_age)
             event = parse_oa_event(raw)
         except WebhookRejectedError as rejected:
@@ -87,7 +89,7 @@ class WebhookInbox:
             try:
                 await self._handle(event)
             except Exception as error:  # noqa: BLE001 - one bad event must not stop the worker
-                _log.error("oa event failed", event_name=event.name, error=repr(error))
+                _log.error("oa event failed", event_name=event.name, error=mask_text(repr(error)))
             finally:
                 self._queue.task_done()
 
