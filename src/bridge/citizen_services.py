@@ -16,6 +16,7 @@ from bridge.errors import BridgeError, ConfigurationError
 from bridge.logs import get_logger
 from bridge.replies import Replies
 from bridge.second_factor import phone_last4, phone_last4_hash
+from bridge.state_recorder import StateRecorder
 from bridge.webhook import WebhookInbox
 from bridge.webhook_events import SignatureKeys
 
@@ -72,6 +73,9 @@ class CitizenServices:
         self._clock = clock
         self._hmac_key = _secret(settings.linking.hmac_key)
         self._purger: asyncio.Task[None] | None = None
+        self._recorder = StateRecorder(
+            lambda states: store.record_states(states, now=self._clock())
+        )
 
     @classmethod
     async def open(
@@ -137,14 +141,14 @@ class CitizenServices:
         return services
 
     async def record_event(self, event: CaseStateEvent) -> None:
-        """Keep the dossier's latest state (newest sequence wins; idempotent)."""
+        """Keep the dossier's latest state (newest sequence wins; idempotent; group-committed)."""
         phone_hash = None
         phone = event.recipient.phone
         last4 = None if phone is None else phone_last4(phone)
         if self._hmac_key is not None and last4 is not None:
             phone_hash = phone_last4_hash(self._hmac_key, event.case.code, last4)
         state = dossier_state(event, phone_last4_hash=phone_hash)
-        await self.store.record_state(state, now=self._clock())
+        await self._recorder.record(state)
 
     async def purge(self) -> PurgeCounts:
         """Delete what outlived its retention period."""

@@ -389,9 +389,26 @@ class CitizenStore:
 
     # ---------------------------------------------------------------- dossiers, receipts
 
-    async def record_state(self, state: DossierState, *, now: float) -> bool:
-        """Keep ``state`` unless a newer sequence of the dossier is stored; True when kept."""
-        values = {
+    def _state_upsert(self) -> Any:
+        """Insert a dossier's state, or replace the stored one when its sequence is older."""
+        statement = self._insert(dossier_states)
+        update = {
+            column.name: statement.excluded[column.name]
+            for column in dossier_states.columns
+            if column.name != "case_code"
+        }
+        update["phone_last4_hash"] = sa.func.coalesce(
+            statement.excluded.phone_last4_hash, dossier_states.c.phone_last4_hash
+        )
+        return statement.on_conflict_do_update(
+            index_elements=[dossier_states.c.case_code],
+            set_=update,
+            where=dossier_states.c.sequence < statement.excluded.sequence,
+        )
+
+    @staticmethod
+    def _state_values(state: DossierState, now: float) -> dict[str, Any]:
+        return {
             "case_code": state.case_code.upper(),
             "sequence": state.sequence,
             "state": state.state.value,
@@ -406,32 +423,48 @@ class CitizenStore:
             "updated_at": now,
         }
 
+    async def _refresh_linked(self, conn: AsyncConnection, codes: list[str], now: float) -> None:
+        """Refresh ``area`` and ``tags`` of the users linked to ``codes``."""
+        users = await conn.execute(
+            sa.select(citizen_links.c.user_id)
+            .distinct()
+            .where(citizen_links.c.case_code.in_(codes), citizen_links.c.unlinked_at.is_(None))
+        )
+        for row in users.all():
+            await self._refresh_profile(conn, row.user_id, now)
+
+    async def record_state(self, state: DossierState, *, now: float) -> bool:
+        """Keep ``state`` unless a newer sequence of the dossier is stored; True when kept."""
+        values = self._state_values(state, now)
+
         async def work(conn: AsyncConnection) -> bool:
-            statement = self._insert(dossier_states).values(**values)
-            update = {k: statement.excluded[k] for k in values if k != "case_code"}
-            if state.phone_last4_hash is None:
-                update["phone_last4_hash"] = dossier_states.c.phone_last4_hash
             result = await conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[dossier_states.c.case_code],
-                    set_=update,
-                    where=dossier_states.c.sequence < statement.excluded.sequence,
-                ).returning(dossier_states.c.case_code)
+                self._state_upsert().values(**values).returning(dossier_states.c.case_code)
             )
             if result.first() is None:
                 return False
-            users = await conn.execute(
-                sa.select(citizen_links.c.user_id).where(
-                    citizen_links.c.case_code == values["case_code"],
-                    citizen_links.c.unlinked_at.is_(None),
-                )
-            )
-            for row in users.all():
-                await self._refresh_profile(conn, row.user_id, now)
+            await self._refresh_linked(conn, [values["case_code"]], now)
             return True
 
         result: bool = await self._run(work)
         return result
+
+    async def record_states(self, states: list[DossierState], *, now: float) -> None:
+        """``record_state`` for many dossiers in one transaction (the newest of each wins)."""
+        newest: dict[str, DossierState] = {}
+        for state in states:
+            code = state.case_code.upper()
+            if code not in newest or newest[code].sequence < state.sequence:
+                newest[code] = state
+        if not newest:
+            return
+        rows = [self._state_values(state, now) for state in newest.values()]
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(self._state_upsert(), rows)
+            await self._refresh_linked(conn, sorted(newest), now)
+
+        await self._run(work)
 
     async def dossier(self, case_code: str) -> DossierState | None:
         """The latest state recorded for ``case_code``."""
