@@ -134,6 +134,29 @@ class TestCitizenStore:
         kept = await store.dossier(CODE)
         assert (kept.state, kept.phone_last4_hash) == (CaseState.RESULT_RETURNED, "h")
 
+    async def test_a_batch_keeps_the_newest_of_each_dossier(self, store):
+        await store.record_state(dossier(sequence=5, state=CaseState.IN_PROGRESS), now=T0)
+        await store.followed(A, T0)
+        await store.link(A, OTHER, factor="receipt_secret", at=T0)
+        await store.record_states(
+            [
+                dossier(sequence=4, state=CaseState.RECEIVED),
+                dossier(OTHER, sequence=1),
+                dossier(OTHER, sequence=3, state=CaseState.RESULT_READY, phone_last4_hash="h"),
+                dossier(OTHER, sequence=2, state=CaseState.IN_PROGRESS),
+            ],
+            now=T0,
+        )
+        assert (await store.dossier(CODE)).state is CaseState.IN_PROGRESS
+        other = await store.dossier(OTHER)
+        assert (other.sequence, other.state, other.phone_last4_hash) == (
+            3,
+            CaseState.RESULT_READY,
+            "h",
+        )
+        assert (await store.citizen(A))["area"] == "000.20.31.H57"
+        await store.record_states([], now=T0)
+
     async def test_webhook_events_are_seen_once(self, store):
         assert await store.first_seen("msg:1", at=T0)
         assert not await store.first_seen("msg:1", at=T0 + 1)
