@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from bridge.citizen_store import CitizenStore, RetentionPolicy
 from bridge.dossiers import DossierState
 from bridge.events import CaseState
 from bridge.store import open_ledger
+from bridge.store.migrate import alembic_config, upgrade_sync
 
 T0 = 1_800_000_000.0
 DAY = 86_400.0
@@ -266,5 +267,16 @@ def ledger_rows(url):
     return keys, cases
 
 
-def test_tags_are_a_json_array_of_strings():
-    assert json.loads(json.dumps(["procedure:1.004616"])) == ["procedure:1.004616"]
+def test_migration_0003_goes_down_to_0002_and_up_again(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    upgrade_sync(url, "0003")
+    engine = sa.create_engine(url)
+    tables = {"citizens", "citizen_links", "webhook_events", "link_attempts", "dossier_states"}
+    assert tables | {"delivery_receipts"} <= set(sa.inspect(engine).get_table_names())
+    indexes = {i["name"] for i in sa.inspect(engine).get_indexes("citizen_links")}
+    assert "citizen_links_case_code" in indexes
+    command.downgrade(alembic_config(url), "0002")
+    assert not tables & set(sa.inspect(engine).get_table_names())
+    upgrade_sync(url)
+    assert tables <= set(sa.inspect(engine).get_table_names())
+    engine.dispose()
