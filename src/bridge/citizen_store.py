@@ -16,7 +16,10 @@ from bridge.events import CaseState
 from bridge.store.database import open_engine
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+    from collections.abc import Callable
+
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["CitizenStore", "PurgeCounts", "RetentionPolicy"]
 
@@ -119,6 +122,21 @@ class PurgeCounts:
     link_attempts: int = 0
 
 
+def _sqlite_engine(url: str) -> Engine:
+    """A synchronous SQLite engine with the ledger's pragmas (WAL, busy timeout)."""
+    engine = sa.create_engine(url)
+
+    def pragmas(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    sa.event.listen(engine, "connect", pragmas)
+    return engine
+
+
 class CitizenStore:
     """The citizens' side of the bridge, written once for SQLite and PostgreSQL.
 
@@ -126,28 +144,43 @@ class CitizenStore:
     upper case (citizens type them in any case).
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine | Engine) -> None:
         self._engine = engine
         postgres = engine.dialect.name == "postgresql"
         self._insert: Any = postgresql.insert if postgres else sqlite.insert
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 5, migrate: bool = True) -> CitizenStore:
-        """Open the store at ``url`` (the ledger's database), migrating its schema first."""
+        """Open the store at ``url`` (the ledger's database), migrating its schema first.
+
+        PostgreSQL goes through the async engine of ``open_engine``. SQLite is used like the
+        ledger uses it: short transactions run whole on the event loop's thread, so no write lock
+        is ever held across an ``await`` (an aiosqlite transaction paused at an ``await`` while the
+        ledger's synchronous ``BEGIN IMMEDIATE`` waits on the loop's thread would deadlock both).
+        """
         if migrate:
             from bridge.store.migrate import upgrade  # noqa: PLC0415 - alembic only when needed
 
             await upgrade(url)
+        if url.startswith("sqlite:///"):
+            return cls(_sqlite_engine(url))
         return cls(open_engine(url, pool_size=pool_size))
 
     async def close(self) -> None:
         """Close the connections."""
-        await self._engine.dispose()
+        if isinstance(self._engine, sa.Engine):
+            self._engine.dispose()
+        else:
+            await self._engine.dispose()
 
-    async def _run(self, work: Any) -> Any:
+    async def _run(self, work: Callable[[Connection], Any]) -> Any:
+        """Run ``work`` in one transaction."""
         try:
-            async with self._engine.begin() as conn:
-                return await work(conn)
+            if isinstance(self._engine, sa.Engine):
+                with self._engine.begin() as conn:
+                    return work(conn)
+            async with self._engine.begin() as aconn:
+                return await aconn.run_sync(work)
         except SQLAlchemyError as exc:
             raise StoreError(f"citizen store: {type(exc).__name__}") from exc
 
@@ -157,8 +190,8 @@ class CitizenStore:
         """The users with an active link to ``case_code``, oldest link first."""
         case_code = case_code.upper()
 
-        async def work(conn: AsyncConnection) -> list[str]:
-            rows = await conn.execute(
+        def work(conn: Connection) -> list[str]:
+            rows = conn.execute(
                 sa.select(citizen_links.c.user_id)
                 .where(
                     citizen_links.c.case_code == case_code,
@@ -174,8 +207,8 @@ class CitizenStore:
     async def last_interaction_at(self, user_id: str) -> float | None:
         """When ``user_id`` last interacted with the OA (follow, text), or None."""
 
-        async def work(conn: AsyncConnection) -> float | None:
-            value = await conn.scalar(
+        def work(conn: Connection) -> float | None:
+            value = conn.scalar(
                 sa.select(citizens.c.last_interaction_at).where(citizens.c.user_id == user_id)
             )
             return None if value is None else float(value)
@@ -215,31 +248,31 @@ class CitizenStore:
     async def interacted(self, user_id: str, at: float) -> None:
         """``user_id`` wrote to the OA (or tapped a button): the 7-day window restarts."""
 
-        async def work(conn: AsyncConnection) -> None:
-            await conn.execute(self._touch(user_id, at, follow=None))
+        def work(conn: Connection) -> None:
+            conn.execute(self._touch(user_id, at, follow=None))
 
         await self._run(work)
 
     async def followed(self, user_id: str, at: float) -> None:
         """``user_id`` followed the OA (an interaction too)."""
 
-        async def work(conn: AsyncConnection) -> None:
-            await conn.execute(self._touch(user_id, at, follow=True))
+        def work(conn: Connection) -> None:
+            conn.execute(self._touch(user_id, at, follow=True))
 
         await self._run(work)
 
     async def unfollowed(self, user_id: str, at: float) -> list[str]:
         """``user_id`` left the OA: every active link ends. Returns the dossiers unlinked."""
 
-        async def work(conn: AsyncConnection) -> list[str]:
-            await conn.execute(self._touch(user_id, at, follow=False))
-            codes = await self._active(conn, user_id)
-            await conn.execute(
+        def work(conn: Connection) -> list[str]:
+            conn.execute(self._touch(user_id, at, follow=False))
+            codes = self._active(conn, user_id)
+            conn.execute(
                 citizen_links.update()
                 .where(citizen_links.c.user_id == user_id, citizen_links.c.unlinked_at.is_(None))
                 .values(unlinked_at=at)
             )
-            await self._refresh_profile(conn, user_id, at)
+            self._refresh_profile(conn, user_id, at)
             return codes
 
         result: list[str] = await self._run(work)
@@ -248,10 +281,8 @@ class CitizenStore:
     async def citizen(self, user_id: str) -> dict[str, Any] | None:
         """The citizen's row (``tags`` decoded), or None."""
 
-        async def work(conn: AsyncConnection) -> dict[str, Any] | None:
-            row = (
-                await conn.execute(sa.select(citizens).where(citizens.c.user_id == user_id))
-            ).first()
+        def work(conn: Connection) -> dict[str, Any] | None:
+            row = (conn.execute(sa.select(citizens).where(citizens.c.user_id == user_id))).first()
             if row is None:
                 return None
             found = dict(row._mapping)  # noqa: SLF001 - SQLAlchemy's public row mapping
@@ -264,18 +295,18 @@ class CitizenStore:
     # ---------------------------------------------------------------- links
 
     @staticmethod
-    async def _active(conn: AsyncConnection, user_id: str) -> list[str]:
-        rows = await conn.execute(
+    def _active(conn: Connection, user_id: str) -> list[str]:
+        rows = conn.execute(
             sa.select(citizen_links.c.case_code)
             .where(citizen_links.c.user_id == user_id, citizen_links.c.unlinked_at.is_(None))
             .order_by(citizen_links.c.linked_at, citizen_links.c.case_code)
         )
         return [row.case_code for row in rows]
 
-    async def _refresh_profile(self, conn: AsyncConnection, user_id: str, now: float) -> None:
+    def _refresh_profile(self, conn: Connection, user_id: str, now: float) -> None:
         """``area`` from the newest active link's dossier, ``tags`` from all active links."""
         rows = (
-            await conn.execute(
+            conn.execute(
                 sa.select(dossier_states.c.agency_code, dossier_states.c.procedure_code)
                 .select_from(
                     citizen_links.join(
@@ -288,7 +319,7 @@ class CitizenStore:
         ).all()
         area = next((row.agency_code for row in rows if row.agency_code), None)
         tags = sorted({f"procedure:{row.procedure_code}" for row in rows})
-        await conn.execute(
+        conn.execute(
             citizens.update()
             .where(citizens.c.user_id == user_id)
             .values(area=area, tags=json.dumps(tags) if tags else None, updated_at=now)
@@ -297,8 +328,8 @@ class CitizenStore:
     async def active_cases(self, user_id: str) -> list[str]:
         """The dossiers ``user_id`` is linked to now."""
 
-        async def work(conn: AsyncConnection) -> list[str]:
-            return await self._active(conn, user_id)
+        def work(conn: Connection) -> list[str]:
+            return self._active(conn, user_id)
 
         result: list[str] = await self._run(work)
         return result
@@ -307,9 +338,9 @@ class CitizenStore:
         """Link ``user_id`` to ``case_code``; ``at`` is the consent timestamp."""
         case_code = case_code.upper()
 
-        async def work(conn: AsyncConnection) -> None:
-            await conn.execute(self._touch(user_id, at, follow=None))
-            await conn.execute(
+        def work(conn: Connection) -> None:
+            conn.execute(self._touch(user_id, at, follow=None))
+            conn.execute(
                 self._insert(citizen_links)
                 .values(user_id=user_id, case_code=case_code, linked_at=at, factor=factor)
                 .on_conflict_do_update(
@@ -317,7 +348,7 @@ class CitizenStore:
                     set_={"linked_at": at, "factor": factor, "unlinked_at": None},
                 )
             )
-            await self._refresh_profile(conn, user_id, at)
+            self._refresh_profile(conn, user_id, at)
 
         await self._run(work)
 
@@ -325,8 +356,8 @@ class CitizenStore:
         """End the active link of ``user_id`` to ``case_code``; False when there was none."""
         case_code = case_code.upper()
 
-        async def work(conn: AsyncConnection) -> bool:
-            result = await conn.execute(
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
                 citizen_links.update()
                 .where(
                     citizen_links.c.user_id == user_id,
@@ -336,7 +367,7 @@ class CitizenStore:
                 .values(unlinked_at=at)
             )
             if result.rowcount:
-                await self._refresh_profile(conn, user_id, at)
+                self._refresh_profile(conn, user_id, at)
             return bool(result.rowcount)
 
         result: bool = await self._run(work)
@@ -347,8 +378,8 @@ class CitizenStore:
     async def record_attempt(self, user_id: str, *, at: float, succeeded: bool) -> None:
         """Remember one code + second-factor attempt (for the rate limit)."""
 
-        async def work(conn: AsyncConnection) -> None:
-            await conn.execute(
+        def work(conn: Connection) -> None:
+            conn.execute(
                 link_attempts.insert().values(user_id=user_id, attempted_at=at, succeeded=succeeded)
             )
 
@@ -357,8 +388,8 @@ class CitizenStore:
     async def failed_attempts(self, user_id: str, *, since: float) -> int:
         """Wrong attempts of ``user_id`` at or after ``since``."""
 
-        async def work(conn: AsyncConnection) -> int:
-            count = await conn.scalar(
+        def work(conn: Connection) -> int:
+            count = conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(link_attempts)
                 .where(
@@ -375,8 +406,8 @@ class CitizenStore:
     async def first_seen(self, key: str, *, at: float) -> bool:
         """Record webhook event ``key``; False when it was seen before (a Zalo retry)."""
 
-        async def work(conn: AsyncConnection) -> bool:
-            result = await conn.execute(
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
                 self._insert(webhook_events)
                 .values(event_key=key, received_at=at)
                 .on_conflict_do_nothing(index_elements=[webhook_events.c.event_key])
@@ -423,27 +454,27 @@ class CitizenStore:
             "updated_at": now,
         }
 
-    async def _refresh_linked(self, conn: AsyncConnection, codes: list[str], now: float) -> None:
+    def _refresh_linked(self, conn: Connection, codes: list[str], now: float) -> None:
         """Refresh ``area`` and ``tags`` of the users linked to ``codes``."""
-        users = await conn.execute(
+        users = conn.execute(
             sa.select(citizen_links.c.user_id)
             .distinct()
             .where(citizen_links.c.case_code.in_(codes), citizen_links.c.unlinked_at.is_(None))
         )
         for row in users.all():
-            await self._refresh_profile(conn, row.user_id, now)
+            self._refresh_profile(conn, row.user_id, now)
 
     async def record_state(self, state: DossierState, *, now: float) -> bool:
         """Keep ``state`` unless a newer sequence of the dossier is stored; True when kept."""
         values = self._state_values(state, now)
 
-        async def work(conn: AsyncConnection) -> bool:
-            result = await conn.execute(
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
                 self._state_upsert().values(**values).returning(dossier_states.c.case_code)
             )
             if result.first() is None:
                 return False
-            await self._refresh_linked(conn, [values["case_code"]], now)
+            self._refresh_linked(conn, [values["case_code"]], now)
             return True
 
         result: bool = await self._run(work)
@@ -460,9 +491,9 @@ class CitizenStore:
             return
         rows = [self._state_values(state, now) for state in newest.values()]
 
-        async def work(conn: AsyncConnection) -> None:
-            await conn.execute(self._state_upsert(), rows)
-            await self._refresh_linked(conn, sorted(newest), now)
+        def work(conn: Connection) -> None:
+            conn.execute(self._state_upsert(), rows)
+            self._refresh_linked(conn, sorted(newest), now)
 
         await self._run(work)
 
@@ -470,9 +501,9 @@ class CitizenStore:
         """The latest state recorded for ``case_code``."""
         case_code = case_code.upper()
 
-        async def work(conn: AsyncConnection) -> DossierState | None:
+        def work(conn: Connection) -> DossierState | None:
             row = (
-                await conn.execute(
+                conn.execute(
                     sa.select(dossier_states).where(dossier_states.c.case_code == case_code)
                 )
             ).first()
@@ -500,8 +531,8 @@ class CitizenStore:
     ) -> None:
         """Zalo reported message ``message_id`` ``received`` or ``seen`` (first report kept)."""
 
-        async def work(conn: AsyncConnection) -> None:
-            await conn.execute(
+        def work(conn: Connection) -> None:
+            conn.execute(
                 self._insert(delivery_receipts)
                 .values(zalo_message_id=message_id, kind=kind, user_id=user_id, at=at)
                 .on_conflict_do_nothing(
@@ -514,8 +545,8 @@ class CitizenStore:
     async def receipts(self, message_id: str) -> dict[str, float]:
         """When message ``message_id`` was received and seen, by kind."""
 
-        async def work(conn: AsyncConnection) -> dict[str, float]:
-            rows = await conn.execute(
+        def work(conn: Connection) -> dict[str, float]:
+            rows = conn.execute(
                 sa.select(delivery_receipts.c.kind, delivery_receipts.c.at).where(
                     delivery_receipts.c.zalo_message_id == message_id
                 )
@@ -530,9 +561,9 @@ class CitizenStore:
     async def purge(self, *, now: float, policy: RetentionPolicy) -> PurgeCounts:
         """Delete what outlived its retention period (docs/privacy.md)."""
 
-        async def work(conn: AsyncConnection) -> PurgeCounts:
-            async def delete(statement: Any) -> int:
-                return int((await conn.execute(statement)).rowcount or 0)
+        def work(conn: Connection) -> PurgeCounts:
+            def delete(statement: Any) -> int:
+                return int(conn.execute(statement).rowcount or 0)
 
             dossier_cutoff = now - policy.dossiers
             finished = (
@@ -543,27 +574,25 @@ class CitizenStore:
                 )
                 .scalar_subquery()
             )
-            cases = await delete(
+            cases = delete(
                 _cases.delete().where(
                     _cases.c.updated_at < dossier_cutoff, _cases.c.case_code.in_(finished)
                 )
             )
-            links = await delete(
+            links = delete(
                 citizen_links.delete().where(
                     citizen_links.c.unlinked_at.is_not(None),
                     citizen_links.c.unlinked_at < now - policy.unlinked,
                 )
             )
-            links += await delete(
-                citizen_links.delete().where(citizen_links.c.case_code.in_(finished))
-            )
-            dossiers = await delete(
+            links += delete(citizen_links.delete().where(citizen_links.c.case_code.in_(finished)))
+            dossiers = delete(
                 dossier_states.delete().where(dossier_states.c.updated_at < dossier_cutoff)
             )
             active = sa.select(citizen_links.c.user_id).where(
                 citizen_links.c.user_id == citizens.c.user_id
             )
-            gone = await delete(
+            gone = delete(
                 citizens.delete().where(
                     citizens.c.followed.is_(False),
                     sa.func.coalesce(citizens.c.unfollowed_at, citizens.c.updated_at)
@@ -571,21 +600,21 @@ class CitizenStore:
                     ~sa.exists(active),
                 )
             )
-            deliveries = await delete(
+            deliveries = delete(
                 _deliveries.delete().where(
                     _deliveries.c.settled_at.is_not(None),
                     _deliveries.c.settled_at < now - policy.deliveries,
                 )
             )
-            receipts = await delete(
+            receipts = delete(
                 delivery_receipts.delete().where(delivery_receipts.c.at < now - policy.deliveries)
             )
-            dedupe = await delete(
+            dedupe = delete(
                 webhook_events.delete().where(
                     webhook_events.c.received_at < now - policy.webhook_dedupe
                 )
             )
-            attempts = await delete(
+            attempts = delete(
                 link_attempts.delete().where(
                     link_attempts.c.attempted_at < now - policy.link_attempts
                 )
