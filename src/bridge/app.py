@@ -280,7 +280,10 @@ def create_app(
             ("/health/ready", ready),
             (
                 settings.webhook.path,
-                webhook_endpoint(lambda: runtime.citizens.inbox if runtime.citizens else None),
+                webhook_endpoint(
+                    lambda: runtime.citizens.inbox if runtime.citizens else None,
+                    enabled=settings.webhook.enabled,
+                ),
             ),
         ],
         logger=logging.getLogger("bridge.app"),

@@ -96,7 +96,7 @@ class CitizenServices:
             variant=webhook.signature_variant,
         )
         hmac_key = _secret(linking.hmac_key)
-        enabled = keys.oa_secret_key is not None or keys.app_secret is not None
+        enabled = webhook.enabled
         if enabled and not keys.candidates():
             raise ConfigurationError(
                 "webhook.signature_variant names an id or secret that is not set"

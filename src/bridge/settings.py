@@ -280,6 +280,11 @@ class WebhookSettings(_Section):
         description="Accepted events waiting for the worker; when full the webhook answers 503.",
     )
 
+    @property
+    def enabled(self) -> bool:
+        """The webhook is served when a secret to check signatures with is set."""
+        return self.oa_secret_key is not None or self.app_secret is not None
+
 
 class LinkingSettings(_Section):
     """How a Zalo user links to a dossier from the chat, and the lookup that follows."""

@@ -109,10 +109,15 @@ class WebhookInbox:
         self._worker = None
 
 
-def webhook_endpoint(inbox: Callable[[], WebhookInbox | None]) -> Callable[..., Awaitable[None]]:
-    """The ASGI app of ``POST <webhook.path>``; 503 until the runtime has started."""
+def webhook_endpoint(
+    inbox: Callable[[], WebhookInbox | None], *, enabled: bool = True
+) -> Callable[..., Awaitable[None]]:
+    """The ASGI app of ``POST <webhook.path>``; 503 until the runtime has started, 404 if off."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if not enabled:
+            await _answer(send, 404, "webhook off")
+            return
         if scope["method"] != "POST":
             await _answer(send, 405, "method not allowed")
             return

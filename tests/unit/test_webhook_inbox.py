@@ -99,3 +99,9 @@ async def test_an_oversized_body_is_refused():
     async with client(webhook_endpoint(lambda: None)) as http:
         answer = await http.post("/webhook/zalo", content=b"x" * (256 * 1024 + 1))
     assert answer.status_code == 413
+
+
+async def test_when_the_webhook_is_off_the_path_is_not_found():
+    async with client(webhook_endpoint(lambda: None, enabled=False)) as http:
+        body, headers = request()
+        assert (await http.post("/webhook/zalo", content=body, headers=headers)).status_code == 404
