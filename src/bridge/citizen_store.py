@@ -122,6 +122,11 @@ class PurgeCounts:
     link_attempts: int = 0
 
 
+def _like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _sqlite_engine(url: str) -> Engine:
     """A synchronous SQLite engine with the ledger's pragmas (WAL, busy timeout)."""
     engine = sa.create_engine(url)
@@ -554,6 +559,24 @@ class CitizenStore:
             return {row.kind: float(row.at) for row in rows}
 
         result: dict[str, float] = await self._run(work)
+        return result
+
+    async def forget(self, user_id: str) -> int:
+        """Delete every row naming ``user_id`` (a data subject's deletion request); rows deleted."""
+
+        def work(conn: Connection) -> int:
+            statements = [
+                citizen_links.delete().where(citizen_links.c.user_id == user_id),
+                citizens.delete().where(citizens.c.user_id == user_id),
+                delivery_receipts.delete().where(delivery_receipts.c.user_id == user_id),
+                link_attempts.delete().where(link_attempts.c.user_id == user_id),
+                webhook_events.delete().where(
+                    webhook_events.c.event_key.like(f"%:{_like(user_id)}:%", escape="\\")
+                ),
+            ]
+            return sum(int(conn.execute(statement).rowcount or 0) for statement in statements)
+
+        result: int = await self._run(work)
         return result
 
     # ---------------------------------------------------------------- retention

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from bridge.cli_citizens import purge, qr
+from bridge.cli_citizens import forget, purge, qr
 from bridge.cli_dlq import dlq_cli
 from bridge.errors import ConfigurationError
 from bridge.logs import configure_logging
@@ -31,6 +31,7 @@ db_cli = typer.Typer(help="The delivery ledger's database.", no_args_is_help=Tru
 cli.add_typer(db_cli, name="db")
 cli.command("qr")(qr)
 cli.command("purge")(purge)
+cli.command("forget")(forget)
 
 ConfigOption = Annotated[
     Path | None,

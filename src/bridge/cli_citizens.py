@@ -16,7 +16,7 @@ from bridge.receipt_qr import is_case_code, oa_chat_link, render_qr
 from bridge.second_factor import receipt_secret
 from bridge.settings import Settings, load_settings
 
-__all__ = ["purge", "qr"]
+__all__ = ["forget", "purge", "qr"]
 
 ConfigOption = Annotated[
     Path | None,
@@ -101,3 +101,30 @@ def purge(config: ConfigOption = None) -> None:
         typer.echo(f"zalo-bridge: {exc}", err=True)
         raise typer.Exit(code=1) from exc
     typer.echo(json.dumps(counts))
+
+
+def forget(
+    user_id: Annotated[str, typer.Argument(help="The citizen's OA-scoped Zalo user id.")],
+    config: ConfigOption = None,
+) -> None:
+    """Delete everything the bridge keeps about one Zalo user (a deletion request)."""
+    from bridge.citizen_store import CitizenStore  # noqa: PLC0415 - keep --help fast
+
+    settings = _settings(config)
+    if not user_id.isdigit():
+        typer.echo("zalo-bridge: a Zalo user id is a string of digits", err=True)
+        raise typer.Exit(code=2)
+
+    async def run() -> int:
+        store = await CitizenStore.open(settings.store.url.get_secret_value())
+        try:
+            return await store.forget(user_id)
+        finally:
+            await store.close()
+
+    try:
+        deleted = asyncio.run(run())
+    except BridgeError as exc:
+        typer.echo(f"zalo-bridge: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(json.dumps({"deleted_rows": deleted}))

@@ -177,6 +177,23 @@ class TestCitizenStore:
         assert await store.receipts("m1") == {"received": T0, "seen": T0 + 9}
 
 
+class TestForget:
+    async def test_every_row_of_the_user_goes_and_no_other(self, store):
+        for user in (A, B):
+            await store.followed(user, T0)
+            await store.link(user, CODE, factor="receipt_secret", at=T0)
+            await store.record_attempt(user, at=T0, succeeded=False)
+            await store.record_receipt(f"m-{user}", "seen", user_id=user, at=T0)
+            await store.first_seen(f"follow:{user}:1", at=T0)
+        assert await store.forget(A) == 5
+        assert await store.citizen(A) is None
+        assert await store.linked_users(CODE) == [B]
+        assert await store.failed_attempts(A, since=0) == 0
+        assert await store.receipts(f"m-{A}") == {}
+        assert await store.first_seen(f"follow:{A}:1", at=T0)
+        assert not await store.first_seen(f"follow:{B}:1", at=T0)
+
+
 class TestPurge:
     async def test_old_records_go_recent_ones_stay(self, store_url):
         ledger = await open_ledger(store_url)

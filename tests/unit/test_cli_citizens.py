@@ -71,3 +71,11 @@ def test_purge_prints_the_counts(tmp_path, monkeypatch):
     counts = json.loads(result.stdout.strip().splitlines()[-1])
     assert counts["links"] == 0
     assert set(counts) >= {"links", "citizens", "deliveries", "receipts", "webhook_events"}
+
+
+def test_forget_deletes_a_users_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRIDGE_STORE__URL", f"sqlite:///{tmp_path / 'b.sqlite3'}")
+    result = runner.invoke(cli, ["forget", "2512523625412515"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"deleted_rows": 0}
+    assert runner.invoke(cli, ["forget", "abc"]).exit_code == 2
