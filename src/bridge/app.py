@@ -28,6 +28,7 @@ from tenacity import (
 
 from bridge.announcements.consumer import register_announcement_consumer
 from bridge.announcements.service import AnnouncementService
+from bridge.citizen_services import CitizenServices
 from bridge.consumer import register_consumer
 from bridge.delivery import (
     Deliverer,
@@ -35,6 +36,7 @@ from bridge.delivery import (
     DeliveryPolicy,
     InboundRecord,
     MessageSender,
+    RateLimiter,
 )
 from bridge.dispatch import Dispatcher
 from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
@@ -49,6 +51,7 @@ from bridge.quiet_hours import QuietWindow, parse_clock_time
 from bridge.store import open_ledger
 from bridge.store.database import open_engine
 from bridge.templates.renderer import template_renderer
+from bridge.webhook import webhook_endpoint
 from bridge.zalo import StaticToken, TokenSource, ZaloClient
 from bridge.zalo.token_setup import managed_tokens_enabled, open_managed_token
 
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
 
     from bridge.announcements.audience import Audience
     from bridge.announcements.intake import AnnouncementIntake
+    from bridge.citizen_store import CitizenStore
     from bridge.ledger import Ledger
     from bridge.settings import Settings
     from bridge.zalo.managed_token import ManagedToken
@@ -110,6 +114,8 @@ class Runtime:
     releaser: Releaser | None = None
     """Releases held records (``released`` and ``store.counts()`` for metrics)."""
     _releaser: asyncio.Task[None] | None = None
+    citizen_store: CitizenStore | None = None
+    citizens: CitizenServices | None = None
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -153,26 +159,10 @@ class Runtime:
             ),
         )
         limiter = oa_rate_limiter(delivery.rate_limit_per_minute)
-        deliverer = Deliverer(
-            sender=sender,
-            ledger=ledger,
-            renderer=template_renderer(settings, message_context(settings)),
-            policy=DeliveryPolicy(
-                max_attempts=delivery.max_attempts,
-                initial_backoff=delivery.initial_backoff_seconds,
-                max_backoff=delivery.max_backoff_seconds,
-                budget=delivery.attempt_budget_seconds,
-                pause=delivery.redelivery_pause_seconds,
-                lease=delivery.lease_seconds,
-                in_doubt=delivery.in_doubt_policy,
-                in_doubt_settle=delivery.in_doubt_settle_seconds,
-                in_doubt_hold=delivery.in_doubt_hold_seconds,
-            ),
-            max_event_bytes=settings.kafka.max_event_bytes,
-            owner=self.owner,
-            breaker=self.breaker,
-            limiter=limiter,
-        )
+        deliverer = self._deliverer(sender, ledger, limiter, self.breaker)
+        citizens = await CitizenServices.open(settings, sender=sender, store=self.citizen_store)
+        self._closers.append(citizens.close)
+        self.citizens = citizens
         publisher = SerialPublisher((await self._publisher()).publish)
         kafka = settings.kafka
 
@@ -187,7 +177,10 @@ class Runtime:
             )
 
         async def deliver(record: InboundRecord) -> list[OutboundRecord]:
-            return outputs(record, await deliverer.handle(record))
+            outcome = await deliverer.handle(record)
+            if outcome.event is not None:
+                await citizens.record_event(outcome.event)  # the dossier's state, for lookups
+            return outputs(record, outcome)
 
         process: Callable[[InboundRecord], Awaitable[list[OutboundRecord]]] = deliver
         if settings.quiet_hours.enabled or settings.announcements.enabled:
@@ -199,7 +192,7 @@ class Runtime:
             self._closers.append(engine.dispose)
             if settings.quiet_hours.enabled:
                 process = self._quiet_hours(engine, deliverer, outputs, publisher).guard(
-                    deliver, outputs
+                    deliver, outputs, on_held=citizens.record_event
                 )
             if settings.announcements.enabled:
                 self.announcements = AnnouncementService(
@@ -228,7 +221,40 @@ class Runtime:
             on_fatal=self.on_fatal,
         )
         self._dispatcher.start()
-        dispatcher, breaker = self._dispatcher, self.breaker
+        self._watch(self._dispatcher, self.breaker)
+
+    def _deliverer(
+        self,
+        sender: MessageSender,
+        ledger: Ledger,
+        limiter: RateLimiter | None,
+        breaker: CircuitBreaker,
+    ) -> Deliverer:
+        """The use case, with the settings' policy and the province's templates."""
+        settings, delivery = self.settings, self.settings.delivery
+        return Deliverer(
+            sender=sender,
+            ledger=ledger,
+            renderer=template_renderer(settings, message_context(settings)),
+            policy=DeliveryPolicy(
+                max_attempts=delivery.max_attempts,
+                initial_backoff=delivery.initial_backoff_seconds,
+                max_backoff=delivery.max_backoff_seconds,
+                budget=delivery.attempt_budget_seconds,
+                pause=delivery.redelivery_pause_seconds,
+                lease=delivery.lease_seconds,
+                in_doubt=delivery.in_doubt_policy,
+                in_doubt_settle=delivery.in_doubt_settle_seconds,
+                in_doubt_hold=delivery.in_doubt_hold_seconds,
+            ),
+            max_event_bytes=settings.kafka.max_event_bytes,
+            owner=self.owner,
+            breaker=breaker,
+            limiter=limiter,
+        )
+
+    def _watch(self, dispatcher: Dispatcher, breaker: CircuitBreaker) -> None:
+        """Let the metrics read the pipeline's gauges at scrape time."""
         self.metrics.watch_in_flight(lambda: dispatcher.in_flight)
         self.metrics.watch_breaker(lambda: breaker.state.value)
         self.metrics.watch_holds(lambda: self.flow.reasons)
@@ -357,6 +383,7 @@ class Runtime:
     async def stop(self) -> None:
         """Close what ``start`` opened, newest first."""
         self._dispatcher = None
+        self.citizens = None
         while self._closers:
             await self._closers.pop()()
 
@@ -369,13 +396,15 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
     on_fatal: Callable[[BaseException], None] = _terminate,
     clock: Callable[[], float] = time.time,
     audience: Audience | None = None,
+    citizen_store: CitizenStore | None = None,
 ) -> AsgiFastStream:
     """Build the bridge: a faststream Kafka app with health endpoints, ready for uvicorn.
 
     Nothing connects until the app starts. ``GET /health/live`` answers while the process runs;
     ``GET /health/ready`` answers 204 while the Kafka broker is reachable, Zalo accepts calls and
     (with managed tokens) a usable token is at hand. ``GET /metrics`` serves the Prometheus
-    metrics (``bridge.metrics``).
+    metrics (``bridge.metrics``). ``POST <webhook.path>`` receives the OA's signed events
+    (``bridge.webhook``) when ``webhook.oa_secret_key`` is set.
 
     Args:
         settings: The validated settings.
@@ -384,6 +413,7 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
         on_fatal: Called when the process must stop; by default it sends itself SIGTERM.
         clock: Wall-clock seconds for quiet hours and announcements (tests pass a fake).
         audience: Replaces the SQL audience of announcements.
+        citizen_store: Replaces the citizens' store opened from ``settings.store``.
     """
     broker = KafkaBroker(
         settings.kafka.bootstrap_servers,
@@ -394,7 +424,13 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
         log_level=logging.DEBUG,
     )
     runtime = Runtime(
-        settings, sender=sender, ledger=ledger, on_fatal=on_fatal, clock=clock, audience=audience
+        settings,
+        sender=sender,
+        ledger=ledger,
+        on_fatal=on_fatal,
+        clock=clock,
+        audience=audience,
+        citizen_store=citizen_store,
     )
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)
     runtime.metrics.watch_consumers(
@@ -420,7 +456,18 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
 
     return AsgiFastStream(
         broker,
-        asgi_routes=[("/health/live", live), ("/health/ready", ready), ("/metrics", metrics)],
+        asgi_routes=[
+            ("/health/live", live),
+            ("/health/ready", ready),
+            ("/metrics", metrics),
+            (
+                settings.webhook.path,
+                webhook_endpoint(
+                    lambda: runtime.citizens.inbox if runtime.citizens else None,
+                    enabled=settings.webhook.enabled,
+                ),
+            ),
+        ],
         logger=logging.getLogger("bridge.app"),
         on_startup=[runtime.start],
         on_shutdown=[runtime.drain],

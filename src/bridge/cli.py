@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from bridge.cli_announce import announce_cli
+from bridge.cli_citizens import forget, purge, qr
 from bridge.cli_dlq import dlq_cli
 from bridge.cli_templates import preview, templates_cli
 from bridge.cli_zalo import zalo_cli
@@ -35,6 +36,9 @@ cli.add_typer(templates_cli, name="templates")
 cli.command("preview")(preview)
 db_cli = typer.Typer(help="The delivery ledger's database.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+cli.command("qr")(qr)
+cli.command("purge")(purge)
+cli.command("forget")(forget)
 
 ConfigOption = Annotated[
     Path | None,

@@ -6,6 +6,7 @@ that meets them, with ``raise … from exc``, so callers only ever handle bridge
     * BridgeError
       + ConfigurationError          settings invalid or inconsistent; the service refuses to start
         - TemplateError             a message template is invalid (names file, template and key)
+      + StoreError                  a database the bridge keeps citizens' data in failed
       + InvalidEventError           the input record is not a valid case-state event: dead-letter it
       + DeliveryError               Zalo did not accept a message
         - RetryableDeliveryError    try again later: network, HTTP 5xx, -32, -200
@@ -39,6 +40,7 @@ __all__ = [
     "OAuthError",
     "RecipientUnreachableError",
     "RetryableDeliveryError",
+    "StoreError",
     "TemplateError",
     "TemplateProblem",
     "TokenError",
@@ -79,6 +81,10 @@ class TemplateError(ConfigurationError):
         self.problems = tuple(problems)
         lines = "\n  ".join(str(problem) for problem in self.problems)
         super().__init__(f"invalid message templates:\n  {lines}")
+
+
+class StoreError(BridgeError):
+    """A database call failed (connection lost, lock timeout); the caller may retry later."""
 
 
 class InvalidEventReason(StrEnum):

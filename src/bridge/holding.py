@@ -114,8 +114,14 @@ class QuietHoursGate:
         self,
         deliver: Callable[[InboundRecord], Awaitable[list[OutboundRecord]]],
         outputs: Callable[[InboundRecord, DeliveryOutcome], list[OutboundRecord]],
+        *,
+        on_held: Callable[[CaseStateEvent], Awaitable[None]] | None = None,
     ) -> Callable[[InboundRecord], Awaitable[list[OutboundRecord]]]:
-        """Wrap the dispatcher's ``process`` function with the quiet-hours rules."""
+        """Wrap the dispatcher's ``process`` function with the quiet-hours rules.
+
+        ``on_held`` sees each event held (``deliver`` sees the others), e.g. to keep the
+        dossier's latest state current for lookups while its notification waits.
+        """
 
         async def process(record: InboundRecord) -> list[OutboundRecord]:
             try:
@@ -134,6 +140,8 @@ class QuietHoursGate:
                     case_code=event.case.code,
                     release_at=release_at.isoformat(),
                 )
+                if on_held is not None:
+                    await on_held(event)
                 held = DeliveryOutcome(DeliveryStatus.HELD, reason=HOLD_REASON, event=event)
                 return [*outputs(record, held), *extra]
             return [*await deliver(record), *extra]

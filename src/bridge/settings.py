@@ -34,12 +34,15 @@ __all__ = [
     "AnnouncementSettings",
     "DeliverySettings",
     "KafkaSettings",
+    "LinkingSettings",
     "LogSettings",
     "ProvinceSettings",
     "QuietHoursSettings",
+    "RetentionSettings",
     "Settings",
     "StoreSettings",
     "TemplateSettings",
+    "WebhookSettings",
     "ZaloSettings",
     "load_settings",
 ]
@@ -366,6 +369,121 @@ class TemplateSettings(_Section):
     )
 
 
+class WebhookSettings(_Section):
+    """The endpoint receiving the OA's events (follows, citizens' texts, delivery receipts)."""
+
+    path: str = Field(
+        default="/webhook/zalo",
+        pattern=r"^/[A-Za-z0-9._~/-]*$",
+        description="HTTP path of the webhook, served next to the health endpoints.",
+    )
+    app_id: str | None = Field(
+        default=None, description="The Zalo app id (first term of the signed string)."
+    )
+    oa_id: str | None = Field(
+        default=None, description="The OA id (the QR link; first term in the oa_id variants)."
+    )
+    oa_secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The OA secret key shown in the app's webhook settings; unset turns the webhook off."
+        ),
+    )
+    app_secret: SecretStr | None = Field(
+        default=None, description="The app secret key, for the *_app_secret variants only."
+    )
+    signature_variant: Literal[
+        "app_id_oa_secret_key",
+        "oa_id_oa_secret_key",
+        "app_id_app_secret",
+        "oa_id_app_secret",
+        "any",
+    ] = Field(
+        default="app_id_oa_secret_key",
+        description=(
+            "X-ZEvent-Signature = sha256(first term + raw body + timestamp + secret) (UNCERTAIN "
+            "in zalo-oa-api.md 7.2): which id and which secret; any accepts every candidate "
+            "and logs the one that matched."
+        ),
+    )
+    max_age_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="Events whose body timestamp is older (or as far ahead) are refused; 0: off.",
+    )
+    queue_size: int = Field(
+        default=10_000,
+        ge=1,
+        description="Accepted events waiting for the worker; when full the webhook answers 503.",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        """The webhook is served when a secret to check signatures with is set."""
+        return self.oa_secret_key is not None or self.app_secret is not None
+
+
+class LinkingSettings(_Section):
+    """How a Zalo user links to a dossier from the chat, and the lookup that follows."""
+
+    second_factor: Literal["receipt_secret", "phone_last4"] = Field(
+        default="receipt_secret",
+        description=(
+            "What the citizen sends after the dossier code: the short secret printed on the "
+            "receipt by `zalo-bridge qr`, or the last 4 digits of the registered phone."
+        ),
+    )
+    hmac_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key deriving the receipt secrets and hashing the phones' last 4 digits; required "
+            "when the webhook is on. Changing it invalidates printed receipts."
+        ),
+    )
+    receipt_secret_length: int = Field(default=6, ge=4, le=16)
+    attempts_per_hour: int = Field(
+        default=5, ge=1, description="Wrong code/second-factor pairs a user may send per hour."
+    )
+    qr_url_template: str = Field(
+        default="https://zalo.me/{oa_id}",
+        description=(
+            "The link in the receipt's QR code; {oa_id} and {case_code} are replaced. Zalo "
+            "documents no prefilled-message deep link (UNCERTAIN), so the default opens the OA."
+        ),
+    )
+
+
+class RetentionSettings(_Section):
+    """How long citizens' data is kept, and how often the purge runs."""
+
+    unlinked_days: float = Field(
+        default=30, gt=0, description="Links are deleted this long after they were unlinked."
+    )
+    unfollowed_days: float = Field(
+        default=30,
+        gt=0,
+        description="Citizens without active links are deleted this long after unfollowing.",
+    )
+    delivery_days: float = Field(
+        default=180,
+        gt=0,
+        description="Settled ledger deliveries and delivery receipts older than this are deleted.",
+    )
+    dossier_days: float = Field(
+        default=365,
+        gt=0,
+        description=(
+            "Latest-state rows of dossiers untouched this long are deleted (final states only "
+            "for the ledger's per-case sequence)."
+        ),
+    )
+    webhook_dedupe_hours: float = Field(default=24, gt=0)
+    link_attempt_hours: float = Field(default=24, gt=0)
+    purge_interval_seconds: float = Field(
+        default=3600, ge=0, description="How often the running bridge purges; 0: never."
+    )
+
+
 class LogSettings(_Section):
     """Log level and format."""
 
@@ -515,6 +633,9 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     quiet_hours: QuietHoursSettings = QuietHoursSettings()
     announcements: AnnouncementSettings = AnnouncementSettings()
+    webhook: WebhookSettings = WebhookSettings()
+    linking: LinkingSettings = LinkingSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @model_validator(mode="after")
     def _retries_fit_poll_interval(self) -> Settings:

@@ -28,11 +28,19 @@ def test_the_demo_shows_every_delivered_message_and_stops_what_it_started(
     output = done.stdout
     assert done.returncode == 0, output + done.stderr
     assert "12 of 12 messages delivered" in output
-    assert output.count("Kính gửi Ông/Bà,") == 12
+    assert output.count("Kính gửi Ông/Bà,") == 13  # 12 samples + the linked citizen's dossier
     assert "Hồ sơ 000.20.31.H56-" in output
     assert "• Trạng thái: Đã xử lý xong" in output
     assert "thành thật xin lỗi Ông/Bà" in output
     assert re.search(r"• template preview: http://127\.0\.0\.1:\d+/", output)
+    # The chat scene: follow, link with the receipt secret, notified, lookup, HUY.
+    assert re.search(r"secret [A-Z2-9]{6}", output)
+    assert "Cảm ơn Ông/Bà đã quan tâm" in output
+    assert "đã đăng ký nhận thông báo về hồ sơ 000.20.31.H56-" in output
+    assert "Thông tin hồ sơ 000.20.31.H56-" in output
+    assert "• Trạng thái: Đang xử lý" in output
+    assert "đã ngừng nhận thông báo về hồ sơ" in output
+    assert list(tmp_path.glob("receipt-*.png"))
     pids = [int(pid) for pid in re.findall(r"stopped \w+ \(pid (\d+)\)", output)]
     assert len(pids) == 2
     for pid in pids:

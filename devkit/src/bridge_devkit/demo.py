@@ -25,8 +25,16 @@ from aiokafka.errors import TopicAlreadyExistsError
 from bridge.app import message_context
 from bridge.preview import PreviewServer, load_catalog
 from bridge.settings import load_settings
+from bridge_devkit.emulator import EmulatorConfig
 from bridge_devkit.kafka import LocalKafka
-from bridge_devkit.samples import encode, sample_citizens, sample_events
+from bridge_devkit.samples import (
+    LINKING_CITIZEN,
+    encode,
+    linking_case_code,
+    linking_sample_event,
+    sample_citizens,
+    sample_events,
+)
 
 __all__ = ["main"]
 
@@ -35,6 +43,8 @@ INPUT_TOPIC = "case-state-events"
 DLQ_TOPIC = "case-state-events.dlq"
 STATUS_TOPIC = "case-state-events.status"
 MALFORMED = b'{"event_id": "not-a-uuid", "state": "DONE"'
+HMAC_KEY = "make-run-hmac-key"
+"""The demo's linking key (receipt secrets); a real one is a secret."""
 _WIDTH = 72
 _VN = timezone(timedelta(hours=7), "ICT")
 
@@ -152,6 +162,7 @@ class Demo:
             "BRIDGE_ZALO__ACCESS_TOKEN": ACCESS_TOKEN,
             "BRIDGE_LOG__FORMAT": "json",
             "BRIDGE_QUIET_HOURS__ENABLED": "false",  # the demo shows every message at once
+            **_citizen_env(),
         }
         self.spawn(
             "bridge",
@@ -244,6 +255,7 @@ class Watcher:
     def __init__(self, zalo_url: str) -> None:
         self.http = httpx.Client(base_url=zalo_url, timeout=5)
         self.names = {c.zalo_user_id: c.display_name for c in sample_citizens()}
+        self.names[LINKING_CITIZEN.zalo_user_id] = LINKING_CITIZEN.display_name
         self.shown = 0
 
     def show_new(self) -> int:
@@ -258,6 +270,81 @@ class Watcher:
         while self.show_new() < expected and time.monotonic() < deadline:
             time.sleep(0.2)
         return self.shown
+
+
+def _citizen_env() -> dict[str, str]:
+    """The bridge's webhook and linking settings, matching the emulator's default ids."""
+    emulator = EmulatorConfig()
+    return {
+        "BRIDGE_WEBHOOK__APP_ID": emulator.app_id,
+        "BRIDGE_WEBHOOK__OA_ID": emulator.oa_id,
+        "BRIDGE_WEBHOOK__OA_SECRET_KEY": emulator.oa_secret_key,
+        "BRIDGE_LINKING__HMAC_KEY": HMAC_KEY,
+    }
+
+
+def _citizen_says(text: str) -> None:
+    header = f"┌─ {LINKING_CITIZEN.display_name} → OA "
+    _say(header + "─" * max(0, _WIDTH - len(header)))
+    _say(f"│ {text}")
+    _say("└" + "─" * (_WIDTH - 1))
+
+
+def _citizen_scene(
+    workdir: Path, bootstrap: str, zalo_url: str, bridge_url: str, watcher: Watcher
+) -> bool:
+    """A citizen links her dossier in the chat, is notified, looks it up and unsubscribes."""
+    code = linking_case_code()
+    qr_file = workdir / f"receipt-{code}.png"
+    printed = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "bridge", "qr", code, "--out", str(qr_file)],
+        env={**os.environ, **_citizen_env()},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    secret = next(
+        line.split(":", 1)[1].strip() for line in printed.splitlines() if line.startswith("Mã bí")
+    )
+    admin = httpx.Client(base_url=zalo_url, timeout=10)
+    admin.put("/_emulator/webhook", json={"url": f"{bridge_url}/webhook/zalo"}).raise_for_status()
+    _say(
+        f"\nIn the OA chat: {LINKING_CITIZEN.display_name}'s receipt for {code} carries a QR code "
+        f"({qr_file.name}) and the secret {secret}.\n"
+    )
+    user = LINKING_CITIZEN.zalo_user_id
+
+    steps: list[tuple[str | None, dict[str, Any] | None]] = [
+        (
+            "(quét mã QR, bấm Quan tâm)",
+            {"event_name": "follow", "display_name": LINKING_CITIZEN.display_name},
+        ),
+        (f"{code} {secret}", {"event_name": "user_send_text", "text": f"{code} {secret}"}),
+        (None, None),  # the dossier moves on: a case event on Kafka
+        ("Tra cứu", {"event_name": "user_send_text", "text": "Tra cứu"}),
+        (f"HUY {code}", {"event_name": "user_send_text", "text": f"HUY {code}"}),
+    ]
+    for said, event in steps:
+        before = watcher.shown
+        if event is None:
+            asyncio.run(_publish_one(bootstrap, linking_sample_event()))
+        else:
+            _citizen_says(str(said))
+            admin.post("/_emulator/events", json={"user_id": user, **event}).raise_for_status()
+        if watcher.wait_for(before + 1, 20) <= before:
+            return False
+        time.sleep(0.5)  # the latest-state row follows the message by a moment
+    admin.close()
+    return True
+
+
+async def _publish_one(bootstrap: str, event: dict[str, Any]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(INPUT_TOPIC, encode(event), key=event["case"]["code"].encode())
+    finally:
+        await producer.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         bootstrap = demo.start_kafka()
         asyncio.run(_create_topics(bootstrap))
         zalo_url = demo.start_emulator()
-        demo.start_bridge(bootstrap, zalo_url)
+        bridge_url = demo.start_bridge(bootstrap, zalo_url)
         events = sample_events()
         asyncio.run(_publish(bootstrap, events))
         _say(
@@ -296,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         if shown < len(events):
             _say(f"Not everything arrived: see {args.workdir / 'bridge.log'}")
+            return 1
+        if not _citizen_scene(demo.workdir, bootstrap, zalo_url, bridge_url, watcher):
+            _say(f"The chat scene did not complete: see {args.workdir / 'bridge.log'}")
             return 1
         if not args.once:
             _say(

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["SampleCitizen", "sample_citizens", "sample_events"]
+__all__ = [
+    "LINKING_CITIZEN",
+    "SampleCitizen",
+    "linking_case_code",
+    "linking_sample_event",
+    "sample_citizens",
+    "sample_events",
+]
 
 VN = timezone(timedelta(hours=7))
 
@@ -205,3 +212,45 @@ def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
 def encode(event: dict[str, Any]) -> bytes:
     """Serialise an event as the one-stop-shop system would (UTF-8 JSON)."""
     return json.dumps(event, ensure_ascii=False).encode()
+
+
+LINKING_CITIZEN = SampleCitizen("8800112233445566", "Phạm Thị Dung")
+"""The citizen of `make run`'s chat scene: not a follower yet, she scans the receipt's QR code."""
+
+
+def linking_sample_event(now: datetime | None = None) -> dict[str, Any]:
+    """The first event of the dossier `LINKING_CITIZEN` links in the chat (a birth registration).
+
+    Until the channel cascade resolves a dossier's linked users, the event also names her as its
+    recipient.
+    """
+    start = (
+        (now or datetime.now(UTC)).astimezone(VN).replace(hour=8, minute=0, second=0, microsecond=0)
+    )
+    return {
+        "schema_version": 1,
+        "event_id": str(uuid.uuid4()),
+        "event_type": "STATE_CHANGED",
+        "occurred_at": (start + timedelta(hours=6)).isoformat(),
+        "province": "thanh-hoa",
+        "source_system": "make-run",
+        "sequence": 1,
+        "case": _case(
+            linking_case_code(now),
+            "1.001193",
+            "Đăng ký khai sinh",
+            _AGENCY,
+            channel="IN_PERSON",
+            due_at=(start + timedelta(days=1)).replace(hour=17).isoformat(),
+            handling_department="Bộ phận Tư pháp - Hộ tịch",
+        ),
+        "state": "IN_PROGRESS",
+        "previous_state": "RECEIVED",
+        "recipient": {"zalo_user_id": LINKING_CITIZEN.zalo_user_id, "notify_consent": True},
+    }
+
+
+def linking_case_code(now: datetime | None = None) -> str:
+    """The dossier code printed on `LINKING_CITIZEN`'s receipt."""
+    day = (now or datetime.now(UTC)).astimezone(VN).strftime("%y%m%d")
+    return f"000.20.31.H56-{day}-0077"

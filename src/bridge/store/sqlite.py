@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +24,25 @@ from bridge.ledger import (
     first_sight,
 )
 
-__all__ = ["SqliteLedger"]
+__all__ = ["SqliteLedger", "is_busy"]
+
+LOCK_WAIT_SECONDS = 10.0
+"""How long a write waits for another connection's write lock before it fails."""
+
+
+def is_busy(error: sqlite3.OperationalError) -> bool:
+    """Whether ``error`` says another connection holds the lock (worth waiting for)."""
+    return error.sqlite_errorcode in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
 class SqliteLedger:
     """``Ledger`` on one SQLite file, in WAL mode.
 
     Statements are short and run on the event loop's thread: a claim or a settlement is one
-    small transaction (tens of microseconds), cheaper than a hop to a worker thread. WAL with
+    small transaction (tens of microseconds), cheaper than a hop to a worker thread. Waiting for
+    the write lock never blocks the loop (``busy_timeout`` is 0; ``_begin`` sleeps
+    asynchronously and tries again), since the holder may be another store of this process that
+    needs the loop to finish its transaction (aiosqlite). WAL with
     ``synchronous=NORMAL`` survives a killed process; a power cut may lose the last moments, which
     then count as in doubt.
     """
@@ -45,10 +58,25 @@ class SqliteLedger:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA busy_timeout=5000")
+            connection.execute("PRAGMA busy_timeout=0")
         except (sqlite3.Error, OSError) as exc:
             raise ConfigurationError(f"cannot open the SQLite ledger {path}: {exc}") from exc
         return cls(connection)
+
+    async def _begin(self) -> None:
+        """Take the write lock, waiting up to ``LOCK_WAIT_SECONDS`` without blocking the loop."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        pause = 0.001
+        while True:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.05)
+            else:
+                return
 
     def _row(self, key: str) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self._db.execute(
@@ -76,7 +104,7 @@ class SqliteLedger:
     ) -> Claim:
         """See ``bridge.ledger.Ledger.claim``."""
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
+        await self._begin()
         try:
             stale = self._is_stale(case_code, sequence)
             # The common case, a first sight, in one statement: claimed (or settled as stale).
@@ -131,7 +159,7 @@ class SqliteLedger:
     ) -> int | None:
         """See ``bridge.ledger.Ledger.reclaim``."""
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
+        await self._begin()
         try:
             taken = db.execute(
                 "UPDATE deliveries SET status = ?, attempts = attempts + 1, owner = ?,"
@@ -149,26 +177,38 @@ class SqliteLedger:
 
     async def mark_in_doubt(self, key: str, *, now: float) -> None:
         """See ``bridge.ledger.Ledger.mark_in_doubt``."""
-        self._db.execute(
-            "UPDATE deliveries SET status = ?, in_doubt_since = COALESCE(in_doubt_since, ?)"
-            " WHERE delivery_key = ?",
-            (IN_DOUBT, now, key),
-        )
+        await self._begin()
+        try:
+            self._db.execute(
+                "UPDATE deliveries SET status = ?, in_doubt_since = COALESCE(in_doubt_since, ?)"
+                " WHERE delivery_key = ?",
+                (IN_DOUBT, now, key),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     async def release(self, key: str, *, now: float) -> None:
         """See ``bridge.ledger.Ledger.release``."""
-        self._db.execute(
-            "UPDATE deliveries SET status = ?, owner = NULL, lease_until = NULL,"
-            " last_attempt_at = ? WHERE delivery_key = ? AND status = ?",
-            (RETRY, now, key, SENDING),
-        )
+        await self._begin()
+        try:
+            self._db.execute(
+                "UPDATE deliveries SET status = ?, owner = NULL, lease_until = NULL,"
+                " last_attempt_at = ? WHERE delivery_key = ? AND status = ?",
+                (RETRY, now, key, SENDING),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     async def settle(
         self, key: str, settlement: Settlement, *, case_code: str, sequence: int, now: float
     ) -> None:
         """See ``bridge.ledger.Ledger.settle``."""
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
+        await self._begin()
         try:
             db.execute(
                 "UPDATE deliveries SET status = ?, attempts = ?, reason = ?, zalo_message_id = ?,"
