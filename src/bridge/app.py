@@ -24,8 +24,16 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from bridge.cascade import cascade_config
 from bridge.consumer import register_consumer
-from bridge.delivery import Deliverer, DeliveryPolicy, InboundRecord, MessageSender
+from bridge.delivery import (
+    Audience,
+    Deliverer,
+    DeliveryPolicy,
+    InboundRecord,
+    MessageSender,
+    NoAudience,
+)
 from bridge.dispatch import Dispatcher
 from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
 from bridge.logs import get_logger
@@ -73,6 +81,7 @@ class Runtime:
     settings: Settings
     sender: MessageSender | None = None
     ledger: Ledger | None = None
+    audience: Audience = field(default_factory=NoAudience)
     on_fatal: Callable[[BaseException], None] = _terminate
     flow: FlowControl = field(default_factory=FlowControl)
     owner: str = field(
@@ -132,6 +141,8 @@ class Runtime:
             owner=self.owner,
             breaker=self.breaker,
             limiter=oa_rate_limiter(delivery.rate_limit_per_minute),
+            audience=self.audience,
+            cascade=cascade_config(settings.cascade),
         )
         publisher = await self._publisher()
         kafka = settings.kafka
@@ -170,7 +181,13 @@ class Runtime:
         )
         self._closers.append(http.aclose)
         token = zalo.access_token.get_secret_value() if zalo.access_token else None
-        return ZaloClient(http, StaticToken(token), max_concurrent=zalo.max_connections)
+        return ZaloClient(
+            http,
+            StaticToken(token),
+            max_concurrent=zalo.max_connections,
+            business_base_url=str(zalo.business_base_url),
+            template_uid_path=zalo.template_uid_path,
+        )
 
     async def _publisher(self) -> TransactionalPublisher:
         """Start the transactional producer, waiting for the broker if it is not up yet."""
@@ -225,6 +242,7 @@ def create_app(
     sender: MessageSender | None = None,
     ledger: Ledger | None = None,
     on_fatal: Callable[[BaseException], None] = _terminate,
+    audience: Audience | None = None,
 ) -> AsgiFastStream:
     """Build the bridge: a faststream Kafka app with health endpoints, ready for uvicorn.
 
@@ -236,6 +254,8 @@ def create_app(
         sender: Replaces the Zalo client (tests pass fakes).
         ledger: Replaces the ledger opened from ``settings.store``.
         on_fatal: Called when the process must stop; by default it sends itself SIGTERM.
+        audience: Linked users and last interactions for the channel cascade (the citizen
+            store); by default nobody is linked and no interaction is known.
     """
     broker = KafkaBroker(
         settings.kafka.bootstrap_servers,
@@ -244,7 +264,13 @@ def create_app(
         # faststream's per-message lines: bridge writes its own canonical line per event.
         log_level=logging.DEBUG,
     )
-    runtime = Runtime(settings, sender=sender, ledger=ledger, on_fatal=on_fatal)
+    runtime = Runtime(
+        settings,
+        sender=sender,
+        ledger=ledger,
+        audience=audience or NoAudience(),
+        on_fatal=on_fatal,
+    )
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)
 
     @get(include_in_schema=False)
