@@ -414,7 +414,23 @@ class Deliverer:
         self, event: CaseStateEvent, message: CitizenMessage, step: Step, history: list[str]
     ) -> DeliveryOutcome:
         """Claim, and send once if the ledger says so."""
-        await self._breaker.before_call()
+        probe = await self._breaker.before_call()
+        try:
+            decided = await self._claim(event, message, step)
+        except BaseException:
+            if probe:
+                self._breaker.release_probe()
+            raise
+        if isinstance(decided, DeliveryOutcome):
+            if probe:
+                self._breaker.release_probe()  # no call to Zalo: another may probe
+            return decided
+        return await self._send(step, event, message, attempts=decided, history=history)
+
+    async def _claim(
+        self, event: CaseStateEvent, message: CitizenMessage, step: Step
+    ) -> DeliveryOutcome | int:
+        """The step's outcome when no send is needed, else the attempt count of the send."""
         if self._limiter is not None and step.skip is None:
             await self._limiter.acquire()
         claim = await self._ledger.claim(
@@ -450,10 +466,10 @@ class Deliverer:
                 attempts = claim.entry.attempts
         if step.skip is not None:
             # Known to be out of reach on this channel: settled without a send, so that a
-            # redelivery walks past it the same way.
+            # redelivery walks past it the same way. The claim counted a send that is not made.
             settlement = Settlement(
                 SettledStatus.FAILED,
-                attempts=0,
+                attempts=attempts - 1,
                 reason=step.skip,
                 template_version=message.template_version,
             )
@@ -461,10 +477,11 @@ class Deliverer:
             return DeliveryOutcome(
                 DeliveryStatus.FAILED,
                 reason=step.skip,
+                attempts=attempts - 1,
                 template_version=message.template_version,
                 event=event,
             )
-        return await self._send(step, event, message, attempts=attempts, history=history)
+        return attempts
 
     async def _transmit(self, step: Step, message: CitizenMessage) -> SendReceipt:
         """The one call to Zalo that the step stands for."""
@@ -623,6 +640,7 @@ class Deliverer:
                 found = await self._sender.find_sent(step.user_id, message.text, since=started - 60)
             except DeliveryError as error:
                 raise _TryLater(self._policy.pause, f"cannot reconcile: {error}") from error
+            self._breaker.success()  # Zalo answered
             if found is not None:
                 _log.info(
                     "in-doubt send found in the conversation",
