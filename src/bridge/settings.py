@@ -276,6 +276,14 @@ class CascadeSettings(_Section):
     def _valid_channels(cls, value: tuple[CascadeChannel, ...]) -> tuple[CascadeChannel, ...]:
         return _check_channels(value)
 
+    @field_validator("states", mode="before")
+    @classmethod
+    def _state_names_in_capitals(cls, value: Any) -> Any:
+        # Nested environment variables arrive in lower case (…__STATES__RESULT_READY__…).
+        if isinstance(value, dict):
+            return {k.upper() if isinstance(k, str) else k: v for k, v in value.items()}
+        return value
+
 
 class StoreSettings(_Section):
     """The delivery ledger: what was sent, so nothing is sent twice."""

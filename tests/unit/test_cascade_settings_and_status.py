@@ -47,6 +47,13 @@ class TestCascadeSettings:
         assert cascade.interaction_window_days == 5
         assert str(settings.zalo.business_base_url) == "http://127.0.0.1:9000/"
 
+    def test_nested_variables_configure_one_state(self, monkeypatch):
+        monkeypatch.setenv("BRIDGE_CASCADE__STATES__RESULT_READY__TEMPLATE_ID_UID", "tpl-ready")
+        monkeypatch.setenv("BRIDGE_CASCADE__TEMPLATE_PARAMS__MA_HS", "ma_ho_so")
+        cascade = load_settings().cascade
+        assert cascade.states[CaseState.RESULT_READY].template_id_uid == "tpl-ready"
+        assert cascade.template_params == {"ma_hs": "ma_ho_so"}
+
     def test_a_yaml_file_configures_template_parameters_per_state(self, tmp_path):
         config = tmp_path / "bridge.yaml"
         config.write_text(
