@@ -41,6 +41,7 @@ from bridge.mapping import BuiltinRenderer, MessageContext
 from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.store import open_ledger
 from bridge.zalo import StaticToken, ZaloClient
+from bridge.zalo.codes import zns_classifier
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -187,6 +188,7 @@ class Runtime:
             max_concurrent=zalo.max_connections,
             business_base_url=str(zalo.business_base_url),
             template_uid_path=zalo.template_uid_path,
+            classify_zns=zns_classifier(zalo.zns_error_classes),
         )
 
     async def _publisher(self) -> TransactionalPublisher:

@@ -128,6 +128,15 @@ class ZaloSettings(_Section):
             "emulator's address in tests."
         ),
     )
+    zns_error_classes: dict[
+        int, Literal["transient", "token", "recipient", "message", "account"]
+    ] = Field(
+        default_factory=dict,
+        description=(
+            "Reclassify error codes of the template-by-phone host (ZNS numbers from -112 on "
+            "are UNCERTAIN), e.g. {-144: transient}; others keep bridge.zalo.codes' table."
+        ),
+    )
     template_uid_path: str = Field(
         default="/v3.0/oa/message/template",
         pattern=r"^/[A-Za-z0-9/._-]+$",

@@ -54,6 +54,13 @@ class TestCascadeSettings:
         assert cascade.states[CaseState.RESULT_READY].template_id_uid == "tpl-ready"
         assert cascade.template_params == {"ma_hs": "ma_ho_so"}
 
+    def test_uncertain_zns_codes_are_reclassified_by_setting(self, monkeypatch):
+        monkeypatch.setenv("BRIDGE_ZALO__ZNS_ERROR_CLASSES", '{"-144": "transient"}')
+        assert load_settings().zalo.zns_error_classes == {-144: "transient"}
+        monkeypatch.setenv("BRIDGE_ZALO__ZNS_ERROR_CLASSES", '{"-144": "retry"}')
+        with pytest.raises(ConfigurationError, match=r"zalo\.zns_error_classes"):
+            load_settings()
+
     def test_a_yaml_file_configures_template_parameters_per_state(self, tmp_path):
         config = tmp_path / "bridge.yaml"
         config.write_text(

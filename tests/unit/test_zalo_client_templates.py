@@ -16,6 +16,7 @@ from bridge.errors import (
     TokenError,
 )
 from bridge.zalo import StaticToken, ZaloClient, classify_zns_error, normalise_phone
+from bridge.zalo.codes import zns_classifier
 
 DATA = {"ma_ho_so": "000.20.31.H56-260310-0042", "trang_thai": "Đã xử lý xong"}
 UID_SUCCESS = {
@@ -119,6 +120,11 @@ class TestTemplateByUserId:
         with pytest.raises(DeliveryInDoubtError):
             await client.send_template("1", "t", DATA)
 
+    async def test_a_receipt_with_the_zns_id_name_is_taken(self):
+        """The answer's shape is UNCERTAIN: an id under either name is a receipt, not a doubt."""
+        client, _ = client_answering(answer({"error": 0, "data": {"msg_id": "z9"}}))
+        assert (await client.send_template("1", "t", DATA)).message_id == "z9"
+
 
 class TestTemplateByPhone:
     async def test_the_request_goes_to_the_business_host_with_the_84_form(self):
@@ -171,6 +177,15 @@ class TestTemplateByPhone:
         with pytest.raises(expected) as raised:
             await client.send_template_by_phone("0912345678", "t", DATA, "tr")
         assert raised.value.code == code
+
+    async def test_uncertain_zns_codes_can_be_reclassified(self):
+        classify = zns_classifier({-144: "transient", -118: "message"})
+        client, _ = client_answering(error(-144), classify_zns=classify)
+        with pytest.raises(RetryableDeliveryError):
+            await client.send_template_by_phone("0912345678", "t", DATA, "tr")
+        assert isinstance(classify(-118, "x"), MessageRejectedError)
+        assert isinstance(classify(-108, "x"), RecipientUnreachableError)
+        assert zns_classifier({}) is classify_zns_error
 
     async def test_the_zns_token_error_is_refreshed_once_and_retried_once(self):
         tokens = RotatingToken("old", "new")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 from bridge.errors import (
     AccountError,
     DeliveryError,
@@ -11,12 +13,16 @@ from bridge.errors import (
     TokenError,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
 __all__ = [
     "ERROR_CLASSES",
     "WINDOW_CODES",
     "ZNS_ERROR_CLASSES",
     "classify_error",
     "classify_zns_error",
+    "zns_classifier",
 ]
 
 ERROR_CLASSES: dict[int, type[DeliveryError]] = {
@@ -107,3 +113,28 @@ def classify_zns_error(code: int, message: str) -> DeliveryError:
     """Like ``classify_error``, for the ZNS host's table (template messages by phone)."""
     kind = ZNS_ERROR_CLASSES.get(code, MessageRejectedError)
     return kind(f"Zalo ZNS error {code}: {message}", code=code)
+
+
+ErrorClass = Literal["transient", "token", "recipient", "message", "account"]
+"""How bridge treats a code: the four behaviours of docs/delivery-guarantees.md, and the token."""
+
+_CLASSES: dict[str, type[DeliveryError]] = {
+    "transient": RetryableDeliveryError,
+    "token": TokenError,
+    "recipient": RecipientUnreachableError,
+    "message": MessageRejectedError,
+    "account": AccountError,
+}
+
+
+def zns_classifier(overrides: Mapping[int, ErrorClass]) -> Callable[[int, str], DeliveryError]:
+    """``classify_zns_error`` with some codes reclassified (the UNCERTAIN ZNS numbers)."""
+    if not overrides:
+        return classify_zns_error
+    table = ZNS_ERROR_CLASSES | {code: _CLASSES[kind] for code, kind in overrides.items()}
+
+    def classify(code: int, message: str) -> DeliveryError:
+        kind = table.get(code, MessageRejectedError)
+        return kind(f"Zalo ZNS error {code}: {message}", code=code)
+
+    return classify
