@@ -27,12 +27,12 @@ from tenacity import (
 from bridge.cascade import cascade_config
 from bridge.consumer import register_consumer
 from bridge.delivery import (
-    Audience,
+    CitizenDirectory,
     Deliverer,
     DeliveryPolicy,
+    EmptyDirectory,
     InboundRecord,
     MessageSender,
-    NoAudience,
 )
 from bridge.dispatch import Dispatcher
 from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
@@ -82,7 +82,7 @@ class Runtime:
     settings: Settings
     sender: MessageSender | None = None
     ledger: Ledger | None = None
-    audience: Audience = field(default_factory=NoAudience)
+    citizens: CitizenDirectory = field(default_factory=EmptyDirectory)
     on_fatal: Callable[[BaseException], None] = _terminate
     flow: FlowControl = field(default_factory=FlowControl)
     owner: str = field(
@@ -142,7 +142,7 @@ class Runtime:
             owner=self.owner,
             breaker=self.breaker,
             limiter=oa_rate_limiter(delivery.rate_limit_per_minute),
-            audience=self.audience,
+            citizens=self.citizens,
             cascade=cascade_config(settings.cascade),
         )
         publisher = await self._publisher()
@@ -244,7 +244,7 @@ def create_app(
     sender: MessageSender | None = None,
     ledger: Ledger | None = None,
     on_fatal: Callable[[BaseException], None] = _terminate,
-    audience: Audience | None = None,
+    citizens: CitizenDirectory | None = None,
 ) -> AsgiFastStream:
     """Build the bridge: a faststream Kafka app with health endpoints, ready for uvicorn.
 
@@ -256,7 +256,7 @@ def create_app(
         sender: Replaces the Zalo client (tests pass fakes).
         ledger: Replaces the ledger opened from ``settings.store``.
         on_fatal: Called when the process must stop; by default it sends itself SIGTERM.
-        audience: Linked users and last interactions for the channel cascade (the citizen
+        citizens: Linked users and last interactions for the channel cascade (the citizen
             store); by default nobody is linked and no interaction is known.
     """
     broker = KafkaBroker(
@@ -270,7 +270,7 @@ def create_app(
         settings,
         sender=sender,
         ledger=ledger,
-        audience=audience or NoAudience(),
+        citizens=citizens or EmptyDirectory(),
         on_fatal=on_fatal,
     )
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)

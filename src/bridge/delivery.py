@@ -46,15 +46,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHANNEL",
-    "Audience",
+    "CitizenDirectory",
     "Deliverer",
     "DeliveryOutcome",
     "DeliveryPolicy",
     "DeliveryStatus",
+    "EmptyDirectory",
     "InboundRecord",
     "MessageRenderer",
     "MessageSender",
-    "NoAudience",
     "RateLimiter",
 ]
 
@@ -107,7 +107,7 @@ class MessageSender(Protocol):
         ...
 
 
-class Audience(Protocol):
+class CitizenDirectory(Protocol):
     """What bridge knows of the citizens beyond the event (``CitizenStore`` implements it)."""
 
     async def linked_users(self, case_code: str) -> list[str]:
@@ -119,7 +119,7 @@ class Audience(Protocol):
         ...
 
 
-class NoAudience:
+class EmptyDirectory:
     """Nobody linked, no interaction known: every event goes to its own recipient only."""
 
     async def linked_users(self, case_code: str) -> list[str]:  # noqa: ARG002 - the protocol
@@ -228,7 +228,7 @@ class Deliverer:
         owner: This process's identity in the ledger.
         breaker: Holds sends back while Zalo keeps failing.
         limiter: Paces sends (None: no limit).
-        audience: Linked users and last interactions (default: none known).
+        citizens: Linked users and last interactions (default: none known).
         cascade: Channel order and templates per state (default: CS only, as no template id
             is configured).
         clock: Wall-clock seconds (ledger times).
@@ -246,7 +246,7 @@ class Deliverer:
         owner: str,
         breaker: CircuitBreaker,
         limiter: RateLimiter | None = None,
-        audience: Audience | None = None,
+        citizens: CitizenDirectory | None = None,
         cascade: CascadeConfig | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -259,7 +259,7 @@ class Deliverer:
         self._owner = owner
         self._breaker = breaker
         self._limiter = limiter
-        self._audience = audience or NoAudience()
+        self._citizens = citizens or EmptyDirectory()
         self._cascade = cascade or CascadeConfig()
         self._clock = clock
         self._sleep = sleep
@@ -321,7 +321,7 @@ class Deliverer:
         self, event: CaseStateEvent, message: CitizenMessage, log: FilteringBoundLogger
     ) -> DeliveryOutcome:
         """Walk the cascade; steps settled before are read back from the ledger, not resent."""
-        recipients = recipients_of(event, await self._audience.linked_users(event.case.code))
+        recipients = recipients_of(event, await self._citizens.linked_users(event.case.code))
         version = message.template_version
         if not recipients.users and recipients.phone is None:
             return DeliveryOutcome(
@@ -335,7 +335,7 @@ class Deliverer:
         done: list[tuple[Step, DeliveryOutcome]] = []
         reached = False
         for user_id in recipients.users:
-            last = await self._audience.last_interaction_at(user_id) if uses_cs else None
+            last = await self._citizens.last_interaction_at(user_id) if uses_cs else None
             steps = user_steps(
                 event,
                 message,

@@ -95,7 +95,7 @@ class ChannelZalo:
         return [(channel, address) for channel, address, _ in self.sent]
 
 
-class FakeAudience:
+class FakeDirectory:
     def __init__(
         self,
         linked: dict[str, list[str]] | None = None,
@@ -142,7 +142,7 @@ def deliverer(
     sleeps,
     *,
     cascade=FULL,
-    audience=None,
+    citizens=None,
     owner="p1",
     in_doubt="reconcile",
 ) -> Deliverer:
@@ -172,7 +172,7 @@ def deliverer(
         max_event_bytes=64 * 1024,
         owner=owner,
         breaker=breaker,
-        audience=audience,
+        citizens=citizens,
         cascade=cascade,
         clock=clock,
         sleep=sleeps,
@@ -200,8 +200,8 @@ class TestCascade:
         self, make_event, encode, ledger, clock, sleeps
     ):
         zalo = ChannelZalo()
-        audience = FakeAudience(interactions={USER: clock.now - DAY})
-        outcome = await deliverer(zalo, ledger, clock, sleeps, audience=audience).handle(
+        citizens = FakeDirectory(interactions={USER: clock.now - DAY})
+        outcome = await deliverer(zalo, ledger, clock, sleeps, citizens=citizens).handle(
             record_of(encode(make_event(recipient={"phone": PHONE})))
         )
         assert zalo.channels() == [(CS, USER)]
@@ -241,8 +241,8 @@ class TestCascade:
         self, make_event, encode, ledger, clock, sleeps
     ):
         zalo = ChannelZalo()
-        audience = FakeAudience(interactions={USER: clock.now - 8 * DAY})
-        outcome = await deliverer(zalo, ledger, clock, sleeps, audience=audience).handle(
+        citizens = FakeDirectory(interactions={USER: clock.now - 8 * DAY})
+        outcome = await deliverer(zalo, ledger, clock, sleeps, citizens=citizens).handle(
             record_of(encode(make_event()))
         )
         assert zalo.channels() == [(UID, USER)]
@@ -336,9 +336,9 @@ class TestLinkedUsers:
         self, make_event, encode, ledger, clock, sleeps
     ):
         payload = make_event(recipient={"notify_consent": False, "phone": PHONE})
-        audience = FakeAudience(linked={payload["case"]["code"]: [LINKED]})
+        citizens = FakeDirectory(linked={payload["case"]["code"]: [LINKED]})
         zalo = ChannelZalo()
-        outcome = await deliverer(zalo, ledger, clock, sleeps, audience=audience).handle(
+        outcome = await deliverer(zalo, ledger, clock, sleeps, citizens=citizens).handle(
             record_of(encode(payload))
         )
         assert zalo.channels() == [(CS, LINKED)]
@@ -349,9 +349,9 @@ class TestLinkedUsers:
         self, make_event, encode, ledger, clock, sleeps
     ):
         payload = make_event()
-        audience = FakeAudience(linked={payload["case"]["code"]: [LINKED, USER]})
+        citizens = FakeDirectory(linked={payload["case"]["code"]: [LINKED, USER]})
         zalo = ChannelZalo()
-        use_case = deliverer(zalo, ledger, clock, sleeps, audience=audience)
+        use_case = deliverer(zalo, ledger, clock, sleeps, citizens=citizens)
         first = await use_case.handle(record_of(encode(payload)))
         again = await use_case.handle(record_of(encode(payload), offset=99))
         assert zalo.channels() == [(CS, USER), (CS, LINKED)]
@@ -362,9 +362,9 @@ class TestLinkedUsers:
         self, make_event, encode, ledger, clock, sleeps
     ):
         payload = make_event(recipient={"phone": PHONE})
-        audience = FakeAudience(linked={payload["case"]["code"]: [LINKED]})
+        citizens = FakeDirectory(linked={payload["case"]["code"]: [LINKED]})
         zalo = ChannelZalo(zalo_cs=[not_follower()], zalo_template_uid=[not_follower()])
-        outcome = await deliverer(zalo, ledger, clock, sleeps, audience=audience).handle(
+        outcome = await deliverer(zalo, ledger, clock, sleeps, citizens=citizens).handle(
             record_of(encode(payload))
         )
         assert zalo.channels() == [(CS, USER), (UID, USER), (CS, LINKED)]
@@ -374,8 +374,8 @@ class TestLinkedUsers:
         self, make_event, encode, ledger, clock, sleeps
     ):
         zalo = ChannelZalo()
-        audience = FakeAudience(failures=2)
-        outcome = await deliverer(zalo, ledger, clock, sleeps, audience=audience).handle(
+        citizens = FakeDirectory(failures=2)
+        outcome = await deliverer(zalo, ledger, clock, sleeps, citizens=citizens).handle(
             record_of(encode(make_event()))
         )
         assert outcome.status is DeliveryStatus.DELIVERED
@@ -442,8 +442,8 @@ class TestOnceAcrossChannels:
         zalo = ChannelZalo(zalo_cs=[outside_window()], zalo_template_uid=[not_follower()])
         first = await deliverer(zalo, ledger, clock, sleeps, owner="p1").handle(record_of(raw))
         # Meanwhile the citizen wrote to the OA: CS would now work, but it was settled.
-        audience = FakeAudience(interactions={USER: clock.now})
-        again = await deliverer(zalo, ledger, clock, sleeps, owner="p2", audience=audience).handle(
+        citizens = FakeDirectory(interactions={USER: clock.now})
+        again = await deliverer(zalo, ledger, clock, sleeps, owner="p2", citizens=citizens).handle(
             record_of(raw, offset=77)
         )
         assert zalo.channels() == [(CS, USER), (UID, USER), (BY_PHONE, PHONE)]
@@ -455,11 +455,11 @@ class TestOnceAcrossChannels:
         self, make_event, encode, ledger, clock, sleeps
     ):
         raw = encode(make_event())
-        old = FakeAudience(interactions={USER: clock.now - 30 * DAY})
+        old = FakeDirectory(interactions={USER: clock.now - 30 * DAY})
         zalo = ChannelZalo(zalo_template_uid=[MessageRejectedError("bad data", code=-201)])
-        first = await deliverer(zalo, ledger, clock, sleeps, audience=old).handle(record_of(raw))
-        fresh = FakeAudience(interactions={USER: clock.now})
-        again = await deliverer(zalo, ledger, clock, sleeps, audience=fresh).handle(record_of(raw))
+        first = await deliverer(zalo, ledger, clock, sleeps, citizens=old).handle(record_of(raw))
+        fresh = FakeDirectory(interactions={USER: clock.now})
+        again = await deliverer(zalo, ledger, clock, sleeps, citizens=fresh).handle(record_of(raw))
         assert zalo.channels() == [(UID, USER)]
         assert first.status is again.status is DeliveryStatus.DEAD_LETTERED
 
