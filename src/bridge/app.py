@@ -27,7 +27,6 @@ from tenacity import (
 from bridge.cascade import cascade_config
 from bridge.consumer import register_consumer
 from bridge.delivery import (
-    CitizenDirectory,
     Deliverer,
     DeliveryPolicy,
     EmptyDirectory,
@@ -82,7 +81,6 @@ class Runtime:
     settings: Settings
     sender: MessageSender | None = None
     ledger: Ledger | None = None
-    citizens: CitizenDirectory = field(default_factory=EmptyDirectory)
     on_fatal: Callable[[BaseException], None] = _terminate
     flow: FlowControl = field(default_factory=FlowControl)
     owner: str = field(
@@ -142,7 +140,7 @@ class Runtime:
             owner=self.owner,
             breaker=self.breaker,
             limiter=oa_rate_limiter(delivery.rate_limit_per_minute),
-            citizens=self.citizens,
+            citizens=EmptyDirectory(),  # nobody linked, no interaction known: CS, then templates
             cascade=cascade_config(settings.cascade),
         )
         publisher = await self._publisher()
@@ -244,7 +242,6 @@ def create_app(
     sender: MessageSender | None = None,
     ledger: Ledger | None = None,
     on_fatal: Callable[[BaseException], None] = _terminate,
-    citizens: CitizenDirectory | None = None,
 ) -> AsgiFastStream:
     """Build the bridge: a faststream Kafka app with health endpoints, ready for uvicorn.
 
@@ -256,8 +253,6 @@ def create_app(
         sender: Replaces the Zalo client (tests pass fakes).
         ledger: Replaces the ledger opened from ``settings.store``.
         on_fatal: Called when the process must stop; by default it sends itself SIGTERM.
-        citizens: Linked users and last interactions for the channel cascade (the citizen
-            store); by default nobody is linked and no interaction is known.
     """
     broker = KafkaBroker(
         settings.kafka.bootstrap_servers,
@@ -266,13 +261,7 @@ def create_app(
         # faststream's per-message lines: bridge writes its own canonical line per event.
         log_level=logging.DEBUG,
     )
-    runtime = Runtime(
-        settings,
-        sender=sender,
-        ledger=ledger,
-        citizens=citizens or EmptyDirectory(),
-        on_fatal=on_fatal,
-    )
+    runtime = Runtime(settings, sender=sender, ledger=ledger, on_fatal=on_fatal)
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)
 
     @get(include_in_schema=False)
