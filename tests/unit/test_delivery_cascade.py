@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from zoneinfo import ZoneInfo
 
 import pytest
 from structlog.testing import capture_logs
 
 from bridge.cascade import CascadeConfig, Route
-from bridge.delivery import Deliverer, DeliveryPolicy, DeliveryStatus, InboundRecord
+from bridge.delivery import DeliveryStatus
 from bridge.errors import (
     AccountError,
     DeliveryInDoubtError,
@@ -20,100 +19,27 @@ from bridge.errors import (
     TokenError,
 )
 from bridge.events import CaseState
-from bridge.flow import BreakerState, CircuitBreaker
-from bridge.mapping import BuiltinRenderer, MessageContext
-from bridge.status import Channel
+from bridge.flow import BreakerState
 from bridge.store.migrate import upgrade_sync
 from bridge.store.sqlite import SqliteLedger
-from bridge.zalo import SendReceipt
-
-USER = "2512523625412515"
-LINKED = "7001"
-PHONE = "0912345678"
-DAY = 86_400.0
-CS, UID, BY_PHONE = Channel.ZALO_CS, Channel.ZALO_TEMPLATE_UID, Channel.ZALO_TEMPLATE_PHONE
-FULL = CascadeConfig(default=Route(template_id_uid="tpl-uid", template_id_phone="tpl-phone"))
-RENDERER = BuiltinRenderer(
-    MessageContext(
-        lookup_url_template="https://dvc.example.gov.vn/tra-cuu?ma={case_code}",
-        timezone=ZoneInfo("Asia/Ho_Chi_Minh"),
-    )
+from cascade_support import (
+    BY_PHONE,
+    CS,
+    DAY,
+    LINKED,
+    PHONE,
+    UID,
+    USER,
+    ChannelZalo,
+    Clock,
+    FakeDirectory,
+    Sleeps,
+    deliverer,
+    not_follower,
+    outside_window,
+    phone_only,
+    record_of,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Sleeps:
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.clock.now += seconds
-
-
-class ChannelZalo:
-    """Answers each send on a channel with the next failure scripted for it, then success."""
-
-    def __init__(self, **failures: list[Exception]) -> None:
-        self.failures = {Channel(name): list(errors) for name, errors in failures.items()}
-        self.sent: list[tuple[Channel, str, object]] = []
-        self.lookups = 0
-
-    def _answer(self, channel: Channel, address: str, payload: object) -> SendReceipt:
-        self.sent.append((channel, address, payload))
-        script = self.failures.get(channel, [])
-        if script:
-            raise script.pop(0)
-        return SendReceipt(
-            message_id=f"{channel.value}-{len(self.sent)}", user_id=None, sent_time=None
-        )
-
-    async def send_text(self, user_id: str, text: str) -> SendReceipt:
-        return self._answer(CS, user_id, text)
-
-    async def find_sent(self, user_id: str, text: str, *, since: float) -> str | None:  # noqa: ARG002
-        self.lookups += 1
-        return None
-
-    async def send_template(self, user_id, template_id, template_data) -> SendReceipt:
-        return self._answer(UID, user_id, (template_id, dict(template_data)))
-
-    async def send_template_by_phone(
-        self, phone, template_id, template_data, tracking_id
-    ) -> SendReceipt:
-        return self._answer(BY_PHONE, phone, (template_id, dict(template_data), tracking_id))
-
-    def channels(self) -> list[tuple[Channel, str]]:
-        return [(channel, address) for channel, address, _ in self.sent]
-
-
-class FakeDirectory:
-    def __init__(
-        self,
-        linked: dict[str, list[str]] | None = None,
-        interactions: dict[str, float] | None = None,
-        failures: int = 0,
-    ) -> None:
-        self.linked = linked or {}
-        self.interactions = interactions or {}
-        self.failures = failures
-
-    async def linked_users(self, case_code: str) -> list[str]:
-        if self.failures:
-            self.failures -= 1
-            raise ConnectionError("citizen store unavailable")
-        return list(self.linked.get(case_code, []))
-
-    async def last_interaction_at(self, user_id: str) -> float | None:
-        return self.interactions.get(user_id)
 
 
 @pytest.fixture
@@ -133,66 +59,6 @@ def ledger(tmp_path):
     store = SqliteLedger.open(str(path))
     yield store
     store._db.close()
-
-
-def deliverer(
-    zalo,
-    ledger,
-    clock,
-    sleeps,
-    *,
-    cascade=FULL,
-    citizens=None,
-    owner="p1",
-    in_doubt="reconcile",
-) -> Deliverer:
-    policy = DeliveryPolicy(
-        max_attempts=3,
-        initial_backoff=0.5,
-        max_backoff=4,
-        budget=60,
-        pause=10,
-        lease=30,
-        in_doubt=in_doubt,
-        in_doubt_settle=2,
-        in_doubt_hold=100,
-    )
-    breaker = CircuitBreaker(
-        failure_threshold=3,
-        open_seconds=5,
-        max_open_seconds=60,
-        clock=lambda: clock.now,
-        sleep=sleeps,
-    )
-    return Deliverer(
-        sender=zalo,
-        ledger=ledger,
-        renderer=RENDERER,
-        policy=policy,
-        max_event_bytes=64 * 1024,
-        owner=owner,
-        breaker=breaker,
-        citizens=citizens,
-        cascade=cascade,
-        clock=clock,
-        sleep=sleeps,
-    )
-
-
-def record_of(value: bytes, offset: int = 41) -> InboundRecord:
-    return InboundRecord(topic="in", partition=1, offset=offset, key=b"k", value=value)
-
-
-def outside_window() -> RecipientUnreachableError:
-    return RecipientUnreachableError("Zalo error -230: no interaction in 7 days", code=-230)
-
-
-def not_follower() -> RecipientUnreachableError:
-    return RecipientUnreachableError("Zalo error -213: User has not followed OA", code=-213)
-
-
-def phone_only(make_event, **changes):
-    return make_event(recipient={"zalo_user_id": None, "phone": PHONE}, **changes)
 
 
 class TestCascade:
@@ -500,6 +366,26 @@ class TestInDoubtPerChannel:
         assert 100 in sleeps.waits
         assert len(zalo.sent) == 2
         assert outcome.status is DeliveryStatus.DELIVERED
+
+    async def test_a_template_left_in_flight_by_a_dead_replica_is_held_not_looked_up(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        payload = make_event(recipient={"zalo_user_id": None, "phone": PHONE})
+        await ledger.claim(
+            f"{payload['event_id']}/phone/zalo_template_phone",
+            event_id=payload["event_id"],
+            case_code=payload["case"]["code"],
+            sequence=payload["sequence"],
+            owner="dead",
+            now=clock.now - 100,
+            lease_seconds=30,
+        )
+        zalo = ChannelZalo()
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(record_of(encode(payload)))
+        assert zalo.lookups == 0
+        assert sleeps.waits == [100]  # the hold, counted from when the lease was found expired
+        assert zalo.channels() == [(BY_PHONE, PHONE)]
+        assert (outcome.status, outcome.attempts) == (DeliveryStatus.DELIVERED, 2)
 
     async def test_a_cs_text_in_doubt_is_still_reconciled_first(
         self, make_event, encode, ledger, clock, sleeps
