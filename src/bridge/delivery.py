@@ -736,7 +736,7 @@ def _summary(
         reason=chosen.reason,
         message_id=chosen.message_id,
         attempts=attempts,
-        template_version=message.template_version,
+        template_version=chosen.template_version or message.template_version,
         event=event,
         dead_letter=chosen.dead_letter,
         history=history,
