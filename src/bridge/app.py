@@ -28,9 +28,11 @@ from tenacity import (
 
 from bridge.announcements.consumer import register_announcement_consumer
 from bridge.announcements.service import AnnouncementService
+from bridge.cascade import cascade_config
 from bridge.citizen_services import CitizenServices
 from bridge.consumer import register_consumer
 from bridge.delivery import (
+    CitizenDirectory,
     Deliverer,
     DeliveryOutcome,
     DeliveryPolicy,
@@ -53,6 +55,7 @@ from bridge.store.database import open_engine
 from bridge.templates.renderer import template_renderer
 from bridge.webhook import webhook_endpoint
 from bridge.zalo import StaticToken, TokenSource, ZaloClient
+from bridge.zalo.codes import zns_classifier
 from bridge.zalo.token_setup import managed_tokens_enabled, open_managed_token
 
 if TYPE_CHECKING:
@@ -159,10 +162,10 @@ class Runtime:
             ),
         )
         limiter = oa_rate_limiter(delivery.rate_limit_per_minute)
-        deliverer = self._deliverer(sender, ledger, limiter, self.breaker)
         citizens = await CitizenServices.open(settings, sender=sender, store=self.citizen_store)
         self._closers.append(citizens.close)
         self.citizens = citizens
+        deliverer = self._deliverer(sender, ledger, limiter, self.breaker, citizens.store)
         publisher = SerialPublisher((await self._publisher()).publish)
         kafka = settings.kafka
 
@@ -229,6 +232,7 @@ class Runtime:
         ledger: Ledger,
         limiter: RateLimiter | None,
         breaker: CircuitBreaker,
+        citizens: CitizenDirectory,
     ) -> Deliverer:
         """The use case, with the settings' policy and the province's templates."""
         settings, delivery = self.settings, self.settings.delivery
@@ -251,6 +255,8 @@ class Runtime:
             owner=self.owner,
             breaker=breaker,
             limiter=limiter,
+            citizens=citizens,
+            cascade=cascade_config(settings.cascade),
         )
 
     def _watch(self, dispatcher: Dispatcher, breaker: CircuitBreaker) -> None:
@@ -296,6 +302,7 @@ class Runtime:
             urgent=UrgencyRule(quiet.urgent_states, quiet.urgent_event_types),
             max_event_bytes=self.settings.kafka.max_event_bytes,
             clock=self.clock,
+            linked=self.citizens.store.linked_users if self.citizens else None,
         )
 
     async def _token_source(self) -> TokenSource:
@@ -331,7 +338,14 @@ class Runtime:
             headers={"user-agent": "zalo-bridge"},
         )
         self._closers.append(http.aclose)
-        return ZaloClient(http, tokens, max_concurrent=zalo.max_connections)
+        return ZaloClient(
+            http,
+            tokens,
+            max_concurrent=zalo.max_connections,
+            business_base_url=str(zalo.business_base_url),
+            template_uid_path=zalo.template_uid_path,
+            classify_zns=zns_classifier(zalo.zns_error_classes),
+        )
 
     async def _publisher(self) -> TransactionalPublisher:
         """Start the transactional producer, waiting for the broker if it is not up yet."""

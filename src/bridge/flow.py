@@ -85,11 +85,16 @@ class CircuitBreaker:
         if self._on_change is not None:
             self._on_change(state, reason)
 
-    async def before_call(self) -> None:
-        """Return when a call may go out: at once while closed, as the probe when half-open."""
+    async def before_call(self) -> bool:
+        """Return when a call may go out: at once while closed, as the probe when half-open.
+
+        Returns:
+            True when the caller is the probe: it must report ``success``, ``failure``, ``trip``
+            or, if it made no call after all, ``release_probe``.
+        """
         while True:
             if self._state is BreakerState.CLOSED:
-                return
+                return False
             if self._state is BreakerState.OPEN:
                 wait = self._open_until - self._clock()
                 if wait > 0:
@@ -98,7 +103,7 @@ class CircuitBreaker:
                 self._set(BreakerState.HALF_OPEN, self._reason)
             if not self._probing:
                 self._probing = True
-                return
+                return True
             await self._changed.wait()
 
     def success(self) -> None:
@@ -117,6 +122,13 @@ class CircuitBreaker:
             self._open(reason)
         elif self._state is BreakerState.CLOSED and self._failures >= self._threshold:
             self._open(reason)
+
+    def release_probe(self) -> None:
+        """The caller let through by ``before_call`` made no call after all: let another probe."""
+        if self._probing:
+            self._probing = False
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     def trip(self, reason: str) -> None:
         """Open now: nothing can be sent until an administrator acts (probes tell when)."""

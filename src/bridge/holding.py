@@ -83,7 +83,8 @@ class QuietHoursGate:
 
     Every parsed event first supersedes its dossier's older held records in another state;
     their final status events (``suppressed``, reason ``superseded``) go out with this record's.
-    Then, during quiet hours, a non-urgent event with a consenting Zalo recipient is stored
+    Then, during quiet hours, a non-urgent event that would reach someone (a consenting
+    recipient with a Zalo user id or a phone, or a citizen linked to the dossier) is stored
     (raw bytes, key, headers) and settled as ``held``, so its offset commits and the partition
     moves on. Everything else goes on to the Deliverer as before.
 
@@ -93,9 +94,10 @@ class QuietHoursGate:
         urgent: Decides which events go at once.
         max_event_bytes: Larger records are left to the Deliverer (which dead-letters them).
         clock: Wall-clock seconds (tests inject a fake one).
+        linked: The users linked to a dossier (None: nobody is ever linked).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators and knobs, all keyword-only
         self,
         *,
         store: HoldStore,
@@ -103,7 +105,9 @@ class QuietHoursGate:
         urgent: Callable[[CaseStateEvent], bool],
         max_event_bytes: int,
         clock: Callable[[], float],
+        linked: Callable[[str], Awaitable[list[str]]] | None = None,
     ) -> None:
+        self._linked = linked
         self._store = store
         self._window = window
         self._urgent = urgent
@@ -131,7 +135,7 @@ class QuietHoursGate:
             now = self._clock()
             superseded = await self._store.supersede(event, now=now)
             extra = [out for held in superseded for out in self._superseded(held, outputs)]
-            if self._holds(event, now):
+            if await self._holds(event, now):
                 release_at = self._window.next_release(datetime.fromtimestamp(now, UTC))
                 await self._store.hold(record, event, release_at=release_at.timestamp(), now=now)
                 _log.info(
@@ -148,11 +152,14 @@ class QuietHoursGate:
 
         return process
 
-    def _holds(self, event: CaseStateEvent, now: float) -> bool:
+    async def _holds(self, event: CaseStateEvent, now: float) -> bool:
+        if not self._window.is_quiet(datetime.fromtimestamp(now, UTC)) or self._urgent(event):
+            return False
         recipient = event.recipient
-        if not recipient.notify_consent or recipient.zalo_user_id is None:
-            return False  # decided without a send: nothing would wake anyone
-        return self._window.is_quiet(datetime.fromtimestamp(now, UTC)) and not self._urgent(event)
+        if recipient.notify_consent and (recipient.zalo_user_id or recipient.phone):
+            return True
+        # Otherwise only citizens linked to the dossier could be woken.
+        return self._linked is not None and bool(await self._linked(event.case.code))
 
     def _superseded(
         self,

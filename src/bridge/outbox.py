@@ -57,6 +57,7 @@ def outputs_for(
         event_id=event.event_id if event else None,
         case_code=event.case.code if event else None,
         province=event.province if event else None,
+        channel=outcome.channel,
         status=outcome.status,
         reason=outcome.reason,
         zalo_message_id=outcome.message_id,
@@ -65,6 +66,7 @@ def outputs_for(
         event_occurred_at=event.occurred_at if event else None,
         settled_at=moment,
         source=SourceRecord(topic=record.topic, partition=record.partition, offset=record.offset),
+        deliveries=outcome.deliveries,
     )
     key = event.case.code.encode() if event else record.key
     outputs = [

@@ -32,6 +32,8 @@ from bridge.quiet_hours import parse_clock_time
 __all__ = [
     "ENV_PREFIX",
     "AnnouncementSettings",
+    "CascadeRoute",
+    "CascadeSettings",
     "DeliverySettings",
     "KafkaSettings",
     "LinkingSettings",
@@ -216,6 +218,31 @@ class ZaloSettings(_Section):
         default=300.0, gt=0, description="Longest wait between failed refresh attempts."
     )
 
+    business_base_url: HttpUrl = Field(
+        default=HttpUrl("https://business.openapi.zalo.me"),
+        description=(
+            "The ZNS/ZBS host for template messages by phone (POST /message/template); the "
+            "emulator's address in tests."
+        ),
+    )
+    zns_error_classes: dict[
+        int, Literal["transient", "token", "recipient", "message", "account"]
+    ] = Field(
+        default_factory=dict,
+        description=(
+            "Reclassify error codes of the template-by-phone host (ZNS numbers from -112 on "
+            "are UNCERTAIN), e.g. {-144: transient}; others keep bridge.zalo.codes' table."
+        ),
+    )
+    template_uid_path: str = Field(
+        default="/v3.0/oa/message/template",
+        pattern=r"^/[A-Za-z0-9/._-]+$",
+        description=(
+            "Path of the ZBS template message by user id on the OA API host (UNCERTAIN in the "
+            "reference: some sources name /v3.0/oa/message/transaction)."
+        ),
+    )
+
     @model_validator(mode="after")
     def _managed_tokens_complete(self) -> ZaloSettings:
         if self.token_encryption_key is not None:
@@ -282,6 +309,98 @@ class DeliverySettings(_Section):
     )
     breaker_open_seconds: float = Field(default=5.0, gt=0)
     breaker_max_open_seconds: float = Field(default=120.0, gt=0)
+
+
+CascadeChannel = Literal["cs", "template_uid", "template_phone"]
+"""A step of the channel cascade: consultation text, template by user id, template by phone."""
+
+
+def _check_channels(channels: tuple[CascadeChannel, ...]) -> tuple[CascadeChannel, ...]:
+    if not channels:
+        raise ValueError("name at least one channel")
+    if len(set(channels)) != len(channels):
+        raise ValueError("a channel may appear only once")
+    if "template_phone" in channels and channels[-1] != "template_phone":
+        raise ValueError("template_phone, the fallback for the whole event, must come last")
+    return channels
+
+
+class CascadeRoute(_Section):
+    """How the citizens hear about one dossier state; unset keys take the cascade's defaults."""
+
+    channels: tuple[CascadeChannel, ...] | None = Field(
+        default=None, description="Channel order for this state (template_phone last)."
+    )
+    template_id_uid: str | None = Field(
+        default=None, min_length=1, description="Approved ZBS template id sent by user id."
+    )
+    template_id_phone: str | None = Field(
+        default=None, min_length=1, description="Approved ZBS/ZNS template id sent by phone."
+    )
+    template_params: dict[str, str] | None = Field(
+        default=None,
+        description=(
+            "Template parameter name -> key of the message's template data (ma_ho_so, "
+            "ten_thu_tuc, trang_thai, ngay_hen_tra, don_vi_xu_ly, tra_cuu)."
+        ),
+    )
+
+    @field_validator("channels")
+    @classmethod
+    def _valid_channels(
+        cls, value: tuple[CascadeChannel, ...] | None
+    ) -> tuple[CascadeChannel, ...] | None:
+        return None if value is None else _check_channels(value)
+
+
+class CascadeSettings(_Section):
+    """The channel cascade: CS text in the interaction window, then templates by user id, by phone.
+
+    A channel whose template id is not configured (for the state, or by default) is skipped.
+    """
+
+    channels: tuple[CascadeChannel, ...] = Field(
+        default=("cs", "template_uid", "template_phone"),
+        description="Default channel order; template_phone (the event's phone) must come last.",
+    )
+    template_id_uid: str | None = Field(
+        default=None, min_length=1, description="Default template id sent by user id."
+    )
+    template_id_phone: str | None = Field(
+        default=None, min_length=1, description="Default template id sent by phone."
+    )
+    template_params: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Default template parameter -> message template-data key; empty: the message's "
+            "template data is sent as it is."
+        ),
+    )
+    states: dict[CaseState, CascadeRoute] = Field(
+        default_factory=dict,
+        description="Overrides per dossier state (RECEIVED, RESULT_READY, …).",
+    )
+    interaction_window_days: float = Field(
+        default=7.0,
+        gt=0,
+        description=(
+            "CS texts reach only citizens who interacted with the OA this recently (Zalo: 7 "
+            "days); a known older interaction skips the CS step."
+        ),
+    )
+
+    @field_validator("channels")
+    @classmethod
+    def _valid_channels(cls, value: tuple[CascadeChannel, ...]) -> tuple[CascadeChannel, ...]:
+        return _check_channels(value)
+
+    @field_validator("states", mode="before")
+    @classmethod
+    def _state_names_in_capitals(cls, value: Any) -> Any:
+        # Nested environment variables arrive in lower case (…__STATES__RESULT_READY__…).
+        if isinstance(value, dict):
+            return {k.upper() if isinstance(k, str) else k: v for k, v in value.items()}
+        return value
 
 
 class StoreSettings(_Section):
@@ -631,6 +750,7 @@ class Settings(BaseSettings):
     province: ProvinceSettings = ProvinceSettings()
     templates: TemplateSettings = TemplateSettings()
     log: LogSettings = LogSettings()
+    cascade: CascadeSettings = CascadeSettings()
     quiet_hours: QuietHoursSettings = QuietHoursSettings()
     announcements: AnnouncementSettings = AnnouncementSettings()
     webhook: WebhookSettings = WebhookSettings()

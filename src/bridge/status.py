@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 __all__ = [
     "STATUS_SCHEMA_ID",
     "Channel",
+    "ChannelDelivery",
     "DeliveryStatus",
     "DeliveryStatusEvent",
     "SourceRecord",
@@ -36,6 +37,8 @@ class Channel(StrEnum):
     """How the citizen was (or would have been) reached."""
 
     ZALO_CS = "zalo_cs"
+    ZALO_TEMPLATE_UID = "zalo_template_uid"
+    ZALO_TEMPLATE_PHONE = "zalo_template_phone"
 
 
 class SourceRecord(BaseModel):
@@ -46,6 +49,25 @@ class SourceRecord(BaseModel):
     topic: str
     partition: int = Field(ge=0)
     offset: int = Field(ge=0)
+
+
+class ChannelDelivery(BaseModel):
+    """One step of the channel cascade: one recipient, one channel, its settled outcome."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    recipient: Literal["event_user", "linked_user", "phone"] = Field(
+        description=(
+            "Whom the step addressed: the event's Zalo user, a user linked to the dossier "
+            "through the OA, or the event's phone number (never shown)."
+        )
+    )
+    zalo_user_id: str | None = Field(default=None, description="The Zalo user, for user steps.")
+    status: DeliveryStatus
+    reason: str | None = None
+    zalo_message_id: str | None = None
+    attempts: int = Field(ge=0)
 
 
 class DeliveryStatusEvent(BaseModel):
@@ -66,7 +88,10 @@ class DeliveryStatusEvent(BaseModel):
     )
     case_code: str | None = Field(description="The dossier code, when known.")
     province: str | None = None
-    channel: Channel = Channel.ZALO_CS
+    channel: Channel = Field(
+        default=Channel.ZALO_CS,
+        description="The channel that delivered the message, else the last one tried.",
+    )
     status: DeliveryStatus
     reason: str | None = Field(
         default=None,
@@ -83,6 +108,13 @@ class DeliveryStatusEvent(BaseModel):
     )
     settled_at: datetime = Field(description="When bridge settled the outcome (UTC).")
     source: SourceRecord
+    deliveries: tuple[ChannelDelivery, ...] = Field(
+        default=(),
+        description=(
+            "Every step of the channel cascade, in order (empty when nothing was tried); the "
+            "top-level fields summarise them."
+        ),
+    )
 
 
 def status_json_schema() -> dict[str, Any]:

@@ -68,9 +68,9 @@ async def test_follow_link_notify_lookup_unsubscribe(
         assert "đã đăng ký nhận thông báo về hồ sơ" in linked[-1]
         assert "• Trạng thái: Được tiếp nhận" in linked[-1]
 
-        # The next case event reaches the citizen's chat.
-        # (Before the channel cascade resolves linked users, the event names the citizen.)
-        await publish(encode(case_event(make_event, 2, "IN_PROGRESS", CITIZEN)), key=CODE)
+        # The next case event reaches the citizen's chat because she linked the dossier: the
+        # event itself names another user (who gets it too).
+        await publish(encode(case_event(make_event, 2, "IN_PROGRESS", OTHER_USER)), key=CODE)
         notified = await wait_for_chat(admin, CITIZEN, 4)
         assert "đã được chuyển cho cán bộ chuyên môn xử lý" in notified[-1]
         assert len(await read_topic(kafka_bootstrap, topics.status, 2)) == 2

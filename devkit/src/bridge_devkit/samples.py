@@ -221,8 +221,8 @@ LINKING_CITIZEN = SampleCitizen("8800112233445566", "Phạm Thị Dung")
 def linking_sample_event(now: datetime | None = None) -> dict[str, Any]:
     """The first event of the dossier `LINKING_CITIZEN` links in the chat (a birth registration).
 
-    Until the channel cascade resolves a dossier's linked users, the event also names her as its
-    recipient.
+    The event carries only her phone, as filed at the counter: it reaches her Zalo chat because
+    she linked the dossier (the phone is the cascade's last resort, unused when she is reached).
     """
     start = (
         (now or datetime.now(UTC)).astimezone(VN).replace(hour=8, minute=0, second=0, microsecond=0)
@@ -246,7 +246,7 @@ def linking_sample_event(now: datetime | None = None) -> dict[str, Any]:
         ),
         "state": "IN_PROGRESS",
         "previous_state": "RECEIVED",
-        "recipient": {"zalo_user_id": LINKING_CITIZEN.zalo_user_id, "notify_consent": True},
+        "recipient": {"phone": "0912345678", "notify_consent": True},
     }
 
 

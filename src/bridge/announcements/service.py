@@ -23,6 +23,7 @@ from bridge.announcements.intake import AnnouncementIntake
 from bridge.announcements.store import AnnouncementStore
 from bridge.errors import DeliveryError
 from bridge.flow import oa_rate_limiter
+from bridge.kafka_security import client_options
 from bridge.logs import get_logger
 from bridge.quiet_hours import QuietWindow, parse_clock_time
 
@@ -129,6 +130,7 @@ class AnnouncementService:
                     client_id=f"{kafka.client_id}-announcements",
                     enable_idempotence=True,
                     acks="all",
+                    **client_options(kafka),
                 )
                 try:
                     await producer.start()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -17,12 +18,35 @@ from bridge.errors import (
     RetryableDeliveryError,
     TokenError,
 )
-from bridge.zalo.codes import classify_error
+from bridge.zalo.codes import classify_error, classify_zns_error
 
-__all__ = ["SendReceipt", "StaticToken", "TokenSource", "ZaloClient"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = ["SendReceipt", "StaticToken", "TokenSource", "ZaloClient", "normalise_phone"]
 
 CS_MESSAGE_PATH = "/v3.0/oa/message/cs"
 CONVERSATION_PATH = "/v2.0/oa/conversation"
+TEMPLATE_UID_PATH = "/v3.0/oa/message/template"
+"""ZBS template by user id: UNCERTAIN (reference §1), hence configurable."""
+TEMPLATE_PHONE_PATH = "/message/template"
+"""ZBS/ZNS template by phone, on the business host."""
+BUSINESS_BASE_URL = "https://business.openapi.zalo.me"
+MAX_TRACKING_ID = 48
+
+_PHONE = re.compile(r"^(?:\+?84|0)?([1-9][0-9]{8,9})$")
+
+
+def normalise_phone(phone: str) -> str:
+    """The ``84…`` form Zalo's phone endpoints expect (``0912…``, ``+84912…`` → ``84912…``).
+
+    Raises:
+        MessageRejectedError: The value is not a Vietnamese phone number.
+    """
+    match = _PHONE.fullmatch(re.sub(r"[\s.-]", "", phone))
+    if match is None:
+        raise MessageRejectedError("the phone number is not a Vietnamese number")
+    return "84" + match.group(1)
 
 
 class TokenSource(Protocol):
@@ -72,14 +96,29 @@ class ZaloClient:
             ``httpx.MockTransport``. The caller owns it and closes it.
         tokens: The access token, sent as the bare ``access_token`` header (not ``Authorization``).
         max_concurrent: Requests in flight at once; at most the client's connection limit.
+        business_base_url: The ZNS/ZBS host (template messages by phone), reached through
+            the same ``http`` client and pool with absolute URLs.
+        template_uid_path: Path of the template message by user id (UNCERTAIN).
+        classify_zns: Turns the ZNS host's error codes into exceptions (``zns_classifier`` with
+            the configured overrides of the UNCERTAIN numbers).
     """
 
-    def __init__(
-        self, http: httpx.AsyncClient, tokens: TokenSource, *, max_concurrent: int = 200
+    def __init__(  # noqa: PLR0913 - the client, its token and the UNCERTAIN endpoint knobs
+        self,
+        http: httpx.AsyncClient,
+        tokens: TokenSource,
+        *,
+        max_concurrent: int = 200,
+        business_base_url: str = BUSINESS_BASE_URL,
+        template_uid_path: str = TEMPLATE_UID_PATH,
+        classify_zns: Callable[[int, str], DeliveryError] = classify_zns_error,
     ) -> None:
         self._http = http
         self._tokens = tokens
         self._urls: dict[str, httpx.URL] = {}
+        self._template_by_phone = str(business_base_url).rstrip("/") + TEMPLATE_PHONE_PATH
+        self._template_uid_path = template_uid_path
+        self._classify_zns = classify_zns
         # Requests wait here, not in the connection pool: a request that times out waiting for a
         # pooled connection was never sent, yet httpx reports it like a lost answer (in doubt).
         self._slots = asyncio.Semaphore(max_concurrent)
@@ -105,18 +144,59 @@ class ZaloClient:
         """
         body = {"recipient": {"user_id": user_id}, "message": {"text": text}}
         data = await self._call("POST", CS_MESSAGE_PATH, json_body=body)
-        if not isinstance(data, dict):
-            data = {}
-        message_id = data.get("message_id")
-        if not isinstance(message_id, str) or not message_id:
-            raise DeliveryInDoubtError("Zalo reported success without a message_id")
-        user = data.get("user_id")
-        sent = data.get("sent_time")
-        return SendReceipt(
-            message_id=message_id,
-            user_id=str(user) if user is not None else None,
-            sent_time=str(sent) if sent is not None else None,
+        return _receipt(data, ("message_id",))
+
+    async def send_template(
+        self, user_id: str, template_id: str, template_data: Mapping[str, str]
+    ) -> SendReceipt:
+        """Send an approved ZBS template message to a Zalo user by user id.
+
+        No interaction window applies; the user must follow the OA (``-213``), and the template
+        must allow sending by user id (``-249``). Endpoint UNCERTAIN (``template_uid_path``).
+
+        Returns:
+            Zalo's receipt.
+
+        Raises:
+            The same errors as ``send_text``.
+        """
+        body = {
+            "user_id": user_id,
+            "template_id": template_id,
+            "template_data": dict(template_data),
+        }
+        data = await self._call("POST", self._template_uid_path, json_body=body)
+        # The answer's shape is UNCERTAIN (SPEC: data.message_id): take the ZNS name too.
+        return _receipt(data, ("message_id", "msg_id"))
+
+    async def send_template_by_phone(
+        self,
+        phone: str,
+        template_id: str,
+        template_data: Mapping[str, str],
+        tracking_id: str,
+    ) -> SendReceipt:
+        """Send an approved ZBS/ZNS template message to a phone number (business host).
+
+        The phone goes out in the ``84…`` form, and only in the request. ``tracking_id`` (at most
+        48 characters) comes back in Zalo's delivery receipt. Errors follow the ZNS table.
+
+        Returns:
+            Zalo's receipt (its ``msg_id`` as ``message_id``).
+
+        Raises:
+            The same errors as ``send_text``; ``MessageRejectedError`` for a malformed phone.
+        """
+        body = {
+            "phone": normalise_phone(phone),
+            "template_id": template_id,
+            "template_data": dict(template_data),
+            "tracking_id": tracking_id[:MAX_TRACKING_ID],
+        }
+        data = await self._call(
+            "POST", self._template_by_phone, json_body=body, classify=self._classify_zns
         )
+        return _receipt(data, ("msg_id", "message_id"))
 
     async def find_sent(
         self, user_id: str, text: str, *, since: float, max_pages: int = 10
@@ -161,27 +241,30 @@ class ZaloClient:
         *,
         json_body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
+        classify: Callable[[int, str], DeliveryError] = classify_error,
     ) -> Any:
         token = await self._tokens.token()
         if not token:
             raise TokenError("no Zalo access token is configured")
         try:
-            return await self._request(method, path, token, json_body, params)
+            return await self._request(method, path, token, json_body, params, classify=classify)
         except TokenError:
             if not await self._tokens.refresh(token):
                 raise
             fresh = await self._tokens.token()
             if not fresh:
                 raise
-            return await self._request(method, path, fresh, json_body, params)
+            return await self._request(method, path, fresh, json_body, params, classify=classify)
 
-    async def _request(
+    async def _request(  # noqa: PLR0913 - one request needs all of these
         self,
         method: str,
         path: str,
         token: str,
         json_body: dict[str, Any] | None,
         params: dict[str, str] | None,
+        *,
+        classify: Callable[[int, str], DeliveryError],
     ) -> Any:
         headers = {"access_token": token}
         try:
@@ -210,8 +293,26 @@ class ZaloClient:
         if not isinstance(code, int):
             raise DeliveryInDoubtError(f"Zalo answered with a non-numeric error {code!r}")
         if code != 0:
-            raise classify_error(code, str(envelope.get("message", "")))
+            raise classify(code, str(envelope.get("message", "")))
         return envelope.get("data")
+
+
+def _receipt(data: Any, id_fields: tuple[str, ...]) -> SendReceipt:
+    """Zalo's receipt from a send's ``data``; success without an id leaves the send in doubt."""
+    if not isinstance(data, dict):
+        data = {}
+    message_id = next(
+        (data[f] for f in id_fields if isinstance(data.get(f), str) and data[f]), None
+    )
+    if not isinstance(message_id, str):
+        raise DeliveryInDoubtError(f"Zalo reported success without a {id_fields[0]}")
+    user = data.get("user_id")
+    sent = data.get("sent_time")
+    return SendReceipt(
+        message_id=message_id,
+        user_id=str(user) if user is not None else None,
+        sent_time=str(sent) if sent is not None else None,
+    )
 
 
 def _http_error(status: int) -> DeliveryError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 from bridge.errors import (
     AccountError,
     DeliveryError,
@@ -11,7 +13,17 @@ from bridge.errors import (
     TokenError,
 )
 
-__all__ = ["ERROR_CLASSES", "classify_error"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = [
+    "ERROR_CLASSES",
+    "WINDOW_CODES",
+    "ZNS_ERROR_CLASSES",
+    "classify_error",
+    "classify_zns_error",
+    "zns_classifier",
+]
 
 ERROR_CLASSES: dict[int, type[DeliveryError]] = {
     # transient: back off and try again
@@ -31,7 +43,7 @@ ERROR_CLASSES: dict[int, type[DeliveryError]] = {
     -230: RecipientUnreachableError,  # no interaction in the past 7 days
     -232: RecipientUnreachableError,  # interaction expired
     -244: RecipientUnreachableError,  # the citizen restricted this message type
-    -249: RecipientUnreachableError,  # template cannot be sent by user id
+    -249: RecipientUnreachableError,  # template cannot be sent by user id: the next channel
     # this message, as written: fix the payload
     -201: MessageRejectedError,  # a parameter is invalid
     -210: MessageRejectedError,  # parameter exceeds the allowed limit
@@ -55,6 +67,37 @@ ERROR_CLASSES: dict[int, type[DeliveryError]] = {
     -321: AccountError,  # Zalo Cloud Account out of money
 }
 
+WINDOW_CODES = frozenset({-230, -232})
+"""Outside the CS interaction window: the cascade moves on to a template message."""
+
+ZNS_ERROR_CLASSES: dict[int, type[DeliveryError]] = {
+    # ``business.openapi.zalo.me`` (template by phone) has its own table (reference §10.5);
+    # numbers from -112 on are UNCERTAIN (one source).
+    -32: RetryableDeliveryError,  # rate limit, should the ZNS host send the OA code
+    -100: RetryableDeliveryError,  # unknown error: retry later
+    -133: RetryableDeliveryError,  # not sendable at night: later
+    -124: TokenError,  # access token invalid
+    -101: AccountError,  # app invalid
+    -102: AccountError,  # app does not exist
+    -103: AccountError,  # app not activated
+    -104: AccountError,  # app secret invalid
+    -105: AccountError,  # app not linked to the OA
+    -115: AccountError,  # out of quota or balance
+    -144: AccountError,  # the OA's daily quota is used up: an administrator must act
+    -108: RecipientUnreachableError,  # phone number invalid
+    -110: RecipientUnreachableError,  # the citizen's Zalo version cannot show it
+    -114: RecipientUnreachableError,  # the citizen cannot receive it
+    -118: RecipientUnreachableError,  # no Zalo account for the phone
+    -119: RecipientUnreachableError,  # the account cannot receive it
+    -106: MessageRejectedError,  # method unsupported
+    -107: MessageRejectedError,  # message id invalid
+    -109: MessageRejectedError,  # template id invalid
+    -111: MessageRejectedError,  # template data empty
+    -112: MessageRejectedError,  # a parameter is invalid
+    -1121: MessageRejectedError,  # a parameter exceeds its maximum length
+    -131: MessageRejectedError,  # template not approved
+}
+
 
 def classify_error(code: int, message: str) -> DeliveryError:
     """Turn a Zalo ``error`` code and its message into the exception that says what to do.
@@ -64,3 +107,34 @@ def classify_error(code: int, message: str) -> DeliveryError:
     """
     kind = ERROR_CLASSES.get(code, MessageRejectedError)
     return kind(f"Zalo error {code}: {message}", code=code)
+
+
+def classify_zns_error(code: int, message: str) -> DeliveryError:
+    """Like ``classify_error``, for the ZNS host's table (template messages by phone)."""
+    kind = ZNS_ERROR_CLASSES.get(code, MessageRejectedError)
+    return kind(f"Zalo ZNS error {code}: {message}", code=code)
+
+
+ErrorClass = Literal["transient", "token", "recipient", "message", "account"]
+"""How bridge treats a code: the four behaviours of docs/delivery-guarantees.md, and the token."""
+
+_CLASSES: dict[str, type[DeliveryError]] = {
+    "transient": RetryableDeliveryError,
+    "token": TokenError,
+    "recipient": RecipientUnreachableError,
+    "message": MessageRejectedError,
+    "account": AccountError,
+}
+
+
+def zns_classifier(overrides: Mapping[int, ErrorClass]) -> Callable[[int, str], DeliveryError]:
+    """``classify_zns_error`` with some codes reclassified (the UNCERTAIN ZNS numbers)."""
+    if not overrides:
+        return classify_zns_error
+    table = ZNS_ERROR_CLASSES | {code: _CLASSES[kind] for code, kind in overrides.items()}
+
+    def classify(code: int, message: str) -> DeliveryError:
+        kind = table.get(code, MessageRejectedError)
+        return kind(f"Zalo ZNS error {code}: {message}", code=code)
+
+    return classify
