@@ -137,9 +137,10 @@ chart-tools: $(HELM) $(KUBE_VALIDATE)
 .chart-tool-paths: chart-tools
 	@echo "$(HELM) $(KUBE_VALIDATE)"
 
-.PHONY: chart-schema  ## Regenerate the config part of the chart's values.schema.json from bridge's Settings
+.PHONY: chart-schema  ## Regenerate the config part of the chart's values.schema.json from bridge's Settings, and the README's values table
 chart-schema: $(INSTALLED)
 	$(BIN)/python deploy/helm/values_schema.py
+	$(BIN)/python deploy/helm/values_table.py
 
 .PHONY: chart-check  ## helm lint + template of every province and ci values file, Kubernetes schema validation, chart properties
 chart-check: $(INSTALLED) chart-tools

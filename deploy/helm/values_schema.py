@@ -25,75 +25,13 @@ from typing import Any
 CHART = Path(__file__).resolve().parent / "bridge"
 SCHEMA_FILE = CHART / "values.schema.json"
 
-_KAFKA_PROTOCOLS = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
-_HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-
-# Settings keys announced for the next merge (issue 5 and the quiet-hours, tokens, templates and
-# metrics work), by section; only the non-secret ones. Remove an entry once Settings has it.
-PENDING: dict[str, dict[str, Any]] = {
-    "kafka": {
-        "description": "Where case-state events come from and where rejects go.",
-        "properties": {
-            "security_protocol": {
-                "type": "string",
-                "enum": _KAFKA_PROTOCOLS,
-                "default": "PLAINTEXT",
-                "description": "Kafka security protocol (pending: Kafka SASL/TLS settings).",
-            },
-            "sasl_mechanism": {
-                "type": "string",
-                "enum": ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
-                "default": "PLAIN",
-                "description": "SASL mechanism when security_protocol is SASL_*.",
-            },
-            "sasl_username": {
-                "anyOf": [{"type": "string"}, {"type": "null"}],
-                "description": "SASL user name; the chart passes it from the Secret instead.",
-            },
-            "ssl_cafile": {
-                "anyOf": [{"type": "string"}, {"type": "null"}],
-                "description": "CA bundle of the brokers; set by the chart when kafkaCa is given.",
-            },
-        },
-    },
-    "zalo": {
-        "description": "How to reach the Zalo OA Open API.",
-        "properties": {
-            "app_id": {
-                "type": "string",
-                "description": "Zalo app id (OAuth token refresh).",
-            },
-            "oa_id": {"type": "string", "description": "The province's Official Account id."},
-        },
-    },
-    "templates": {
-        "description": "Where message-template overrides are read from.",
-        "properties": {
-            "directory": {
-                "anyOf": [{"type": "string"}, {"type": "null"}],
-                "description": "Directory of template files; set by the chart (messageTemplates).",
-            },
-        },
-    },
-    "quiet_hours": {
-        "description": "Hours in which non-urgent messages are held (province time zone).",
-        "properties": {
-            "start": {"type": "string", "pattern": _HH_MM, "description": "Start, HH:MM."},
-            "end": {"type": "string", "pattern": _HH_MM, "description": "End, HH:MM."},
-            "urgent_states": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Dossier states sent even in quiet hours.",
-            },
-        },
-    },
-    "announcements": {
-        "description": "Province announcements to followers.",
-        "properties": {
-            "topic": {"type": "string", "minLength": 1, "description": "Input topic."},
-        },
-    },
-}
+# Settings keys announced for the next merge but not yet defined by this tree's Settings, by
+# section; only the non-secret ones. Empty now: every announced key (Kafka security, managed Zalo
+# tokens, templates, quiet hours, announcements, webhook, linking, retention) has landed. A section
+# arriving later (e.g. `cascade`) needs no entry here: `make chart-schema` picks it up from
+# Settings. An entry looks like
+#   "section": {"description": "…", "properties": {"key": {"type": "string", "description": "…"}}}
+PENDING: dict[str, dict[str, Any]] = {}
 
 
 def settings_schema() -> dict[str, Any]:

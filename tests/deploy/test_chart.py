@@ -27,7 +27,10 @@ from chart_support import (
     values_id,
 )
 
+from bridge.app import message_context
+from bridge.errors import TemplateError
 from bridge.settings import Settings, load_settings
+from bridge.templates.renderer import template_renderer
 
 BY_FILE = pytest.mark.parametrize("values_file", VALUES_FILES, ids=values_id)
 DEFAULT_CI = CHART / "ci" / "default-values.yaml"
@@ -136,13 +139,17 @@ def test_values_schema_has_no_place_for_secret_settings():
         for name, field in Settings.model_fields.items()
         if field.annotation is not None
     }
-    announced = {  # secret settings other work adds (the chart's secret table maps them)
+    mapped = {  # the secret settings the chart's secret table passes
         ("kafka", "sasl_password"),
         ("zalo", "app_secret"),
         ("zalo", "token_encryption_key"),
         ("webhook", "oa_secret_key"),
+        ("webhook", "app_secret"),
+        ("linking", "hmac_key"),
+        ("store", "url"),
     }
-    for section, key in {(by_class[c], k) for c, k in secret_fields} | announced:
+    assert mapped <= {(by_class[c], k) for c, k in secret_fields}
+    for section, key in {(by_class[c], k) for c, k in secret_fields}:
         assert key not in config["properties"].get(section, {}).get("properties", {}), key
 
 
@@ -155,6 +162,9 @@ def test_values_schema_has_no_place_for_secret_settings():
         ("config: {kafka: {security_protocol: SASL}}", "/config/kafka/security_protocol"),
         ("config: {store: {url: 'postgresql://u:p@db/b'}}", "'url' not allowed"),
         ("config: {zalo: {access_token: t}}", "'access_token' not allowed"),
+        ("config: {linking: {hmac_key: k}}", "'hmac_key' not allowed"),
+        ("config: {webhook: {oa_secret_key: k}}", "'oa_secret_key' not allowed"),
+        ("messageTemplates: {footer.txt.j2: x}", "does not match pattern '^(messages|procedure-"),
         ("image: {pullPolicy: Sometimes}", "/image/pullPolicy"),
         ("securityContext: {readOnlyRootFilesystem: false}", "/securityContext"),
         ("podSecurityContext: {runAsNonRoot: false}", "/podSecurityContext/runAsNonRoot"),
@@ -176,8 +186,26 @@ def test_bad_values_fail_helm_lint_with_a_message_naming_the_key(helm, tmp_path,
         (["persistence.enabled=true", "replicaCount=2"], "one replica only"),
         (["terminationGracePeriodSeconds=20"], "shorter than"),
         (["secrets.values.databaseUrl="], "secrets.values.databaseUrl is required"),
+        (["secrets.values.linkingHmacKey="], "secrets.values.linkingHmacKey is required"),
+        (["config.zalo.app_id=null"], "config.zalo.app_id is required"),
+        (["config.zalo.oa_id=null"], "config.zalo.oa_id is required"),
+        (["config.webhook.oa_id=oa999"], "set config.zalo.oa_id only"),
+        (
+            ["config.kafka.security_protocol=SASL_SSL", "config.kafka.sasl_mechanism=PLAIN"],
+            "secrets.values.kafkaSaslUsername is required",
+        ),
     ],
-    ids=["hpa-and-keda", "sqlite-two-replicas", "grace-too-short", "missing-secret"],
+    ids=[
+        "hpa-and-keda",
+        "sqlite-two-replicas",
+        "grace-too-short",
+        "missing-secret",
+        "missing-hmac-key",
+        "managed-tokens-without-app-id",
+        "managed-tokens-without-oa-id",
+        "webhook-oa-id-configured-twice",
+        "sasl-without-credentials",
+    ],
 )
 def test_inconsistent_values_fail_the_render(helm, sets, message):
     done = helm.try_template("r", DEFAULT_CI, sets=sets)
@@ -257,13 +285,25 @@ def test_secret_environment_comes_from_the_release_secret(rendered, values_file)
         values.get("existingSecret") or f"{release.one('Deployment')['metadata']['name']}-secrets"
     )
     assert {ref["name"] for ref in refs.values()} == {expected_name}
-    required = {name for name, ref in refs.items() if not ref.get("optional")}
-    assert required == {
-        "BRIDGE_ZALO__APP_SECRET",
-        "BRIDGE_WEBHOOK__OA_SECRET_KEY",
-        "BRIDGE_ZALO__TOKEN_ENCRYPTION_KEY",
-        "BRIDGE_STORE__URL",
+    assert not [name for name, ref in refs.items() if ref.get("optional")]
+    expected = {
+        "BRIDGE_STORE__URL": "database-url",
+        "BRIDGE_ZALO__TOKEN_ENCRYPTION_KEY": "token-encryption-key",
+        "BRIDGE_ZALO__APP_SECRET": "zalo-app-secret",
+        "BRIDGE_WEBHOOK__OA_SECRET_KEY": "zalo-oa-secret-key",
+        "BRIDGE_LINKING__HMAC_KEY": "linking-hmac-key",
     }
+    settings = release.settings
+    if settings["webhook"].get("signature_variant", "app_id_oa_secret_key") in {
+        "app_id_app_secret",
+        "oa_id_app_secret",
+        "any",
+    }:
+        expected["BRIDGE_WEBHOOK__APP_SECRET"] = "zalo-app-secret"  # one Secret key, two settings
+    if settings.get("kafka", {}).get("security_protocol", "PLAINTEXT").startswith("SASL_"):
+        expected["BRIDGE_KAFKA__SASL_USERNAME"] = "kafka-sasl-username"
+        expected["BRIDGE_KAFKA__SASL_PASSWORD"] = "kafka-sasl-password"
+    assert {name: ref["key"] for name, ref in refs.items()} == expected
     secrets = release.of_kind("Secret")
     if values.get("existingSecret"):
         assert secrets == []
@@ -273,7 +313,7 @@ def test_secret_environment_comes_from_the_release_secret(rendered, values_file)
 
 
 def _secret_settings(release: Rendered) -> dict[str, dict[str, str]]:
-    """Stand-ins for the secret variables the pod gets, for the settings this tree defines."""
+    """Stand-ins for the secret variables the pod gets (every one must be a real setting)."""
     samples = {
         ("store", "url"): "sqlite:///ledger.sqlite3",
         ("zalo", "token_encryption_key"): "Y2ktdG9rZW4tZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
@@ -283,27 +323,16 @@ def _secret_settings(release: Rendered) -> dict[str, dict[str, str]]:
         if "secretKeyRef" not in env.get("valueFrom", {}):
             continue
         section, key = (p.lower() for p in env["name"].removeprefix("BRIDGE_").split("__"))
-        model = Settings.model_fields.get(section)
-        if model is not None and key in model.annotation.model_fields:
-            overrides.setdefault(section, {})[key] = samples.get((section, key), "ci-secret")
+        model = Settings.model_fields[section].annotation
+        assert model is not None
+        assert key in model.model_fields, env["name"]
+        overrides.setdefault(section, {})[key] = samples.get((section, key), "ci-secret")
     return overrides
 
 
-@BY_FILE
-def test_the_rendered_settings_file_is_accepted_by_bridge(rendered, values_file, tmp_path):
-    settings = rendered[values_file].settings
-    pending = _schema_tool().PENDING
-    for section, spec in pending.items():
-        known = (
-            Settings.model_fields[section].annotation.model_fields
-            if section in Settings.model_fields
-            else {}
-        )
-        for key in spec["properties"]:
-            if key not in known:
-                settings.get(section, {}).pop(key, None)  # lands with other work; see values_schema
-        if section in settings and not settings[section] and section not in Settings.model_fields:
-            del settings[section]
+def _pod_settings(release: Rendered, tmp_path: Path, templates: Path | None = None) -> Settings:
+    """The settings the pod starts with: its settings file, its secrets, stand-in mounted files."""
+    settings = release.settings
     for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
         mounted = settings.get("kafka", {}).get(key)
         if mounted:
@@ -312,13 +341,30 @@ def test_the_rendered_settings_file_is_accepted_by_bridge(rendered, values_file,
             stand_in = tmp_path / key
             stand_in.write_text("stand-in for " + mounted, encoding="utf-8")
             settings["kafka"][key] = str(stand_in)
+    if templates is not None:
+        settings["templates"]["directory"] = str(templates)
     path = tmp_path / "settings.yaml"
     path.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
-    loaded = load_settings(path, **_secret_settings(rendered[values_file]))
+    return load_settings(path, **_secret_settings(release))
+
+
+@BY_FILE
+def test_the_rendered_settings_file_is_accepted_by_bridge(rendered, values_file, tmp_path):
+    release = rendered[values_file]
+    settings = release.settings
+    loaded = _pod_settings(release, tmp_path)
     assert loaded.kafka.consumer_group == settings.get("kafka", {}).get(
         "consumer_group", "zalo-bridge"
     )
     assert loaded.store.url.get_secret_value() == "sqlite:///ledger.sqlite3"
+    # Managed tokens and the webhook are on; what they need is there, each id configured once.
+    assert loaded.zalo.token_encryption_key is not None
+    assert loaded.zalo.app_secret is not None
+    assert loaded.webhook.enabled
+    assert loaded.linking.hmac_key is not None
+    assert (loaded.webhook.app_id, loaded.webhook.oa_id) == (loaded.zalo.app_id, loaded.zalo.oa_id)
+    assert release.values["config"]["zalo"]["oa_id"] == loaded.zalo.oa_id
+    assert not {"app_id", "oa_id"} & set(release.values["config"].get("webhook", {}))  # once only
 
 
 @BY_FILE
@@ -383,6 +429,14 @@ def test_at_least_four_provinces_each_with_sasl_ssl_and_its_own_names(rendered):
         assert slug in settings["kafka"]["input_topic"]
         assert settings["zalo"]["oa_id"].isdigit()
         assert set(settings["quiet_hours"]) == {"start", "end", "urgent_states"}
+        assert slug in settings["announcements"]["topic"]
+        assert slug in settings["announcements"]["consumer_group"]
+        quiet = settings["quiet_hours"]
+        announcements = settings["announcements"]
+        assert (announcements["quiet_start"], announcements["quiet_end"]) == (
+            quiet["start"],
+            quiet["end"],
+        )
         assert settings["delivery"]["rate_limit_per_minute"] > 0
         assert rendered[path].values["secrets"]["existingSecret"].endswith(slug + "-credentials")
 
@@ -398,6 +452,13 @@ def test_two_provinces_in_one_namespace_do_not_collide(rendered):
     for field in ("consumer_group", "client_id", "input_topic", "dead_letter_topic"):
         names = [r.settings["kafka"][field] for r in releases]
         assert len(set(names)) == len(names), field
+    for field in ("topic", "dead_letter_topic", "consumer_group"):
+        names = [r.settings["announcements"][field] for r in releases]
+        assert len(set(names)) == len(names), f"announcements.{field}"
+    kafka_names = {
+        r.settings["kafka"][f] for r in releases for f in ("input_topic", "consumer_group")
+    }
+    assert not kafka_names & {r.settings["announcements"]["topic"] for r in releases}
     secrets = {r.values["secrets"]["existingSecret"] for r in releases}
     assert len(secrets) == len(releases)
     for release in releases:
@@ -426,6 +487,66 @@ def test_message_templates_are_mounted_where_the_settings_say(rendered):
         assert mounts["templates"] == directory
         annotations = release.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
         assert {"checksum/config", "checksum/templates"} <= set(annotations)  # edits roll the pods
+
+
+@pytest.mark.parametrize("values_file", PROVINCES, ids=values_id)
+def test_province_templates_pass_the_apps_validation(rendered, values_file, tmp_path):
+    """Each province's templates ConfigMap, written out as mounted, is what `run` accepts."""
+    release = rendered[values_file]
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    files = release.values.get("messageTemplates") or {}
+    if files:
+        for name, text in release.one("ConfigMap", "-templates")["data"].items():
+            (templates / name).write_text(text, encoding="utf-8")
+    settings = _pod_settings(release, tmp_path, templates if files else None)
+    registry = template_renderer(settings, message_context(settings)).registry
+    assert registry.label == (settings.province.slug if files else "package")
+    procedures = {
+        name.removeprefix("procedure-").removesuffix(".yaml")
+        for name in files
+        if name.startswith("procedure-")
+    }
+    assert set(registry.procedures) == procedures
+
+
+def test_a_bad_province_template_is_refused_by_the_apps_validation(rendered, tmp_path):
+    """The check above has teeth: a misspelt placeholder fails it, naming the file."""
+    release = rendered[CHART / "provinces" / "thanh-hoa.yaml"]
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    text = release.one("ConfigMap", "-templates")["data"]["messages.yaml"]
+    (templates / "messages.yaml").write_text(
+        text.replace("{{ subject }}", "{{ case.cod }}"),
+        encoding="utf-8",
+    )
+    settings = _pod_settings(release, tmp_path, templates)
+    with pytest.raises(TemplateError, match=r"messages\.yaml.*unknown placeholder"):
+        template_renderer(settings, message_context(settings))
+
+
+@BY_FILE
+def test_the_webhook_and_metrics_reach_the_http_port(rendered, values_file):
+    """Service, NetworkPolicy, Ingress and ServiceMonitor lead to the container's port 8080."""
+    release = rendered[values_file]
+    (port,) = release.container["ports"]
+    assert (port["name"], port["containerPort"]) == ("http", 8080)
+    assert "--port" in release.container["args"]
+    assert release.container["args"][release.container["args"].index("--port") + 1] == "8080"
+    service_ports = {p["name"]: p for p in release.one("Service")["spec"]["ports"]}
+    assert service_ports["http"]["port"] == 8080
+    assert {p["targetPort"] for p in service_ports.values()} == {"http"}  # webhook and /metrics
+    (allowed,) = release.one("NetworkPolicy")["spec"]["ingress"]
+    assert allowed["ports"] == [{"port": "http", "protocol": "TCP"}]
+    webhook_path = release.settings.get("webhook", {}).get("path", "/webhook/zalo")
+    for ingress in release.of_kind("Ingress"):
+        (rule,) = ingress["spec"]["rules"]
+        (path,) = rule["http"]["paths"]
+        assert path["path"] == webhook_path == "/webhook/zalo"
+        assert path["backend"]["service"]["port"] == {"name": "http"}
+    for monitor in release.of_kind("ServiceMonitor"):
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert (endpoint["port"], endpoint["path"]) == ("metrics", "/metrics")
 
 
 def test_keda_scales_on_the_lag_of_bridges_group_with_its_credentials(rendered):
@@ -511,6 +632,17 @@ def test_the_readme_values_table_lists_every_parameter():
     readme = (CHART / "README.md").read_text(encoding="utf-8")
     for path in _param_lines():
         assert f"| `{path}` |" in readme, path
+
+
+def test_the_readme_values_table_is_generated_from_values_yaml():
+    done = subprocess.run(  # noqa: S603 - our interpreter, our script
+        [sys.executable, str(REPO / "deploy" / "helm" / "values_table.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_release_names_fit_kubernetes_limits(helm):

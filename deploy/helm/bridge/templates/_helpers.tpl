@@ -109,12 +109,33 @@ Name of the Secret holding the credentials: existingSecret, or the one this char
 {{/*
 THE MAPPING between the chart and bridge's settings, in one place.
 
-Secret keys → BRIDGE_… environment variables (each secret setting of bridge.settings.Settings).
-Columns: environment variable, key in the Secret, key under `secrets.values`, required.
-A required key must be in the Secret (the pod does not start without it); an optional one is
-passed only when present. When the app gains or renames a secret setting, change this table.
+Secret keys → BRIDGE_<SECTION>__<KEY> environment variables (each secret setting of
+bridge.settings.Settings the chart passes). Columns: environment variable, key in the Secret, key
+under `secrets.values`, required. A required key must be in the Secret (the pod does not start
+without it); an optional one is passed only when present. One Secret key may feed several
+variables (the Zalo app secret). When the app gains or renames a secret setting, change this table.
+
+What the chart always turns on:
+- managed Zalo tokens (zalo.token_encryption_key; needs config.zalo.app_id and oa_id, and
+  zalo.app_secret), so zalo.access_token is never passed (the app ignores it in managed mode);
+- the webhook (webhook.oa_secret_key), which needs linking.hmac_key; the app secret reaches the
+  webhook too when config.webhook.signature_variant checks with it (*_app_secret, any).
+Kafka SASL credentials are passed, and required, only when config.kafka.security_protocol is
+SASL_PLAINTEXT or SASL_SSL (bridge refuses sasl_* settings otherwise).
 */}}
 {{- define "bridge.secretEnvTable" -}}
+{{- $config := .Values.config | default dict }}
+{{- $kafka := (get $config "kafka") | default dict }}
+{{- $webhook := (get $config "webhook") | default dict }}
+{{- $variant := (get $webhook "signature_variant") | default "app_id_oa_secret_key" }}
+- env: BRIDGE_STORE__URL
+  key: database-url
+  value: databaseUrl
+  required: true
+- env: BRIDGE_ZALO__TOKEN_ENCRYPTION_KEY
+  key: token-encryption-key
+  value: tokenEncryptionKey
+  required: true
 - env: BRIDGE_ZALO__APP_SECRET
   key: zalo-app-secret
   value: zaloAppSecret
@@ -123,26 +144,26 @@ passed only when present. When the app gains or renames a secret setting, change
   key: zalo-oa-secret-key
   value: zaloOaSecretKey
   required: true
-- env: BRIDGE_ZALO__TOKEN_ENCRYPTION_KEY
-  key: token-encryption-key
-  value: tokenEncryptionKey
+- env: BRIDGE_LINKING__HMAC_KEY
+  key: linking-hmac-key
+  value: linkingHmacKey
   required: true
-- env: BRIDGE_STORE__URL
-  key: database-url
-  value: databaseUrl
+{{- if or (hasSuffix "_app_secret" $variant) (eq $variant "any") }}
+- env: BRIDGE_WEBHOOK__APP_SECRET
+  key: zalo-app-secret
+  value: zaloAppSecret
   required: true
+{{- end }}
+{{- if hasPrefix "SASL_" ((get $kafka "security_protocol") | default "PLAINTEXT") }}
 - env: BRIDGE_KAFKA__SASL_USERNAME
   key: kafka-sasl-username
   value: kafkaSaslUsername
-  required: false
+  required: true
 - env: BRIDGE_KAFKA__SASL_PASSWORD
   key: kafka-sasl-password
   value: kafkaSaslPassword
-  required: false
-- env: BRIDGE_ZALO__ACCESS_TOKEN
-  key: zalo-access-token
-  value: zaloAccessToken
-  required: false
+  required: true
+{{- end }}
 {{- end }}
 
 {{/*
@@ -155,8 +176,9 @@ Where the chart mounts things in the container; the settings file names them.
 
 {{/*
 The settings file (YAML) bridge reads through BRIDGE_CONFIG_FILE: `.Values.config` as given, plus
-what the chart itself decides: the mounted template directory and Kafka CA file. Secrets never go
-here (values.schema.json has no place for them under `config`).
+what the chart itself decides: the mounted template directory, the Kafka CA file, and the webhook's
+app and OA ids, copied from config.zalo so that each id is configured once. Secrets never go here
+(values.schema.json has no place for them under `config`).
 */}}
 {{- define "bridge.settingsYaml" -}}
 {{- $config := deepCopy (.Values.config | default dict) }}
@@ -172,7 +194,25 @@ here (values.schema.json has no place for them under `config`).
 {{- end }}
 {{- $_ := set $config "kafka" $kafka }}
 {{- end }}
+{{- $zalo := (get $config "zalo") | default dict }}
+{{- $webhook := (get $config "webhook") | default dict }}
+{{- range $id := list "app_id" "oa_id" }}
+{{- $value := required (printf "config.zalo.%s is required: the chart runs managed Zalo tokens (token-encryption-key) and the webhook, which both need it" $id) (get $zalo $id) }}
+{{- if and (hasKey $webhook $id) (ne (toString (get $webhook $id)) (toString $value)) }}
+{{- fail (printf "config.webhook.%s differs from config.zalo.%s: set config.zalo.%s only (the chart copies it to the webhook)" $id $id $id) }}
+{{- end }}
+{{- $_ := set $webhook $id $value }}
+{{- end }}
+{{- $_ := set $config "webhook" $webhook }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/*
+The webhook's HTTP path (config.webhook.path, default /webhook/zalo): the Ingress publishes it.
+*/}}
+{{- define "bridge.webhookPath" -}}
+{{- $webhook := (.Values.config | default dict).webhook | default dict }}
+{{- (get $webhook "path") | default "/webhook/zalo" }}
 {{- end }}
 
 {{/*
