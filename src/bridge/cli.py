@@ -12,12 +12,12 @@ import typer
 from bridge.cli_announce import announce_cli
 from bridge.cli_citizens import forget, purge, qr
 from bridge.cli_dlq import dlq_cli
+from bridge.cli_options import ConfigOption, settings_or_exit
 from bridge.cli_templates import preview, templates_cli
 from bridge.cli_zalo import zalo_cli
 from bridge.errors import ConfigurationError
 from bridge.logs import configure_logging
 from bridge.schemas import stale_schemas, write_schemas
-from bridge.settings import Settings, load_settings
 
 __all__ = ["main"]
 
@@ -40,25 +40,6 @@ cli.command("qr")(qr)
 cli.command("purge")(purge)
 cli.command("forget")(forget)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="YAML settings file (BRIDGE_CONFIG_FILE also names it).",
-        exists=True,
-        dir_okay=False,
-    ),
-]
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigurationError as exc:
-        typer.echo(f"zalo-bridge: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
-
 
 @cli.command()
 def run(
@@ -71,7 +52,7 @@ def run(
     """Consume case-state events and deliver them to citizens until stopped (SIGTERM, Ctrl-C)."""
     from bridge.app import create_app  # noqa: PLC0415 - keep `--help` and the other commands fast
 
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     configure_logging(settings.log.level, settings.log.format)
     app = create_app(settings)
     asyncio.run(app.run(run_extra_options={"host": host, "port": port, "access_log": "false"}))
@@ -80,7 +61,7 @@ def run(
 @cli.command("check-config")
 def check_config(config: ConfigOption = None) -> None:
     """Validate the settings and print them, secrets hidden; exit 2 when they are invalid."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     typer.echo(json.dumps(settings.model_dump(mode="json"), indent=2, ensure_ascii=False))
 
 
@@ -92,7 +73,7 @@ def db_upgrade(
     """Migrate the ledger's schema (``zalo-bridge run`` also does it at start)."""
     from bridge.store.migrate import upgrade_sync  # noqa: PLC0415 - alembic only when needed
 
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     try:
         upgrade_sync(settings.store.url.get_secret_value(), revision)
     except ConfigurationError as exc:

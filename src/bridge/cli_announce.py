@@ -6,14 +6,12 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bridge.announcements.store import AnnouncementStore
-from bridge.errors import ConfigurationError
-from bridge.settings import load_settings
+from bridge.cli_options import ConfigOption, settings_or_exit
 from bridge.store.database import open_engine
 
 if TYPE_CHECKING:
@@ -22,17 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["announce_cli", "describe_progress"]
 
 announce_cli = typer.Typer(help="Government announcements sent to citizens.", no_args_is_help=True)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="YAML settings file (BRIDGE_CONFIG_FILE also names it).",
-        exists=True,
-        dir_okay=False,
-    ),
-]
 
 
 def _when(moment: float | None) -> str:
@@ -84,11 +71,7 @@ def status(
         uuid.UUID(announcement_id)
     except ValueError as exc:
         raise typer.BadParameter("not a UUID", param_hint="ANNOUNCEMENT_ID") from exc
-    try:
-        settings = load_settings(config)
-    except ConfigurationError as exc:
-        typer.echo(f"zalo-bridge: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
+    settings = settings_or_exit(config)
     progress = asyncio.run(_progress(settings.store.url.get_secret_value(), announcement_id))
     if progress is None:
         typer.echo(f"zalo-bridge: no announcement {announcement_id}", err=True)

@@ -11,31 +11,12 @@ from typing import Annotated, Literal
 
 import typer
 
-from bridge.errors import BridgeError, ConfigurationError
+from bridge.cli_options import ConfigOption, settings_or_exit
+from bridge.errors import BridgeError
 from bridge.receipt_qr import is_case_code, oa_chat_link, render_qr
 from bridge.second_factor import receipt_secret
-from bridge.settings import Settings, load_settings
 
 __all__ = ["forget", "purge", "qr"]
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="YAML settings file (BRIDGE_CONFIG_FILE also names it).",
-        exists=True,
-        dir_okay=False,
-    ),
-]
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigurationError as exc:
-        typer.echo(f"zalo-bridge: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
 
 
 def qr(
@@ -50,7 +31,7 @@ def qr(
     scale: Annotated[int, typer.Option(min=1, max=50, help="Pixels per module.")] = 8,
 ) -> None:
     """Write the receipt's QR code (it opens the OA chat) and print the link and the secret."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     code = case_code.strip().upper()
     if not is_case_code(code):
         typer.echo(f"zalo-bridge: {case_code!r} is not a dossier code", err=True)
@@ -85,7 +66,7 @@ def purge(config: ConfigOption = None) -> None:
     from bridge.citizen_services import retention_policy  # noqa: PLC0415 - keep --help fast
     from bridge.citizen_store import CitizenStore  # noqa: PLC0415 - keep --help fast
 
-    settings = _settings(config)
+    settings = settings_or_exit(config)
 
     async def run() -> dict[str, int]:
         store = await CitizenStore.open(settings.store.url.get_secret_value())
@@ -110,7 +91,7 @@ def forget(
     """Delete everything the bridge keeps about one Zalo user (a deletion request)."""
     from bridge.citizen_store import CitizenStore  # noqa: PLC0415 - keep --help fast
 
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     if not user_id.isdigit():
         typer.echo("zalo-bridge: a Zalo user id is a string of digits", err=True)
         raise typer.Exit(code=2)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import unicodedata
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
@@ -13,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from bridge.errors import ConfigurationError, InvalidEventReason
+from bridge.cli_options import ConfigOption, settings_or_exit
+from bridge.errors import InvalidEventReason
 from bridge.replay import (
     InvalidSelectionError,
     ReplayCriteria,
@@ -22,7 +22,6 @@ from bridge.replay import (
     parse_time,
     replay_dead_letters,
 )
-from bridge.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -55,16 +54,6 @@ def _time(value: str | None) -> str | None:
     return value
 
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="YAML settings file (BRIDGE_CONFIG_FILE also names it).",
-        exists=True,
-        dir_okay=False,
-    ),
-]
 ReasonOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -90,14 +79,6 @@ CaseOption = Annotated[
     list[str] | None,
     typer.Option("--case", help="Only this dossier code (the record key); repeat for several."),
 ]
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigurationError as exc:
-        typer.echo(f"zalo-bridge: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
 
 
 def _criteria(
@@ -160,7 +141,7 @@ def list_command(  # noqa: PLR0913 - one option per filter, all with defaults
     config: ConfigOption = None,
 ) -> None:
     """Count dead-lettered records by reason and show the newest (never their contents)."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     criteria = _criteria(reason, since, until, case)
     try:
         listing = asyncio.run(list_dead_letters(settings.kafka, criteria, newest=newest))
@@ -203,7 +184,7 @@ def replay_command(  # noqa: PLR0913 - one option per filter, all with defaults
 
     The delivery ledger keeps a citizen from receiving a message twice.
     """
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     criteria = _criteria(reason, since, until, case, limit)
     with Progress(
         "[progress.description]{task.description}",

@@ -8,12 +8,12 @@ import secrets
 import socket
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
 import typer
 
+from bridge.cli_options import ConfigOption  # noqa: TC001 - typer reads annotations at run time
 from bridge.errors import BridgeError, ConfigurationError
 from bridge.settings import Settings, load_settings
 from bridge.store.token_cipher import new_key
@@ -23,6 +23,7 @@ from bridge.zalo.token_setup import open_oauth, open_token_store
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from pathlib import Path
 
     from bridge.store.tokens import StoredTokens, TokenStore
 
@@ -36,17 +37,6 @@ token_cli = typer.Typer(
     help="The OA tokens kept (encrypted) in the bridge's store.", no_args_is_help=True
 )
 zalo_cli.add_typer(token_cli, name="token")
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="YAML settings file (BRIDGE_CONFIG_FILE also names it).",
-        exists=True,
-        dir_okay=False,
-    ),
-]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
