@@ -41,6 +41,7 @@ from bridge.delivery import (
     RateLimiter,
 )
 from bridge.dispatch import Dispatcher
+from bridge.feature_metrics import watch_features
 from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
 from bridge.hold_store import HoldStore
 from bridge.holding import QuietHoursGate, Releaser, SerialPublisher, UrgencyRule, stop_task
@@ -171,7 +172,12 @@ class Runtime:
 
         def outputs(record: InboundRecord, outcome: DeliveryOutcome) -> list[OutboundRecord]:
             # Every final outcome passes here: delivered now, held, superseded or released later.
-            self.metrics.settled(outcome.status, outcome.reason, attempts=outcome.attempts)
+            self.metrics.settled(
+                outcome.status,
+                outcome.reason,
+                attempts=outcome.attempts,
+                deliveries=outcome.deliveries,
+            )
             return outputs_for(
                 record,
                 outcome,
@@ -268,6 +274,13 @@ class Runtime:
             self.metrics.watch_token(self.tokens.seconds_until_expiry)
             refresh = self.tokens.seconds_until_refresh_expiry
             self.metrics.watch_token(refresh, token="refresh")  # noqa: S106 - a label, not a secret
+        watch_features(
+            self.metrics,
+            tokens=self.tokens,
+            releaser=lambda: self.releaser,
+            announcements=lambda: self.announcements,
+            citizens=lambda: self.citizens,
+        )
 
     def _quiet_hours(
         self,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bridge.citizen_text import CaseCode, Lookup, Unsubscribe, parse_citizen_text
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from bridge.replies import Replies
     from bridge.webhook_events import OaEvent
 
-__all__ = ["CitizenDesk", "DeskStore", "LinkPolicy"]
+__all__ = ["CitizenDesk", "DeskStats", "DeskStore", "LinkPolicy"]
 
 _log = get_logger("bridge.citizens")
 _HOUR = 3_600.0
@@ -63,6 +64,20 @@ class LinkPolicy:
         return verify_phone_last4(self.hmac_key, case_code, typed, stored)
 
 
+@dataclass
+class DeskStats:
+    """Counts of this process (the metrics read them at scrape time)."""
+
+    events: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """OA events by (name, ``handled`` | ``duplicate`` | ``no_user``)."""
+    link_attempts: Counter[str] = field(default_factory=Counter)
+    """``linked``, ``refused`` (wrong second factor), ``rate_limited``."""
+    unlinks: Counter[str] = field(default_factory=Counter)
+    """Links ended, by ``command`` (HUY) or ``unfollow``."""
+    lookups: Counter[str] = field(default_factory=Counter)
+    """Dossier states answered: ``answered``, or ``pending`` (no state known yet)."""
+
+
 class CitizenDesk:
     """One OA event in, the store updated and (for texts and follows) one answer in the chat.
 
@@ -91,6 +106,7 @@ class CitizenDesk:
         self._replies = replies
         self._policy = policy
         self._clock = clock
+        self.stats = DeskStats()
 
     def _who(self, user_id: str) -> str:
         return pseudonymise(user_id, pepper=self._policy.hmac_key)
@@ -100,10 +116,13 @@ class CitizenDesk:
         now = self._clock()
         if event.user_id is None:
             _log.info("oa event without a user ignored", event_name=event.name)
+            self.stats.events[event.name, "no_user"] += 1
             return
         if not await self._store.first_seen(event.dedupe_key, at=now):
             _log.info("duplicate oa event dropped", event_name=event.name)
+            self.stats.events[event.name, "duplicate"] += 1
             return
+        self.stats.events[event.name, "handled"] += 1
         user = event.user_id
         if event.name == "follow":
             await self._store.followed(user, event.at)
@@ -111,6 +130,7 @@ class CitizenDesk:
         elif event.name == "unfollow":
             codes = await self._store.unfollowed(user, event.at)
             _log.info("citizen unfollowed", user=self._who(user), unlinked=len(codes))
+            self.stats.unlinks["unfollow"] += len(codes)
         elif event.name == "user_send_text":
             await self._store.interacted(user, event.at)
             await self._text(user, event.text or "", now)
@@ -132,6 +152,7 @@ class CitizenDesk:
                 await self._say(user, replies.unsubscribe_which(active), "unsubscribe_which")
             elif await self._store.unlink(user, command.case_code, at=now):
                 _log.info("citizen unlinked", user=self._who(user), case_code=command.case_code)
+                self.stats.unlinks["command"] += 1
                 await self._say(user, replies.unsubscribed(command.case_code), "unsubscribed")
             else:
                 await self._say(user, replies.not_subscribed(command.case_code), "not_subscribed")
@@ -156,6 +177,7 @@ class CitizenDesk:
 
     async def _answer_lookup(self, user: str, case_code: str) -> None:
         state = await self._store.dossier(case_code)
+        self.stats.lookups["pending" if state is None else "answered"] += 1
         if state is None:
             await self._say(user, self._replies.lookup_pending(case_code), "lookup_pending")
         else:
@@ -172,6 +194,7 @@ class CitizenDesk:
         failures = await self._store.failed_attempts(user, since=now - _HOUR)
         if failures >= self._policy.attempts_per_hour:
             _log.warning("link attempts rate-limited", user=self._who(user))
+            self.stats.link_attempts["rate_limited"] += 1
             await self._say(user, self._replies.rate_limited(), "rate_limited")
             return
         state = await self._store.dossier(code)
@@ -179,10 +202,12 @@ class CitizenDesk:
         await self._store.record_attempt(user, at=now, succeeded=ok)
         if not ok:
             _log.info("link refused", user=self._who(user), failures=failures + 1)
+            self.stats.link_attempts["refused"] += 1
             await self._say(user, self._replies.refused(), "refused")
             return
         await self._store.link(user, code, factor=self._policy.factor, at=now)
         _log.info("citizen linked", user=self._who(user), case_code=code)
+        self.stats.link_attempts["linked"] += 1
         await self._say(user, self._replies.linked(code, state), "linked")
 
     async def _say(self, user: str, text: str, what: str) -> None:

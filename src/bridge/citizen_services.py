@@ -69,6 +69,8 @@ class CitizenServices:
         self.settings = settings
         self.store = store
         self.inbox = inbox
+        self.desk: CitizenDesk | None = None
+        """The chat desk (its ``stats`` for metrics); None while the webhook is off."""
         self._owns_store = owns_store
         self._clock = clock
         self._hmac_key = _secret(settings.linking.hmac_key)
@@ -107,7 +109,7 @@ class CitizenServices:
         if store is None:
             url = settings.store.url.get_secret_value()
             store = await CitizenStore.open(url, pool_size=settings.store.pool_size)
-        inbox = None
+        inbox, desk = None, None
         if enabled:
             assert hmac_key is not None  # noqa: S101 - checked above, for mypy
             province = settings.province
@@ -137,6 +139,7 @@ class CitizenServices:
             )
             inbox.start()
         services = cls(settings, store, inbox=inbox, owns_store=owns, clock=clock)
+        services.desk = desk
         services._start_purger()
         return services
 

@@ -7,13 +7,15 @@ import contextlib
 import json
 import re
 import time
+from collections.abc import Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
@@ -21,11 +23,11 @@ from bridge.flow import BreakerState
 from bridge.logs import get_logger
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 
     from prometheus_client.metrics_core import Metric
 
-__all__ = ["PREFIX", "Metrics", "label_value"]
+__all__ = ["PREFIX", "Counts", "Metrics", "label_value"]
 
 PREFIX = "zalo_bridge_"
 """Every metric name starts with it."""
@@ -42,6 +44,10 @@ _ZALO_CODE = re.compile(r"^-?\d{1,4}$")
 _PROCESSING_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 _ZALO_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _LAG_TIMEOUT = 5.0
+_STORE_TIMEOUT = 5.0
+
+Counts: TypeAlias = Mapping[Any, float]
+"""Values by label value (one label, a ``str``) or label values (a tuple; ``()`` for none)."""
 
 
 def label_value(text: str | None, *, none: str = "none") -> str:
@@ -113,8 +119,17 @@ class Metrics:
             ["endpoint", "code"],
             registry=self.registry,
         )
+        self.deliveries = Counter(
+            f"{PREFIX}deliveries",
+            "Settled steps of the channel cascade, by channel (zalo_cs, zalo_template_uid, "
+            "zalo_template_phone), recipient (event_user, linked_user, phone) and status.",
+            ["channel", "recipient", "status"],
+            registry=self.registry,
+        )
         self._gauges = _Gauges()
         self.registry.register(self._gauges)
+        self._watched = _Watched()
+        self.registry.register(self._watched)
         self._consumers: Callable[[], Iterable[Any]] | None = None
 
     # -- events
@@ -134,9 +149,15 @@ class Metrics:
             _TAKEN_UP_AT.reset(token)
 
     def settled(
-        self, status: str, reason: str | None, *, attempts: int, since: float | None = None
+        self,
+        status: str,
+        reason: str | None,
+        *,
+        attempts: int,
+        since: float | None = None,
+        deliveries: Iterable[Any] = (),
     ) -> None:
-        """Count a record's final outcome and its retries.
+        """Count a record's final outcome, its retries and its cascade steps.
 
         Args:
             status: The ``DeliveryStatus`` value.
@@ -144,6 +165,8 @@ class Metrics:
             attempts: Sends to Zalo for this record.
             since: What `taken_up` returned; by default the start of the enclosing
                 `processing_of` block, if any (a held record released later is not timed).
+            deliveries: The outcome's ``ChannelDelivery`` steps (``channel``, ``recipient``,
+                ``status``), counted in ``zalo_bridge_deliveries_total``.
         """
         status_label = label_value(str(status))
         self.outcomes.labels(status=status_label, reason=label_value(reason)).inc()
@@ -152,6 +175,12 @@ class Metrics:
             self.processing.labels(status=status_label).observe(max(0.0, self._clock() - started))
         if attempts > 1:
             self.retries.inc(attempts - 1)
+        for step in deliveries:
+            self.deliveries.labels(
+                channel=label_value(str(step.channel)),
+                recipient=label_value(str(step.recipient)),
+                status=label_value(str(step.status)),
+            ).inc()
 
     def instrument(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
         """Wrap the Zalo client's transport so that every call is timed and its outcome counted."""
@@ -188,6 +217,46 @@ class Metrics:
         """
         self._consumers = read
 
+    def watch_counter(
+        self,
+        name: str,
+        documentation: str,
+        read: Callable[[], Counts | None],
+        labels: Sequence[str] = (),
+    ) -> None:
+        """Report ``read()``, counts kept by a feature (``collections.Counter``…), as a counter.
+
+        Args:
+            name: Without the ``zalo_bridge_`` prefix and the ``_total`` suffix.
+            documentation: The HELP text.
+            read: Values by label value(s); None (the feature is off) leaves the family out.
+            labels: The label names; values pass through `label_value`.
+        """
+        self._watched.watches[name] = _Watch(
+            "counter", PREFIX + name, documentation, tuple(labels), read
+        )
+
+    def watch_gauge(
+        self,
+        name: str,
+        documentation: str,
+        read: Callable[[], Counts | None],
+        labels: Sequence[str] = (),
+    ) -> None:
+        """Report ``read()`` as a gauge, read at scrape time (see `watch_counter`)."""
+        self._watched.watches[name] = _Watch(
+            "gauge", PREFIX + name, documentation, tuple(labels), read
+        )
+
+    def refresh_before_scrape(self, key: str, refresh: Callable[[], Awaitable[None]]) -> None:
+        """Await ``refresh()`` before each scrape (bounded to 5 s, errors swallowed).
+
+        For counts that live in a database (held records, announcement progress): ``refresh``
+        stores them where a `watch_gauge` reader finds them. A second call with the same
+        ``key`` replaces the first (as a second `watch_gauge` of the same name does).
+        """
+        self._watched.refreshers[key] = refresh
+
     # -- exposition
 
     async def scrape(self, accept: str | None = None) -> tuple[bytes, str]:
@@ -200,6 +269,7 @@ class Metrics:
             The body and its content type.
         """
         await self._refresh_lag()
+        await self._watched.refresh()
         encoder, content_type = choose_encoder(accept or "")
         return encoder(self.registry), content_type
 
@@ -305,6 +375,61 @@ class _Gauges(Collector):
         for (topic, partition), value in sorted(self.lag.items()):
             lag.add_metric([topic, str(partition)], float(value))
         yield lag
+
+
+@dataclass(frozen=True, slots=True)
+class _Watch:
+    """One family read at scrape time."""
+
+    kind: str
+    name: str
+    documentation: str
+    labels: tuple[str, ...]
+    read: Callable[[], Counts | None]
+
+    def family(self, values: Counts | None) -> Metric | None:
+        """The family of ``values`` (label values collapsed by `label_value`), or None."""
+        if values is None:
+            return None
+        kind = CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily
+        family = kind(self.name, self.documentation, labels=self.labels)
+        merged: dict[tuple[str, ...], float] = {}
+        for key, value in values.items():
+            raw = (key,) if isinstance(key, str) else key
+            labelled = tuple(label_value(str(v)) for v in raw)
+            merged[labelled] = merged.get(labelled, 0.0) + float(value)
+        for labelled, value in sorted(merged.items()):
+            if len(labelled) == len(self.labels):
+                family.add_metric(list(labelled), value)
+        return family
+
+
+class _Watched(Collector):
+    """Families of the features' counts, read at scrape time."""
+
+    def __init__(self) -> None:
+        self.watches: dict[str, _Watch] = {}
+        self.refreshers: dict[str, Callable[[], Awaitable[None]]] = {}
+
+    async def refresh(self) -> None:
+        """Await every refresher (each bounded, none raising)."""
+        for refresh in list(self.refreshers.values()):
+            try:
+                async with asyncio.timeout(_STORE_TIMEOUT):
+                    await refresh()
+            except Exception:  # noqa: BLE001 - a failing store must not fail the scrape
+                _log.debug("metrics refresh failed", exc_info=True)
+
+    def describe(self) -> list[Metric]:
+        """Nothing to describe ahead of time (the values exist only at scrape time)."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the current values."""
+        for watch in list(self.watches.values()):
+            family = watch.family(_read(watch.read))
+            if family is not None:
+                yield family
 
 
 class _TimedTransport(httpx.AsyncBaseTransport):

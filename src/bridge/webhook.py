@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from bridge.logs import get_logger
@@ -27,6 +28,8 @@ __all__ = ["WebhookInbox", "webhook_endpoint"]
 
 _log = get_logger("bridge.webhook")
 MAX_BODY_BYTES = 256 * 1024
+_REFUSED = {401: "bad_signature", 403: "too_old"}
+"""The ``results`` key of a refusal by its HTTP status (any other: ``bad_request``)."""
 
 if TYPE_CHECKING:
     Scope = dict[str, Any]
@@ -60,6 +63,9 @@ class WebhookInbox:
         self._queue: asyncio.Queue[OaEvent] = asyncio.Queue(maxsize=queue_size)
         self._clock = clock
         self._worker: asyncio.Task[None] | None = None
+        self.results: Counter[str] = Counter()
+        """Requests by result, for metrics: ``accepted``, ``busy``, ``bad_signature``,
+        ``too_old``, ``bad_request``, ``too_large``, ``method_not_allowed``."""
 
     def receive(self, raw: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
         """Decide on one request without waiting: (HTTP status, reason)."""
@@ -70,13 +76,16 @@ class WebhookInbox:
             event = parse_oa_event(raw)
         except WebhookRejectedError as rejected:
             _log.warning("webhook request refused", status=rejected.status, why=rejected.why)
+            self.results[_REFUSED.get(rejected.status, "bad_request")] += 1
             return rejected.status, rejected.why
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
             _log.warning("webhook queue full", event_name=event.name)
+            self.results["busy"] += 1
             return 503, "busy"
         _log.debug("webhook event queued", event_name=event.name, signature=variant)
+        self.results["accepted"] += 1
         return 200, "ok"
 
     def start(self) -> None:
@@ -119,6 +128,7 @@ def webhook_endpoint(
             await _answer(send, 404, "webhook off")
             return
         if scope["method"] != "POST":
+            _count(inbox(), "method_not_allowed")
             await _answer(send, 405, "method not allowed")
             return
         chunks: list[bytes] = []
@@ -128,6 +138,7 @@ def webhook_endpoint(
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY_BYTES:
+                _count(inbox(), "too_large")
                 await _answer(send, 413, "too large")
                 return
             chunks.append(chunk)
@@ -142,6 +153,11 @@ def webhook_endpoint(
         await _answer(send, status, reason)
 
     return app
+
+
+def _count(inbox: WebhookInbox | None, result: str) -> None:
+    if inbox is not None:
+        inbox.results[result] += 1
 
 
 async def _answer(send: Send, status: int, reason: str) -> None:

@@ -420,6 +420,19 @@ class AnnouncementStore:
                 .values(status=status.value, finished_at=now, owner=None, lease_until=None)
             )
 
+    async def active_ids(self) -> list[str]:
+        """The announcements still waiting or going out (for metrics), oldest first."""
+        t = announcements
+        statement = (
+            sa.select(t.c.announcement_id)
+            .where(
+                t.c.status.in_([AnnouncementStatus.PENDING.value, AnnouncementStatus.SENDING.value])
+            )
+            .order_by(t.c.received_at)
+        )
+        async with self._engine.connect() as connection:
+            return [str(i) for i in (await connection.execute(statement)).scalars()]
+
     async def progress(self, announcement_id: str) -> Progress | None:
         """Counts and times of one announcement's fan-out; None when the id is unknown."""
         t, r = announcements, announcement_recipients
