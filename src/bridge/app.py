@@ -163,7 +163,9 @@ class Runtime:
             ),
         )
         limiter = oa_rate_limiter(delivery.rate_limit_per_minute)
-        citizens = await CitizenServices.open(settings, sender=sender, store=self.citizen_store)
+        citizens = await CitizenServices.open(
+            settings, sender=sender, store=self.citizen_store, owner=self.owner
+        )
         self._closers.append(citizens.close)
         self.citizens = citizens
         deliverer = self._deliverer(sender, ledger, limiter, self.breaker, citizens.store)

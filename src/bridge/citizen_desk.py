@@ -81,7 +81,9 @@ class DeskStats:
 class CitizenDesk:
     """One OA event in, the store updated and (for texts and follows) one answer in the chat.
 
-    Events are deduplicated on their ``dedupe_key`` before anything else. Answers are
+    Events are deduplicated on their ``dedupe_key`` before anything else, unless
+    ``deduplicate`` is off because the durable webhook inbox already stored each key once (and
+    must be able to hand an event over again after a failed attempt). Answers are
     consultation texts: the citizen has just interacted, so the 7-day window is open.
 
     Args:
@@ -90,9 +92,10 @@ class CitizenDesk:
         replies: Their wording.
         policy: The second factor and the rate limit.
         clock: Epoch seconds.
+        deduplicate: Record each ``dedupe_key`` (``DeskStore.first_seen``) and drop repeats.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only collaborators
         self,
         *,
         store: DeskStore,
@@ -100,12 +103,14 @@ class CitizenDesk:
         replies: Replies,
         policy: LinkPolicy,
         clock: Callable[[], float] = time.time,
+        deduplicate: bool = True,
     ) -> None:
         self._store = store
         self._sender = sender
         self._replies = replies
         self._policy = policy
         self._clock = clock
+        self._deduplicate = deduplicate
         self.stats = DeskStats()
 
     def _who(self, user_id: str) -> str:
@@ -118,7 +123,7 @@ class CitizenDesk:
             _log.info("oa event without a user ignored", event_name=event.name)
             self.stats.events[event.name, "no_user"] += 1
             return
-        if not await self._store.first_seen(event.dedupe_key, at=now):
+        if self._deduplicate and not await self._store.first_seen(event.dedupe_key, at=now):
             _log.info("duplicate oa event dropped", event_name=event.name)
             self.stats.events[event.name, "duplicate"] += 1
             return

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import time
+import uuid
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -17,8 +20,9 @@ from bridge.logs import get_logger
 from bridge.replies import Replies
 from bridge.second_factor import phone_last4, phone_last4_hash
 from bridge.state_recorder import StateRecorder
-from bridge.webhook import WebhookInbox
+from bridge.webhook import InboxPolicy, WebhookInbox
 from bridge.webhook_events import SignatureKeys
+from bridge.webhook_inbox_store import InboxStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,6 +46,7 @@ def retention_policy(retention: RetentionSettings) -> RetentionPolicy:
         dossiers=retention.dossier_days * _DAY,
         webhook_dedupe=retention.webhook_dedupe_hours * 3600,
         link_attempts=retention.link_attempt_hours * 3600,
+        webhook_failed=retention.webhook_failed_hours * 3600,
     )
 
 
@@ -87,8 +92,12 @@ class CitizenServices:
         sender: MessageSender,
         store: CitizenStore | None = None,
         clock: Callable[[], float] = time.time,
+        owner: str | None = None,
     ) -> CitizenServices:
-        """Open the store (unless given), start the webhook worker and the purge loop."""
+        """Open the store (unless given), start the webhook worker and the purge loop.
+
+        ``owner`` names this process on its webhook inbox claims (default: host, pid, random).
+        """
         webhook, linking = settings.webhook, settings.linking
         keys = SignatureKeys(
             app_id=webhook.app_id,
@@ -129,12 +138,22 @@ class CitizenServices:
                     attempts_per_hour=linking.attempts_per_hour,
                 ),
                 clock=clock,
+                deduplicate=False,  # the inbox stores each dedupe key once
             )
             inbox = WebhookInbox(
                 keys=keys,
                 handle=desk.handle,
+                store=InboxStore(store),
+                owner=owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
                 max_age=webhook.max_age_seconds,
-                queue_size=webhook.queue_size,
+                policy=InboxPolicy(
+                    lease_seconds=webhook.inbox_lease_seconds,
+                    max_attempts=webhook.inbox_max_attempts,
+                    retry_seconds=webhook.inbox_retry_seconds,
+                    poll_seconds=webhook.inbox_poll_seconds,
+                    batch=webhook.inbox_batch,
+                    accept_timeout=webhook.accept_timeout_seconds,
+                ),
                 clock=clock,
             )
             inbox.start()

@@ -7,7 +7,7 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +18,9 @@ from bridge.errors import StoreError
 from bridge.events import CaseState
 from bridge.store.database import open_engine
 from bridge.store.sqlite import LOCK_WAIT_SECONDS, is_busy
+from bridge.webhook_inbox_store import InboxStatus, webhook_inbox
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -109,7 +112,10 @@ class RetentionPolicy:
     deliveries: float = 180 * _DAY
     dossiers: float = 365 * _DAY
     webhook_dedupe: float = 24 * _HOUR
+    """Also how long handled webhook inbox rows (with the citizen's text) are kept."""
     link_attempts: float = 24 * _HOUR
+    webhook_failed: float = 7 * _DAY
+    """How long webhook inbox rows that failed every attempt are kept (to investigate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +130,7 @@ class PurgeCounts:
     cases: int = 0
     webhook_events: int = 0
     link_attempts: int = 0
+    webhook_inbox: int = 0
 
 
 def _like(text: str) -> str:
@@ -181,6 +188,20 @@ class CitizenStore:
             self._engine.dispose()
         else:
             await self._engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return str(self._engine.dialect.name)
+
+    async def run(self, work: Callable[[Connection], _T]) -> _T:
+        """Run ``work`` in one transaction of this store's engine (the webhook inbox shares it).
+
+        On SQLite ``work`` runs whole on the loop's thread and may run again after a pause while
+        another connection holds the lock, so it must not keep state between runs.
+        """
+        result: _T = await self._run(work)
+        return result
 
     async def _run(self, work: Callable[[Connection], Any]) -> Any:
         """Run ``work`` in one transaction (on SQLite: again, after a pause, while locked)."""
@@ -592,6 +613,7 @@ class CitizenStore:
                 webhook_events.delete().where(
                     webhook_events.c.event_key.like(f"%:{_like(user_id)}:%", escape="\\")
                 ),
+                webhook_inbox.delete().where(webhook_inbox.c.user_id == user_id),
             ]
             return sum(int(conn.execute(statement).rowcount or 0) for statement in statements)
 
@@ -661,6 +683,20 @@ class CitizenStore:
                     link_attempts.c.attempted_at < now - policy.link_attempts
                 )
             )
+            inbox = delete(
+                webhook_inbox.delete().where(
+                    sa.or_(
+                        sa.and_(
+                            webhook_inbox.c.status == InboxStatus.DONE.value,
+                            webhook_inbox.c.processed_at < now - policy.webhook_dedupe,
+                        ),
+                        sa.and_(
+                            webhook_inbox.c.status == InboxStatus.FAILED.value,
+                            webhook_inbox.c.processed_at < now - policy.webhook_failed,
+                        ),
+                    )
+                )
+            )
             return PurgeCounts(
                 links=links,
                 citizens=gone,
@@ -670,6 +706,7 @@ class CitizenStore:
                 cases=cases,
                 webhook_events=dedupe,
                 link_attempts=attempts,
+                webhook_inbox=inbox,
             )
 
         result: PurgeCounts = await self._run(work)

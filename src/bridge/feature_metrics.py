@@ -19,6 +19,7 @@ __all__ = ["watch_features"]
 TOKEN_OUTCOMES = ("refreshed", "adopted", "failed")
 HOLD_STATUSES = ("held", "releasing", "released", "superseded")
 RECIPIENT_STATUSES = ("pending", "sent", "failed", "expired")
+INBOX_OUTCOMES = ("handled", "retried", "failed")
 
 
 def watch_features(
@@ -190,6 +191,8 @@ def _watch_announcements(
 
 
 def _watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | None]) -> None:
+    _watch_webhook_inbox(metrics, citizens)
+
     def inbox() -> Counts | None:
         current = citizens()
         if current is None or current.inbox is None:
@@ -207,8 +210,9 @@ def _watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | N
 
     metrics.watch_counter(
         "webhook_requests",
-        "OA webhook requests by result: accepted, busy (queue full), bad_signature, too_old, "
-        "bad_request, too_large, method_not_allowed.",
+        "OA webhook requests by result: accepted (stored), duplicate (stored before), busy "
+        "(not stored in time: 503), bad_signature, too_old, bad_request, too_large, "
+        "method_not_allowed.",
         inbox,
         ["result"],
     )
@@ -236,4 +240,37 @@ def _watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | N
         "Dossier states asked for in the chat: answered, or pending (no state known yet).",
         desk("lookups", ("answered", "pending")),
         ["result"],
+    )
+
+
+def _watch_webhook_inbox(metrics: Metrics, citizens: Callable[[], CitizenServices | None]) -> None:
+    rows = _Snapshot()
+
+    async def refresh() -> None:
+        rows.values = None
+        current = citizens()
+        if current is not None and current.inbox is not None:
+            rows.values = {"status": dict(await current.inbox.counts())}
+
+    metrics.refresh_before_scrape("webhook_inbox", refresh)
+    metrics.watch_gauge(
+        "webhook_inbox_events",
+        "OA events in the durable webhook inbox, by status (pending, claimed, done, failed); "
+        "read from the store at scrape time.",
+        lambda: rows.get("status"),
+        ["status"],
+    )
+
+    def outcomes() -> Counts | None:
+        current = citizens()
+        if current is None or current.inbox is None:
+            return None
+        return _with_zeros(current.inbox.outcomes, INBOX_OUTCOMES)
+
+    metrics.watch_counter(
+        "webhook_inbox_attempts",
+        "Attempts at handling stored OA events by this process, by outcome: handled, retried "
+        "(an error; tried again after a back-off), failed (no attempt left).",
+        outcomes,
+        ["outcome"],
     )

@@ -533,7 +533,42 @@ class WebhookSettings(_Section):
     queue_size: int = Field(
         default=10_000,
         ge=1,
-        description="Accepted events waiting for the worker; when full the webhook answers 503.",
+        description=(
+            "Unused since events are stored in the durable inbox (kept so older values load)."
+        ),
+    )
+    accept_timeout_seconds: float = Field(
+        default=1.5,
+        gt=0,
+        description=(
+            "How long storing an event may take before the webhook answers 503 (Zalo retries); "
+            "within Zalo's 2-second answer budget."
+        ),
+    )
+    inbox_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A claimed event is handed to another worker when not done within this.",
+    )
+    inbox_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Attempts at handling a stored event before it is marked failed.",
+    )
+    inbox_retry_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Back-off after a failed attempt, doubled each time (capped at 60 s).",
+    )
+    inbox_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the worker looks for due events it was not woken for.",
+    )
+    inbox_batch: int = Field(
+        default=16,
+        ge=1,
+        description="Events claimed at once (different users, handled in parallel).",
     )
 
     @property
@@ -596,7 +631,19 @@ class RetentionSettings(_Section):
             "for the ledger's per-case sequence)."
         ),
     )
-    webhook_dedupe_hours: float = Field(default=24, gt=0)
+    webhook_dedupe_hours: float = Field(
+        default=24,
+        gt=0,
+        description=(
+            "Handled webhook events (the inbox rows, with the citizen's text) and dedupe keys "
+            "are deleted this long after handling; a Zalo retry within it is stored once."
+        ),
+    )
+    webhook_failed_hours: float = Field(
+        default=168,
+        gt=0,
+        description="Webhook events that failed every attempt are deleted this long after.",
+    )
     link_attempt_hours: float = Field(default=24, gt=0)
     purge_interval_seconds: float = Field(
         default=3600, ge=0, description="How often the running bridge purges; 0: never."

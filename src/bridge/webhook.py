@@ -1,4 +1,4 @@
-"""The OA webhook endpoint: verify, check freshness, queue, answer 200 at once; a worker acts."""
+"""The OA webhook endpoint: verify, store the event durably, answer 200; a worker acts."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import contextlib
 import json
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
+from bridge.errors import StoreError
 from bridge.logs import get_logger
 from bridge.masking import mask_text
 from bridge.webhook_events import (
@@ -18,13 +20,15 @@ from bridge.webhook_events import (
     parse_oa_event,
     verify_signature,
 )
+from bridge.webhook_inbox_store import InboxStatus
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
     from bridge.webhook_events import OaEvent, SignatureKeys
+    from bridge.webhook_inbox_store import InboxClaim, InboxRow
 
-__all__ = ["WebhookInbox", "webhook_endpoint"]
+__all__ = ["InboxPolicy", "InboxPort", "WebhookInbox", "webhook_endpoint"]
 
 _log = get_logger("bridge.webhook")
 MAX_BODY_BYTES = 256 * 1024
@@ -37,38 +41,92 @@ if TYPE_CHECKING:
     Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+class InboxPort(Protocol):
+    """What the inbox needs from ``bridge.webhook_inbox_store.InboxStore``."""
+
+    async def add(  # noqa: D102 - see InboxStore
+        self, *, dedupe_key: str, event_name: str, user_id: str | None, body: bytes, now: float
+    ) -> bool: ...
+    async def claim(  # noqa: D102 - see InboxStore
+        self, *, owner: str, now: float, lease_seconds: float, limit: int, max_attempts: int
+    ) -> InboxClaim: ...
+    async def done(self, row_id: int, *, owner: str, now: float) -> bool: ...  # noqa: D102 - idem
+    async def release(  # noqa: D102 - see InboxStore
+        self, row_id: int, *, owner: str, now: float, error: str, retry_at: float | None
+    ) -> bool: ...
+    async def counts(self) -> dict[str, int]: ...  # noqa: D102 - see InboxStore
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPolicy:
+    """How stored events are claimed, retried and given up on (``webhook.inbox_*`` settings)."""
+
+    lease_seconds: float = 60.0
+    max_attempts: int = 5
+    retry_seconds: float = 2.0
+    retry_max_seconds: float = 60.0
+    poll_seconds: float = 1.0
+    batch: int = 16
+    accept_timeout: float = 1.5
+
+    def retry_at(self, attempts: int, now: float) -> float | None:
+        """When an event that failed its ``attempts``-th attempt is tried again; None: give up."""
+        if attempts >= self.max_attempts:
+            return None
+        return now + min(self.retry_seconds * 2.0 ** max(attempts - 1, 0), self.retry_max_seconds)
+
+
 class WebhookInbox:
-    """Accepts genuine, fresh events into a bounded queue that one worker drains in order.
+    """Stores genuine, fresh events durably before answering; a worker handles them.
+
+    The endpoint answers 200 only once the event's row is committed (a duplicate key, from a
+    Zalo retry or another replica, is answered 200 and stored once), and 503 when the store
+    cannot take it within ``policy.accept_timeout`` (Zalo retries). The worker claims each
+    user's oldest waiting event with a lease (users in parallel, a user's events in order),
+    hands it to ``handle`` and marks it done; an error is retried with back-off up to
+    ``policy.max_attempts`` times, then the event is marked failed. Events left pending or
+    claimed by a stopped process are handled when their lease runs out, by any replica.
 
     Args:
         keys: What signatures are checked with.
-        handle: Acts on one event (``CitizenDesk.handle``); its errors are logged, not raised.
+        handle: Acts on one event (``CitizenDesk.handle``); an error means "try again later".
+        store: The durable inbox.
+        owner: This process's name on its claims (unique per process).
         max_age: Oldest accepted event timestamp, seconds (0: no check).
-        queue_size: Events waiting at most; beyond it the endpoint answers 503 (Zalo retries).
+        policy: Leases, retries, polling.
         clock: Epoch seconds.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only collaborators and knobs
         self,
         *,
         keys: SignatureKeys,
         handle: Callable[[OaEvent], Awaitable[None]],
+        store: InboxPort,
+        owner: str,
         max_age: float,
-        queue_size: int,
+        policy: InboxPolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._keys = keys
         self._handle = handle
+        self._store = store
+        self._owner = owner
         self._max_age = max_age
-        self._queue: asyncio.Queue[OaEvent] = asyncio.Queue(maxsize=queue_size)
+        self._policy = policy or InboxPolicy()
         self._clock = clock
+        self._wake = asyncio.Event()
+        self._stopping = False
         self._worker: asyncio.Task[None] | None = None
         self.results: Counter[str] = Counter()
-        """Requests by result, for metrics: ``accepted``, ``busy``, ``bad_signature``,
-        ``too_old``, ``bad_request``, ``too_large``, ``method_not_allowed``."""
+        """Requests by result, for metrics: ``accepted``, ``duplicate`` (stored before),
+        ``busy`` (not stored in time: 503), ``bad_signature``, ``too_old``, ``bad_request``,
+        ``too_large``, ``method_not_allowed``."""
+        self.outcomes: Counter[str] = Counter()
+        """Stored events' attempts by outcome: ``handled``, ``retried``, ``failed``."""
 
-    def receive(self, raw: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
-        """Decide on one request without waiting: (HTTP status, reason)."""
+    async def receive(self, raw: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
+        """Decide on one request and store the event: (HTTP status, reason)."""
         try:
             header = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER), None)
             variant = verify_signature(raw, header, self._keys)
@@ -79,39 +137,118 @@ class WebhookInbox:
             self.results[_REFUSED.get(rejected.status, "bad_request")] += 1
             return rejected.status, rejected.why
         try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            _log.warning("webhook queue full", event_name=event.name)
+            stored = await asyncio.wait_for(
+                self._store.add(
+                    dedupe_key=event.dedupe_key,
+                    event_name=event.name,
+                    user_id=event.user_id,
+                    body=raw,
+                    now=self._clock(),
+                ),
+                self._policy.accept_timeout,
+            )
+        except (StoreError, TimeoutError) as error:
+            _log.warning(
+                "webhook event not stored", event_name=event.name, error=type(error).__name__
+            )
             self.results["busy"] += 1
             return 503, "busy"
-        _log.debug("webhook event queued", event_name=event.name, signature=variant)
+        if not stored:
+            _log.info("duplicate oa event accepted", event_name=event.name)
+            self.results["duplicate"] += 1
+            return 200, "ok"
+        _log.debug("webhook event stored", event_name=event.name, signature=variant)
         self.results["accepted"] += 1
+        self._wake.set()
         return 200, "ok"
 
     def start(self) -> None:
-        """Start the worker."""
+        """Start the worker (it first handles what a stopped process left behind)."""
+        self._stopping = False
         self._worker = asyncio.create_task(self._work(), name="webhook-worker")
 
     async def _work(self) -> None:
-        while True:
-            event = await self._queue.get()
+        policy = self._policy
+        while not self._stopping:
+            self._wake.clear()
             try:
-                await self._handle(event)
-            except Exception as error:  # noqa: BLE001 - one bad event must not stop the worker
-                _log.error("oa event failed", event_name=event.name, error=mask_text(repr(error)))
-            finally:
-                self._queue.task_done()
+                claim = await self._store.claim(
+                    owner=self._owner,
+                    now=self._clock(),
+                    lease_seconds=policy.lease_seconds,
+                    limit=policy.batch,
+                    max_attempts=policy.max_attempts,
+                )
+            except StoreError as error:
+                _log.error("webhook inbox claim failed", error=str(error))
+            else:
+                if claim.failed:
+                    _log.error("oa events abandoned after their last attempt", count=claim.failed)
+                    self.outcomes["failed"] += claim.failed
+                if claim.rows:
+                    # One row per user at most: a user's events stay in order.
+                    await asyncio.gather(*(self._attempt(row) for row in claim.rows))
+                    continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), policy.poll_seconds)
 
-    async def join(self) -> None:
-        """Return when every queued event has been handled."""
-        await self._queue.join()
+    async def _attempt(self, row: InboxRow) -> None:
+        try:
+            await self._handle(parse_oa_event(row.body))
+        except Exception as error:  # noqa: BLE001 - one bad event must not stop the worker
+            now = self._clock()
+            retry_at = self._policy.retry_at(row.attempts, now)
+            outcome = "failed" if retry_at is None else "retried"
+            log = _log.error if retry_at is None else _log.warning
+            log(
+                f"oa event {outcome}",
+                event_name=row.event_name,
+                attempts=row.attempts,
+                error=mask_text(repr(error)),
+            )
+            self.outcomes[outcome] += 1
+            settle = self._store.release(
+                row.id, owner=self._owner, now=now, error=type(error).__name__, retry_at=retry_at
+            )
+        else:
+            self.outcomes["handled"] += 1
+            settle = self._store.done(row.id, owner=self._owner, now=self._clock())
+        try:
+            kept = await settle
+        except StoreError as error:  # the lease runs out and the event is handled again
+            _log.error("webhook inbox settle failed", event_name=row.event_name, error=str(error))
+        else:
+            if not kept:
+                _log.warning("webhook inbox claim lost (lease ran out)", event_name=row.event_name)
+
+    async def counts(self) -> dict[str, int]:
+        """Stored events by status: ``pending``, ``claimed``, ``done``, ``failed``."""
+        counts = await self._store.counts()
+        return {**dict.fromkeys([s.value for s in InboxStatus], 0), **counts}
+
+    async def join(self, interval: float = 0.02) -> None:
+        """Return when no stored event is pending or claimed any more (for tests and drains)."""
+        while True:
+            counts = await self._store.counts()
+            if not counts.get(InboxStatus.PENDING.value) and not counts.get(
+                InboxStatus.CLAIMED.value
+            ):
+                return
+            self._wake.set()
+            await asyncio.sleep(interval)
 
     async def close(self, timeout: float = 5.0) -> None:
-        """Handle what is queued (at most ``timeout`` seconds), then stop the worker."""
+        """Finish the events in hand (at most ``timeout`` seconds), then stop the worker.
+
+        What is still pending stays in the store for the next start; an attempt cut short keeps
+        its claim until the lease runs out.
+        """
         if self._worker is None:
             return
+        self._stopping = True
+        self._wake.set()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.join(), timeout)
+            await asyncio.wait_for(asyncio.shield(self._worker), timeout)
         self._worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._worker
@@ -149,7 +286,7 @@ def webhook_endpoint(
             await _answer(send, 503, "starting")
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        status, reason = current.receive(b"".join(chunks), headers)
+        status, reason = await current.receive(b"".join(chunks), headers)
         await _answer(send, status, reason)
 
     return app

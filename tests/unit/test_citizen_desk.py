@@ -201,6 +201,22 @@ class TestDesk:
         await desk.handle(event)
         assert len(sender.sent) == 1
 
+    async def test_behind_the_durable_inbox_a_retried_attempt_is_handled(
+        self, store, sender, clock, events
+    ):
+        desk = CitizenDesk(
+            store=store,
+            sender=sender,
+            replies=Replies(factor="receipt_secret"),
+            policy=LinkPolicy(factor="receipt_secret", hmac_key=KEY),
+            clock=clock,
+            deduplicate=False,
+        )
+        event = events.text("xin chào")
+        await desk.handle(event)
+        await desk.handle(event)  # the inbox hands an event over again only after an error
+        assert len(sender.sent) == 2
+
     async def test_receipts_are_recorded_by_message_id(self, store, sender, clock):
         desk = make_desk(store, sender, clock)
         await desk.handle(OaEvent("user_received_message", USER, T0, "r:1", message_ids=("abc",)))

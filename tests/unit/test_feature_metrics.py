@@ -24,6 +24,7 @@ from bridge.store.database import open_engine
 from bridge.store.migrate import upgrade
 from bridge.webhook import WebhookInbox, webhook_endpoint
 from bridge.webhook_events import OaEvent, SignatureKeys
+from bridge.webhook_inbox_store import InboxStore
 from bridge.zalo import SendReceipt
 from bridge_devkit.emulator.webhook import compact_json, signature
 
@@ -274,27 +275,34 @@ async def citizen_store(tmp_path):
 
 
 class TestCitizens:
-    async def test_webhook_requests_are_counted_by_result(self, metrics):
+    async def test_webhook_requests_are_counted_by_result(self, metrics, citizen_store):
         async def handle(_event):
             return None
 
         inbox = WebhookInbox(
             keys=SignatureKeys(APP_ID, None, OA_SECRET),
             handle=handle,
+            store=InboxStore(citizen_store),
+            owner="r1",
             max_age=300,
-            queue_size=1,
             clock=lambda: NOW,
         )
         watch(metrics, citizens=SimpleNamespace(inbox=inbox, desk=None))
-        inbox.receive(*webhook_request())
-        inbox.receive(*webhook_request(msg_id="m-2"))  # the queue (1) is full
-        inbox.receive(*webhook_request(secret="forged"))
-        inbox.receive(*webhook_request(at=NOW - 3600))
-        inbox.receive(webhook_request()[0], {})  # unsigned
-        inbox.receive(b"{not json", {})
+        await inbox.receive(*webhook_request())
+        await inbox.receive(*webhook_request())  # Zalo's retry: stored once
+        await inbox.receive(*webhook_request(msg_id="m-2"))
+        await inbox.receive(*webhook_request(secret="forged"))
+        await inbox.receive(*webhook_request(at=NOW - 3600))
+        await inbox.receive(webhook_request()[0], {})  # unsigned
+        await inbox.receive(b"{not json", {})
+        await metrics.scrape()
         requests = "zalo_bridge_webhook_requests_total"
-        assert value(metrics, requests, result="accepted") == 1
-        assert value(metrics, requests, result="busy") == 1
+        assert value(metrics, requests, result="accepted") == 2
+        assert value(metrics, requests, result="duplicate") == 1
+        assert value(metrics, "zalo_bridge_webhook_inbox_events", status="pending") == 2
+        assert value(metrics, "zalo_bridge_webhook_inbox_events", status="failed") == 0
+        attempts = "zalo_bridge_webhook_inbox_attempts_total"
+        assert value(metrics, attempts, outcome="failed") == 0
         assert value(metrics, requests, result="bad_signature") == 2
         assert value(metrics, requests, result="too_old") == 1
         assert value(metrics, requests, result="bad_request") == 1
