@@ -32,6 +32,8 @@ __all__ = ["InboxPolicy", "InboxPort", "WebhookInbox", "webhook_endpoint"]
 
 _log = get_logger("bridge.webhook")
 MAX_BODY_BYTES = 256 * 1024
+_ATTEMPT_SHARE_OF_LEASE = 0.8
+"""An attempt taking longer than this share of the lease is cut short and retried."""
 _REFUSED = {401: "bad_signature", 403: "too_old"}
 """The ``results`` key of a refusal by its HTTP status (any other: ``bad_request``)."""
 
@@ -193,8 +195,10 @@ class WebhookInbox:
                 await asyncio.wait_for(self._wake.wait(), policy.poll_seconds)
 
     async def _attempt(self, row: InboxRow) -> None:
+        # An attempt ends before its lease does, so no other replica takes the event meanwhile.
+        limit = self._policy.lease_seconds * _ATTEMPT_SHARE_OF_LEASE
         try:
-            await self._handle(parse_oa_event(row.body))
+            await asyncio.wait_for(self._handle(parse_oa_event(row.body)), limit)
         except Exception as error:  # noqa: BLE001 - one bad event must not stop the worker
             now = self._clock()
             retry_at = self._policy.retry_at(row.attempts, now)

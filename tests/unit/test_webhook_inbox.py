@@ -222,6 +222,20 @@ class TestWorker:
         assert any(entry["event"] == "oa event failed" for entry in logs)
         assert "0912345678" not in repr(logs)
 
+    async def test_an_attempt_outlasting_its_lease_is_cut_short(self, citizens, clock):
+        async def hang(_event):
+            await asyncio.Event().wait()
+
+        store = InboxStore(citizens)
+        policy = InboxPolicy(lease_seconds=0.05, max_attempts=2, poll_seconds=0.01)
+        box = make_inbox(store, hang, clock, policy=policy)
+        await box.receive(*request())
+        clock.step = 10.0
+        box.start()
+        await box.join()
+        await box.close()
+        assert await store.status_of("msg:m-1") == ("failed", 2, "TimeoutError")
+
     async def test_events_accepted_before_a_crash_are_handled_once_after_it(
         self, store_url, citizens, clock
     ):
