@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import sys
 
 import httpx
 import pytest
@@ -44,13 +48,89 @@ async def emulator():
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return load_settings(
-        store={"url": f"sqlite:///{tmp_path / 'bridge.sqlite3'}"},
-        webhook={"app_id": APP_ID, "oa_secret_key": OA_SECRET, "inbox_lease_seconds": 1},
-        linking={"hmac_key": HMAC_KEY},
-        retention={"purge_interval_seconds": 0},
+def sections(tmp_path):
+    return {
+        "store": {"url": f"sqlite:///{tmp_path / 'bridge.sqlite3'}"},
+        "webhook": {"app_id": APP_ID, "oa_secret_key": OA_SECRET, "inbox_lease_seconds": 1},
+        "linking": {"hmac_key": HMAC_KEY},
+        "retention": {"purge_interval_seconds": 0},
+    }
+
+
+@pytest.fixture
+def settings(sections):
+    return load_settings(**sections)
+
+
+# The webhook of a bridge process whose Zalo calls hang: it prints its port, then serves.
+KILLED_PROCESS = """
+import asyncio, json, sys
+import uvicorn
+from bridge.citizen_services import CitizenServices
+from bridge.settings import load_settings
+from bridge.webhook import webhook_endpoint
+
+class Hanging:
+    async def send_text(self, user_id, text):
+        await asyncio.Event().wait()
+
+async def main():
+    settings = load_settings(**json.loads(sys.argv[1]))
+    services = await CitizenServices.open(settings, sender=Hanging(), owner="killed")
+    server = uvicorn.Server(uvicorn.Config(
+        webhook_endpoint(lambda: services.inbox), host="127.0.0.1", port=0, lifespan="off",
+        log_level="warning",
+    ))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    print(server.servers[0].sockets[0].getsockname()[1], flush=True)
+    await task
+
+asyncio.run(main())
+"""
+
+
+async def handle_what_was_left(emulator, settings):
+    """A new instance on the same store, until nothing waits; its inbox's counts."""
+    zalo = httpx.AsyncClient(base_url=str(emulator.base_url), timeout=5)
+    services = await CitizenServices.open(
+        settings, sender=ZaloClient(zalo, StaticToken(TOKEN)), owner="next"
     )
+    try:
+        await services.inbox.join()
+        return await services.inbox.counts()
+    finally:
+        await services.close()
+        await zalo.aclose()
+
+
+async def test_events_accepted_by_a_killed_process_are_answered_once_by_the_next(
+    emulator, sections, settings
+):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILLED_PROCESS, json.dumps(sections), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        port = int(await asyncio.wait_for(process.stdout.readline(), 60))
+        url = f"http://127.0.0.1:{port}{settings.webhook.path}"
+        (await emulator.put("/_emulator/webhook", json={"url": url})).raise_for_status()
+        delivered = [
+            *await oa_event(emulator, event_name="follow", user_id=ANH),
+            *await oa_event(emulator, event_name="user_send_text", user_id=ANH, text="HUY"),
+            *await oa_event(emulator, event_name="follow", user_id=BINH),
+        ]
+    finally:
+        os.kill(process.pid, signal.SIGKILL)  # kill -9: no drain, no clean-up
+        await process.wait()
+    assert [e["attempts"][0]["http_status"] for e in delivered] == [200, 200, 200]
+    assert await chat(emulator, ANH) == []
+    counts = await handle_what_was_left(emulator, settings)
+    assert counts == {"pending": 0, "claimed": 0, "done": 3, "failed": 0}
+    anh, binh = await chat(emulator, ANH), await chat(emulator, BINH)
+    assert len(anh) == 2  # the welcome, then the answer to HUY
+    assert "Cảm ơn Ông/Bà đã quan tâm" in anh[0]
+    assert len(binh) == 1
 
 
 async def test_events_accepted_before_a_crash_are_answered_once_by_the_next_instance(
