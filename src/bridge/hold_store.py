@@ -156,17 +156,29 @@ class HoldStore:
         whose state differs from the held one's: "in progress" is no news once the result is
         ready. A newer event in the same state (a transfer, a new due date) adds news and
         supersedes nothing.
+
+        The records ``event`` superseded earlier are returned again: when the caller fails
+        before their status events are committed, the record is processed again and they
+        must still be reported.
         """
         t = held_notifications
+        superseder = str(event.event_id)
         outdated = sa.and_(
             t.c.case_code == event.case.code,
             t.c.status == HoldStatus.HELD.value,
             t.c.sequence < event.sequence,
             t.c.state != event.state.value,
         )
+        already = sa.and_(
+            t.c.case_code == event.case.code,
+            t.c.status == HoldStatus.SUPERSEDED.value,
+            t.c.superseded_by == superseder,
+        )
         async with self._engine.connect() as connection:
             # A read first: most events have nothing held, and a read takes no write lock.
-            found = await connection.scalar(sa.select(t.c.event_id).where(outdated).limit(1))
+            found = await connection.scalar(
+                sa.select(t.c.event_id).where(sa.or_(outdated, already)).limit(1)
+            )
         if found is None:
             return []
         statement = (
@@ -174,13 +186,14 @@ class HoldStore:
             .where(outdated)
             .values(
                 status=HoldStatus.SUPERSEDED.value,
-                superseded_by=str(event.event_id),
+                superseded_by=superseder,
                 settled_at=now,
             )
-            .returning(*_RECORD_COLUMNS)
         )
         async with self._engine.begin() as connection:
-            rows = (await connection.execute(statement)).all()
+            await connection.execute(statement)
+            query = sa.select(*_RECORD_COLUMNS).where(already).order_by(t.c.sequence)
+            rows = (await connection.execute(query)).all()
         return _held(rows)
 
     async def claim_due(

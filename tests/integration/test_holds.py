@@ -165,6 +165,31 @@ class TestHolding:
         ]
         assert await pipeline.store.status_of(in_progress["event_id"]) == ("superseded", None)
 
+    async def test_a_record_processed_again_reports_what_it_superseded_again(
+        self, engine, make_event, encode
+    ):
+        pipeline = Pipeline(engine, Clock(EVENING))
+        in_progress = case_event(make_event, 4, "IN_PROGRESS")
+        await pipeline.feed(in_progress, encode)
+        failures = [RuntimeError("the ledger is down")]
+
+        async def deliver_once_failing(record):
+            if failures:
+                raise failures.pop()
+            return await pipeline.deliver_outputs(record)
+
+        process = pipeline.gate.guard(deliver_once_failing, outputs)
+        result = InboundRecord(
+            "case-events", 0, 2, CASE.encode(), encode(case_event(make_event, 5, "RESULT_READY"))
+        )
+        with pytest.raises(RuntimeError):
+            await process(result)  # the dispatcher keeps the record and processes it again
+        out = [json.loads(r.value) for r in await process(result)]
+        assert out == [
+            {"status": "delivered", "reason": None, "offset": 2},
+            {"status": "suppressed", "reason": "superseded", "offset": 1},
+        ]
+
     async def test_a_newer_event_in_the_same_state_supersedes_nothing(
         self, engine, make_event, encode
     ):
