@@ -91,8 +91,14 @@ delivery_receipts = sa.Table(
 )
 # The ledger's tables (migration 0001), for the purge only.
 _deliveries = sa.table(
-    "deliveries", sa.column("case_code"), sa.column("status"), sa.column("settled_at")
+    "deliveries",
+    sa.column("delivery_key"),
+    sa.column("case_code"),
+    sa.column("status"),
+    sa.column("settled_at"),
 )
+# The announcements' recipients (migration 0004), for a deletion request only.
+_announcement_recipients = sa.table("announcement_recipients", sa.column("user_id"))
 _cases = sa.table("cases", sa.column("case_code"), sa.column("updated_at"))
 
 _DAY = 86_400.0
@@ -581,7 +587,13 @@ class CitizenStore:
         return result
 
     async def forget(self, user_id: str) -> int:
-        """Delete every row naming ``user_id`` (a data subject's deletion request); rows deleted."""
+        """Delete every row naming ``user_id`` (a data subject's deletion request); rows deleted.
+
+        Besides the citizens' tables: the user's announcement copies, and the settled ledger
+        steps whose key names the user (``<event>/<user>/<channel>``, the cascade's steps to
+        linked users and templates by user id). A step still being sent keeps its row until it
+        settles; the retention purge takes it then.
+        """
 
         def work(conn: Connection) -> int:
             statements = [
@@ -591,6 +603,13 @@ class CitizenStore:
                 link_attempts.delete().where(link_attempts.c.user_id == user_id),
                 webhook_events.delete().where(
                     webhook_events.c.event_key.like(f"%:{_like(user_id)}:%", escape="\\")
+                ),
+                _announcement_recipients.delete().where(
+                    _announcement_recipients.c.user_id == user_id
+                ),
+                _deliveries.delete().where(
+                    _deliveries.c.delivery_key.like(f"%/{_like(user_id)}/%", escape="\\"),
+                    _deliveries.c.settled_at.is_not(None),
                 ),
             ]
             return sum(int(conn.execute(statement).rowcount or 0) for statement in statements)

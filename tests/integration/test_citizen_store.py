@@ -193,6 +193,47 @@ class TestForget:
         assert await store.first_seen(f"follow:{A}:1", at=T0)
         assert not await store.first_seen(f"follow:{B}:1", at=T0)
 
+    async def test_the_users_announcement_copies_and_settled_cascade_steps_go_too(
+        self, store, store_url
+    ):
+        engine = sa.create_engine(_sync_url(store_url))
+        with engine.begin() as conn:
+            for key, settled in (
+                (f"e1/{A}/zalo_cs", T0),
+                (f"e1/{A}/zalo_template_uid", T0),
+                (f"e2/{A}/zalo_cs", None),  # still being sent: kept until it settles
+                (f"e1/{B}/zalo_cs", T0),
+                ("e3/zalo_cs", T0),
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO deliveries (delivery_key, event_id, channel, case_code,"
+                        " sequence, status, attempts, first_attempt_at, settled_at) VALUES"
+                        " (:k, 'e', 'zalo_cs', :c, 1, 'delivered', 1, :f, :t)"
+                    ),
+                    {"k": key, "c": CODE, "f": T0, "t": settled},
+                )
+            for user in (A, B):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO announcement_recipients (announcement_id, user_id, status,"
+                        " attempts, updated_at) VALUES ('n1', :u, 'sent', 1, :t)"
+                    ),
+                    {"u": user, "t": T0},
+                )
+        try:
+            assert await store.forget(A) == 3
+            with engine.connect() as conn:
+                recipients = conn.execute(
+                    sa.text("SELECT user_id FROM announcement_recipients")
+                ).scalars()
+                assert list(recipients) == [B]
+        finally:
+            engine.dispose()
+        assert ledger_rows(store_url)[0] == sorted(
+            [f"e2/{A}/zalo_cs", f"e1/{B}/zalo_cs", "e3/zalo_cs"]
+        )
+
 
 class TestPurge:
     async def test_old_records_go_recent_ones_stay(self, store_url):
