@@ -99,6 +99,8 @@ _deliveries = sa.table(
 )
 # The announcements' recipients (migration 0004), for a deletion request only.
 _announcement_recipients = sa.table("announcement_recipients", sa.column("user_id"))
+# The records held by quiet hours (migration 0004), for the purge only.
+_held = sa.table("held_notifications", sa.column("status"), sa.column("settled_at"))
 _cases = sa.table("cases", sa.column("case_code"), sa.column("updated_at"))
 
 _DAY = 86_400.0
@@ -116,6 +118,8 @@ class RetentionPolicy:
     dossiers: float = 365 * _DAY
     webhook_dedupe: float = 24 * _HOUR
     link_attempts: float = 24 * _HOUR
+    held: float = 24 * _HOUR
+    """Records held by quiet hours (the raw event: name, phone, ID number) once released."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,7 @@ class PurgeCounts:
     cases: int = 0
     webhook_events: int = 0
     link_attempts: int = 0
+    held: int = 0
 
 
 def _like(text: str) -> str:
@@ -680,6 +685,12 @@ class CitizenStore:
                     link_attempts.c.attempted_at < now - policy.link_attempts
                 )
             )
+            held = delete(
+                _held.delete().where(
+                    _held.c.status.in_(("released", "superseded")),
+                    _held.c.settled_at < now - policy.held,
+                )
+            )
             return PurgeCounts(
                 links=links,
                 citizens=gone,
@@ -689,6 +700,7 @@ class CitizenStore:
                 cases=cases,
                 webhook_events=dedupe,
                 link_attempts=attempts,
+                held=held,
             )
 
         result: PurgeCounts = await self._run(work)

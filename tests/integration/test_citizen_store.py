@@ -259,6 +259,7 @@ class TestPurge:
             await store.record_receipt("m-old", "seen", user_id=A, at=now - 200 * DAY)
             await store.record_receipt("m-new", "seen", user_id=A, at=now - DAY)
             await seed_ledger(store_url, now)
+            await seed_holds(store_url, now)
             counts = await store.purge(now=now, policy=policy)
             assert await store.linked_users(OTHER) == [A]
             assert await store.citizen(B) is None
@@ -282,6 +283,8 @@ class TestPurge:
             ["recent-settled", "unsettled"],
             [OTHER],
         )
+        assert counts.held == 2
+        assert held_rows(store_url) == ["released-now", "still-held"]
 
 
 def _sync_url(url):
@@ -314,6 +317,45 @@ async def seed_ledger(url, now):
                 {"c": code, "u": updated},
             )
     engine.dispose()
+
+
+async def seed_holds(url, now):
+    """Records held by quiet hours: the raw event (personal data) in ``value``."""
+    engine = sa.create_engine(_sync_url(url))
+    rows = [
+        ("released-long-ago", "released", now - 2 * DAY),
+        ("superseded-long-ago", "superseded", now - 2 * DAY),
+        ("released-now", "released", now - 60),
+        ("still-held", "held", None),
+    ]
+    with engine.begin() as conn:
+        for n, (event_id, status, settled) in enumerate(rows):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO held_notifications (event_id, case_code, sequence, state, topic,"
+                    ' partition, "offset", value, headers, held_at, release_at, status,'
+                    " settled_at) VALUES (:e, :c, :n, 'IN_PROGRESS', 'in', 0, :n, :v, '[]', :h,"
+                    " :h, :s, :t)"
+                ),
+                {
+                    "e": event_id,
+                    "c": CODE,
+                    "n": n,
+                    "v": b'{"recipient": {"phone": "0912345678"}}',
+                    "h": now - 3 * DAY,
+                    "s": status,
+                    "t": settled,
+                },
+            )
+    engine.dispose()
+
+
+def held_rows(url):
+    engine = sa.create_engine(_sync_url(url))
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(sa.text("SELECT event_id FROM held_notifications")).scalars())
+    engine.dispose()
+    return ids
 
 
 def ledger_rows(url):
