@@ -316,6 +316,7 @@ class Runtime:
             max_event_bytes=self.settings.kafka.max_event_bytes,
             clock=self.clock,
             linked=self.citizens.store.linked_users if self.citizens else None,
+            cascade=cascade_config(self.settings.cascade),
         )
 
     async def _token_source(self) -> TokenSource:

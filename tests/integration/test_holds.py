@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+from bridge.cascade import CascadeConfig, Route
 from bridge.delivery import DeliveryOutcome, InboundRecord
 from bridge.errors import InvalidEventError
 from bridge.events import parse_event
@@ -151,6 +152,25 @@ class TestHolding:
         bad = await pipeline.process(InboundRecord("case-events", 0, 9, None, b"{"))
         assert json.loads(bad[0].value)["status"] == "dead_lettered"
         assert await pipeline.store.counts() == {}
+
+    async def test_a_phone_only_recipient_is_held_only_when_the_cascade_can_text_the_phone(
+        self, engine, make_event, encode
+    ):
+        phone_only = {"zalo_user_id": None, "phone": "0912345678"}
+        pipeline = Pipeline(engine, Clock(EVENING))  # the default cascade: CS only
+        _, out = await pipeline.feed(make_event(state="IN_PROGRESS", recipient=phone_only), encode)
+        assert out[0]["status"] == "delivered"  # the fake Deliverer: it decides, not the gate
+        by_phone = QuietHoursGate(
+            store=pipeline.store,
+            window=WINDOW,
+            urgent=UrgencyRule((), ()),
+            max_event_bytes=65536,
+            clock=pipeline.clock,
+            cascade=CascadeConfig(default=Route(template_id_phone="tpl-phone")),
+        )
+        pipeline.process = by_phone.guard(pipeline.deliver_outputs, outputs)
+        _, out = await pipeline.feed(make_event(state="IN_PROGRESS", recipient=phone_only), encode)
+        assert out[0]["status"] == "held"
 
     async def test_a_newer_state_supersedes_the_held_one_and_says_so(
         self, engine, make_event, encode
