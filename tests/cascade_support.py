@@ -64,7 +64,7 @@ class ChannelZalo:
     async def send_text(self, user_id: str, text: str) -> SendReceipt:
         return self._answer(CS, user_id, text)
 
-    async def find_sent(self, user_id: str, text: str, *, since: float) -> str | None:  # noqa: ARG002
+    async def find_sent(self, user_id: str, text: str, *, since: float) -> str | None:  # noqa: ARG002 - the MessageSender protocol
         self.lookups += 1
         return None
 

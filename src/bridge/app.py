@@ -318,6 +318,7 @@ class Runtime:
             max_event_bytes=self.settings.kafka.max_event_bytes,
             clock=self.clock,
             linked=self.citizens.store.linked_users if self.citizens else None,
+            cascade=cascade_config(self.settings.cascade),
         )
 
     async def _token_source(self) -> TokenSource:
@@ -400,14 +401,22 @@ class Runtime:
         return TransactionalPublisher(started, kafka.consumer_group)
 
     async def drain(self) -> None:
-        """Before the consumer stops: settle and commit what is in flight."""
-        if self.announcements is not None:
-            await self.announcements.stop(timeout=self.settings.delivery.lease_seconds)
-            self.announcements = None
-        await stop_task(self._releaser)
-        self._releaser = None
+        """Before the consumer stops: settle and commit what is in flight.
+
+        The announcement sends and the case records settle side by side, so the whole drain
+        takes at most one ``delivery.lease_seconds``: the chart's grace period allows no more.
+        """
+        lease = self.settings.delivery.lease_seconds
+        announcements, self.announcements = self.announcements, None
+        releaser, self._releaser = self._releaser, None
+        waits: list[Awaitable[None]] = [stop_task(releaser)]
+        if announcements is not None:
+            waits.append(announcements.stop(timeout=lease))
         if self._dispatcher is not None:
-            await self._dispatcher.close(timeout=self.settings.delivery.lease_seconds)
+            waits.append(self._dispatcher.close(timeout=lease))
+        for result in await asyncio.gather(*waits, return_exceptions=True):
+            if isinstance(result, BaseException):
+                raise result
 
     async def stop(self) -> None:
         """Close what ``start`` opened, newest first."""

@@ -23,6 +23,7 @@ __all__ = [
     "Step",
     "cascade_config",
     "delivery_key",
+    "may_reach",
     "phone_step",
     "recipients_of",
     "user_steps",
@@ -149,6 +150,18 @@ def recipients_of(event: CaseStateEvent, linked: Sequence[str]) -> Recipients:
     users = tuple(dict.fromkeys([*([own] if own else []), *linked]))
     phone = recipient.phone if recipient.notify_consent else None
     return Recipients(users=users, event_user=own, phone=phone)
+
+
+def may_reach(event: CaseStateEvent, linked: Sequence[str], route: Route) -> bool:
+    """Whether the cascade would try anyone for ``event``: a user on a user channel, or the phone.
+
+    Quiet hours hold exactly the events this is true of (the others settle without a send).
+    """
+    usable = route.usable()
+    recipients = recipients_of(event, linked)
+    if recipients.users and any(channel in _USER_CHANNELS for channel in usable):
+        return True
+    return recipients.phone is not None and Channel.ZALO_TEMPLATE_PHONE in usable
 
 
 @dataclass(frozen=True, slots=True)

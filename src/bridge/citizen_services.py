@@ -47,6 +47,7 @@ def retention_policy(retention: RetentionSettings) -> RetentionPolicy:
         webhook_dedupe=retention.webhook_dedupe_hours * 3600,
         link_attempts=retention.link_attempt_hours * 3600,
         webhook_failed=retention.webhook_failed_hours * 3600,
+        held=retention.held_hours * 3600,
     )
 
 

@@ -94,8 +94,16 @@ delivery_receipts = sa.Table(
 )
 # The ledger's tables (migration 0001), for the purge only.
 _deliveries = sa.table(
-    "deliveries", sa.column("case_code"), sa.column("status"), sa.column("settled_at")
+    "deliveries",
+    sa.column("delivery_key"),
+    sa.column("case_code"),
+    sa.column("status"),
+    sa.column("settled_at"),
 )
+# The announcements' recipients (migration 0004), for a deletion request only.
+_announcement_recipients = sa.table("announcement_recipients", sa.column("user_id"))
+# The records held by quiet hours (migration 0004), for the purge only.
+_held = sa.table("held_notifications", sa.column("status"), sa.column("settled_at"))
 _cases = sa.table("cases", sa.column("case_code"), sa.column("updated_at"))
 
 _DAY = 86_400.0
@@ -116,6 +124,8 @@ class RetentionPolicy:
     link_attempts: float = 24 * _HOUR
     webhook_failed: float = 7 * _DAY
     """How long webhook inbox rows that failed every attempt are kept (to investigate)."""
+    held: float = 24 * _HOUR
+    """Records held by quiet hours (the raw event: name, phone, ID number) once released."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +141,7 @@ class PurgeCounts:
     webhook_events: int = 0
     link_attempts: int = 0
     webhook_inbox: int = 0
+    held: int = 0
 
 
 def _like(text: str) -> str:
@@ -602,7 +613,13 @@ class CitizenStore:
         return result
 
     async def forget(self, user_id: str) -> int:
-        """Delete every row naming ``user_id`` (a data subject's deletion request); rows deleted."""
+        """Delete every row naming ``user_id`` (a data subject's deletion request); rows deleted.
+
+        Besides the citizens' tables: the user's announcement copies, and the settled ledger
+        steps whose key names the user (``<event>/<user>/<channel>``, the cascade's steps to
+        linked users and templates by user id). A step still being sent keeps its row until it
+        settles; the retention purge takes it then.
+        """
 
         def work(conn: Connection) -> int:
             statements = [
@@ -614,6 +631,13 @@ class CitizenStore:
                     webhook_events.c.event_key.like(f"%:{_like(user_id)}:%", escape="\\")
                 ),
                 webhook_inbox.delete().where(webhook_inbox.c.user_id == user_id),
+                _announcement_recipients.delete().where(
+                    _announcement_recipients.c.user_id == user_id
+                ),
+                _deliveries.delete().where(
+                    _deliveries.c.delivery_key.like(f"%/{_like(user_id)}/%", escape="\\"),
+                    _deliveries.c.settled_at.is_not(None),
+                ),
             ]
             return sum(int(conn.execute(statement).rowcount or 0) for statement in statements)
 
@@ -697,6 +721,12 @@ class CitizenStore:
                     )
                 )
             )
+            held = delete(
+                _held.delete().where(
+                    _held.c.status.in_(("released", "superseded")),
+                    _held.c.settled_at < now - policy.held,
+                )
+            )
             return PurgeCounts(
                 links=links,
                 citizens=gone,
@@ -707,6 +737,7 @@ class CitizenStore:
                 webhook_events=dedupe,
                 link_attempts=attempts,
                 webhook_inbox=inbox,
+                held=held,
             )
 
         result: PurgeCounts = await self._run(work)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bridge.flow import FlowControl
     from bridge.settings import Settings
 
-__all__ = ["register_consumer", "to_inbound_record"]
+__all__ = ["lenient_parser", "register_consumer", "to_inbound_record"]
 
 
 def to_inbound_record(raw: ConsumerRecord[Any, Any]) -> InboundRecord:
@@ -38,7 +38,7 @@ def to_inbound_record(raw: ConsumerRecord[Any, Any]) -> InboundRecord:
     )
 
 
-async def _lenient_parser(
+async def lenient_parser(
     record: ConsumerRecord[Any, Any],
     original: Callable[[ConsumerRecord[Any, Any]], Awaitable[StreamMessage[Any]]],
 ) -> StreamMessage[Any]:
@@ -95,7 +95,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka is
                 [(tp.topic, tp.partition) for tp in revoked], self._grace
             )
 
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:  # noqa: ARG002
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:  # noqa: ARG002 - aiokafka's listener signature
         self._flow.reapply()
 
 
@@ -128,7 +128,7 @@ def register_consumer(
         max_poll_interval_ms=kafka.max_poll_interval_ms,
         session_timeout_ms=kafka.session_timeout_ms,
         listener=_Rebalance(dispatcher, flow, grace),
-        parser=_lenient_parser,
+        parser=lenient_parser,
         decoder=_fetched,
         title="case-state-events",
         description="Case-state events (schemas/case-state-event.v1.json), keyed by dossier code.",

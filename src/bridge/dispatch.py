@@ -155,6 +155,11 @@ class Dispatcher:
                 return
             except PublishError as error:
                 _log.warning("commit failed; retrying", error=str(error))
+            except Exception as error:  # noqa: BLE001 - a dead committer would commit nothing again
+                # Nothing would commit again while the process looks healthy: restart it.
+                _log.exception("commit failed unexpectedly; stopping")
+                self._on_fatal(error)
+                return
 
     async def flush(self) -> None:
         """Publish the settled prefix of every partition and commit the offsets after it."""

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.delivery import InboundRecord
+from bridge.errors import StoreError
 from bridge.store.conflicts import insert_ignoring_duplicates
 from bridge.store.conflicts import materialised as _materialised
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import AsyncIterator, Sequence
 
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
     from bridge.events import CaseStateEvent
 
@@ -119,12 +122,24 @@ def _held(rows: Sequence[sa.Row[Any]]) -> list[HeldRecord]:
 class HoldStore:
     """The ``held_notifications`` table, through SQLAlchemy Core (SQLite and PostgreSQL).
 
+    Database errors are raised as ``StoreError`` (the SQLAlchemy one is its cause).
+
     Args:
         engine: From ``bridge.store.database.open_engine``; the caller disposes of it.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+
+    @contextlib.asynccontextmanager
+    async def _connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+        """A connection (in a transaction when ``write``); database errors become ``StoreError``."""
+        try:
+            opened = self._engine.begin() if write else self._engine.connect()
+            async with opened as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreError(f"hold store: {type(exc).__name__}") from exc
 
     async def hold(
         self, record: InboundRecord, event: CaseStateEvent, *, release_at: float, now: float
@@ -146,7 +161,7 @@ class HoldStore:
             "release_at": release_at,
             "status": HoldStatus.HELD.value,
         }
-        async with self._engine.begin() as connection:
+        async with self._connection(write=True) as connection:
             await insert_ignoring_duplicates(connection, held_notifications, [row])
 
     async def supersede(self, event: CaseStateEvent, *, now: float) -> list[HeldRecord]:
@@ -156,17 +171,29 @@ class HoldStore:
         whose state differs from the held one's: "in progress" is no news once the result is
         ready. A newer event in the same state (a transfer, a new due date) adds news and
         supersedes nothing.
+
+        The records ``event`` superseded earlier are returned again: when the caller fails
+        before their status events are committed, the record is processed again and they
+        must still be reported.
         """
         t = held_notifications
+        superseder = str(event.event_id)
         outdated = sa.and_(
             t.c.case_code == event.case.code,
             t.c.status == HoldStatus.HELD.value,
             t.c.sequence < event.sequence,
             t.c.state != event.state.value,
         )
-        async with self._engine.connect() as connection:
+        already = sa.and_(
+            t.c.case_code == event.case.code,
+            t.c.status == HoldStatus.SUPERSEDED.value,
+            t.c.superseded_by == superseder,
+        )
+        async with self._connection(write=False) as connection:
             # A read first: most events have nothing held, and a read takes no write lock.
-            found = await connection.scalar(sa.select(t.c.event_id).where(outdated).limit(1))
+            found = await connection.scalar(
+                sa.select(t.c.event_id).where(sa.or_(outdated, already)).limit(1)
+            )
         if found is None:
             return []
         statement = (
@@ -174,13 +201,14 @@ class HoldStore:
             .where(outdated)
             .values(
                 status=HoldStatus.SUPERSEDED.value,
-                superseded_by=str(event.event_id),
+                superseded_by=superseder,
                 settled_at=now,
             )
-            .returning(*_RECORD_COLUMNS)
         )
-        async with self._engine.begin() as connection:
-            rows = (await connection.execute(statement)).all()
+        async with self._connection(write=True) as connection:
+            await connection.execute(statement)
+            query = sa.select(*_RECORD_COLUMNS).where(already).order_by(t.c.sequence)
+            rows = (await connection.execute(query)).all()
         return _held(rows)
 
     async def claim_due(
@@ -210,7 +238,7 @@ class HoldStore:
             .values(status=HoldStatus.RELEASING.value, owner=owner, lease_until=now + lease_seconds)
             .returning(*_RECORD_COLUMNS)
         )
-        async with self._engine.begin() as connection:
+        async with self._connection(write=True) as connection:
             rows = (await connection.execute(statement)).all()
         claimed = _held(rows)
         return sorted(claimed, key=lambda held: (held.case_code, held.sequence))
@@ -235,7 +263,7 @@ class HoldStore:
                 lease_until=None,
             )
         )
-        async with self._engine.begin() as connection:
+        async with self._connection(write=True) as connection:
             result = await connection.execute(statement)
         return result.rowcount == 1
 
@@ -243,7 +271,7 @@ class HoldStore:
         """How many records are in each status (for metrics)."""
         t = held_notifications
         statement = sa.select(t.c.status, sa.func.count()).group_by(t.c.status)
-        async with self._engine.connect() as connection:
+        async with self._connection(write=False) as connection:
             rows = (await connection.execute(statement)).all()
         return {str(status): int(count) for status, count in rows}
 
@@ -251,6 +279,6 @@ class HoldStore:
         """The status and outcome of one held event, or None when it was never held."""
         t = held_notifications
         statement = sa.select(t.c.status, t.c.outcome).where(t.c.event_id == event_id)
-        async with self._engine.connect() as connection:
+        async with self._connection(write=False) as connection:
             row = (await connection.execute(statement)).first()
         return None if row is None else (row.status, row.outcome)

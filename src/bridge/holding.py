@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential_jitter
 
+from bridge.cascade import CascadeConfig, may_reach
 from bridge.delivery import DeliveryOutcome
 from bridge.errors import BridgeError, InvalidEventError
 from bridge.events import parse_event
@@ -86,7 +87,9 @@ class QuietHoursGate:
     Then, during quiet hours, a non-urgent event that would reach someone (a consenting
     recipient with a Zalo user id or a phone, or a citizen linked to the dossier) is stored
     (raw bytes, key, headers) and settled as ``held``, so its offset commits and the partition
-    moves on. Everything else goes on to the Deliverer as before.
+    moves on. Everything else goes on to the Deliverer as before. Who "would be reached" is the
+    cascade's own decision (``bridge.cascade.may_reach``): a phone counts only when the state's
+    route has a template by phone.
 
     Args:
         store: Where held records are kept.
@@ -95,6 +98,7 @@ class QuietHoursGate:
         max_event_bytes: Larger records are left to the Deliverer (which dead-letters them).
         clock: Wall-clock seconds (tests inject a fake one).
         linked: The users linked to a dossier (None: nobody is ever linked).
+        cascade: The channel cascade the Deliverer walks (default: CS only, no template ids).
     """
 
     def __init__(  # noqa: PLR0913 - collaborators and knobs, all keyword-only
@@ -106,8 +110,10 @@ class QuietHoursGate:
         max_event_bytes: int,
         clock: Callable[[], float],
         linked: Callable[[str], Awaitable[list[str]]] | None = None,
+        cascade: CascadeConfig | None = None,
     ) -> None:
         self._linked = linked
+        self._cascade = cascade or CascadeConfig()
         self._store = store
         self._window = window
         self._urgent = urgent
@@ -155,11 +161,14 @@ class QuietHoursGate:
     async def _holds(self, event: CaseStateEvent, now: float) -> bool:
         if not self._window.is_quiet(datetime.fromtimestamp(now, UTC)) or self._urgent(event):
             return False
-        recipient = event.recipient
-        if recipient.notify_consent and (recipient.zalo_user_id or recipient.phone):
+        route = self._cascade.route(event.state)
+        if may_reach(event, (), route):
             return True
         # Otherwise only citizens linked to the dossier could be woken.
-        return self._linked is not None and bool(await self._linked(event.case.code))
+        if self._linked is None:
+            return False
+        linked = await self._linked(event.case.code)
+        return bool(linked) and may_reach(event, linked, route)
 
     def _superseded(
         self,

@@ -447,7 +447,7 @@ class _TimedTransport(httpx.AsyncBaseTransport):
         outcome, code = "network_error", None
         try:
             response = await self._inner.handle_async_request(request)
-            if response.status_code != 200:  # noqa: PLR2004
+            if response.status_code != 200:  # noqa: PLR2004 - HTTP OK
                 outcome, code = "http_error", f"http_{response.status_code}"
                 return response
             # Read here, so the time covers the body; the client then reads the buffered copy.

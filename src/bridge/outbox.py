@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaError, ProducerFenced
 
 from bridge.dead_letter import dead_letter_headers
 from bridge.errors import BridgeError
+from bridge.masking import mask_text
 from bridge.status import DeliveryStatusEvent, SourceRecord
 
 if TYPE_CHECKING:
@@ -75,7 +76,8 @@ def outputs_for(
     if outcome.dead_letter is not None:
         headers = dead_letter_headers(record, outcome.dead_letter, now=moment)
         if outcome.history:
-            history = json.dumps(list(outcome.history), ensure_ascii=False)
+            # Zalo's error texts may quote a phone or ID number: masked like x-dlq-detail.
+            history = json.dumps([mask_text(line) for line in outcome.history], ensure_ascii=False)
             headers.append(("x-dlq-attempts", history.encode()))
         outputs.append(OutboundRecord(dead_letter_topic, record.key, record.value, headers))
     return outputs

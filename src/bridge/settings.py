@@ -644,6 +644,14 @@ class RetentionSettings(_Section):
         gt=0,
         description="Webhook events that failed every attempt are deleted this long after.",
     )
+    held_hours: float = Field(
+        default=24,
+        gt=0,
+        description=(
+            "Records held by quiet hours (the raw event, with its personal data) are deleted "
+            "this long after their release or supersession."
+        ),
+    )
     link_attempt_hours: float = Field(default=24, gt=0)
     purge_interval_seconds: float = Field(
         default=3600, ge=0, description="How often the running bridge purges; 0: never."

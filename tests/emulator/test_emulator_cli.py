@@ -110,7 +110,7 @@ def test_runs_as_a_process_and_stops_on_signal(tmp_path, followers_file, signum)
     assert not port_file.exists()
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])  # noqa: S104
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])  # noqa: S104 - addresses the CLI must refuse
 def test_refuses_non_loopback_addresses(host, tmp_path):
     port_file = tmp_path / "port"
 
@@ -133,7 +133,7 @@ def test_refuses_an_unreadable_followers_file(tmp_path):
         ("127.5.0.1", True),
         ("::1", True),
         ("localhost", True),
-        ("0.0.0.0", False),  # noqa: S104
+        ("0.0.0.0", False),  # noqa: S104 - an address the CLI must refuse
         ("10.0.0.1", False),
         ("example.com", False),
     ],

@@ -186,3 +186,33 @@ async def test_an_announcement_reaches_thousands_of_followers_once_each_across_a
     [dead] = await read_topic(kafka_bootstrap, dlq, 1)
     assert dead.value == b"{not json"
     assert dict(dead.headers)["x-dlq-reason"] == b"invalid_json"
+
+
+async def test_an_announcement_with_a_binary_header_is_stored_not_skipped(
+    news_settings, busy_emulator, news_topics, kafka_bootstrap
+):
+    users = ["7100000001", "7100000002"]
+    await busy_emulator.follow(*users)
+    citizens_in_store(news_settings, users)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    topic, _ = news_topics
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for announcement_id, headers in ((first, [("trace", b"\xff\x00")]), (second, [])):
+            value = json.dumps(announcement(announcement_id), ensure_ascii=False).encode()
+            await producer.send_and_wait(topic, value=value, headers=headers)
+    finally:
+        await producer.stop()
+
+    engine = open_engine(news_settings.store.url.get_secret_value())
+    store = AnnouncementStore(engine)
+
+    async def both_stored():
+        return None not in (await store.progress(first), await store.progress(second))
+
+    try:
+        async with create_app(news_settings):
+            assert await wait_until(both_stored, 30)
+    finally:
+        await engine.dispose()

@@ -193,6 +193,47 @@ class TestForget:
         assert await store.first_seen(f"follow:{A}:1", at=T0)
         assert not await store.first_seen(f"follow:{B}:1", at=T0)
 
+    async def test_the_users_announcement_copies_and_settled_cascade_steps_go_too(
+        self, store, store_url
+    ):
+        engine = sa.create_engine(_sync_url(store_url))
+        with engine.begin() as conn:
+            for key, settled in (
+                (f"e1/{A}/zalo_cs", T0),
+                (f"e1/{A}/zalo_template_uid", T0),
+                (f"e2/{A}/zalo_cs", None),  # still being sent: kept until it settles
+                (f"e1/{B}/zalo_cs", T0),
+                ("e3/zalo_cs", T0),
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO deliveries (delivery_key, event_id, channel, case_code,"
+                        " sequence, status, attempts, first_attempt_at, settled_at) VALUES"
+                        " (:k, 'e', 'zalo_cs', :c, 1, 'delivered', 1, :f, :t)"
+                    ),
+                    {"k": key, "c": CODE, "f": T0, "t": settled},
+                )
+            for user in (A, B):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO announcement_recipients (announcement_id, user_id, status,"
+                        " attempts, updated_at) VALUES ('n1', :u, 'sent', 1, :t)"
+                    ),
+                    {"u": user, "t": T0},
+                )
+        try:
+            assert await store.forget(A) == 3
+            with engine.connect() as conn:
+                recipients = conn.execute(
+                    sa.text("SELECT user_id FROM announcement_recipients")
+                ).scalars()
+                assert list(recipients) == [B]
+        finally:
+            engine.dispose()
+        assert ledger_rows(store_url)[0] == sorted(
+            [f"e2/{A}/zalo_cs", f"e1/{B}/zalo_cs", "e3/zalo_cs"]
+        )
+
 
 class TestPurge:
     async def test_old_records_go_recent_ones_stay(self, store_url):
@@ -218,6 +259,7 @@ class TestPurge:
             await store.record_receipt("m-old", "seen", user_id=A, at=now - 200 * DAY)
             await store.record_receipt("m-new", "seen", user_id=A, at=now - DAY)
             await seed_ledger(store_url, now)
+            await seed_holds(store_url, now)
             counts = await store.purge(now=now, policy=policy)
             assert await store.linked_users(OTHER) == [A]
             assert await store.citizen(B) is None
@@ -241,6 +283,8 @@ class TestPurge:
             ["recent-settled", "unsettled"],
             [OTHER],
         )
+        assert counts.held == 2
+        assert held_rows(store_url) == ["released-now", "still-held"]
 
 
 def _sync_url(url):
@@ -273,6 +317,45 @@ async def seed_ledger(url, now):
                 {"c": code, "u": updated},
             )
     engine.dispose()
+
+
+async def seed_holds(url, now):
+    """Records held by quiet hours: the raw event (personal data) in ``value``."""
+    engine = sa.create_engine(_sync_url(url))
+    rows = [
+        ("released-long-ago", "released", now - 2 * DAY),
+        ("superseded-long-ago", "superseded", now - 2 * DAY),
+        ("released-now", "released", now - 60),
+        ("still-held", "held", None),
+    ]
+    with engine.begin() as conn:
+        for n, (event_id, status, settled) in enumerate(rows):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO held_notifications (event_id, case_code, sequence, state, topic,"
+                    ' partition, "offset", value, headers, held_at, release_at, status,'
+                    " settled_at) VALUES (:e, :c, :n, 'IN_PROGRESS', 'in', 0, :n, :v, '[]', :h,"
+                    " :h, :s, :t)"
+                ),
+                {
+                    "e": event_id,
+                    "c": CODE,
+                    "n": n,
+                    "v": b'{"recipient": {"phone": "0912345678"}}',
+                    "h": now - 3 * DAY,
+                    "s": status,
+                    "t": settled,
+                },
+            )
+    engine.dispose()
+
+
+def held_rows(url):
+    engine = sa.create_engine(_sync_url(url))
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(sa.text("SELECT event_id FROM held_notifications")).scalars())
+    engine.dispose()
+    return ids
 
 
 def ledger_rows(url):

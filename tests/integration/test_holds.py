@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+from bridge.cascade import CascadeConfig, Route
 from bridge.delivery import DeliveryOutcome, InboundRecord
 from bridge.errors import InvalidEventError
 from bridge.events import parse_event
@@ -152,6 +153,25 @@ class TestHolding:
         assert json.loads(bad[0].value)["status"] == "dead_lettered"
         assert await pipeline.store.counts() == {}
 
+    async def test_a_phone_only_recipient_is_held_only_when_the_cascade_can_text_the_phone(
+        self, engine, make_event, encode
+    ):
+        phone_only = {"zalo_user_id": None, "phone": "0912345678"}
+        pipeline = Pipeline(engine, Clock(EVENING))  # the default cascade: CS only
+        _, out = await pipeline.feed(make_event(state="IN_PROGRESS", recipient=phone_only), encode)
+        assert out[0]["status"] == "delivered"  # the fake Deliverer: it decides, not the gate
+        by_phone = QuietHoursGate(
+            store=pipeline.store,
+            window=WINDOW,
+            urgent=UrgencyRule((), ()),
+            max_event_bytes=65536,
+            clock=pipeline.clock,
+            cascade=CascadeConfig(default=Route(template_id_phone="tpl-phone")),
+        )
+        pipeline.process = by_phone.guard(pipeline.deliver_outputs, outputs)
+        _, out = await pipeline.feed(make_event(state="IN_PROGRESS", recipient=phone_only), encode)
+        assert out[0]["status"] == "held"
+
     async def test_a_newer_state_supersedes_the_held_one_and_says_so(
         self, engine, make_event, encode
     ):
@@ -164,6 +184,31 @@ class TestHolding:
             {"status": "suppressed", "reason": "superseded", "offset": 1},
         ]
         assert await pipeline.store.status_of(in_progress["event_id"]) == ("superseded", None)
+
+    async def test_a_record_processed_again_reports_what_it_superseded_again(
+        self, engine, make_event, encode
+    ):
+        pipeline = Pipeline(engine, Clock(EVENING))
+        in_progress = case_event(make_event, 4, "IN_PROGRESS")
+        await pipeline.feed(in_progress, encode)
+        failures = [RuntimeError("the ledger is down")]
+
+        async def deliver_once_failing(record):
+            if failures:
+                raise failures.pop()
+            return await pipeline.deliver_outputs(record)
+
+        process = pipeline.gate.guard(deliver_once_failing, outputs)
+        result = InboundRecord(
+            "case-events", 0, 2, CASE.encode(), encode(case_event(make_event, 5, "RESULT_READY"))
+        )
+        with pytest.raises(RuntimeError):
+            await process(result)  # the dispatcher keeps the record and processes it again
+        out = [json.loads(r.value) for r in await process(result)]
+        assert out == [
+            {"status": "delivered", "reason": None, "offset": 2},
+            {"status": "suppressed", "reason": "superseded", "offset": 1},
+        ]
 
     async def test_a_newer_event_in_the_same_state_supersedes_nothing(
         self, engine, make_event, encode

@@ -12,6 +12,7 @@ from bridge.cascade import (
     Route,
     cascade_config,
     delivery_key,
+    may_reach,
     phone_step,
     recipients_of,
     user_steps,
@@ -189,3 +190,23 @@ class TestSteps:
             window_seconds=config.window_seconds,
         )
         assert [s.channel for s in steps] == [Channel.ZALO_TEMPLATE_UID]
+
+
+class TestMayReach:
+    """What quiet hours ask before holding an event: would the cascade try anyone?"""
+
+    def test_a_phone_counts_only_when_the_route_has_a_template_by_phone(self, event_of):
+        phone_only = event_of(recipient={"zalo_user_id": None, "phone": "0912345678"})
+        assert not may_reach(phone_only, [], Route())
+        assert may_reach(phone_only, [], FULL)
+
+    def test_a_user_counts_only_when_the_route_has_a_user_channel(self, event_of):
+        phone_route = Route(channels=(Channel.ZALO_TEMPLATE_PHONE,), template_id_phone="tpl")
+        no_phone = event_of(recipient={"phone": None})
+        assert may_reach(no_phone, [], Route())
+        assert not may_reach(no_phone, [LINKED], phone_route)
+
+    def test_linked_users_count_without_the_events_consent(self, event_of):
+        event = event_of(recipient={"notify_consent": False})
+        assert not may_reach(event, [], FULL)
+        assert may_reach(event, [LINKED], Route())

@@ -34,6 +34,7 @@ def test_environment_names(monkeypatch):
     monkeypatch.setenv("BRIDGE_LINKING__SECOND_FACTOR", "phone_last4")
     monkeypatch.setenv("BRIDGE_LINKING__ATTEMPTS_PER_HOUR", "3")
     monkeypatch.setenv("BRIDGE_RETENTION__UNLINKED_DAYS", "7")
+    monkeypatch.setenv("BRIDGE_RETENTION__HELD_HOURS", "2")
     settings = load_settings()
     assert settings.webhook.path == "/webhook/zalo"
     assert settings.webhook.oa_secret_key.get_secret_value() == "s3cret"
@@ -43,6 +44,7 @@ def test_environment_names(monkeypatch):
     assert settings.linking.second_factor == "phone_last4"
     assert settings.linking.attempts_per_hour == 3
     assert retention_policy(settings.retention).unlinked == 7 * 86_400
+    assert retention_policy(settings.retention).held == 2 * 3_600
 
 
 def test_an_unknown_variant_names_its_variable(monkeypatch):

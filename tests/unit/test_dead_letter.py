@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bridge.dead_letter import dead_letter_headers
-from bridge.delivery import InboundRecord
+from bridge.delivery import DeliveryOutcome, InboundRecord
 from bridge.errors import InvalidEventError, InvalidEventReason
+from bridge.outbox import outputs_for
+from bridge.status import DeliveryStatus
 
 
 def test_original_headers_come_first_and_unchanged_then_bridges_own():
@@ -30,3 +32,21 @@ def test_original_headers_come_first_and_unchanged_then_bridges_own():
     assert added["x-original-timestamp"] == b"1700000000000"
     assert added["x-dlq-at"] == b"2026-11-29T00:00:00+00:00"
     assert b"0912345678" not in added["x-dlq-detail"]
+
+
+def test_the_attempts_history_header_masks_phone_and_id_numbers():
+    record = InboundRecord(topic="in", partition=0, offset=3, key=b"k", value=b"x")
+    outcome = DeliveryOutcome(
+        DeliveryStatus.DEAD_LETTERED,
+        reason="rejected:-108",
+        dead_letter=InvalidEventError(InvalidEventReason.ZALO_REJECTED, "rejected"),
+        history=(
+            "zalo_template_phone: Zalo ZNS error -108: phone 0912345678 is invalid",
+            "zalo_cs: Zalo error -201: citizen 038095001234 unknown",
+        ),
+    )
+    [_, dead] = outputs_for(record, outcome, status_topic="s", dead_letter_topic="d")
+    history = dict(dead.headers)["x-dlq-attempts"]
+    assert b"0912345678" not in history
+    assert b"038095001234" not in history
+    assert b"Zalo ZNS error -108" in history

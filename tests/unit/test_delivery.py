@@ -74,7 +74,7 @@ class ScriptedZalo:
             raise failure
         return SendReceipt(message_id=f"m{len(self.sent)}", user_id=user_id, sent_time="1")
 
-    async def find_sent(self, user_id: str, text: str, *, since: float) -> str | None:  # noqa: ARG002
+    async def find_sent(self, user_id: str, text: str, *, since: float) -> str | None:  # noqa: ARG002 - the MessageSender protocol
         self.lookups += 1
         return self.conversation.get(text)
 

@@ -188,3 +188,31 @@ async def test_a_failing_record_is_retried_not_dropped():
     await dispatcher.flush()
     assert attempts == [0, 0]
     assert publisher.calls == [([], {("in", 0): 1})]
+
+
+async def test_an_unexpected_commit_error_stops_the_process_instead_of_the_committer_alone():
+    failures = [RuntimeError("producer in an unexpected state")]
+
+    async def broken(_outputs, _offsets) -> None:
+        if failures:
+            raise failures.pop()
+
+    async def done(_record: InboundRecord) -> list[OutboundRecord]:
+        return []
+
+    fatal: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+    dispatcher = Dispatcher(
+        process=done,
+        publish=broken,
+        flow=Flow(),  # type: ignore[arg-type]
+        max_in_flight=4,
+        commit_interval=0.01,
+        on_fatal=fatal.set_result,
+    )
+    dispatcher.start()
+    dispatcher.submit(record(0, b"A"))
+    try:
+        error = await asyncio.wait_for(fatal, timeout=10)  # bounds a failing run only
+    finally:
+        await dispatcher.close(timeout=0)
+    assert isinstance(error, RuntimeError)

@@ -132,7 +132,7 @@ class TestDecide:
         "kwargs",
         [
             {"since": datetime(2026, 3, 10, 9, 30)},  # noqa: DTZ001 - the point of the test
-            {"until": datetime(2026, 3, 10, 9, 30)},  # noqa: DTZ001
+            {"until": datetime(2026, 3, 10, 9, 30)},  # noqa: DTZ001 - the point of the test
             {"since": AT, "until": AT},
             {"since": AT, "until": AT - timedelta(hours=1)},
             {"limit": 0},

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from faststream import AckPolicy
 
-from bridge.consumer import to_inbound_record
+from bridge.consumer import lenient_parser, to_inbound_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -53,6 +53,9 @@ def register_announcement_consumer(
         auto_offset_reset=kafka.auto_offset_reset,
         ack_policy=AckPolicy.MANUAL,
         session_timeout_ms=kafka.session_timeout_ms,
+        # faststream drops a record whose header is not UTF-8 unacknowledged; the next
+        # record's acknowledgement would then commit past it.
+        parser=lenient_parser,
         decoder=_fetched,
         title="government-announcements",
         description="Government announcements (schemas/announcement.v1.json).",

@@ -31,14 +31,18 @@ def open_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     """Create (without connecting) the async engine of ``url``.
 
     SQLite connections run in WAL mode and wait up to 10 s for a lock, like the ledger's own.
+    Errors never quote the statement's parameters (a held record's bytes, a citizen's user id,
+    an encrypted token), so a logged exception carries no personal data or secret.
     The caller disposes of the engine (``await engine.dispose()``).
     """
     target = async_url(url)
     if target.startswith("sqlite"):
-        engine = create_async_engine(target)
+        engine = create_async_engine(target, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(target, pool_size=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        target, pool_size=pool_size, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _sqlite_pragmas(connection: Any, _record: ConnectionPoolEntry) -> None:

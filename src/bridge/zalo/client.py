@@ -277,9 +277,9 @@ class ZaloClient:
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             # Apart from a refused connection we cannot tell whether Zalo got the request.
             raise DeliveryInDoubtError(f"no answer from Zalo: {exc!r}") from exc
-        if response.status_code >= 500 or response.status_code == 429:  # noqa: PLR2004
+        if response.status_code >= 500 or response.status_code == 429:  # noqa: PLR2004 - HTTP codes
             raise RetryableDeliveryError(f"Zalo answered HTTP {response.status_code}")
-        if response.status_code != 200:  # noqa: PLR2004
+        if response.status_code != 200:  # noqa: PLR2004 - HTTP OK
             raise _http_error(response.status_code)
         try:
             envelope = response.json()
@@ -318,7 +318,7 @@ def _receipt(data: Any, id_fields: tuple[str, ...]) -> SendReceipt:
 def _http_error(status: int) -> DeliveryError:
     """Zalo reports its errors inside HTTP 200; another status means something is misconfigured."""
     message = f"Zalo answered HTTP {status}"
-    if status == 401:  # noqa: PLR2004
+    if status == 401:  # noqa: PLR2004 - HTTP Unauthorized
         return TokenError(message)
     if status in {403, 404, 405}:
         return AccountError(message + " (wrong base URL or path?)")

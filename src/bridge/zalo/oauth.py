@@ -178,7 +178,7 @@ class ZaloOAuth:
         if response.status_code != 200:  # noqa: PLR2004 - Zalo answers everything with 200
             raise OAuthError(
                 f"Zalo OAuth answered HTTP {response.status_code}",
-                transient=response.status_code >= 500 or response.status_code == 429,  # noqa: PLR2004
+                transient=response.status_code >= 500 or response.status_code == 429,  # noqa: PLR2004 - HTTP codes
             )
         try:
             body = response.json()

@@ -1,0 +1,42 @@
+"""Shutdown: announcement sends and case records settle side by side, within one lease."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bridge.app import Runtime
+from bridge.settings import load_settings
+
+
+class Announcements:
+    """Its sends in flight settle only once the case records are settling too."""
+
+    def __init__(self, records_settling: asyncio.Event) -> None:
+        self.records_settling = records_settling
+        self.stopped_with: float | None = None
+
+    async def stop(self, timeout: float) -> None:
+        await self.records_settling.wait()
+        self.stopped_with = timeout
+
+
+class Dispatcher:
+    def __init__(self, records_settling: asyncio.Event) -> None:
+        self.records_settling = records_settling
+        self.closed_with: float | None = None
+
+    async def close(self, timeout: float) -> None:
+        self.records_settling.set()
+        self.closed_with = timeout
+
+
+async def test_the_drain_settles_announcements_and_records_side_by_side():
+    runtime = Runtime(load_settings(delivery={"lease_seconds": 30}))
+    settling = asyncio.Event()
+    announcements, dispatcher = Announcements(settling), Dispatcher(settling)
+    runtime.announcements = announcements  # type: ignore[assignment]
+    runtime._dispatcher = dispatcher  # type: ignore[assignment]
+    # One after the other, the announcements would wait for ever: bounded so the test ends.
+    await asyncio.wait_for(runtime.drain(), timeout=10)
+    assert (announcements.stopped_with, dispatcher.closed_with) == (30, 30)
+    assert runtime.announcements is None
