@@ -386,7 +386,7 @@ def test_service_pdb_and_network_policy_select_this_release_only(rendered, value
         "app.kubernetes.io/instance": release.release,
     }
     assert selector.items() <= pod_labels.items()
-    service = release.one("Service")
+    service = release.one("Service", "-zalo-bridge")
     assert service["spec"]["selector"] == selector
     assert {p["name"] for p in service["spec"]["ports"]} == {"http", "metrics"}
     assert release.one("PodDisruptionBudget")["spec"]["selector"]["matchLabels"] == selector
@@ -533,7 +533,7 @@ def test_the_webhook_and_metrics_reach_the_http_port(rendered, values_file):
     assert (port["name"], port["containerPort"]) == ("http", 8080)
     assert "--port" in release.container["args"]
     assert release.container["args"][release.container["args"].index("--port") + 1] == "8080"
-    service_ports = {p["name"]: p for p in release.one("Service")["spec"]["ports"]}
+    service_ports = {p["name"]: p for p in release.one("Service", "-zalo-bridge")["spec"]["ports"]}
     assert service_ports["http"]["port"] == 8080
     assert {p["targetPort"] for p in service_ports.values()} == {"http"}  # webhook and /metrics
     (allowed,) = release.one("NetworkPolicy")["spec"]["ingress"]
@@ -585,13 +585,31 @@ def test_the_helm_test_pod_is_a_hook_the_service_does_not_select(rendered):
     release = rendered[CHART / "ci" / "test-framework-values.yaml"]
     pod = release.one("Pod")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test-success"
-    selector = release.one("Service")["spec"]["selector"]
+    selector = release.one("Service", "-zalo-bridge")["spec"]["selector"]
     assert not selector.items() <= pod["metadata"]["labels"].items()
     assert "/health/ready" in pod["spec"]["containers"][0]["args"][0]
     policy_from = release.one("NetworkPolicy")["spec"]["ingress"][0]["from"]
     assert {"app.kubernetes.io/component": "helm-test"}.items() <= policy_from[-1]["podSelector"][
         "matchLabels"
     ].items()
+
+
+@BY_FILE
+def test_the_webhook_stays_reachable_while_delivery_is_unready(rendered, values_file):
+    """Readiness is delivery health; the webhook's Service publishes not-ready pods too."""
+    release = rendered[values_file]
+    main = release.one("Service", "-zalo-bridge")
+    webhook = release.one("Service", "-zalo-bridge-webhook")
+    assert webhook["spec"]["publishNotReadyAddresses"] is True
+    assert not main["spec"].get("publishNotReadyAddresses", False)
+    assert webhook["spec"]["selector"] == main["spec"]["selector"]
+    assert [p["targetPort"] for p in webhook["spec"]["ports"]] == ["http"]
+    probe = release.container["readinessProbe"]["httpGet"]
+    assert probe["path"] == "/health/ready"
+    for ingress in release.of_kind("Ingress"):
+        (rule,) = ingress["spec"]["rules"]
+        (path,) = rule["http"]["paths"]
+        assert path["backend"]["service"]["name"] == webhook["metadata"]["name"]
 
 
 def test_ingress_publishes_only_the_webhook(rendered):
