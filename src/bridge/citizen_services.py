@@ -193,6 +193,10 @@ class CitizenServices:
                     await self.purge()
                 except BridgeError as error:
                     _log.error("retention purge failed", error=str(error))
+                except Exception as error:  # noqa: BLE001 - the loop must outlive any one failure
+                    # Not BridgeError: a bug or an unconverted driver error; log its type only
+                    # (driver messages may quote personal data), and try again next round.
+                    _log.error("retention purge failed", error=type(error).__name__)
 
         self._purger = asyncio.create_task(loop(), name="retention-purge")
 

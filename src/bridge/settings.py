@@ -769,7 +769,18 @@ class AnnouncementSettings(_Section):
         default=5.0, gt=0, le=3600, description="How often the fan-out looks for work."
     )
     max_attempts: int = Field(
-        default=5, ge=1, le=50, description="Transient failures per recipient before failed."
+        default=5,
+        ge=1,
+        le=50,
+        description="Transient failures per recipient before failed (with retry_window_seconds).",
+    )
+    retry_window_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description=(
+            "A copy that keeps failing transiently (network, 5xx, -32) is failed only after "
+            "max_attempts and this long since its first attempt, so an outage fails nothing."
+        ),
     )
 
     @field_validator("quiet_start", "quiet_end")

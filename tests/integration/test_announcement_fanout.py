@@ -344,12 +344,14 @@ class TestPacing:
         assert max(windows) <= 60
         assert times[-1] - times[0] == pytest.approx(149.0)
 
-    async def test_transient_failures_back_off_and_end_failed_after_max_attempts(self, engine):
+    async def test_transient_failures_end_failed_only_after_attempts_and_the_retry_window(
+        self, engine
+    ):
         await add_citizens(engine, ["8001", "8002"])
         store = AnnouncementStore(engine)
         news = announcement()
         await store.add(news, now=NOON)
-        sleeps = []
+        clock, sleeps = Clock(NOON), []
 
         class Flaky(FakeSender):
             async def send_text(self, user_id, text):
@@ -359,24 +361,59 @@ class TestPacing:
 
         async def sleep(seconds):
             sleeps.append(seconds)
+            clock.now += seconds
 
-        sender = Flaky()
         job = FanOut(
             store=store,
             audience=SqlAudience(engine),
-            sender=sender,
+            sender=Flaky(),
             limiters=(),
             window=WINDOW,
-            policy=FanOutPolicy(max_attempts=3, pause_seconds=10),
+            policy=FanOutPolicy(max_attempts=3, retry_window_seconds=30, pause_seconds=10),
             owner="r1",
-            clock=Clock(NOON),
+            clock=clock,
             sleep=sleep,
         )
         await drain(job)
         progress = await store.progress(str(news.announcement_id))
         assert (progress.sent, progress.failed) == (1, 1)
         assert progress.reasons == {"transient:-32": 1}
-        assert sleeps == [0.5, 1.0]
+        assert sleeps[:3] == [0.5, 1.0, 2.0]  # backing off, capped at pause_seconds
+        assert max(sleeps) == 10
+        assert clock.now - NOON >= 30  # three attempts were not enough: the window had to pass
+
+    async def test_a_short_outage_fails_no_copy(self, engine):
+        await add_citizens(engine, ["8101", "8102", "8103"])
+        store = AnnouncementStore(engine)
+        news = announcement()
+        await store.add(news, now=NOON)
+        clock = Clock(NOON)
+
+        class Outage(FakeSender):
+            async def send_text(self, user_id, text):
+                if clock.now < NOON + 20:  # 20 s of 503s: more than max_attempts sends each
+                    raise RetryableDeliveryError("HTTP 503", code=None)
+                return await super().send_text(user_id, text)
+
+        async def sleep(seconds):
+            clock.now += seconds
+
+        sender = Outage()
+        job = FanOut(
+            store=store,
+            audience=SqlAudience(engine),
+            sender=sender,
+            limiters=(),
+            window=WINDOW,
+            policy=FanOutPolicy(max_attempts=3, retry_window_seconds=3600, pause_seconds=10),
+            owner="r1",
+            clock=clock,
+            sleep=sleep,
+        )
+        await drain(job)
+        progress = await store.progress(str(news.announcement_id))
+        assert (progress.sent, progress.failed) == (3, 0)
+        assert sorted(user for user, _ in sender.sent) == ["8101", "8102", "8103"]
 
 
 class TestStatusCommand:

@@ -47,6 +47,7 @@ class FanOutPolicy:
     lease_seconds: float = 60.0
     poll_seconds: float = 5.0
     max_attempts: int = 5
+    retry_window_seconds: float = 3600.0
     in_doubt_settle_seconds: float = 3.0
     pause_seconds: float = 15.0
     signature: str | None = None
@@ -301,7 +302,7 @@ class FanOut:
             await self._settle(key, recipient, RecipientStatus.PENDING, recipient.attempts)
             raise _Pause(str(error)) from error
         except DeliveryError as error:
-            status, reason = self._refusal(error, attempts)
+            status, reason = self._refusal(error, attempts, recipient.first_attempt_at)
             if status is RecipientStatus.PENDING:
                 self.stats.retried += 1
             await self._settle(key, recipient, status, attempts, reason=reason)
@@ -313,11 +314,17 @@ class FanOut:
                 key, recipient, RecipientStatus.SENT, attempts, message_id=receipt.message_id
             )
 
-    def _refusal(self, error: DeliveryError, attempts: int) -> tuple[RecipientStatus, str | None]:
+    def _refusal(
+        self, error: DeliveryError, attempts: int, first_attempt_at: float | None
+    ) -> tuple[RecipientStatus, str | None]:
         """What a failed send leaves: pending again (transient) or failed, with the reason."""
         code = error.code if error.code is not None else "http"
         if isinstance(error, RetryableDeliveryError):
-            if attempts < self._policy.max_attempts:
+            # A Zalo outage or a -32 burst must not fail copies for good: give up only after
+            # max_attempts *and* retry_window_seconds of failing (the fan-out backs off meanwhile).
+            policy = self._policy
+            failing_for = self._clock() - (first_attempt_at or self._clock())
+            if attempts < policy.max_attempts or failing_for < policy.retry_window_seconds:
                 return RecipientStatus.PENDING, None
             return RecipientStatus.FAILED, f"transient:{code}"
         if isinstance(error, RecipientUnreachableError):

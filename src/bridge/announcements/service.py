@@ -96,6 +96,7 @@ class AnnouncementService:
                 lease_seconds=section.lease_seconds,
                 poll_seconds=section.poll_seconds,
                 max_attempts=section.max_attempts,
+                retry_window_seconds=section.retry_window_seconds,
                 in_doubt_settle_seconds=settings.delivery.in_doubt_settle_seconds,
                 pause_seconds=settings.delivery.redelivery_pause_seconds,
                 signature=settings.province.signature,
