@@ -67,7 +67,12 @@ def outputs_for(
         event_occurred_at=event.occurred_at if event else None,
         settled_at=moment,
         source=SourceRecord(topic=record.topic, partition=record.partition, offset=record.offset),
-        deliveries=outcome.deliveries,
+        # The one-stop-shop knows the Zalo user it named; who linked the dossier through the OA
+        # stays with bridge (data minimisation): linked users' steps carry no user id.
+        deliveries=tuple(
+            d.model_copy(update={"zalo_user_id": None}) if d.recipient == "linked_user" else d
+            for d in outcome.deliveries
+        ),
     )
     key = event.case.code.encode() if event else record.key
     outputs = [

@@ -63,7 +63,13 @@ class ChannelDelivery(BaseModel):
             "through the OA, or the event's phone number (never shown)."
         )
     )
-    zalo_user_id: str | None = Field(default=None, description="The Zalo user, for user steps.")
+    zalo_user_id: str | None = Field(
+        default=None,
+        description=(
+            "The Zalo user of an event_user step (the one the event named); null for linked "
+            "users (who linked a dossier stays with bridge) and for phone steps."
+        ),
+    )
     status: DeliveryStatus
     reason: str | None = None
     zalo_message_id: str | None = None

@@ -142,6 +142,28 @@ class TestStatusEvent:
         }
         assert "0912345678" not in output.value.decode()
 
+    def test_who_linked_the_dossier_stays_with_bridge(self, make_event):
+        event = CaseStateEvent.model_validate(make_event())
+        steps = tuple(
+            ChannelDelivery(
+                channel=Channel.ZALO_CS,
+                recipient=kind,
+                zalo_user_id=user,
+                status=DeliveryStatus.DELIVERED,
+                zalo_message_id=f"m-{kind}",
+                attempts=1,
+            )
+            for kind, user in (("event_user", "2512523625412515"), ("linked_user", "7700112233"))
+        )
+        outcome = DeliveryOutcome(
+            DeliveryStatus.DELIVERED, message_id="m", attempts=2, event=event, deliveries=steps
+        )
+        [output] = outputs_for(record(), outcome, status_topic="s", dead_letter_topic="d")
+        body = json.loads(output.value)
+        assert [d["zalo_user_id"] for d in body["deliveries"]] == ["2512523625412515", None]
+        assert [d["recipient"] for d in body["deliveries"]] == ["event_user", "linked_user"]
+        assert "7700112233" not in output.value.decode()
+
     def test_a_status_event_of_the_previous_release_still_reads(self):
         """Additive: events written before the cascade (no deliveries) stay valid."""
         old = {
