@@ -50,6 +50,7 @@ from bridge.logs import get_logger
 from bridge.mapping import MessageContext
 from bridge.metrics import Metrics
 from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
+from bridge.pacing import PacedSender
 from bridge.quiet_hours import QuietWindow, parse_clock_time
 from bridge.store import open_ledger
 from bridge.store.database import open_engine
@@ -164,7 +165,12 @@ class Runtime:
         )
         limiter = oa_rate_limiter(delivery.rate_limit_per_minute)
         citizens = await CitizenServices.open(
-            settings, sender=sender, store=self.citizen_store, owner=self.owner
+            settings,
+            # The chat's answers count against the OA's limit like every other call.
+            sender=sender if limiter is None else PacedSender(sender, limiter),
+            store=self.citizen_store,
+            owner=self.owner,
+            clock=self.clock,
         )
         self._closers.append(citizens.close)
         self.citizens = citizens
