@@ -101,7 +101,12 @@ _deliveries = sa.table(
     sa.column("settled_at"),
 )
 # The announcements' recipients (migration 0004), for a deletion request only.
-_announcement_recipients = sa.table("announcement_recipients", sa.column("user_id"))
+_announcement_recipients = sa.table(
+    "announcement_recipients", sa.column("announcement_id"), sa.column("user_id")
+)
+_announcements = sa.table(
+    "announcements", sa.column("announcement_id"), sa.column("status"), sa.column("finished_at")
+)
 # The records held by quiet hours (migration 0004), for the purge only.
 _held = sa.table("held_notifications", sa.column("status"), sa.column("settled_at"))
 _cases = sa.table("cases", sa.column("case_code"), sa.column("updated_at"))
@@ -142,6 +147,7 @@ class PurgeCounts:
     link_attempts: int = 0
     webhook_inbox: int = 0
     held: int = 0
+    announcement_recipients: int = 0
 
 
 def _like(text: str) -> str:
@@ -727,6 +733,17 @@ class CitizenStore:
                     _held.c.settled_at < now - policy.held,
                 )
             )
+            # Who got an announcement (user ids) goes with the delivery records' retention; the
+            # announcement itself (public text, its totals) stays.
+            finished_announcements = sa.select(_announcements.c.announcement_id).where(
+                _announcements.c.status.in_(("done", "expired")),
+                _announcements.c.finished_at < now - policy.deliveries,
+            )
+            announced = delete(
+                _announcement_recipients.delete().where(
+                    _announcement_recipients.c.announcement_id.in_(finished_announcements)
+                )
+            )
             return PurgeCounts(
                 links=links,
                 citizens=gone,
@@ -738,6 +755,7 @@ class CitizenStore:
                 link_attempts=attempts,
                 webhook_inbox=inbox,
                 held=held,
+                announcement_recipients=announced,
             )
 
         result: PurgeCounts = await self._run(work)

@@ -260,6 +260,7 @@ class TestPurge:
             await store.record_receipt("m-new", "seen", user_id=A, at=now - DAY)
             await seed_ledger(store_url, now)
             await seed_holds(store_url, now)
+            await seed_announcements(store_url, now)
             counts = await store.purge(now=now, policy=policy)
             assert await store.linked_users(OTHER) == [A]
             assert await store.citizen(B) is None
@@ -285,6 +286,11 @@ class TestPurge:
         )
         assert counts.held == 2
         assert held_rows(store_url) == ["released-now", "still-held"]
+        assert counts.announcement_recipients == 2
+        assert announcement_rows(store_url) == (
+            ["done-long-ago", "done-recently", "sending"],
+            [("done-recently", A), ("sending", A)],
+        )
 
 
 def _sync_url(url):
@@ -348,6 +354,50 @@ async def seed_holds(url, now):
                 },
             )
     engine.dispose()
+
+
+async def seed_announcements(url, now):
+    """Announcements and who got them (user ids), finished long ago, recently, or not yet."""
+    engine = sa.create_engine(_sync_url(url))
+    rows = [
+        ("done-long-ago", "done", now - 200 * DAY),
+        ("done-recently", "done", now - DAY),
+        ("sending", "sending", None),
+    ]
+    with engine.begin() as conn:
+        for key, status, finished in rows:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO announcements (announcement_id, province, title, body, urgency,"
+                    " audience_kind, published_at, received_at, status, enumerated, finished_at)"
+                    " VALUES (:k, 'thanh-hoa', 'Thông báo', 'Nội dung', 'normal', 'all', :t, :t,"
+                    " :s, true, :f)"
+                ),
+                {"k": key, "t": now - 300 * DAY, "s": status, "f": finished},
+            )
+            for user in (A, B) if key == "done-long-ago" else (A,):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO announcement_recipients (announcement_id, user_id, status,"
+                        " attempts, updated_at) VALUES (:k, :u, 'sent', 1, :t)"
+                    ),
+                    {"k": key, "u": user, "t": now - 300 * DAY},
+                )
+    engine.dispose()
+
+
+def announcement_rows(url):
+    engine = sa.create_engine(_sync_url(url))
+    with engine.connect() as conn:
+        kept = sorted(conn.execute(sa.text("SELECT announcement_id FROM announcements")).scalars())
+        recipients = sorted(
+            tuple(row)
+            for row in conn.execute(
+                sa.text("SELECT announcement_id, user_id FROM announcement_recipients")
+            )
+        )
+    engine.dispose()
+    return kept, recipients
 
 
 def held_rows(url):
