@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bridge.errors import ConfigurationError
+from bridge.errors import ConfigurationError, StoreError
 from bridge.ledger import (
     ENTRY_COLUMNS,
     IN_DOUBT,
@@ -71,8 +71,12 @@ class SqliteLedger:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                if not is_busy(exc) or time.monotonic() > deadline:
+                if not is_busy(exc):
                     raise
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"the SQLite ledger stayed locked for {LOCK_WAIT_SECONDS:.0f} s"
+                    ) from exc
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.05)
             else:
