@@ -1,0 +1,73 @@
+"""The per-event reads of the SQLite citizen store see every commit at once, from any writer."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.citizen_store import CitizenStore
+from bridge.errors import StoreError
+from bridge.store.migrate import upgrade
+
+CODE = "000.20.31.H56-260310-0042"
+A, B = "111", "222"
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture
+async def url(tmp_path):
+    url = f"sqlite:///{tmp_path / 'bridge.sqlite3'}"
+    await upgrade(url)
+    return url
+
+
+@pytest.fixture
+async def stores(url):
+    reader = await CitizenStore.open(url, migrate=False)
+    writer = await CitizenStore.open(url, migrate=False)  # another replica's connection
+    yield reader, writer
+    await reader.close()
+    await writer.close()
+
+
+async def test_a_link_counts_for_the_very_next_read(stores):
+    reader, writer = stores
+    assert await reader.linked_users(CODE) == []
+    await writer.link(A, CODE, factor="phone_last4", at=T0)
+    assert await reader.linked_users(CODE.lower()) == [A]
+    await writer.link(B, CODE, factor="phone_last4", at=T0 + 1)
+    assert await reader.linked_users(CODE) == [A, B]
+    assert await writer.unlink(A, CODE, at=T0 + 2)
+    assert await reader.linked_users(CODE) == [B]
+
+
+async def test_the_last_interaction_is_read_as_it_was_last_committed(stores):
+    reader, writer = stores
+    assert await reader.last_interaction_at(A) is None
+    await writer.interacted(A, T0)
+    assert await reader.last_interaction_at(A) == T0
+    await writer.interacted(A, T0 + 60)
+    assert await reader.last_interaction_at(A) == T0 + 60
+    await reader.interacted(A, T0 + 120)  # the reading store's own writes, too
+    assert await reader.last_interaction_at(A) == T0 + 120
+
+
+async def test_reads_between_the_stores_own_transactions_hold_no_snapshot(url):
+    store = await CitizenStore.open(url, migrate=False)
+    try:
+        for second in range(3):
+            assert await store.linked_users(CODE) == [A] * bool(second)
+            await store.link(A, CODE, factor="phone_last4", at=T0 + second)
+            await store.record_attempt(B, at=T0 + second, succeeded=True)
+    finally:
+        await store.close()
+
+
+async def test_a_database_without_the_tables_is_a_store_error(tmp_path):
+    store = await CitizenStore.open(f"sqlite:///{tmp_path / 'empty.sqlite3'}", migrate=False)
+    try:
+        with pytest.raises(StoreError):
+            await store.linked_users(CODE)
+        with pytest.raises(StoreError):
+            await store.last_interaction_at(A)
+    finally:
+        await store.close()
