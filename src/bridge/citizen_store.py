@@ -108,6 +108,15 @@ _LAST_INTERACTION = sa.select(citizens.c.last_interaction_at).where(
     citizens.c.user_id == sa.bindparam("user_id")
 )
 """A user's last interaction: built once, it is on the path of every event."""
+_LINKED_TO_ANY = (
+    sa.select(citizen_links.c.user_id)
+    .distinct()
+    .where(
+        citizen_links.c.case_code.in_(sa.bindparam("codes", expanding=True)),
+        citizen_links.c.unlinked_at.is_(None),
+    )
+)
+"""The users linked to any of some dossiers: built once, every batch of states reads it."""
 
 _DAY = 86_400.0
 _HOUR = 3_600.0
@@ -218,6 +227,7 @@ class CitizenStore:
         postgres = engine.dialect.name == "postgresql"
         self._insert: Any = postgresql.insert if postgres else sqlite.insert
         self._reads = _SqliteReads(engine) if isinstance(engine, sa.Engine) else None
+        self._upsert_state = self._state_upsert()  # every batch of states runs it
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 5, migrate: bool = True) -> CitizenStore:
@@ -541,11 +551,7 @@ class CitizenStore:
 
     def _refresh_linked(self, conn: Connection, codes: list[str], now: float) -> None:
         """Refresh ``area`` and ``tags`` of the users linked to ``codes``."""
-        users = conn.execute(
-            sa.select(citizen_links.c.user_id)
-            .distinct()
-            .where(citizen_links.c.case_code.in_(codes), citizen_links.c.unlinked_at.is_(None))
-        )
+        users = conn.execute(_LINKED_TO_ANY, {"codes": codes})
         for row in users.all():
             self._refresh_profile(conn, row.user_id, now)
 
@@ -555,7 +561,7 @@ class CitizenStore:
 
         def work(conn: Connection) -> bool:
             result = conn.execute(
-                self._state_upsert().values(**values).returning(dossier_states.c.case_code)
+                self._upsert_state.values(**values).returning(dossier_states.c.case_code)
             )
             if result.first() is None:
                 return False
@@ -577,7 +583,7 @@ class CitizenStore:
         rows = [self._state_values(state, now) for state in newest.values()]
 
         def work(conn: Connection) -> None:
-            conn.execute(self._state_upsert(), rows)
+            conn.execute(self._upsert_state, rows)
             self._refresh_linked(conn, sorted(newest), now)
 
         await self._run(work)
