@@ -1,12 +1,14 @@
-"""The per-event reads of the SQLite citizen store see every commit at once, from any writer."""
+"""The plain SQLite reads of every event's path see every commit at once, from any writer."""
 
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
-from bridge.citizen_store import CitizenStore
+from bridge.citizen_store import CitizenStore, citizen_links
 from bridge.errors import StoreError
 from bridge.store.migrate import upgrade
+from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
 
 CODE = "000.20.31.H56-260310-0042"
 A, B = "111", "222"
@@ -71,3 +73,36 @@ async def test_a_database_without_the_tables_is_a_store_error(tmp_path):
             await store.last_interaction_at(A)
     finally:
         await store.close()
+
+
+def test_a_prepared_read_binds_by_name_and_keeps_the_statements_literals():
+    read = prepare(
+        sa.select(citizen_links.c.user_id)
+        .where(
+            citizen_links.c.factor == "phone_last4",
+            citizen_links.c.case_code == sa.bindparam("case_code"),
+        )
+        .limit(1)
+    )
+    assert read.sql.count("?") == len(read.names)
+    assert read.parameters({"case_code": CODE}) == ("phone_last4", CODE, 1, 0)
+
+
+def test_only_a_file_database_gets_plain_reads():
+    assert sqlite_file("/var/lib/bridge/bridge.sqlite3") == "/var/lib/bridge/bridge.sqlite3"
+    assert sqlite_file(":memory:") is None
+    assert sqlite_file("") is None
+    assert sqlite_file(None) is None
+
+
+async def test_the_read_connection_never_writes(url):
+    reads = SqliteReads(url.removeprefix("sqlite:///"))
+    insert = prepare(sa.select(sa.literal(1)))
+    assert await reads.rows(insert) == [(1,)]
+    statement = type(insert)("DELETE FROM citizen_links", (), {})
+    with pytest.raises(StoreError):
+        await reads.rows(statement)
+    reads.close()
+    reads.close()  # twice is harmless
+    assert await reads.rows(insert) == [(1,)]  # and a later read opens it again
+    reads.close()
