@@ -18,6 +18,7 @@ from bridge.errors import StoreError
 from bridge.events import CaseState
 from bridge.store.database import open_engine
 from bridge.store.sqlite import LOCK_WAIT_SECONDS, is_busy
+from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -108,6 +109,8 @@ _LAST_INTERACTION = sa.select(citizens.c.last_interaction_at).where(
     citizens.c.user_id == sa.bindparam("user_id")
 )
 """A user's last interaction: built once, it is on the path of every event."""
+_LINKED_USERS_SQLITE = prepare(_LINKED_USERS)
+_LAST_INTERACTION_SQLITE = prepare(_LAST_INTERACTION)
 _LINKED_TO_ANY = (
     sa.select(citizen_links.c.user_id)
     .distinct()
@@ -169,64 +172,20 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-class _SqliteReads:
-    """The two reads on every event's path, as plain statements on one SQLite connection.
-
-    SQLAlchemy's per-statement work (building, cache key, transaction, result) costs ten times
-    the query itself; these statements are compiled once from the same ``sa.select`` the
-    PostgreSQL path runs. The connection only ever reads, in autocommit mode: each statement
-    sees everything committed before it (a new link counts for the very next event), and in
-    WAL mode a read never waits for a writer.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._connection: Any = None
-        dialect = engine.dialect
-        self.linked_users = str(_LINKED_USERS.compile(dialect=dialect))
-        self.last_interaction = str(_LAST_INTERACTION.compile(dialect=dialect))
-
-    async def rows(self, statement: str, parameters: tuple[Any, ...]) -> list[Any]:
-        """Run ``statement``; if SQLite is locked (WAL recovery), try again off the loop."""
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        pause = 0.001
-        while True:
-            try:
-                if self._connection is None:
-                    self._connection = self._engine.raw_connection()
-                rows: list[Any] = self._connection.driver_connection.execute(
-                    statement, parameters
-                ).fetchall()
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc) or time.monotonic() > deadline:
-                    raise StoreError(f"citizen store: {type(exc).__name__}") from exc
-            except (sqlite3.Error, SQLAlchemyError) as exc:
-                raise StoreError(f"citizen store: {type(exc).__name__}") from exc
-            else:
-                return rows
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.05)
-
-    def close(self) -> None:
-        """Hand the connection back to the engine's pool."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-
 class CitizenStore:
     """The citizens' side of the bridge, written once for SQLite and PostgreSQL.
 
     Every method is one transaction; times are epoch seconds, UTC. Dossier codes are kept in
     upper case (citizens type them in any case). On SQLite the reads of every event's path
-    (``linked_users``, ``last_interaction_at``) run as plain DBAPI statements (``_SqliteReads``).
+    (``linked_users``, ``last_interaction_at``) run as plain statements (``SqliteReads``).
     """
 
     def __init__(self, engine: AsyncEngine | Engine) -> None:
         self._engine = engine
         postgres = engine.dialect.name == "postgresql"
         self._insert: Any = postgresql.insert if postgres else sqlite.insert
-        self._reads = _SqliteReads(engine) if isinstance(engine, sa.Engine) else None
+        path = sqlite_file(engine.url.database) if isinstance(engine, sa.Engine) else None
+        self._reads = SqliteReads(path) if path is not None else None
         self._upsert_state = self._state_upsert()  # every batch of states runs it
 
     @classmethod
@@ -287,7 +246,7 @@ class CitizenStore:
         """The users with an active link to ``case_code``, oldest link first."""
         case_code = case_code.upper()
         if self._reads is not None:
-            rows = await self._reads.rows(self._reads.linked_users, (case_code,))
+            rows = await self._reads.rows(_LINKED_USERS_SQLITE, case_code=case_code)
             return [user_id for (user_id,) in rows]
 
         def work(conn: Connection) -> list[str]:
@@ -300,7 +259,7 @@ class CitizenStore:
     async def last_interaction_at(self, user_id: str) -> float | None:
         """When ``user_id`` last interacted with the OA (follow, text), or None."""
         if self._reads is not None:
-            rows = await self._reads.rows(self._reads.last_interaction, (user_id,))
+            rows = await self._reads.rows(_LAST_INTERACTION_SQLITE, user_id=user_id)
             value = rows[0][0] if rows else None
             return None if value is None else float(value)
 

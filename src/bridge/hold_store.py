@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from bridge.delivery import InboundRecord
 from bridge.store.conflicts import insert_ignoring_duplicates
 from bridge.store.conflicts import materialised as _materialised
+from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -116,8 +117,30 @@ def _held(rows: Sequence[sa.Row[Any]]) -> list[HeldRecord]:
     ]
 
 
+def _outdated_by(case_code: Any, sequence: Any, state: Any) -> sa.ColumnElement[bool]:
+    """The held records of ``case_code`` that an event of ``sequence`` and ``state`` outdates."""
+    t = held_notifications
+    return sa.and_(
+        t.c.case_code == case_code,
+        t.c.status == HoldStatus.HELD.value,
+        t.c.sequence < sequence,
+        t.c.state != state,
+    )
+
+
+_ANY_OUTDATED = prepare(
+    sa.select(held_notifications.c.event_id)
+    .where(_outdated_by(sa.bindparam("case_code"), sa.bindparam("sequence"), sa.bindparam("state")))
+    .limit(1)
+)
+"""Whether an event outdates anything held: asked for every event, by day too (SQLite)."""
+
+
 class HoldStore:
     """The ``held_notifications`` table, through SQLAlchemy Core (SQLite and PostgreSQL).
+
+    On SQLite the read that every event makes (`supersede` finding nothing) is a plain
+    statement on the loop's thread (``SqliteReads``) rather than an aiosqlite round trip.
 
     Args:
         engine: From ``bridge.store.database.open_engine``; the caller disposes of it.
@@ -125,6 +148,15 @@ class HoldStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        sqlite_path = None
+        if engine.dialect.name == "sqlite":
+            sqlite_path = sqlite_file(engine.url.database)
+        self._reads = SqliteReads(sqlite_path) if sqlite_path is not None else None
+
+    async def close(self) -> None:
+        """Close the SQLite read connection, if any (the engine is the caller's)."""
+        if self._reads is not None:
+            self._reads.close()
 
     async def hold(
         self, record: InboundRecord, event: CaseStateEvent, *, release_at: float, now: float
@@ -158,20 +190,23 @@ class HoldStore:
         supersedes nothing.
         """
         t = held_notifications
-        outdated = sa.and_(
-            t.c.case_code == event.case.code,
-            t.c.status == HoldStatus.HELD.value,
-            t.c.sequence < event.sequence,
-            t.c.state != event.state.value,
-        )
-        async with self._engine.connect() as connection:
-            # A read first: most events have nothing held, and a read takes no write lock.
-            found = await connection.scalar(sa.select(t.c.event_id).where(outdated).limit(1))
+        code, sequence, state = event.case.code, event.sequence, event.state.value
+        # A read first: most events have nothing held, and a read takes no write lock.
+        if self._reads is not None:
+            hits = await self._reads.rows(
+                _ANY_OUTDATED, case_code=code, sequence=sequence, state=state
+            )
+            found = hits[0][0] if hits else None
+        else:
+            async with self._engine.connect() as connection:
+                found = await connection.scalar(
+                    sa.select(t.c.event_id).where(_outdated_by(code, sequence, state)).limit(1)
+                )
         if found is None:
             return []
         statement = (
             sa.update(t)
-            .where(outdated)
+            .where(_outdated_by(code, sequence, state))
             .values(
                 status=HoldStatus.SUPERSEDED.value,
                 superseded_by=str(event.event_id),
