@@ -300,6 +300,7 @@ class Runtime:
         """The gate that holds non-urgent news at night, and the task that releases it."""
         quiet = self.settings.quiet_hours
         hold_store = HoldStore(engine)
+        self._closers.append(hold_store.close)
         window = QuietWindow(
             parse_clock_time(quiet.start), parse_clock_time(quiet.end), ZoneInfo(quiet.timezone)
         )

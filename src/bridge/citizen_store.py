@@ -18,6 +18,7 @@ from bridge.errors import StoreError
 from bridge.events import CaseState
 from bridge.store.database import open_engine
 from bridge.store.sqlite import LOCK_WAIT_SECONDS, is_busy
+from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
 from bridge.webhook_inbox_store import InboxStatus, webhook_inbox
 
 _T = TypeVar("_T")
@@ -111,6 +112,31 @@ _announcements = sa.table(
 _held = sa.table("held_notifications", sa.column("status"), sa.column("settled_at"))
 _cases = sa.table("cases", sa.column("case_code"), sa.column("updated_at"))
 
+_LINKED_USERS = (
+    sa.select(citizen_links.c.user_id)
+    .where(
+        citizen_links.c.case_code == sa.bindparam("case_code"),
+        citizen_links.c.unlinked_at.is_(None),
+    )
+    .order_by(citizen_links.c.linked_at, citizen_links.c.user_id)
+)
+"""The users linked to a dossier: built once, it is on the path of every event."""
+_LAST_INTERACTION = sa.select(citizens.c.last_interaction_at).where(
+    citizens.c.user_id == sa.bindparam("user_id")
+)
+"""A user's last interaction: built once, it is on the path of every event."""
+_LINKED_USERS_SQLITE = prepare(_LINKED_USERS)
+_LAST_INTERACTION_SQLITE = prepare(_LAST_INTERACTION)
+_LINKED_TO_ANY = (
+    sa.select(citizen_links.c.user_id)
+    .distinct()
+    .where(
+        citizen_links.c.case_code.in_(sa.bindparam("codes", expanding=True)),
+        citizen_links.c.unlinked_at.is_(None),
+    )
+)
+"""The users linked to any of some dossiers: built once, every batch of states reads it."""
+
 _DAY = 86_400.0
 _HOUR = 3_600.0
 _FINAL = sorted(state.value for state in FINAL_STATES)
@@ -174,13 +200,17 @@ class CitizenStore:
     """The citizens' side of the bridge, written once for SQLite and PostgreSQL.
 
     Every method is one transaction; times are epoch seconds, UTC. Dossier codes are kept in
-    upper case (citizens type them in any case).
+    upper case (citizens type them in any case). On SQLite the reads of every event's path
+    (``linked_users``, ``last_interaction_at``) run as plain statements (``SqliteReads``).
     """
 
     def __init__(self, engine: AsyncEngine | Engine) -> None:
         self._engine = engine
         postgres = engine.dialect.name == "postgresql"
         self._insert: Any = postgresql.insert if postgres else sqlite.insert
+        path = sqlite_file(engine.url.database) if isinstance(engine, sa.Engine) else None
+        self._reads = SqliteReads(path) if path is not None else None
+        self._upsert_state = self._state_upsert()  # every batch of states runs it
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 5, migrate: bool = True) -> CitizenStore:
@@ -201,6 +231,8 @@ class CitizenStore:
 
     async def close(self) -> None:
         """Close the connections."""
+        if self._reads is not None:
+            self._reads.close()
         if isinstance(self._engine, sa.Engine):
             self._engine.dispose()
         else:
@@ -251,16 +283,12 @@ class CitizenStore:
     async def linked_users(self, case_code: str) -> list[str]:
         """The users with an active link to ``case_code``, oldest link first."""
         case_code = case_code.upper()
+        if self._reads is not None:
+            rows = await self._reads.rows(_LINKED_USERS_SQLITE, case_code=case_code)
+            return [user_id for (user_id,) in rows]
 
         def work(conn: Connection) -> list[str]:
-            rows = conn.execute(
-                sa.select(citizen_links.c.user_id)
-                .where(
-                    citizen_links.c.case_code == case_code,
-                    citizen_links.c.unlinked_at.is_(None),
-                )
-                .order_by(citizen_links.c.linked_at, citizen_links.c.user_id)
-            )
+            rows = conn.execute(_LINKED_USERS, {"case_code": case_code})
             return [row.user_id for row in rows]
 
         result: list[str] = await self._run(work)
@@ -268,11 +296,13 @@ class CitizenStore:
 
     async def last_interaction_at(self, user_id: str) -> float | None:
         """When ``user_id`` last interacted with the OA (follow, text), or None."""
+        if self._reads is not None:
+            rows = await self._reads.rows(_LAST_INTERACTION_SQLITE, user_id=user_id)
+            value = rows[0][0] if rows else None
+            return None if value is None else float(value)
 
         def work(conn: Connection) -> float | None:
-            value = conn.scalar(
-                sa.select(citizens.c.last_interaction_at).where(citizens.c.user_id == user_id)
-            )
+            value = conn.scalar(_LAST_INTERACTION, {"user_id": user_id})
             return None if value is None else float(value)
 
         result: float | None = await self._run(work)
@@ -518,11 +548,7 @@ class CitizenStore:
 
     def _refresh_linked(self, conn: Connection, codes: list[str], now: float) -> None:
         """Refresh ``area`` and ``tags`` of the users linked to ``codes``."""
-        users = conn.execute(
-            sa.select(citizen_links.c.user_id)
-            .distinct()
-            .where(citizen_links.c.case_code.in_(codes), citizen_links.c.unlinked_at.is_(None))
-        )
+        users = conn.execute(_LINKED_TO_ANY, {"codes": codes})
         for row in users.all():
             self._refresh_profile(conn, row.user_id, now)
 
@@ -532,7 +558,7 @@ class CitizenStore:
 
         def work(conn: Connection) -> bool:
             result = conn.execute(
-                self._state_upsert().values(**values).returning(dossier_states.c.case_code)
+                self._upsert_state.values(**values).returning(dossier_states.c.case_code)
             )
             if result.first() is None:
                 return False
@@ -554,7 +580,7 @@ class CitizenStore:
         rows = [self._state_values(state, now) for state in newest.values()]
 
         def work(conn: Connection) -> None:
-            conn.execute(self._state_upsert(), rows)
+            conn.execute(self._upsert_state, rows)
             self._refresh_linked(conn, sorted(newest), now)
 
         await self._run(work)

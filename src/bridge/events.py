@@ -88,7 +88,7 @@ class CaseState(StrEnum):
     @property
     def dvcqg_code(self) -> int:
         """The national code 1-10 used by DVCQG-connected systems."""
-        return list(CaseState).index(self) + 1
+        return _DVCQG_CODES[self]
 
     @property
     def label(self) -> str:
@@ -103,6 +103,9 @@ class CaseState(StrEnum):
             raise ValueError(f"no national dossier state has code {code}")
         return states[code - 1]
 
+
+_DVCQG_CODES = {state: code for code, state in enumerate(CaseState, start=1)}
+"""The national code of each state: its place in the declaration (every event words it)."""
 
 _STATE_LABELS = {
     CaseState.SUBMITTED: "Mới đăng ký",

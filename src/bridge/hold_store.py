@@ -16,6 +16,7 @@ from bridge.delivery import InboundRecord
 from bridge.errors import StoreError
 from bridge.store.conflicts import insert_ignoring_duplicates
 from bridge.store.conflicts import materialised as _materialised
+from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -119,10 +120,48 @@ def _held(rows: Sequence[sa.Row[Any]]) -> list[HeldRecord]:
     ]
 
 
+def _outdated_by(case_code: Any, sequence: Any, state: Any) -> sa.ColumnElement[bool]:
+    """The held records of ``case_code`` that an event of ``sequence`` and ``state`` outdates."""
+    t = held_notifications
+    return sa.and_(
+        t.c.case_code == case_code,
+        t.c.status == HoldStatus.HELD.value,
+        t.c.sequence < sequence,
+        t.c.state != state,
+    )
+
+
+def _superseded_by(case_code: Any, superseder: Any) -> sa.ColumnElement[bool]:
+    """The held records of ``case_code`` that the event ``superseder`` already superseded."""
+    t = held_notifications
+    return sa.and_(
+        t.c.case_code == case_code,
+        t.c.status == HoldStatus.SUPERSEDED.value,
+        t.c.superseded_by == superseder,
+    )
+
+
+_ANY_OUTDATED = prepare(
+    sa.select(held_notifications.c.event_id)
+    .where(
+        sa.or_(
+            _outdated_by(
+                sa.bindparam("case_code"), sa.bindparam("sequence"), sa.bindparam("state")
+            ),
+            _superseded_by(sa.bindparam("case_code"), sa.bindparam("superseder")),
+        )
+    )
+    .limit(1)
+)
+"""Whether an event outdates anything held: asked for every event, by day too (SQLite)."""
+
+
 class HoldStore:
     """The ``held_notifications`` table, through SQLAlchemy Core (SQLite and PostgreSQL).
 
-    Database errors are raised as ``StoreError`` (the SQLAlchemy one is its cause).
+    Database errors are raised as ``StoreError`` (the SQLAlchemy one is its cause). On SQLite
+    the read that every event makes (`supersede` finding nothing) is a plain statement on the
+    loop's thread (``SqliteReads``) rather than an aiosqlite round trip.
 
     Args:
         engine: From ``bridge.store.database.open_engine``; the caller disposes of it.
@@ -130,6 +169,15 @@ class HoldStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        sqlite_path = None
+        if engine.dialect.name == "sqlite":
+            sqlite_path = sqlite_file(engine.url.database)
+        self._reads = SqliteReads(sqlite_path) if sqlite_path is not None else None
+
+    async def close(self) -> None:
+        """Close the SQLite read connection, if any (the engine is the caller's)."""
+        if self._reads is not None:
+            self._reads.close()
 
     @contextlib.asynccontextmanager
     async def _connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
@@ -177,23 +225,25 @@ class HoldStore:
         must still be reported.
         """
         t = held_notifications
+        code, sequence, state = event.case.code, event.sequence, event.state.value
         superseder = str(event.event_id)
-        outdated = sa.and_(
-            t.c.case_code == event.case.code,
-            t.c.status == HoldStatus.HELD.value,
-            t.c.sequence < event.sequence,
-            t.c.state != event.state.value,
-        )
-        already = sa.and_(
-            t.c.case_code == event.case.code,
-            t.c.status == HoldStatus.SUPERSEDED.value,
-            t.c.superseded_by == superseder,
-        )
-        async with self._connection(write=False) as connection:
-            # A read first: most events have nothing held, and a read takes no write lock.
-            found = await connection.scalar(
-                sa.select(t.c.event_id).where(sa.or_(outdated, already)).limit(1)
+        outdated = _outdated_by(code, sequence, state)
+        already = _superseded_by(code, superseder)
+        # A read first: most events have nothing held, and a read takes no write lock.
+        if self._reads is not None:
+            hits = await self._reads.rows(
+                _ANY_OUTDATED,
+                case_code=code,
+                sequence=sequence,
+                state=state,
+                superseder=superseder,
             )
+            found = hits[0][0] if hits else None
+        else:
+            async with self._connection(write=False) as connection:
+                found = await connection.scalar(
+                    sa.select(t.c.event_id).where(sa.or_(outdated, already)).limit(1)
+                )
         if found is None:
             return []
         statement = (

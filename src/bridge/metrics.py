@@ -131,12 +131,25 @@ class Metrics:
         self._watched = _Watched()
         self.registry.register(self._watched)
         self._consumers: Callable[[], Iterable[Any]] | None = None
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: Counter | Histogram, *values: str) -> Any:
+        """``metric.labels(*values)``, looked up once per label set (several per event).
+
+        The values have passed through `label_value`, so the cache is bounded like the series
+        themselves; children are never removed from these metrics.
+        """
+        key = (id(metric), values)  # the metrics live as long as this object
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     # -- events
 
     def taken_up(self, topic: str) -> float:
         """Count a record taken up; return the moment, for `settled`."""
-        self.consumed.labels(topic=topic).inc()
+        self.child(self.consumed, topic).inc()
         return self._clock()
 
     @contextmanager
@@ -169,17 +182,18 @@ class Metrics:
                 ``status``), counted in ``zalo_bridge_deliveries_total``.
         """
         status_label = label_value(str(status))
-        self.outcomes.labels(status=status_label, reason=label_value(reason)).inc()
+        self.child(self.outcomes, status_label, label_value(reason)).inc()
         started = since if since is not None else _TAKEN_UP_AT.get()
         if started is not None:
-            self.processing.labels(status=status_label).observe(max(0.0, self._clock() - started))
+            self.child(self.processing, status_label).observe(max(0.0, self._clock() - started))
         if attempts > 1:
             self.retries.inc(attempts - 1)
         for step in deliveries:
-            self.deliveries.labels(
-                channel=label_value(str(step.channel)),
-                recipient=label_value(str(step.recipient)),
-                status=label_value(str(step.status)),
+            self.child(
+                self.deliveries,
+                label_value(str(step.channel)),
+                label_value(str(step.recipient)),
+                label_value(str(step.status)),
             ).inc()
 
     def instrument(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
@@ -460,11 +474,12 @@ class _TimedTransport(httpx.AsyncBaseTransport):
             outcome = "cancelled"
             raise
         finally:
-            self._metrics.zalo_latency.labels(endpoint=endpoint, outcome=outcome).observe(
+            metrics = self._metrics
+            metrics.child(metrics.zalo_latency, endpoint, outcome).observe(
                 max(0.0, clock() - started)
             )
             if code is not None:
-                self._metrics.zalo_errors.labels(endpoint=endpoint, code=code).inc()
+                metrics.child(metrics.zalo_errors, endpoint, code).inc()
         return response
 
     async def aclose(self) -> None:

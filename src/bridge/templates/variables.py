@@ -111,6 +111,9 @@ class _Variables:
     signature: str | None
 
 
+_VARIABLE_NAMES = tuple(field.name for field in dataclasses.fields(_Variables))
+"""The top-level variables, in order (read once: every event is worded)."""
+
 RECORD_TYPES: frozenset[type] = frozenset(
     {CaseVars, ResultVars, TransferVars, DueChangeVars, PaymentVars}
 )
@@ -176,7 +179,7 @@ def message_variables(event: CaseStateEvent, context: MessageContext) -> dict[st
         lookup_url=lookup_url(event, context),
         signature=context.signature,
     )
-    return {f.name: getattr(variables, f.name) for f in dataclasses.fields(variables)}
+    return {name: getattr(variables, name) for name in _VARIABLE_NAMES}
 
 
 Schema = dict[str, Any]
