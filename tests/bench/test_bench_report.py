@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bridge.quiet_hours import QuietWindow, parse_clock_time
 from bridge_devkit import bench
 from bridge_devkit.bench_report import (
     SECTIONS,
@@ -418,3 +421,19 @@ class TestProcessFigures:
         assert set(usage) == {"harness", bench.OTHERS}
         assert usage["harness"].cpu_s > 0
         assert usage[bench.OTHERS].cpu_s >= 0
+
+
+def test_the_bench_runs_with_quiet_hours_on_and_their_window_far_from_now():
+    now = datetime(2026, 11, 29, 16, 59, 30, tzinfo=UTC)  # 23:59:30 in Hà Nội
+    settings = bench.quiet_hours_away_from(now)
+    assert settings["BRIDGE_QUIET_HOURS__ENABLED"] == "true"
+    assert (settings["BRIDGE_QUIET_HOURS__START"], settings["BRIDGE_QUIET_HOURS__END"]) == (
+        "11:59",
+        "12:00",
+    )
+    window = QuietWindow(
+        parse_clock_time(settings["BRIDGE_QUIET_HOURS__START"]),
+        parse_clock_time(settings["BRIDGE_QUIET_HOURS__END"]),
+        ZoneInfo("Asia/Ho_Chi_Minh"),
+    )
+    assert not window.is_quiet(now)
