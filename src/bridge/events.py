@@ -36,6 +36,7 @@ __all__ = [
     "ResultInfo",
     "SubmissionChannel",
     "TransferInfo",
+    "decode_v1_document",
     "event_json_schema",
     "is_national_case_code",
     "parse_event",
@@ -338,6 +339,21 @@ def parse_event(raw: bytes, *, max_bytes: int) -> CaseStateEvent:
     Raises:
         InvalidEventError: With the reason the record must be dead-lettered.
     """
+    document = decode_v1_document(raw, max_bytes=max_bytes)
+    try:
+        return CaseStateEvent.model_validate(document)
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+
+
+def decode_v1_document(raw: bytes, *, max_bytes: int) -> dict[str, Any]:
+    """Decode a record value into the JSON object of a v1 contract, before its model.
+
+    Shared by the contracts read from Kafka (case-state events, announcements).
+
+    Raises:
+        InvalidEventError: Oversize, not UTF-8, not JSON, not an object, or not version 1.
+    """
     if len(raw) > max_bytes:
         raise InvalidEventError(
             InvalidEventReason.OVERSIZE, f"{len(raw)} bytes, more than the limit of {max_bytes}"
@@ -360,10 +376,7 @@ def parse_event(raw: bytes, *, max_bytes: int) -> CaseStateEvent:
             InvalidEventReason.UNSUPPORTED_VERSION,
             f"schema_version {document.get('schema_version')!r} is not 1",
         )
-    try:
-        return CaseStateEvent.model_validate(document)
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
+    return document
 
 
 def _invalid(exc: ValidationError) -> InvalidEventError:

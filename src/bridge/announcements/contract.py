@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -20,6 +19,7 @@ from pydantic import (
 )
 
 from bridge.errors import InvalidEventError, InvalidEventReason
+from bridge.events import decode_v1_document
 
 __all__ = [
     "ANNOUNCEMENT_SCHEMA_ID",
@@ -113,26 +113,7 @@ def parse_announcement(raw: bytes, *, max_bytes: int) -> Announcement:
     Raises:
         InvalidEventError: With the reason the record must be dead-lettered.
     """
-    if len(raw) > max_bytes:
-        raise InvalidEventError(
-            InvalidEventReason.OVERSIZE, f"{len(raw)} bytes, more than the limit of {max_bytes}"
-        )
-    try:
-        document = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InvalidEventError(InvalidEventReason.NOT_UTF8, str(exc)) from exc
-    except json.JSONDecodeError as exc:
-        raise InvalidEventError(InvalidEventReason.INVALID_JSON, str(exc)) from exc
-    if not isinstance(document, dict):
-        raise InvalidEventError(
-            InvalidEventReason.SCHEMA_VIOLATION,
-            f"expected a JSON object, got {type(document).__name__}",
-        )
-    if document.get("schema_version", 1) != 1:
-        raise InvalidEventError(
-            InvalidEventReason.UNSUPPORTED_VERSION,
-            f"schema_version {document.get('schema_version')!r} is not 1",
-        )
+    document = decode_v1_document(raw, max_bytes=max_bytes)
     try:
         return Announcement.model_validate(document)
     except ValidationError as exc:
