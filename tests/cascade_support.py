@@ -27,6 +27,8 @@ RENDERER = BuiltinRenderer(
 
 
 class Clock:
+    """Wall-clock seconds that only move when the test (or a fake sleep) moves them."""
+
     def __init__(self) -> None:
         self.now = 1_800_000_000.0
 
@@ -35,6 +37,8 @@ class Clock:
 
 
 class Sleeps:
+    """A fake ``asyncio.sleep``: records each wait and moves the clock by it."""
+
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.waits: list[float] = []

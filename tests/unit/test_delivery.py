@@ -23,31 +23,12 @@ from bridge.mapping import BuiltinRenderer, MessageContext
 from bridge.store.migrate import upgrade_sync
 from bridge.store.sqlite import SqliteLedger
 from bridge.zalo import SendReceipt
+from cascade_support import Clock, Sleeps
 
 CONTEXT = MessageContext(
     lookup_url_template="https://dvc.example.gov.vn/tra-cuu?ma={case_code}",
     timezone=ZoneInfo("Asia/Ho_Chi_Minh"),
 )
-
-
-class Clock:
-    """Wall-clock seconds that only move when the test (or a fake sleep) moves them."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Sleeps:
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.clock.now += seconds
 
 
 class ScriptedZalo:
