@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bridge.settings import Settings, load_settings
+from bridge.store import open_ledger
 from bridge_devkit.emulator import EmulatorConfig, start_emulator
 from support import OTHER_USER, TOKEN, USER, Emulator
 
@@ -112,3 +114,23 @@ async def publish(kafka_bootstrap: str, topics: Topics) -> AsyncIterator[Publish
         yield send
     finally:
         await producer.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ledger_url(request, tmp_path):
+    """A fresh ledger database: a SQLite file, or a new database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    dsn = request.getfixturevalue("postgres_dsn")
+    name = f"ledger_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return dsn.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture
+async def ledger(ledger_url):
+    """The ledger store at ``ledger_url``, migrated."""
+    store = await open_ledger(ledger_url)
+    yield store
+    await store.close()

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-
-import psycopg
-import pytest
 
 from bridge.delivery import DeliveryStatus
-from bridge.store import open_ledger
 from cascade_support import (
     BY_PHONE,
     CS,
@@ -24,24 +19,6 @@ from cascade_support import (
     outside_window,
     record_of,
 )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def ledger_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    dsn = request.getfixturevalue("postgres_dsn")
-    name = f"cascade_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return dsn.rsplit("/", 1)[0] + "/" + name
-
-
-@pytest.fixture
-async def ledger(ledger_url):
-    store = await open_ledger(ledger_url)
-    yield store
-    await store.close()
 
 
 async def test_each_step_is_sent_once_by_two_replicas_and_a_redelivery(ledger, make_event, encode):

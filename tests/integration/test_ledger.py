@@ -3,35 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-
-import psycopg
-import pytest
 
 from bridge.ledger import ClaimResult, SettledStatus, Settlement
-from bridge.store import open_ledger
 from bridge.store.migrate import upgrade_sync
 
 LEASE = 30.0
 T0 = 1_800_000_000.0
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def ledger_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    dsn = request.getfixturevalue("postgres_dsn")
-    name = f"ledger_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return dsn.rsplit("/", 1)[0] + "/" + name
-
-
-@pytest.fixture
-async def ledger(ledger_url):
-    store = await open_ledger(ledger_url)
-    yield store
-    await store.close()
 
 
 async def claim(ledger, key="e1/zalo_cs", *, owner="p1", now=T0, sequence=1, case="C1"):

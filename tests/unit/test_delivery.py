@@ -20,10 +20,7 @@ from bridge.errors import (
 )
 from bridge.flow import BreakerState, CircuitBreaker
 from bridge.mapping import BuiltinRenderer, MessageContext
-from bridge.store.migrate import upgrade_sync
-from bridge.store.sqlite import SqliteLedger
 from bridge.zalo import SendReceipt
-from cascade_support import Clock, Sleeps
 
 CONTEXT = MessageContext(
     lookup_url_template="https://dvc.example.gov.vn/tra-cuu?ma={case_code}",
@@ -58,25 +55,6 @@ class ScriptedZalo:
     async def find_sent(self, user_id: str, text: str, *, since: float) -> str | None:  # noqa: ARG002 - the MessageSender protocol
         self.lookups += 1
         return self.conversation.get(text)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sleeps(clock) -> Sleeps:
-    return Sleeps(clock)
-
-
-@pytest.fixture
-def ledger(tmp_path):
-    path = tmp_path / "ledger.sqlite3"
-    upgrade_sync(f"sqlite:///{path}")
-    store = SqliteLedger.open(str(path))
-    yield store
-    store._db.close()
 
 
 def breaker(clock, sleeps) -> CircuitBreaker:

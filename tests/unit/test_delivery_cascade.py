@@ -20,8 +20,6 @@ from bridge.errors import (
 )
 from bridge.events import CaseState
 from bridge.flow import BreakerState
-from bridge.store.migrate import upgrade_sync
-from bridge.store.sqlite import SqliteLedger
 from cascade_support import (
     BY_PHONE,
     CS,
@@ -31,34 +29,13 @@ from cascade_support import (
     UID,
     USER,
     ChannelZalo,
-    Clock,
     FakeDirectory,
-    Sleeps,
     deliverer,
     not_follower,
     outside_window,
     phone_only,
     record_of,
 )
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sleeps(clock) -> Sleeps:
-    return Sleeps(clock)
-
-
-@pytest.fixture
-def ledger(tmp_path):
-    path = tmp_path / "ledger.sqlite3"
-    upgrade_sync(f"sqlite:///{path}")
-    store = SqliteLedger.open(str(path))
-    yield store
-    store._db.close()
 
 
 class TestCascade:
