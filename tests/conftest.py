@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import fuzz_profiles
 from bridge_devkit.kafka import LocalKafka
 from bridge_devkit.postgres import LocalPostgres
 
@@ -41,6 +42,8 @@ BASE_EVENT: dict[str, Any] = {
 }
 
 EventFactory = Callable[..., dict[str, Any]]
+
+fuzz_profiles.load()
 
 
 def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
