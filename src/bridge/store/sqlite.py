@@ -23,6 +23,7 @@ from bridge.ledger import (
     first_claim,
     first_sight,
 )
+from bridge.store.errors import converting
 
 __all__ = ["SqliteLedger", "is_busy"]
 
@@ -95,6 +96,7 @@ class SqliteLedger:
         ).fetchone()
         return row is not None and sequence < row[0]
 
+    @converting("the SQLite ledger")
     async def claim(  # noqa: PLR0913 - mirrors the Ledger protocol
         self,
         key: str,
@@ -158,6 +160,7 @@ class SqliteLedger:
             (SENDING, owner, now + lease_seconds, now, key),
         )
 
+    @converting("the SQLite ledger")
     async def reclaim(
         self, key: str, *, owner: str, now: float, lease_seconds: float
     ) -> int | None:
@@ -179,6 +182,7 @@ class SqliteLedger:
             raise
         return int(row[0]) if taken and row else None
 
+    @converting("the SQLite ledger")
     async def mark_in_doubt(self, key: str, *, now: float) -> None:
         """See ``bridge.ledger.Ledger.mark_in_doubt``."""
         await self._begin()
@@ -193,6 +197,7 @@ class SqliteLedger:
             self._db.execute("ROLLBACK")
             raise
 
+    @converting("the SQLite ledger")
     async def release(self, key: str, *, now: float) -> None:
         """See ``bridge.ledger.Ledger.release``."""
         await self._begin()
@@ -207,6 +212,7 @@ class SqliteLedger:
             self._db.execute("ROLLBACK")
             raise
 
+    @converting("the SQLite ledger")
     async def settle(
         self, key: str, settlement: Settlement, *, case_code: str, sequence: int, now: float
     ) -> None:
