@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from bridge.cascade import CascadeConfig, Route
 from bridge.delivery import Deliverer, DeliveryPolicy, InboundRecord
-from bridge.errors import RecipientUnreachableError
+from bridge.errors import RecipientUnreachableError, StoreError
 from bridge.flow import CircuitBreaker
 from bridge.mapping import BuiltinRenderer, MessageContext
 from bridge.status import Channel
@@ -98,7 +98,7 @@ class FakeDirectory:
     async def linked_users(self, case_code: str) -> list[str]:
         if self.failures:
             self.failures -= 1
-            raise ConnectionError("citizen store unavailable")
+            raise StoreError("citizen store: OperationalError")
         return list(self.linked.get(case_code, []))
 
     async def last_interaction_at(self, user_id: str) -> float | None:

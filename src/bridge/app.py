@@ -41,6 +41,7 @@ from bridge.delivery import (
     RateLimiter,
 )
 from bridge.dispatch import Dispatcher
+from bridge.faults import INFRASTRUCTURE_HOLDS, Outage
 from bridge.feature_metrics import watch_features
 from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
 from bridge.hold_store import HoldStore
@@ -52,6 +53,7 @@ from bridge.metrics import Metrics
 from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.pacing import PacedSender
 from bridge.quiet_hours import QuietWindow, parse_clock_time
+from bridge.settling import Settler
 from bridge.store import open_ledger
 from bridge.store.database import open_engine
 from bridge.templates.renderer import template_renderer
@@ -106,6 +108,8 @@ class Runtime:
     ledger: Ledger | None = None
     on_fatal: Callable[[BaseException], None] = _terminate
     flow: FlowControl = field(default_factory=FlowControl)
+    outage: Outage | None = None
+    """Holds the consumer, and readiness, while a record waits out a store or broker outage."""
     owner: str = field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     )
@@ -138,16 +142,22 @@ class Runtime:
 
     @property
     def ready(self) -> bool:
-        """Started, Zalo accepts calls (the circuit breaker is closed), and a token is usable."""
+        """Started, Zalo accepts calls, a token is usable, and no record waits out an outage.
+
+        Zalo accepts calls while the circuit breaker is closed; a record waits out an outage
+        while the store or the broker cannot be reached.
+        """
         return (
             self._dispatcher is not None
             and (self.breaker is None or self.breaker.state is BreakerState.CLOSED)
             and (self.tokens is None or self.tokens.healthy)
+            and not self.flow.reasons & INFRASTRUCTURE_HOLDS
         )
 
     async def start(self) -> None:
         """Open the Zalo client, the ledger and the transactional producer; build the pipeline."""
         settings = self.settings
+        outage = self.outage = Outage(self.flow.hold)
         sender = self.sender or await self._zalo_client()
         ledger = self.ledger
         store = settings.store
@@ -193,13 +203,10 @@ class Runtime:
                 dead_letter_topic=kafka.dead_letter_topic,
             )
 
-        async def deliver(record: InboundRecord) -> list[OutboundRecord]:
-            outcome = await deliverer.handle(record)
-            if outcome.event is not None:
-                await citizens.record_event(outcome.event)  # the dossier's state, for lookups
-            return outputs(record, outcome)
-
-        process: Callable[[InboundRecord], Awaitable[list[OutboundRecord]]] = deliver
+        settler = Settler(
+            handle=deliverer.handle, record_event=citizens.record_event, outputs=outputs
+        )
+        process: Callable[[InboundRecord], Awaitable[list[OutboundRecord]]] = settler.deliver
         if settings.quiet_hours.enabled or settings.announcements.enabled:
             if self.ledger is not None:  # a fake ledger: the tables were not migrated yet
                 from bridge.store.migrate import upgrade  # noqa: PLC0415 - alembic only here
@@ -209,7 +216,7 @@ class Runtime:
             self._closers.append(engine.dispose)
             if settings.quiet_hours.enabled:
                 process = self._quiet_hours(engine, deliverer, outputs, publisher).guard(
-                    deliver, outputs, on_held=citizens.record_event
+                    settler.deliver, outputs, on_held=settler.record_held
                 )
             if settings.announcements.enabled:
                 self.announcements = AnnouncementService(
@@ -220,6 +227,7 @@ class Runtime:
                     owner=self.owner,
                     audience=self.audience,
                     clock=self.clock,
+                    outage=outage,
                 )
                 await self.announcements.start()
 
@@ -236,6 +244,10 @@ class Runtime:
             max_in_flight=delivery.max_in_flight,
             commit_interval=kafka.commit_interval_ms / 1000,
             on_fatal=self.on_fatal,
+            give_up=settler.give_up,
+            max_tries=delivery.max_processing_tries,
+            max_backoff=delivery.max_backoff_seconds,
+            outage=outage,
         )
         self._dispatcher.start()
         self._watch(self._dispatcher, self.breaker)
@@ -271,6 +283,8 @@ class Runtime:
             limiter=limiter,
             citizens=citizens,
             cascade=cascade_config(settings.cascade),
+            max_tries=delivery.max_processing_tries,
+            outage=self.outage,
         )
 
     def _watch(self, dispatcher: Dispatcher, breaker: CircuitBreaker) -> None:
