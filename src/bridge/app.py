@@ -28,10 +28,10 @@ from tenacity import (
 
 from bridge.announcements.consumer import register_announcement_consumer
 from bridge.announcements.service import AnnouncementService
-from bridge.cascade import cascade_config
-from bridge.citizen_services import CitizenServices
-from bridge.consumer import register_consumer
-from bridge.delivery import (
+from bridge.citizens.services import CitizenServices
+from bridge.delivery.cascade import cascade_config
+from bridge.delivery.consumer import register_consumer
+from bridge.delivery.deliverer import (
     CitizenDirectory,
     Deliverer,
     DeliveryOutcome,
@@ -40,22 +40,28 @@ from bridge.delivery import (
     MessageSender,
     RateLimiter,
 )
-from bridge.dispatch import Dispatcher
+from bridge.delivery.dispatch import Dispatcher
+from bridge.delivery.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
+from bridge.delivery.outbox import OutboundRecord, TransactionalPublisher, outputs_for
+from bridge.delivery.pacing import PacedSender
 from bridge.feature_metrics import watch_features
-from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
-from bridge.hold_store import HoldStore
-from bridge.holding import QuietHoursGate, Releaser, SerialPublisher, UrgencyRule, stop_task
-from bridge.kafka_security import broker_security, client_options, verify_login
-from bridge.logs import get_logger
-from bridge.mapping import MessageContext
-from bridge.metrics import Metrics
-from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
-from bridge.pacing import PacedSender
-from bridge.quiet_hours import QuietWindow, parse_clock_time
+from bridge.kafka.security import broker_security, client_options, verify_login
+from bridge.observability.logs import get_logger
+from bridge.observability.metrics import Metrics
+from bridge.quiet_hours.holding import (
+    QuietHoursGate,
+    Releaser,
+    SerialPublisher,
+    UrgencyRule,
+    stop_task,
+)
+from bridge.quiet_hours.store import HoldStore
+from bridge.quiet_hours.window import QuietWindow, parse_clock_time
 from bridge.store import open_ledger
 from bridge.store.database import open_engine
 from bridge.templates.renderer import template_renderer
-from bridge.webhook import webhook_endpoint
+from bridge.webhook.endpoint import webhook_endpoint
+from bridge.wording import MessageContext
 from bridge.zalo import StaticToken, TokenSource, ZaloClient
 from bridge.zalo.codes import zns_classifier
 from bridge.zalo.token_setup import managed_tokens_enabled, open_managed_token
@@ -68,8 +74,8 @@ if TYPE_CHECKING:
 
     from bridge.announcements.audience import Audience
     from bridge.announcements.intake import AnnouncementIntake
-    from bridge.citizen_store import CitizenStore
-    from bridge.ledger import Ledger
+    from bridge.citizens.store import CitizenStore
+    from bridge.delivery.ledger import Ledger
     from bridge.settings import Settings
     from bridge.zalo.managed_token import ManagedToken
 
@@ -448,8 +454,8 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
     Nothing connects until the app starts. ``GET /health/live`` answers while the process runs;
     ``GET /health/ready`` answers 204 while the Kafka broker is reachable, Zalo accepts calls and
     (with managed tokens) a usable token is at hand. ``GET /metrics`` serves the Prometheus
-    metrics (``bridge.metrics``). ``POST <webhook.path>`` receives the OA's signed events
-    (``bridge.webhook``) when ``webhook.oa_secret_key`` is set.
+    metrics (``bridge.observability.metrics``). ``POST <webhook.path>`` receives the OA's signed
+    events (``bridge.webhook``) when ``webhook.oa_secret_key`` is set.
 
     Args:
         settings: The validated settings.

@@ -9,9 +9,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from bridge.announcements.service import AnnouncementService
-    from bridge.citizen_services import CitizenServices
-    from bridge.holding import Releaser
-    from bridge.metrics import Counts, Metrics
+    from bridge.citizens.services import CitizenServices
+    from bridge.observability.metrics import Counts, Metrics
+    from bridge.quiet_hours.holding import Releaser
     from bridge.zalo.managed_token import ManagedToken
 
 __all__ = ["watch_features"]

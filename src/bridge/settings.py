@@ -27,7 +27,7 @@ from pydantic_settings import (
 
 from bridge.errors import ConfigurationError
 from bridge.events import CaseState, EventType
-from bridge.quiet_hours import parse_clock_time
+from bridge.quiet_hours.window import parse_clock_time
 
 __all__ = [
     "ENV_PREFIX",

@@ -18,10 +18,10 @@ from bridge.announcements.audience import SqlAudience, citizen_links, citizens
 from bridge.announcements.contract import AudienceSpec, parse_announcement
 from bridge.announcements.fanout import FanOut, FanOutPolicy
 from bridge.announcements.store import AnnouncementStore, Progress
-from bridge.cli import cli
-from bridge.cli_announce import describe_progress
+from bridge.cli.announce import describe_progress
+from bridge.cli.main import cli
 from bridge.errors import DeliveryInDoubtError, RecipientUnreachableError, RetryableDeliveryError
-from bridge.quiet_hours import QuietWindow
+from bridge.quiet_hours.window import QuietWindow
 from bridge.store.database import open_engine
 from bridge.store.migrate import upgrade
 from bridge.zalo import SendReceipt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bridge.delivery import DeliveryStatus
+from bridge.delivery.deliverer import DeliveryStatus
 from cascade_support import (
     BY_PHONE,
     CS,

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from bridge.citizen_store import CitizenStore, RetentionPolicy
-from bridge.dossiers import DossierState
+from bridge.citizens.dossiers import DossierState
+from bridge.citizens.store import CitizenStore, RetentionPolicy
 from bridge.events import CaseState
 from bridge.store import open_ledger
 from bridge.store.migrate import alembic_config, upgrade_sync

@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from typer.testing import CliRunner
 
-from bridge.cli import cli
-from bridge.replay import (
+from bridge.cli.main import cli
+from bridge.delivery.replay import (
     InvalidSelectionError,
     ReplayCriteria,
     ReplayError,

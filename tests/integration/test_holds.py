@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from bridge.cascade import CascadeConfig, Route
-from bridge.delivery import DeliveryOutcome, InboundRecord
+from bridge.delivery.cascade import CascadeConfig, Route
+from bridge.delivery.deliverer import DeliveryOutcome, InboundRecord
+from bridge.delivery.outbox import OutboundRecord
 from bridge.errors import InvalidEventError
 from bridge.events import parse_event
-from bridge.hold_store import HoldStatus, HoldStore
-from bridge.holding import QuietHoursGate, Releaser, SerialPublisher, UrgencyRule
-from bridge.outbox import OutboundRecord
-from bridge.quiet_hours import QuietWindow
+from bridge.quiet_hours.holding import QuietHoursGate, Releaser, SerialPublisher, UrgencyRule
+from bridge.quiet_hours.store import HoldStatus, HoldStore
+from bridge.quiet_hours.window import QuietWindow
 from bridge.status import DeliveryStatus
 from bridge.store.database import open_engine
 from bridge.store.migrate import upgrade

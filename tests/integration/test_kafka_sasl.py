@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bridge.app import create_app
-from bridge.kafka_security import KafkaAuthenticationError
-from bridge.replay import ReplayCriteria, ReplayError, list_dead_letters
+from bridge.delivery.replay import ReplayCriteria, ReplayError, list_dead_letters
+from bridge.kafka.security import KafkaAuthenticationError
 from bridge.settings import Settings, load_settings
 from bridge_devkit.kafka import LocalKafka, ScramUser
 from support import TOKEN, USER

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bridge.ledger import ClaimResult, SettledStatus, Settlement
+from bridge.delivery.ledger import ClaimResult, SettledStatus, Settlement
 from bridge.store.migrate import upgrade_sync
 
 LEASE = 30.0

@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from bridge.store.token_cipher import new_key
+from bridge.zalo.token_cipher import new_key
 from bridge_devkit.emulator import EmulatorConfig, OAuthConfig, start_emulator
 from bridge_devkit.harness import Processes, clean_env, free_port
 from support import USER, Emulator

@@ -11,9 +11,9 @@ import sys
 import httpx
 import pytest
 
-from bridge.citizen_services import CitizenServices
+from bridge.citizens.services import CitizenServices
 from bridge.settings import load_settings
-from bridge.webhook import webhook_endpoint
+from bridge.webhook.endpoint import webhook_endpoint
 from bridge.zalo import StaticToken, ZaloClient
 from bridge_devkit.emulator import EmulatorConfig, start_emulator
 from citizens_support import APP_ID, HMAC_KEY, OA_SECRET, chat, oa_event, serve
@@ -66,9 +66,9 @@ def settings(sections):
 KILLED_PROCESS = """
 import asyncio, json, sys
 import uvicorn
-from bridge.citizen_services import CitizenServices
+from bridge.citizens.services import CitizenServices
 from bridge.settings import load_settings
-from bridge.webhook import webhook_endpoint
+from bridge.webhook.endpoint import webhook_endpoint
 
 class Hanging:
     async def send_text(self, user_id, text):

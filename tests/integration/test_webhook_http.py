@@ -8,9 +8,9 @@ import time
 import httpx
 import pytest
 
-from bridge.citizen_services import CitizenServices
+from bridge.citizens.services import CitizenServices
 from bridge.settings import load_settings
-from bridge.webhook import webhook_endpoint
+from bridge.webhook.endpoint import webhook_endpoint
 from bridge.zalo import StaticToken, ZaloClient
 from bridge_devkit.emulator import EmulatorConfig, start_emulator
 from bridge_devkit.emulator.webhook import compact_json, signature

@@ -8,8 +8,8 @@ import uuid
 import psycopg
 import pytest
 
-from bridge.citizen_store import CitizenStore, RetentionPolicy
-from bridge.webhook_inbox_store import InboxStore
+from bridge.citizens.store import CitizenStore, RetentionPolicy
+from bridge.webhook.inbox import InboxStore
 
 T0 = 1_800_000_000.0
 HOUR = 3_600.0

@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bridge.events import CaseState
-from bridge.mapping import MessageContext
-from bridge.preview import PreviewServer, load_catalog
+from bridge.templates.preview import PreviewServer, load_catalog
+from bridge.wording import MessageContext
 
 pytestmark = pytest.mark.browser
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.delivery.sqlite_ledger import SqliteLedger
 from bridge.store.migrate import upgrade_sync
-from bridge.store.sqlite import SqliteLedger
 from cascade_support import Clock, Sleeps
 
 

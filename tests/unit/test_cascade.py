@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.cascade import (
+from bridge.delivery.cascade import (
     WINDOW_SKIP,
     CascadeConfig,
     Route,
@@ -18,9 +18,9 @@ from bridge.cascade import (
     user_steps,
 )
 from bridge.events import CaseState, CaseStateEvent
-from bridge.mapping import BuiltinRenderer, CitizenMessage, MessageContext
 from bridge.settings import CascadeSettings
 from bridge.status import Channel
+from bridge.wording import BuiltinRenderer, CitizenMessage, MessageContext
 
 USER = "2512523625412515"
 LINKED = "7001"

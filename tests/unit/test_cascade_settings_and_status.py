@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.delivery import DeliveryOutcome, InboundRecord
+from bridge.delivery.deliverer import DeliveryOutcome, InboundRecord
+from bridge.delivery.flow import CircuitBreaker
+from bridge.delivery.outbox import outputs_for
 from bridge.errors import ConfigurationError
 from bridge.events import CaseState, CaseStateEvent
-from bridge.flow import CircuitBreaker
-from bridge.outbox import outputs_for
 from bridge.settings import load_settings
 from bridge.status import Channel, ChannelDelivery, DeliveryStatus, DeliveryStatusEvent
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from structlog.testing import capture_logs
 
-from bridge.citizen_desk import CitizenDesk, LinkPolicy
-from bridge.citizen_store import CitizenStore
-from bridge.dossiers import DossierState
+from bridge.citizens.desk import CitizenDesk, LinkPolicy
+from bridge.citizens.dossiers import DossierState
+from bridge.citizens.replies import Replies
+from bridge.citizens.second_factor import phone_last4_hash, receipt_secret
+from bridge.citizens.store import CitizenStore
 from bridge.errors import RecipientUnreachableError
 from bridge.events import CaseState
-from bridge.replies import Replies
-from bridge.second_factor import phone_last4_hash, receipt_secret
-from bridge.webhook_events import OaEvent
+from bridge.webhook.events import OaEvent
 from bridge.zalo import SendReceipt
 
 KEY = "desk-key"

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bridge.citizen_services import CitizenServices, retention_policy
+from bridge.citizens.services import CitizenServices, retention_policy
 from bridge.errors import ConfigurationError
 from bridge.events import CaseStateEvent
 from bridge.settings import load_settings

@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from bridge.citizen_text import CaseCode, Help, Lookup, Unsubscribe, fold, parse_citizen_text
+from bridge.citizens.text import CaseCode, Help, Lookup, Unsubscribe, fold, parse_citizen_text
 
 CODE = "000.20.31.H56-260310-0042"
 

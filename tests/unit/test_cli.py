@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 from typer.testing import CliRunner
 
-from bridge.cli import cli
+from bridge.cli.main import cli
 
 runner = CliRunner()
 

@@ -8,8 +8,8 @@ import os
 import pytest
 from typer.testing import CliRunner
 
-from bridge.cli import cli
-from bridge.second_factor import receipt_secret
+from bridge.citizens.second_factor import receipt_secret
+from bridge.cli.main import cli
 
 runner = CliRunner()
 CODE = "000.20.31.H56-260310-0042"

@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from bridge.cli import cli
-from bridge.store.token_cipher import new_key
+from bridge.cli.main import cli
 from bridge.zalo.oauth import challenge_of
+from bridge.zalo.token_cipher import new_key
 
 runner = CliRunner()
 OA = "1646843870823903717"

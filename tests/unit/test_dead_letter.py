@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bridge.dead_letter import dead_letter_headers
-from bridge.delivery import DeliveryOutcome, InboundRecord
+from bridge.delivery.dead_letter import dead_letter_headers
+from bridge.delivery.deliverer import DeliveryOutcome, InboundRecord
+from bridge.delivery.outbox import outputs_for
 from bridge.errors import InvalidEventError, InvalidEventReason
-from bridge.outbox import outputs_for
 from bridge.status import DeliveryStatus
 
 

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from structlog.testing import capture_logs
 
-from bridge.delivery import Deliverer, DeliveryPolicy, DeliveryStatus, InboundRecord
+from bridge.delivery.deliverer import Deliverer, DeliveryPolicy, DeliveryStatus, InboundRecord
+from bridge.delivery.flow import BreakerState, CircuitBreaker
 from bridge.errors import (
     AccountError,
     DeliveryInDoubtError,
@@ -18,8 +19,7 @@ from bridge.errors import (
     RetryableDeliveryError,
     TokenError,
 )
-from bridge.flow import BreakerState, CircuitBreaker
-from bridge.mapping import BuiltinRenderer, MessageContext
+from bridge.wording import BuiltinRenderer, MessageContext
 from bridge.zalo import SendReceipt
 
 CONTEXT = MessageContext(

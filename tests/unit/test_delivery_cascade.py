@@ -7,8 +7,9 @@ import json
 import pytest
 from structlog.testing import capture_logs
 
-from bridge.cascade import CascadeConfig, Route
-from bridge.delivery import DeliveryStatus
+from bridge.delivery.cascade import CascadeConfig, Route
+from bridge.delivery.deliverer import DeliveryStatus
+from bridge.delivery.flow import BreakerState
 from bridge.errors import (
     AccountError,
     DeliveryInDoubtError,
@@ -19,7 +20,6 @@ from bridge.errors import (
     TokenError,
 )
 from bridge.events import CaseState
-from bridge.flow import BreakerState
 from cascade_support import (
     BY_PHONE,
     CS,

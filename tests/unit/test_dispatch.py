@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from bridge.delivery import InboundRecord
-from bridge.dispatch import Dispatcher
-from bridge.outbox import OutboundRecord, PublishError
+from bridge.delivery.deliverer import InboundRecord
+from bridge.delivery.dispatch import Dispatcher
+from bridge.delivery.outbox import OutboundRecord, PublishError
 
 
 class Flow:

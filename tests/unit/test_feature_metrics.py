@@ -13,18 +13,18 @@ import pytest
 from bridge.announcements.contract import parse_announcement
 from bridge.announcements.fanout import FanOutStats
 from bridge.announcements.store import AnnouncementStatus, AnnouncementStore, Progress
-from bridge.citizen_desk import CitizenDesk, LinkPolicy
-from bridge.citizen_store import CitizenStore
+from bridge.citizens.desk import CitizenDesk, LinkPolicy
+from bridge.citizens.replies import Replies
+from bridge.citizens.second_factor import receipt_secret
+from bridge.citizens.store import CitizenStore
 from bridge.feature_metrics import watch_features
-from bridge.metrics import Metrics
-from bridge.replies import Replies
-from bridge.second_factor import receipt_secret
+from bridge.observability.metrics import Metrics
 from bridge.status import Channel, ChannelDelivery, DeliveryStatus
 from bridge.store.database import open_engine
 from bridge.store.migrate import upgrade
-from bridge.webhook import WebhookInbox, webhook_endpoint
-from bridge.webhook_events import OaEvent, SignatureKeys
-from bridge.webhook_inbox_store import InboxStore
+from bridge.webhook.endpoint import WebhookInbox, webhook_endpoint
+from bridge.webhook.events import OaEvent, SignatureKeys
+from bridge.webhook.inbox import InboxStore
 from bridge.zalo import SendReceipt
 from bridge_devkit.emulator.webhook import compact_json, signature
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
+from bridge.delivery.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
 
 
 class Clock:

@@ -16,7 +16,7 @@ from faststream.kafka.security import parse_security
 from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
 
 from bridge.errors import ConfigurationError
-from bridge.kafka_security import (
+from bridge.kafka.security import (
     KafkaAuthenticationError,
     broker_security,
     client_options,

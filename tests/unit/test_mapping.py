@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bridge.events import CaseState, CaseStateEvent
-from bridge.mapping import (
+from bridge.wording import (
     MAX_TEXT_LENGTH,
     MessageContext,
     format_date,

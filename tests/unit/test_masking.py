@@ -9,8 +9,8 @@ import logging
 import pytest
 import structlog
 
-from bridge.logs import configure_logging, get_logger
-from bridge.masking import mask_id_number, mask_phone, mask_text, pseudonymise
+from bridge.observability.logs import configure_logging, get_logger
+from bridge.observability.masking import mask_id_number, mask_phone, mask_text, pseudonymise
 
 
 class TestMasking:

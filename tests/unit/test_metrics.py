@@ -9,7 +9,7 @@ import httpx
 import prometheus_client
 import pytest
 
-from bridge.metrics import Metrics, label_value
+from bridge.observability.metrics import Metrics, label_value
 
 
 class FakeClock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.pacing import PacedSender
+from bridge.delivery.pacing import PacedSender
 from bridge.zalo import SendReceipt
 
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from bridge.errors import TemplateError
-from bridge.mapping import MessageContext
-from bridge.preview import PreviewServer, load_catalog, province_directories
+from bridge.templates.preview import PreviewServer, load_catalog, province_directories
+from bridge.wording import MessageContext
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "templates"
 CONTEXT = MessageContext(

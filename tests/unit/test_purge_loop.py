@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bridge.citizen_services import CitizenServices
-from bridge.citizen_store import PurgeCounts
+from bridge.citizens.services import CitizenServices
+from bridge.citizens.store import PurgeCounts
 from bridge.settings import load_settings
 
 

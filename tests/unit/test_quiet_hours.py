@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bridge.events import CaseStateEvent
-from bridge.quiet_hours import QuietWindow, is_urgent, parse_clock_time
+from bridge.quiet_hours.window import QuietWindow, is_urgent, parse_clock_time
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 NIGHT = QuietWindow(time(21, 0), time(7, 0), HCM)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bridge.replay import (
+from bridge.delivery.replay import (
     NO_REASON,
     DeadLetterRecord,
     InvalidSelectionError,

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.dossiers import DossierState
+from bridge.citizens.dossiers import DossierState
+from bridge.citizens.replies import Replies
 from bridge.events import CaseState
-from bridge.replies import Replies
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CODE = "000.20.31.H56-260310-0042"

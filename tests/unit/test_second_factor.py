@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.second_factor import (
+from bridge.citizens.second_factor import (
     RECEIPT_ALPHABET,
     phone_last4,
     phone_last4_hash,

@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from bridge.citizen_store import CitizenStore
-from bridge.ledger import ClaimResult
+from bridge.citizens.store import CitizenStore
+from bridge.delivery.ledger import ClaimResult
+from bridge.delivery.sqlite_ledger import SqliteLedger
 from bridge.store.database import open_engine
 from bridge.store.migrate import upgrade
-from bridge.store.sqlite import SqliteLedger
 
 
 @pytest.fixture

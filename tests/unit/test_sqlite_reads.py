@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from bridge.citizen_store import CitizenStore, citizen_links
+from bridge.citizens.store import CitizenStore, citizen_links
 from bridge.errors import StoreError
 from bridge.store.migrate import upgrade
 from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bridge.state_recorder import StateRecorder
+from bridge.citizens.state_recorder import StateRecorder
 
 
 class Writes:

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.errors import StoreError
-from bridge.hold_store import HoldStore
+from bridge.quiet_hours.store import HoldStore
 from bridge.store.database import open_engine
 
 PHONE = "0912345678"

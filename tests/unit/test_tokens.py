@@ -14,8 +14,6 @@ from structlog.testing import capture_logs
 from bridge.app import Runtime
 from bridge.errors import ConfigurationError, OAuthError, TokenStoreError
 from bridge.settings import load_settings
-from bridge.store.token_cipher import TokenCipher, new_key
-from bridge.store.tokens import TokenPair, TokenStore
 from bridge.zalo.managed_token import ManagedToken, refresh_due_at
 from bridge.zalo.oauth import (
     Pkce,
@@ -25,6 +23,8 @@ from bridge.zalo.oauth import (
     consent_url,
     pair_from_answer,
 )
+from bridge.zalo.token_cipher import TokenCipher, new_key
+from bridge.zalo.token_store import TokenPair, TokenStore
 
 OA = "1646843870823903717"
 T0 = 1_800_000_000.0

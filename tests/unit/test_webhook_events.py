@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bridge.webhook_events import (
+from bridge.webhook.events import (
     SignatureKeys,
     WebhookRejectedError,
     check_age,

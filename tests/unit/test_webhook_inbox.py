@@ -8,11 +8,11 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from bridge.citizen_store import CitizenStore
+from bridge.citizens.store import CitizenStore
 from bridge.errors import StoreError
-from bridge.webhook import InboxPolicy, WebhookInbox, webhook_endpoint
-from bridge.webhook_events import SignatureKeys
-from bridge.webhook_inbox_store import InboxStore
+from bridge.webhook.endpoint import InboxPolicy, WebhookInbox, webhook_endpoint
+from bridge.webhook.events import SignatureKeys
+from bridge.webhook.inbox import InboxStore
 from bridge_devkit.emulator.webhook import compact_json, signature
 
 APP_ID, SECRET = "3066521851012345678", "oa-secret"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from faststream import AckPolicy
 
-from bridge.consumer import lenient_parser, to_inbound_record
+from bridge.delivery.consumer import lenient_parser, to_inbound_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from faststream.message import StreamMessage
 
     from bridge.announcements.intake import AnnouncementIntake
-    from bridge.delivery import InboundRecord
+    from bridge.delivery.deliverer import InboundRecord
     from bridge.settings import Settings
 
 __all__ = ["announcement_group", "register_announcement_consumer"]

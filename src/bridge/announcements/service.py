@@ -21,11 +21,11 @@ from bridge.announcements.audience import SqlAudience
 from bridge.announcements.fanout import FanOut, FanOutPolicy
 from bridge.announcements.intake import AnnouncementIntake
 from bridge.announcements.store import AnnouncementStore
+from bridge.delivery.flow import oa_rate_limiter
 from bridge.errors import DeliveryError
-from bridge.flow import oa_rate_limiter
-from bridge.kafka_security import client_options
-from bridge.logs import get_logger
-from bridge.quiet_hours import QuietWindow, parse_clock_time
+from bridge.kafka.security import client_options
+from bridge.observability.logs import get_logger
+from bridge.quiet_hours.window import QuietWindow, parse_clock_time
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bridge.announcements.audience import Audience
-    from bridge.delivery import MessageSender, RateLimiter
-    from bridge.outbox import OutboundRecord
+    from bridge.delivery.deliverer import MessageSender, RateLimiter
+    from bridge.delivery.outbox import OutboundRecord
     from bridge.settings import Settings
 
 __all__ = ["AnnouncementService", "announcement_window"]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from bridge.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from bridge.ledger import Ledger
+    from bridge.delivery.ledger import Ledger
 
 __all__ = ["open_ledger"]
 
@@ -25,11 +25,11 @@ async def open_ledger(url: str, *, pool_size: int = 10, migrate: bool = True) ->
     if migrate:
         await upgrade(url)
     if url.startswith("sqlite:///"):
-        from bridge.store.sqlite import SqliteLedger  # noqa: PLC0415 - one backend per process
+        from bridge.delivery.sqlite_ledger import SqliteLedger  # noqa: PLC0415 - one backend per process
 
         return SqliteLedger.open(url.removeprefix("sqlite:///"))
     if url.startswith(("postgresql://", "postgres://")):
-        from bridge.store.postgres import PostgresLedger  # noqa: PLC0415 - one backend per process
+        from bridge.delivery.postgres_ledger import PostgresLedger  # noqa: PLC0415 - one backend per process
 
         return await PostgresLedger.open(url, pool_size=pool_size)
     raise ConfigurationError("store.url must start with sqlite:/// or postgresql://")

@@ -12,7 +12,6 @@ from jinja2 import TemplateError as JinjaTemplateError
 
 from bridge.errors import TemplateError, TemplateProblem
 from bridge.events import CaseStateEvent, EventType
-from bridge.mapping import MAX_TEXT_LENGTH, CitizenMessage, clip
 from bridge.templates.environment import TIMEZONE_VARIABLE, template_environment
 from bridge.templates.files import (
     PACKAGE_SOURCE,
@@ -24,6 +23,7 @@ from bridge.templates.files import (
 )
 from bridge.templates.validation import CardLimits, validate_registry
 from bridge.templates.variables import message_variables
+from bridge.wording import MAX_TEXT_LENGTH, CitizenMessage, clip
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from jinja2 import Template
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from bridge.mapping import MessageContext
     from bridge.templates.files import CardModel
+    from bridge.wording import MessageContext
 
 __all__ = [
     "CardRow",

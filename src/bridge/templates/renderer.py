@@ -8,8 +8,8 @@ from bridge.templates.registry import TemplateRenderer, load_registry
 from bridge.templates.validation import CardLimits
 
 if TYPE_CHECKING:
-    from bridge.mapping import MessageContext
     from bridge.settings import Settings
+    from bridge.wording import MessageContext
 
 __all__ = ["card_limits", "template_renderer"]
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import httpx
 
 from bridge.errors import OAuthError
-from bridge.store.tokens import TokenPair
+from bridge.zalo.token_store import TokenPair
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

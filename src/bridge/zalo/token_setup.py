@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bridge.errors import ConfigurationError
-from bridge.store.token_cipher import TokenCipher
-from bridge.store.tokens import TokenStore
 from bridge.zalo.managed_token import ManagedToken
 from bridge.zalo.oauth import TokenLifetimes, ZaloOAuth
+from bridge.zalo.token_cipher import TokenCipher
+from bridge.zalo.token_store import TokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,0 +1,1 @@
+"""Citizens in the OA chat: links to dossiers, lookups, replies, receipts, retention."""

@@ -1,0 +1,1 @@
+"""Case-state events to citizens: consume, dispatch, deliver once, settle, dead-letter."""

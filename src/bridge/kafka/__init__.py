@@ -1,0 +1,1 @@
+"""Kafka plumbing every wing shares: connection settings and security."""

@@ -1,0 +1,1 @@
+"""What operators see of a running bridge: logs, masked personal data, metrics."""
