@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bridge.delivery.ledger import ClaimResult, SettledStatus, Settlement
 from bridge.store.migrate import upgrade_sync
+
+
+@pytest.fixture
+def ledger(any_ledger):
+    """The ledger on each database (SQLite, PostgreSQL)."""
+    return any_ledger
+
 
 LEASE = 30.0
 T0 = 1_800_000_000.0

@@ -1,4 +1,4 @@
-"""The preview's catalog and HTTP API (the page itself is tested in tests/preview)."""
+"""The preview's catalog and HTTP API (the page itself: test_preview_page.py)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bridge.delivery.deliverer import DeliveryStatus
 from cascade_support import (
     BY_PHONE,
@@ -19,6 +21,12 @@ from cascade_support import (
     outside_window,
     record_of,
 )
+
+
+@pytest.fixture
+def ledger(any_ledger):
+    """The ledger on each database (SQLite, PostgreSQL)."""
+    return any_ledger
 
 
 async def test_each_step_is_sent_once_by_two_replicas_and_a_redelivery(ledger, make_event, encode):

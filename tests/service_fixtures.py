@@ -129,8 +129,8 @@ def ledger_url(request, tmp_path):
 
 
 @pytest.fixture
-async def ledger(ledger_url):
-    """The ledger store at ``ledger_url``, migrated."""
+async def any_ledger(ledger_url):
+    """The ledger store at ``ledger_url``, migrated (a module's ``ledger`` may be this one)."""
     store = await open_ledger(ledger_url)
     yield store
     await store.close()
