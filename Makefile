@@ -84,8 +84,8 @@ test: lint typecheck test-all
 
 .PHONY: lint  ## ruff check and ruff format --check
 lint: $(INSTALLED)
-	$(BIN)/ruff check src devkit tests
-	$(BIN)/ruff format --check src devkit tests
+	$(BIN)/ruff check src devkit tests tools
+	$(BIN)/ruff format --check src devkit tests tools
 
 .PHONY: typecheck  ## mypy --strict on src/ and the dev kit
 typecheck: $(INSTALLED)

@@ -9,7 +9,8 @@ from bridge.delivery.deliverer import Deliverer, DeliveryPolicy, InboundRecord
 from bridge.delivery.flow import CircuitBreaker
 from bridge.errors import RecipientUnreachableError
 from bridge.status import Channel
-from bridge.wording import BuiltinRenderer, MessageContext
+from bridge.templates import BuiltinRenderer
+from bridge.wording import MessageContext
 from bridge.zalo import SendReceipt
 
 USER = "2512523625412515"

@@ -65,7 +65,9 @@ MODULES: dict[str, str] = {
 }
 
 # Data files that moved with their module (paths under src/).
-FILES: dict[str, str] = {}
+FILES: dict[str, str] = {
+    "bridge/preview.html": "bridge/templates/preview.html",
+}
 
 # Packages the move creates, with the docstring of their ``__init__``.
 PACKAGES: dict[str, str] = {
@@ -168,4 +170,9 @@ TESTS: dict[str, str] = {
 
 # Names that left their module in the re-cut after the move: (new module, name) -> new module.
 # Applied after MODULES, to ``from MODULE import NAME`` lines.
-NAMES: dict[tuple[str, str], str] = {}
+NAMES: dict[tuple[str, str], str] = {
+    # the circle wording (mapping) <-> templates: the package's renderer lives with the templates
+    ("bridge.wording", "BuiltinRenderer"): "bridge.templates",
+    ("bridge.wording", "render_message"): "bridge.templates",
+    ("bridge.templates.registry", "load_registry"): "bridge.templates.renderer",
+}

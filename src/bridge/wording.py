@@ -10,18 +10,14 @@ if TYPE_CHECKING:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from bridge.events import CaseStateEvent
-
 __all__ = [
     "DATE_FORMAT",
     "MAX_TEXT_LENGTH",
-    "BuiltinRenderer",
     "CitizenMessage",
     "MessageContext",
     "clip",
     "format_date",
     "format_vnd",
-    "render_message",
 ]
 
 MAX_TEXT_LENGTH = 2000
@@ -82,32 +78,3 @@ def clip(text: str, limit: int) -> str:
     if limit <= 1:
         return _ELLIPSIS[: max(limit, 0)]
     return text[: limit - 1].rstrip() + _ELLIPSIS
-
-
-@dataclass(frozen=True, slots=True)
-class BuiltinRenderer:
-    """The package's default templates for one province's context (no province overrides)."""
-
-    context: MessageContext
-
-    def render(self, event: CaseStateEvent) -> CitizenMessage | None:
-        """The message about ``event`` (see ``render_message``)."""
-        return render_message(event, self.context)
-
-
-def render_message(event: CaseStateEvent, context: MessageContext) -> CitizenMessage | None:
-    """Write the message that tells the citizen about ``event`` with the package's templates.
-
-    Args:
-        event: A validated case-state event.
-        context: The province's wording settings.
-
-    Returns:
-        The message (NFC, at most ``MAX_TEXT_LENGTH`` characters), or None when this kind of
-        event is not news for the citizen (internal steps, data corrections).
-    """
-    # The templates render with this module's formatting: imported here, not at the top.
-    from bridge.templates import package_registry  # noqa: PLC0415 - mutual import
-
-    rendered = package_registry().render(event, context)
-    return None if rendered is None else rendered.citizen_message()

@@ -15,7 +15,7 @@ import pytest
 from bridge.errors import InvalidEventError
 from bridge.events import parse_event
 from bridge.status import DeliveryStatusEvent, SourceRecord
-from bridge.wording import render_message
+from bridge.templates import render_message
 from bridge_devkit import chaos
 from bridge_devkit.chaos import (
     CHECKS,

@@ -20,7 +20,8 @@ from bridge.delivery.cascade import (
 from bridge.events import CaseState, CaseStateEvent
 from bridge.settings import CascadeSettings
 from bridge.status import Channel
-from bridge.wording import BuiltinRenderer, CitizenMessage, MessageContext
+from bridge.templates import BuiltinRenderer
+from bridge.wording import CitizenMessage, MessageContext
 
 USER = "2512523625412515"
 LINKED = "7001"

@@ -19,7 +19,8 @@ from bridge.errors import (
     RetryableDeliveryError,
     TokenError,
 )
-from bridge.wording import BuiltinRenderer, MessageContext
+from bridge.templates import BuiltinRenderer
+from bridge.wording import MessageContext
 from bridge.zalo import SendReceipt
 
 CONTEXT = MessageContext(

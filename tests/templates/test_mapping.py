@@ -9,13 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bridge.events import CaseState, CaseStateEvent
-from bridge.wording import (
-    MAX_TEXT_LENGTH,
-    MessageContext,
-    format_date,
-    format_vnd,
-    render_message,
-)
+from bridge.templates import render_message
+from bridge.wording import MAX_TEXT_LENGTH, MessageContext, format_date, format_vnd
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CONTEXT = MessageContext(

@@ -17,11 +17,11 @@ from bridge.delivery.deliverer import MessageRenderer
 from bridge.errors import ConfigurationError, TemplateError
 from bridge.events import CaseState, CaseStateEvent
 from bridge.settings import load_settings
-from bridge.templates import TemplateRenderer, load_registry
+from bridge.templates import TemplateRenderer, load_registry, render_message
 from bridge.templates.environment import template_environment
 from bridge.templates.renderer import template_renderer
 from bridge.templates.samples import Variant, entry_names, sample_event
-from bridge.wording import MAX_TEXT_LENGTH, MessageContext, render_message
+from bridge.wording import MAX_TEXT_LENGTH, MessageContext
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CONTEXT = MessageContext(

@@ -32,7 +32,8 @@ from bridge.errors import InvalidEventError
 from bridge.events import parse_event
 from bridge.settings import ProvinceSettings
 from bridge.status import DeliveryStatusEvent
-from bridge.wording import MessageContext, render_message
+from bridge.templates import render_message
+from bridge.wording import MessageContext
 from bridge_devkit.harness import (
     BridgeProcess,
     Processes,

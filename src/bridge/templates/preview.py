@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from bridge.events import CaseState, EventType
-from bridge.templates import load_registry, package_registry
+from bridge.templates.builtin import package_registry
 from bridge.templates.files import MESSAGES_FILE
+from bridge.templates.renderer import load_registry
 from bridge.templates.samples import Variant, entry_names, sample_event
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ class PreviewCatalog:
 
 
 def _page() -> bytes:
-    return resources.files("bridge").joinpath("preview.html").read_bytes()
+    return resources.files("bridge.templates").joinpath("preview.html").read_bytes()
 
 
 class _Handler(BaseHTTPRequestHandler):
