@@ -12,8 +12,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bridge.delivery.ledger_stores import open_ledger
 from bridge.settings import Settings, load_settings
-from bridge.store import open_ledger
 from bridge_devkit.emulator import EmulatorConfig, start_emulator
 from support import OTHER_USER, TOKEN, USER, Emulator
 

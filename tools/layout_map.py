@@ -175,4 +175,8 @@ NAMES: dict[tuple[str, str], str] = {
     ("bridge.wording", "BuiltinRenderer"): "bridge.templates",
     ("bridge.wording", "render_message"): "bridge.templates",
     ("bridge.templates.registry", "load_registry"): "bridge.templates.renderer",
+    # store/ keeps generic persistence only: the ledger's factory goes to delivery
+    ("bridge.store", "open_ledger"): "bridge.delivery.ledger_stores",
+    ("bridge.delivery.sqlite_ledger", "LOCK_WAIT_SECONDS"): "bridge.store.sqlite_locks",
+    ("bridge.delivery.sqlite_ledger", "is_busy"): "bridge.store.sqlite_locks",
 }

@@ -42,6 +42,7 @@ from bridge.delivery.deliverer import (
 )
 from bridge.delivery.dispatch import Dispatcher
 from bridge.delivery.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
+from bridge.delivery.ledger_stores import open_ledger
 from bridge.delivery.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.delivery.pacing import PacedSender
 from bridge.feature_metrics import watch_features
@@ -57,7 +58,6 @@ from bridge.quiet_hours.holding import (
 )
 from bridge.quiet_hours.store import HoldStore
 from bridge.quiet_hours.window import QuietWindow, parse_clock_time
-from bridge.store import open_ledger
 from bridge.store.database import open_engine
 from bridge.templates.renderer import template_renderer
 from bridge.webhook.endpoint import webhook_endpoint

@@ -11,8 +11,8 @@ from alembic import command
 
 from bridge.citizens.dossiers import DossierState
 from bridge.citizens.store import CitizenStore, RetentionPolicy
+from bridge.delivery.ledger_stores import open_ledger
 from bridge.events import CaseState
-from bridge.store import open_ledger
 from bridge.store.migrate import alembic_config, upgrade_sync
 
 T0 = 1_800_000_000.0

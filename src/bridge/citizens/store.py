@@ -14,10 +14,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.citizens.dossiers import FINAL_STATES, DossierState
-from bridge.delivery.sqlite_ledger import LOCK_WAIT_SECONDS, is_busy
 from bridge.errors import StoreError
 from bridge.events import CaseState
 from bridge.store.database import open_engine
+from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
 from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
 from bridge.webhook.inbox import InboxStatus, webhook_inbox
 

@@ -23,17 +23,9 @@ from bridge.delivery.ledger import (
     first_sight,
 )
 from bridge.errors import ConfigurationError, StoreError
+from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
 
-__all__ = ["SqliteLedger", "is_busy"]
-
-LOCK_WAIT_SECONDS = 10.0
-"""How long a write waits for another connection's write lock before it fails."""
-
-
-def is_busy(error: sqlite3.OperationalError) -> bool:
-    """Whether ``error`` says another connection holds the lock (worth waiting for)."""
-    return error.sqlite_errorcode in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
-
+__all__ = ["SqliteLedger"]
 
 class SqliteLedger:
     """``Ledger`` on one SQLite file, in WAL mode.

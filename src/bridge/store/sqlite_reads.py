@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.dialects import sqlite
 
-from bridge.delivery.sqlite_ledger import LOCK_WAIT_SECONDS, is_busy
 from bridge.errors import StoreError
+from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
 
 if TYPE_CHECKING:
     from sqlalchemy.sql import Select
