@@ -282,7 +282,7 @@ class Runtime:
     def _watch(self, dispatcher: Dispatcher, breaker: CircuitBreaker) -> None:
         """Let the metrics read the pipeline's gauges at scrape time."""
         self.metrics.watch_in_flight(lambda: dispatcher.in_flight)
-        self.metrics.watch_breaker(lambda: breaker.state.value)
+        self.metrics.watch_breaker(lambda: breaker.state.value, [s.value for s in BreakerState])
         self.metrics.watch_holds(lambda: self.flow.reasons)
         if self.tokens is not None:
             self.metrics.watch_token(self.tokens.seconds_until_expiry)

@@ -9,6 +9,7 @@ import httpx
 import prometheus_client
 import pytest
 
+from bridge.delivery.flow import BreakerState
 from bridge.observability.metrics import Metrics, label_value
 
 
@@ -192,7 +193,7 @@ class TestGauges:
     async def test_state_is_read_when_scraped(self, metrics):
         state = {"in_flight": 3, "breaker": "closed", "holds": frozenset(), "token": 3600.0}
         metrics.watch_in_flight(lambda: state["in_flight"])
-        metrics.watch_breaker(lambda: state["breaker"])
+        metrics.watch_breaker(lambda: state["breaker"], [s.value for s in BreakerState])
         metrics.watch_holds(lambda: state["holds"])
         metrics.watch_token(lambda: state["token"])
         await metrics.scrape()

@@ -27,6 +27,7 @@ from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
 
 __all__ = ["SqliteLedger"]
 
+
 class SqliteLedger:
     """``Ledger`` on one SQLite file, in WAL mode.
 

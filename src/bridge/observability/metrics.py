@@ -19,7 +19,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from bridge.delivery.flow import BreakerState
 from bridge.observability.logs import get_logger
 
 if TYPE_CHECKING:
@@ -206,9 +205,15 @@ class Metrics:
         """Report ``read()`` as ``zalo_bridge_in_flight`` (records read, not yet committed)."""
         self._gauges.in_flight = read
 
-    def watch_breaker(self, read: Callable[[], str | None]) -> None:
-        """Report the circuit breaker's state (a ``BreakerState`` value) returned by ``read``."""
+    def watch_breaker(self, read: Callable[[], str | None], states: Iterable[str]) -> None:
+        """Report the circuit breaker's state returned by ``read``, one of ``states``.
+
+        Args:
+            read: The current state (a ``BreakerState`` value).
+            states: Every state the breaker has, each a series (1 for the current one, else 0).
+        """
         self._gauges.breaker = read
+        self._gauges.breaker_states = tuple(states)
 
     def watch_holds(self, read: Callable[[], Iterable[str]]) -> None:
         """Report the reasons the consumer's partitions are paused for (``FlowControl.reasons``)."""
@@ -329,6 +334,7 @@ class _Gauges(Collector):
     def __init__(self) -> None:
         self.in_flight: Callable[[], int | None] | None = None
         self.breaker: Callable[[], str | None] | None = None
+        self.breaker_states: tuple[str, ...] = ()
         self.holds: Callable[[], Iterable[str]] | None = None
         self.tokens: dict[str, Callable[[], float | None]] = {}
         self.lag: dict[tuple[str, int], int] = {}
@@ -351,8 +357,8 @@ class _Gauges(Collector):
                 "1 for the circuit breaker's current state (closed, open, half_open), else 0.",
                 labels=["state"],
             )
-            for known in BreakerState:
-                breaker.add_metric([known.value], 1.0 if known.value == str(state) else 0.0)
+            for known in self.breaker_states:
+                breaker.add_metric([known], 1.0 if known == str(state) else 0.0)
             yield breaker
         if self.holds is not None:
             reasons = sorted({label_value(r) for r in _read(self.holds) or ()})
