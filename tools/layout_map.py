@@ -180,3 +180,9 @@ NAMES: dict[tuple[str, str], str] = {
     ("bridge.delivery.sqlite_ledger", "LOCK_WAIT_SECONDS"): "bridge.store.sqlite_locks",
     ("bridge.delivery.sqlite_ledger", "is_busy"): "bridge.store.sqlite_locks",
 }
+
+# Modules of the old layout that were cut up after the move (no single new home):
+# bridge.feature_metrics: watch_features became one watcher per wing, called by app.py
+# (zalo.metrics.watch_tokens, quiet_hours.metrics.watch_quiet_hours,
+# announcements.metrics.watch_announcements, citizens.metrics.watch_citizens); its helpers are
+# observability.metrics.with_zeros, flag and Snapshot.

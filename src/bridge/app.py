@@ -27,7 +27,9 @@ from tenacity import (
 )
 
 from bridge.announcements.consumer import register_announcement_consumer
+from bridge.announcements.metrics import watch_announcements
 from bridge.announcements.service import AnnouncementService
+from bridge.citizens.metrics import watch_citizens
 from bridge.citizens.services import CitizenServices
 from bridge.delivery.cascade import cascade_config
 from bridge.delivery.consumer import register_consumer
@@ -45,7 +47,6 @@ from bridge.delivery.flow import BreakerState, CircuitBreaker, FlowControl, oa_r
 from bridge.delivery.ledger_stores import open_ledger
 from bridge.delivery.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.delivery.pacing import PacedSender
-from bridge.feature_metrics import watch_features
 from bridge.kafka.security import broker_security, client_options, verify_login
 from bridge.observability.logs import get_logger
 from bridge.observability.metrics import Metrics
@@ -56,6 +57,7 @@ from bridge.quiet_hours.holding import (
     UrgencyRule,
     stop_task,
 )
+from bridge.quiet_hours.metrics import watch_quiet_hours
 from bridge.quiet_hours.store import HoldStore
 from bridge.quiet_hours.window import QuietWindow, parse_clock_time
 from bridge.store.database import open_engine
@@ -64,6 +66,7 @@ from bridge.webhook.endpoint import webhook_endpoint
 from bridge.wording import MessageContext
 from bridge.zalo import StaticToken, TokenSource, ZaloClient
 from bridge.zalo.codes import zns_classifier
+from bridge.zalo.metrics import watch_tokens
 from bridge.zalo.token_setup import managed_tokens_enabled, open_managed_token
 
 if TYPE_CHECKING:
@@ -288,13 +291,12 @@ class Runtime:
             self.metrics.watch_token(self.tokens.seconds_until_expiry)
             refresh = self.tokens.seconds_until_refresh_expiry
             self.metrics.watch_token(refresh, token="refresh")  # noqa: S106 - a label, not a secret
-        watch_features(
-            self.metrics,
-            tokens=self.tokens,
-            releaser=lambda: self.releaser,
-            announcements=lambda: self.announcements,
-            citizens=lambda: self.citizens,
-        )
+        # Each wing registers its own families; each is left out while its feature is off.
+        if self.tokens is not None:
+            watch_tokens(self.metrics, self.tokens)
+        watch_quiet_hours(self.metrics, lambda: self.releaser)
+        watch_announcements(self.metrics, lambda: self.announcements)
+        watch_citizens(self.metrics, lambda: self.citizens)
 
     def _quiet_hours(
         self,

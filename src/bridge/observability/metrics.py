@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from prometheus_client.metrics_core import Metric
 
-__all__ = ["PREFIX", "Counts", "Metrics", "label_value"]
+__all__ = ["PREFIX", "Counts", "Metrics", "Snapshot", "flag", "label_value", "with_zeros"]
 
 PREFIX = "zalo_bridge_"
 """Every metric name starts with it."""
@@ -58,6 +58,27 @@ def label_value(text: str | None, *, none: str = "none") -> str:
     if text is None:
         return none
     return text if _CODE.match(text) else OTHER
+
+
+def with_zeros(counts: Counts, known: tuple[str, ...]) -> dict[Any, float]:
+    """``counts`` with every ``known`` key present (a series exists before its first event)."""
+    return {**dict.fromkeys(known, 0.0), **counts}
+
+
+def flag(on: bool) -> Counts:  # noqa: FBT001 - a gauge of one boolean
+    """A gauge's counts for one boolean: 1 or 0, no labels."""
+    return {(): 1.0 if on else 0.0}
+
+
+@dataclass
+class Snapshot:
+    """Counts read from a store before a scrape; None until read, or when the read failed."""
+
+    values: dict[str, Counts] | None = None
+
+    def get(self, key: str) -> Counts | None:
+        """The counts read for ``key``, or None."""
+        return None if self.values is None else self.values.get(key)
 
 
 def _endpoint(path: str) -> str:

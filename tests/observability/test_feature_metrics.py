@@ -1,4 +1,4 @@
-"""The features' metrics: cascade steps, tokens, quiet hours, announcements, webhook, citizens."""
+"""The wings' metrics: cascade steps, tokens, quiet hours, announcements, webhook, citizens."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ import pytest
 
 from bridge.announcements.contract import parse_announcement
 from bridge.announcements.fanout import FanOutStats
+from bridge.announcements.metrics import watch_announcements
 from bridge.announcements.store import AnnouncementStatus, AnnouncementStore, Progress
 from bridge.citizens.desk import CitizenDesk, LinkPolicy
+from bridge.citizens.metrics import watch_citizens
 from bridge.citizens.replies import Replies
 from bridge.citizens.second_factor import receipt_secret
 from bridge.citizens.store import CitizenStore
-from bridge.feature_metrics import watch_features
 from bridge.observability.metrics import Metrics
+from bridge.quiet_hours.metrics import watch_quiet_hours
 from bridge.status import Channel, ChannelDelivery, DeliveryStatus
 from bridge.store.database import open_engine
 from bridge.store.migrate import upgrade
@@ -26,6 +28,7 @@ from bridge.webhook.endpoint import WebhookInbox, webhook_endpoint
 from bridge.webhook.events import OaEvent, SignatureKeys
 from bridge.webhook.inbox import InboxStore
 from bridge.zalo import SendReceipt
+from bridge.zalo.metrics import watch_tokens
 from bridge_devkit.emulator.webhook import compact_json, signature
 
 USER = "2512523625412515"
@@ -118,14 +121,13 @@ class TestCascadeSteps:
 
 
 def watch(metrics, **features):
+    """Register every wing's families as the composition root does."""
     sources = {"tokens": None, "releaser": None, "announcements": None, "citizens": None} | features
-    watch_features(
-        metrics,
-        tokens=sources["tokens"],
-        releaser=lambda: sources["releaser"],
-        announcements=lambda: sources["announcements"],
-        citizens=lambda: sources["citizens"],
-    )
+    if sources["tokens"] is not None:
+        watch_tokens(metrics, sources["tokens"])
+    watch_quiet_hours(metrics, lambda: sources["releaser"])
+    watch_announcements(metrics, lambda: sources["announcements"])
+    watch_citizens(metrics, lambda: sources["citizens"])
     return sources
 
 
