@@ -179,6 +179,22 @@ NAMES: dict[tuple[str, str], str] = {
     ("bridge.store", "open_ledger"): "bridge.delivery.ledger_stores",
     ("bridge.delivery.sqlite_ledger", "LOCK_WAIT_SECONDS"): "bridge.store.sqlite_locks",
     ("bridge.delivery.sqlite_ledger", "is_busy"): "bridge.store.sqlite_locks",
+    # each wing owns its settings section; bridge.settings composes them
+    ("bridge.settings", "AnnouncementSettings"): "bridge.announcements.settings",
+    ("bridge.settings", "CascadeChannel"): "bridge.delivery.settings",
+    ("bridge.settings", "CascadeRoute"): "bridge.delivery.settings",
+    ("bridge.settings", "CascadeSettings"): "bridge.delivery.settings",
+    ("bridge.settings", "DeliverySettings"): "bridge.delivery.settings",
+    ("bridge.settings", "KafkaSettings"): "bridge.kafka.settings",
+    ("bridge.settings", "LinkingSettings"): "bridge.citizens.settings",
+    ("bridge.settings", "LogSettings"): "bridge.observability.settings",
+    ("bridge.settings", "ProvinceSettings"): "bridge.wording",
+    ("bridge.settings", "QuietHoursSettings"): "bridge.quiet_hours.settings",
+    ("bridge.settings", "RetentionSettings"): "bridge.citizens.settings",
+    ("bridge.settings", "StoreSettings"): "bridge.store.settings",
+    ("bridge.settings", "TemplateSettings"): "bridge.templates.settings",
+    ("bridge.settings", "WebhookSettings"): "bridge.webhook.settings",
+    ("bridge.settings", "ZaloSettings"): "bridge.zalo.settings",
 }
 
 # Modules of the old layout that were cut up after the move (no single new home):

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
-    from zoneinfo import ZoneInfo
 
 __all__ = [
     "DATE_FORMAT",
     "MAX_TEXT_LENGTH",
     "CitizenMessage",
     "MessageContext",
+    "ProvinceSettings",
     "clip",
     "format_date",
     "format_vnd",
@@ -43,6 +46,42 @@ class MessageContext:
     lookup_url_template: str
     timezone: ZoneInfo
     signature: str | None = None
+
+
+class ProvinceSettings(BaseModel):
+    """The province this deployment serves and how its messages read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slug: str = Field(default="thanh-hoa", pattern=r"^[a-z]+(?:-[a-z]+)*$")
+    display_name: str = Field(default="Tỉnh Thanh Hóa", min_length=1)
+    lookup_url_template: str = Field(
+        default="https://dichvucong.thanhhoa.gov.vn/tra-cuu-ho-so?ma={case_code}",
+        description="Dossier lookup link; {case_code} is replaced by the URL-encoded code.",
+    )
+    signature: str | None = Field(
+        default="Trung tâm Phục vụ hành chính công tỉnh Thanh Hóa",
+        description="Closing line of every message, or null for none.",
+    )
+    timezone: str = Field(default="Asia/Ho_Chi_Minh")
+
+    @field_validator("lookup_url_template")
+    @classmethod
+    def _has_placeholder(cls, value: str) -> str:
+        if "{case_code}" not in value:
+            raise ValueError("must contain the {case_code} placeholder")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bridge.announcements.settings import AnnouncementSettings
 from bridge.announcements.store import AnnouncementStore
 from bridge.app import create_app
-from bridge.settings import AnnouncementSettings, DeliverySettings
+from bridge.delivery.settings import DeliverySettings
 from bridge.store.database import open_engine
 from bridge.store.migrate import upgrade_sync
 from bridge_devkit.emulator import EmulatorConfig, start_emulator

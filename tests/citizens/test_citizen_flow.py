@@ -12,7 +12,8 @@ import pytest
 
 from bridge.app import create_app
 from bridge.citizens.second_factor import receipt_secret
-from bridge.settings import LinkingSettings, RetentionSettings, WebhookSettings
+from bridge.citizens.settings import LinkingSettings, RetentionSettings
+from bridge.webhook.settings import WebhookSettings
 from citizens_support import APP_ID, HMAC_KEY, OA_SECRET, chat, oa_event, serve, wait_for_chat
 from support import OTHER_USER, read_topic
 

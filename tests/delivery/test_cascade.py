@@ -17,8 +17,8 @@ from bridge.delivery.cascade import (
     recipients_of,
     user_steps,
 )
+from bridge.delivery.settings import CascadeSettings
 from bridge.events import CaseState, CaseStateEvent
-from bridge.settings import CascadeSettings
 from bridge.status import Channel
 from bridge.templates import BuiltinRenderer
 from bridge.wording import CitizenMessage, MessageContext

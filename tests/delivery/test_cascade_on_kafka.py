@@ -10,7 +10,7 @@ import pytest
 from pydantic import HttpUrl
 
 from bridge.app import create_app
-from bridge.settings import CascadeSettings
+from bridge.delivery.settings import CascadeSettings
 from support import USER, read_topic
 
 pytestmark = pytest.mark.kafka

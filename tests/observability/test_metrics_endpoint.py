@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.app import create_app
-from bridge.settings import QuietHoursSettings
+from bridge.quiet_hours.settings import QuietHoursSettings
 from support import USER
 
 pytestmark = pytest.mark.kafka

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bridge.app import create_app
-from bridge.settings import QuietHoursSettings
+from bridge.quiet_hours.settings import QuietHoursSettings
 from support import OTHER_USER, USER, read_topic
 
 pytestmark = pytest.mark.kafka

@@ -30,10 +30,9 @@ from aiokafka.errors import KafkaError
 
 from bridge.errors import InvalidEventError
 from bridge.events import parse_event
-from bridge.settings import ProvinceSettings
 from bridge.status import DeliveryStatusEvent
 from bridge.templates import render_message
-from bridge.wording import MessageContext
+from bridge.wording import MessageContext, ProvinceSettings
 from bridge_devkit.harness import (
     BridgeProcess,
     Processes,

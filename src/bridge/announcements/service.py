@@ -33,16 +33,16 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bridge.announcements.audience import Audience
+    from bridge.announcements.settings import AnnouncementsConfig
     from bridge.delivery.deliverer import MessageSender, RateLimiter
     from bridge.delivery.outbox import OutboundRecord
-    from bridge.settings import Settings
 
 __all__ = ["AnnouncementService", "announcement_window"]
 
 _log = get_logger("bridge.announcements")
 
 
-def announcement_window(settings: Settings) -> QuietWindow:
+def announcement_window(settings: AnnouncementsConfig) -> QuietWindow:
     """The hours no non-urgent announcement goes out (22:00-06:00 by default)."""
     section = settings.announcements
     return QuietWindow(
@@ -67,7 +67,7 @@ class AnnouncementService:
 
     def __init__(  # noqa: PLR0913 - collaborators, all keyword-only
         self,
-        settings: Settings,
+        settings: AnnouncementsConfig,
         *,
         engine: AsyncEngine,
         sender: MessageSender,

@@ -27,9 +27,9 @@ from bridge.webhook.inbox import InboxStore
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from bridge.citizens.settings import CitizensConfig, RetentionSettings
     from bridge.delivery.deliverer import MessageSender
     from bridge.events import CaseStateEvent
-    from bridge.settings import RetentionSettings, Settings
 
 __all__ = ["CitizenServices", "retention_policy"]
 
@@ -65,7 +65,7 @@ class CitizenServices:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: CitizensConfig,
         store: CitizenStore,
         *,
         inbox: WebhookInbox | None,
@@ -88,7 +88,7 @@ class CitizenServices:
     @classmethod
     async def open(
         cls,
-        settings: Settings,
+        settings: CitizensConfig,
         *,
         sender: MessageSender,
         store: CitizenStore | None = None,

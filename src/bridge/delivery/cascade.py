@@ -11,8 +11,8 @@ from bridge.status import Channel
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
+    from bridge.delivery.settings import CascadeRoute, CascadeSettings
     from bridge.events import CaseState, CaseStateEvent
-    from bridge.settings import CascadeRoute, CascadeSettings
     from bridge.wording import CitizenMessage
 
 __all__ = [

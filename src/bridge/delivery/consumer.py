@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from bridge.delivery.dispatch import Dispatcher
     from bridge.delivery.flow import FlowControl
-    from bridge.settings import Settings
+    from bridge.delivery.settings import DeliveryConfig
 
 __all__ = ["lenient_parser", "register_consumer", "to_inbound_record"]
 
@@ -101,7 +101,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka is
 
 def register_consumer(
     broker: KafkaBroker,
-    settings: Settings,
+    settings: DeliveryConfig,
     dispatcher: Callable[[], Dispatcher],
     flow: FlowControl,
 ) -> None:

@@ -26,7 +26,7 @@ from bridge.observability.masking import mask_text
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 
-    from bridge.settings import KafkaSettings
+    from bridge.kafka.settings import KafkaSettings
 
 __all__ = [
     "NO_REASON",

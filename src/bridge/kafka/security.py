@@ -15,17 +15,12 @@ from aiokafka.errors import (
     UnsupportedSaslMechanismError,
 )
 from aiokafka.helpers import create_ssl_context
-from faststream.security import (
-    BaseSecurity,
-    SASLPlaintext,
-    SASLScram256,
-    SASLScram512,
-)
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from bridge.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from bridge.settings import KafkaSettings
+    from bridge.kafka.settings import KafkaSettings
 
 __all__ = ["KafkaAuthenticationError", "broker_security", "client_options", "verify_login"]
 

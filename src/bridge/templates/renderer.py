@@ -11,13 +11,13 @@ from bridge.templates.validation import CardLimits, validate_registry
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from bridge.settings import Settings
+    from bridge.templates.settings import TemplatesConfig
     from bridge.wording import MessageContext
 
 __all__ = ["card_limits", "load_registry", "template_renderer"]
 
 
-def template_renderer(settings: Settings, context: MessageContext) -> TemplateRenderer:
+def template_renderer(settings: TemplatesConfig, context: MessageContext) -> TemplateRenderer:
     """Load the package defaults under ``templates.directory`` and check them with ``context``.
 
     Raises:
@@ -33,7 +33,7 @@ def template_renderer(settings: Settings, context: MessageContext) -> TemplateRe
     return TemplateRenderer(registry, context)
 
 
-def card_limits(settings: Settings) -> CardLimits:
+def card_limits(settings: TemplatesConfig) -> CardLimits:
     """Zalo's UNCERTAIN template-card limits, as configured."""
     templates = settings.templates
     return CardLimits(templates.card_max_buttons, templates.card_max_button_title)
