@@ -82,10 +82,11 @@ test: lint typecheck test-all
 
 # ------------------------------------------------------------------ checks
 
-.PHONY: lint  ## ruff check and ruff format --check
+.PHONY: lint  ## ruff check, ruff format --check, and the import contracts of src/bridge (import-linter)
 lint: $(INSTALLED)
 	$(BIN)/ruff check src devkit tests tools
 	$(BIN)/ruff format --check src devkit tests tools
+	$(BIN)/lint-imports
 
 .PHONY: typecheck  ## mypy --strict on src/ and the dev kit
 typecheck: $(INSTALLED)
@@ -157,4 +158,4 @@ bench: $(INSTALLED) kafka-jars
 
 .PHONY: clean  ## Remove the virtualenv, caches and run data (not the Kafka jar cache)
 clean:
-	rm -rf $(VENV) .cache .run .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) .cache .run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build dist
