@@ -5,8 +5,9 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bridge.delivery.cascade import CascadeConfig, Route
-from bridge.delivery.deliverer import Deliverer, DeliveryPolicy, InboundRecord
+from bridge.delivery.deliverer import Deliverer, DeliveryPolicy
 from bridge.delivery.flow import CircuitBreaker
+from bridge.delivery.records import InboundRecord
 from bridge.errors import RecipientUnreachableError
 from bridge.status import Channel
 from bridge.templates import BuiltinRenderer

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bridge.schemas import SCHEMAS, render_schema, stale_schemas, write_schemas
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 
 
 def test_the_committed_schemas_match_the_models():

@@ -179,6 +179,9 @@ NAMES: dict[tuple[str, str], str] = {
     ("bridge.store", "open_ledger"): "bridge.delivery.ledger_stores",
     ("bridge.delivery.sqlite_ledger", "LOCK_WAIT_SECONDS"): "bridge.store.sqlite_locks",
     ("bridge.delivery.sqlite_ledger", "is_busy"): "bridge.store.sqlite_locks",
+    # the record types delivery takes and gives, apart from the use case
+    ("bridge.delivery.deliverer", "DeliveryOutcome"): "bridge.delivery.records",
+    ("bridge.delivery.deliverer", "InboundRecord"): "bridge.delivery.records",
     # each wing owns its settings section; bridge.settings composes them
     ("bridge.settings", "AnnouncementSettings"): "bridge.announcements.settings",
     ("bridge.settings", "CascadeChannel"): "bridge.delivery.settings",

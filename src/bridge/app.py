@@ -36,9 +36,7 @@ from bridge.delivery.consumer import register_consumer
 from bridge.delivery.deliverer import (
     CitizenDirectory,
     Deliverer,
-    DeliveryOutcome,
     DeliveryPolicy,
-    InboundRecord,
     MessageSender,
     RateLimiter,
 )
@@ -79,6 +77,7 @@ if TYPE_CHECKING:
     from bridge.announcements.intake import AnnouncementIntake
     from bridge.citizens.store import CitizenStore
     from bridge.delivery.ledger import Ledger
+    from bridge.delivery.records import DeliveryOutcome, InboundRecord
     from bridge.settings import Settings
     from bridge.zalo.managed_token import ManagedToken
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.delivery.deliverer import DeliveryOutcome, InboundRecord
 from bridge.delivery.flow import CircuitBreaker
 from bridge.delivery.outbox import outputs_for
+from bridge.delivery.records import DeliveryOutcome, InboundRecord
 from bridge.errors import ConfigurationError
 from bridge.events import CaseState, CaseStateEvent
 from bridge.settings import load_settings

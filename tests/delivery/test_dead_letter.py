@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bridge.delivery.dead_letter import dead_letter_headers
-from bridge.delivery.deliverer import DeliveryOutcome, InboundRecord
 from bridge.delivery.outbox import outputs_for
+from bridge.delivery.records import DeliveryOutcome, InboundRecord
 from bridge.errors import InvalidEventError, InvalidEventReason
 from bridge.status import DeliveryStatus
 

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from structlog.testing import capture_logs
 
-from bridge.delivery.deliverer import Deliverer, DeliveryPolicy, DeliveryStatus, InboundRecord
+from bridge.delivery.deliverer import Deliverer, DeliveryPolicy, DeliveryStatus
 from bridge.delivery.flow import BreakerState, CircuitBreaker
+from bridge.delivery.records import InboundRecord
 from bridge.errors import (
     AccountError,
     DeliveryInDoubtError,

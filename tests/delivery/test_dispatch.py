@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from bridge.delivery.deliverer import InboundRecord
 from bridge.delivery.dispatch import Dispatcher
 from bridge.delivery.outbox import OutboundRecord, PublishError
+from bridge.delivery.records import InboundRecord
 
 
 class Flow:

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from bridge.delivery.cascade import CascadeConfig, Route
-from bridge.delivery.deliverer import DeliveryOutcome, InboundRecord
 from bridge.delivery.outbox import OutboundRecord
+from bridge.delivery.records import DeliveryOutcome, InboundRecord
 from bridge.errors import InvalidEventError
 from bridge.events import parse_event
 from bridge.quiet_hours.holding import QuietHoursGate, Releaser, SerialPublisher, UrgencyRule

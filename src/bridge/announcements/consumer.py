@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from bridge.announcements.intake import AnnouncementIntake
     from bridge.announcements.settings import AnnouncementsConfig
-    from bridge.delivery.deliverer import InboundRecord
+    from bridge.delivery.records import InboundRecord
 
 __all__ = ["announcement_group", "register_announcement_consumer"]
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from bridge.announcements.store import AnnouncementStore
-    from bridge.delivery.deliverer import InboundRecord
+    from bridge.delivery.records import InboundRecord
 
 __all__ = ["AnnouncementIntake"]
 

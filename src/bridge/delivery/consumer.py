@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import ConsumerRebalanceListener
 from faststream import AckPolicy
 
-from bridge.delivery.deliverer import InboundRecord
+from bridge.delivery.records import InboundRecord
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -10,7 +10,7 @@ from bridge.observability.masking import mask_text
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from bridge.delivery.deliverer import InboundRecord
+    from bridge.delivery.records import InboundRecord
     from bridge.errors import InvalidEventError
 
 __all__ = ["DLQ_HEADER_PREFIX", "dead_letter_headers"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from tenacity import (
@@ -18,6 +18,7 @@ from tenacity import (
 
 from bridge.delivery.cascade import CascadeConfig, Step, phone_step, recipients_of, user_steps
 from bridge.delivery.ledger import ClaimResult, SettledStatus, Settlement
+from bridge.delivery.records import DeliveryOutcome, InboundRecord
 from bridge.errors import (
     AccountError,
     DeliveryError,
@@ -48,11 +49,9 @@ __all__ = [
     "CHANNEL",
     "CitizenDirectory",
     "Deliverer",
-    "DeliveryOutcome",
     "DeliveryPolicy",
     "DeliveryStatus",
     "EmptyDirectory",
-    "InboundRecord",
     "MessageRenderer",
     "MessageSender",
     "RateLimiter",
@@ -64,19 +63,6 @@ GENERIC_SEND_FAILURE = -200
 """Zalo's "Send message failed": retried once, then the message is parked."""
 
 _log = get_logger("bridge.delivery")
-
-
-@dataclass(frozen=True, slots=True)
-class InboundRecord:
-    """A Kafka record exactly as it arrived: value and header bytes untouched."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: Sequence[tuple[str, bytes]] = ()
-    timestamp_ms: int | None = None
 
 
 class MessageSender(Protocol):
@@ -145,22 +131,6 @@ class RateLimiter(Protocol):
     async def acquire(self, amount: float = 1) -> None:
         """Return when one more call may go out."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryOutcome:
-    """The final word on one input record; its offset may be committed once it exists."""
-
-    status: DeliveryStatus
-    reason: str | None = None
-    message_id: str | None = None
-    attempts: int = 0
-    template_version: str | None = None
-    event: CaseStateEvent | None = field(default=None, repr=False)
-    dead_letter: InvalidEventError | None = None
-    history: tuple[str, ...] = ()
-    channel: Channel = Channel.ZALO_CS
-    deliveries: tuple[ChannelDelivery, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

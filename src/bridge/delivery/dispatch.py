@@ -14,9 +14,9 @@ from bridge.observability.logs import get_logger
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
-    from bridge.delivery.deliverer import InboundRecord
     from bridge.delivery.flow import FlowControl
     from bridge.delivery.outbox import OutboundRecord
+    from bridge.delivery.records import InboundRecord
 
 __all__ = ["Dispatcher", "Partition"]
 

@@ -18,7 +18,7 @@ from bridge.status import DeliveryStatusEvent, SourceRecord
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from bridge.delivery.deliverer import DeliveryOutcome, InboundRecord
+    from bridge.delivery.records import DeliveryOutcome, InboundRecord
 
 __all__ = [
     "FencedError",

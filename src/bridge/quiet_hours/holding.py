@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential_jitter
 
 from bridge.delivery.cascade import CascadeConfig, may_reach
-from bridge.delivery.deliverer import DeliveryOutcome
+from bridge.delivery.records import DeliveryOutcome
 from bridge.errors import BridgeError, InvalidEventError
 from bridge.events import parse_event
 from bridge.observability.logs import get_logger
@@ -22,8 +22,8 @@ from bridge.status import DeliveryStatus
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 
-    from bridge.delivery.deliverer import InboundRecord
     from bridge.delivery.outbox import OutboundRecord
+    from bridge.delivery.records import InboundRecord
     from bridge.events import CaseStateEvent
     from bridge.quiet_hours.store import HeldRecord, HoldStore
     from bridge.quiet_hours.window import QuietWindow

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.delivery.deliverer import InboundRecord
+from bridge.delivery.records import InboundRecord
 from bridge.errors import StoreError
 from bridge.store.conflicts import insert_ignoring_duplicates
 from bridge.store.conflicts import materialised as _materialised
