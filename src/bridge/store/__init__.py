@@ -2,3 +2,24 @@
 
 The stores themselves belong to their wings (the ledger to delivery, citizens to citizens, …).
 """
+
+from bridge.store.conflicts import insert_ignoring_duplicates, materialised
+from bridge.store.database import open_engine
+from bridge.store.migrate import upgrade, upgrade_sync
+from bridge.store.settings import StoreSettings
+from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
+from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
+
+__all__ = [
+    "LOCK_WAIT_SECONDS",
+    "SqliteReads",
+    "StoreSettings",
+    "insert_ignoring_duplicates",
+    "is_busy",
+    "materialised",
+    "open_engine",
+    "prepare",
+    "sqlite_file",
+    "upgrade",
+    "upgrade_sync",
+]
