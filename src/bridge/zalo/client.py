@@ -8,8 +8,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-
 from bridge.errors import (
     AccountError,
     DeliveryError,
@@ -19,9 +17,12 @@ from bridge.errors import (
     TokenError,
 )
 from bridge.zalo.codes import classify_error, classify_zns_error
+from bridge.zalo.transport_failures import classify_transport_failure
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+    import httpx
 
 __all__ = ["SendReceipt", "StaticToken", "TokenSource", "ZaloClient", "normalise_phone"]
 
@@ -138,8 +139,10 @@ class ZaloClient:
 
         Raises:
             TokenError: No token is configured, or Zalo refused it even after a refresh.
-            DeliveryInDoubtError: The request left, but no answer came back.
-            RetryableDeliveryError: Nothing was sent (connection refused, HTTP 5xx, -32, …).
+            DeliveryInDoubtError: The request may have left, but no answer came back (read
+                timeout, reset, malformed answer, any unforeseen transport error).
+            RetryableDeliveryError: Nothing was sent (connection refused, DNS, TLS, connect
+                timeout), or Zalo asks to retry (HTTP 5xx, 429, -32, …).
             RecipientUnreachableError, MessageRejectedError, AccountError: per the error code.
         """
         body = {"recipient": {"user_id": user_id}, "message": {"text": text}}
@@ -272,11 +275,8 @@ class ZaloClient:
                 response = await self._http.request(
                     method, self._url(path), json=json_body, params=params, headers=headers
                 )
-        except httpx.ConnectError as exc:
-            raise RetryableDeliveryError(f"cannot connect to Zalo: {exc!r}") from exc
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            # Apart from a refused connection we cannot tell whether Zalo got the request.
-            raise DeliveryInDoubtError(f"no answer from Zalo: {exc!r}") from exc
+        except Exception as exc:  # every transport failure is converted, by its cause
+            raise _transport_error(exc) from exc
         if response.status_code >= 500 or response.status_code == 429:  # noqa: PLR2004 - HTTP codes
             raise RetryableDeliveryError(f"Zalo answered HTTP {response.status_code}")
         if response.status_code != 200:  # noqa: PLR2004 - HTTP OK
@@ -313,6 +313,18 @@ def _receipt(data: Any, id_fields: tuple[str, ...]) -> SendReceipt:
         user_id=str(user) if user is not None else None,
         sent_time=str(sent) if sent is not None else None,
     )
+
+
+def _transport_error(exc: Exception) -> RetryableDeliveryError:
+    """The delivery error for a call that failed below HTTP, decided by the underlying cause.
+
+    Only a request that cannot have left (refused, DNS, TLS, connect timeout) is retried as not
+    sent; any other failure, including one nobody foresaw, leaves the send in doubt.
+    """
+    failure = classify_transport_failure(exc)
+    if failure.sent:
+        return DeliveryInDoubtError(f"no answer from Zalo: {failure}")
+    return RetryableDeliveryError(f"cannot reach Zalo, nothing sent: {failure}")
 
 
 def _http_error(status: int) -> DeliveryError:
