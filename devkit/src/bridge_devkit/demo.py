@@ -25,6 +25,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from bridge.app import message_context
 from bridge.preview import PreviewServer, load_catalog
 from bridge.settings import load_settings
+from bridge_devkit.clock_settings import always_day_env
 from bridge_devkit.emulator import EmulatorConfig
 from bridge_devkit.kafka import LocalKafka
 from bridge_devkit.samples import (
@@ -161,7 +162,7 @@ class Demo:
             "BRIDGE_ZALO__BASE_URL": zalo_url,
             "BRIDGE_ZALO__ACCESS_TOKEN": ACCESS_TOKEN,
             "BRIDGE_LOG__FORMAT": "json",
-            "BRIDGE_QUIET_HOURS__ENABLED": "false",  # the demo shows every message at once
+            **always_day_env(),  # the demo shows every message at once, at any hour
             **_citizen_env(),
         }
         self.spawn(
