@@ -353,6 +353,8 @@ class Runtime:
             business_base_url=str(zalo.business_base_url),
             template_uid_path=zalo.template_uid_path,
             classify_zns=zns_classifier(zalo.zns_error_classes),
+            # The leases (delivery, announcements, webhook inbox) are checked against this.
+            deadline_seconds=zalo.connect_timeout_seconds + zalo.timeout_seconds,
         )
 
     async def _publisher(self) -> TransactionalPublisher:

@@ -67,6 +67,12 @@ async def serve(behaviour: str) -> AsyncIterator[Peer]:
         elif behaviour == "garbage":
             writer.write(b"NOT HTTP AT ALL\r\n\r\n")
             await writer.drain()
+        elif behaviour == "drip":  # an answer whose every byte comes within the read timeout
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+            while not released.is_set():
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(TIMEOUT / 3)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -128,7 +134,8 @@ def zalo_client(base_url: str, transport: str) -> tuple[ZaloClient, httpx.AsyncC
         connect_timeout_seconds=TIMEOUT,
     )
     http = zalo_http_client(settings)
-    return ZaloClient(http, StaticToken("oa-token")), http
+    deadline = settings.connect_timeout_seconds + settings.timeout_seconds  # as the app sets it
+    return ZaloClient(http, StaticToken("oa-token"), deadline_seconds=deadline), http
 
 
 async def send(base_url: str, transport: str) -> BaseException:
@@ -183,14 +190,18 @@ async def test_a_failed_tls_handshake_means_nothing_was_sent(transport):
         # Closing without an answer: aiohttp sees the server disconnect, httpcore reads nothing.
         ("close", {"disconnected", "connection_reset"}),
         ("hang", {"read_timeout"}),
+        # Never a read timeout, yet never done: the request's deadline ends it.
+        ("drip", {"timeout"}),
         ("garbage", {"protocol_error"}),
     ],
 )
 async def test_a_request_that_reached_the_server_is_in_doubt(transport, behaviour, cause):
+    started = time.monotonic()
     async with serve(behaviour) as peer:
         error = await send(f"http://127.0.0.1:{peer.port}", transport)
         assert peer.requests >= 2  # the server did read both requests
     assert isinstance(error, DeliveryInDoubtError)
+    assert time.monotonic() - started < 2 * 2 * (TIMEOUT + TIMEOUT) + 1  # two calls, bounded
     assert str(error).startswith("no answer from Zalo: ")
     assert str(error).split(": ", 1)[1].split(" ", 1)[0] in cause
 

@@ -102,6 +102,9 @@ class ZaloClient:
         template_uid_path: Path of the template message by user id (UNCERTAIN).
         classify_zns: Turns the ZNS host's error codes into exceptions (``zns_classifier`` with
             the configured overrides of the UNCERTAIN numbers).
+        deadline_seconds: The longest one request may take, whatever its progress (httpx's
+            timeouts bound each connect, read or write, not the whole exchange); None: no bound.
+            A request cut off by it is in doubt.
     """
 
     def __init__(  # noqa: PLR0913 - the client, its token and the UNCERTAIN endpoint knobs
@@ -113,8 +116,10 @@ class ZaloClient:
         business_base_url: str = BUSINESS_BASE_URL,
         template_uid_path: str = TEMPLATE_UID_PATH,
         classify_zns: Callable[[int, str], DeliveryError] = classify_zns_error,
+        deadline_seconds: float | None = None,
     ) -> None:
         self._http = http
+        self._deadline = deadline_seconds
         self._tokens = tokens
         self._urls: dict[str, httpx.URL] = {}
         self._template_by_phone = str(business_base_url).rstrip("/") + TEMPLATE_PHONE_PATH
@@ -271,7 +276,7 @@ class ZaloClient:
     ) -> Any:
         headers = {"access_token": token}
         try:
-            async with self._slots:
+            async with self._slots, asyncio.timeout(self._deadline):
                 response = await self._http.request(
                     method, self._url(path), json=json_body, params=params, headers=headers
                 )

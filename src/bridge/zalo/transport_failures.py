@@ -21,6 +21,7 @@ write timed out                     ``write_timeout``      in doubt
 connection reset / broken pipe      ``connection_reset``   in doubt
 server closed the connection        ``disconnected``       in doubt
 malformed answer                    ``protocol_error``     in doubt
+the call's overall deadline passed  ``timeout``            in doubt
 anything else                       ``unknown``            in doubt
 ==================================  =====================  ==========
 
@@ -57,6 +58,7 @@ class FailureCause(StrEnum):
     CONNECTION_RESET = "connection_reset"
     DISCONNECTED = "disconnected"
     PROTOCOL_ERROR = "protocol_error"
+    TIMEOUT = "timeout"
     UNKNOWN = "unknown"
 
 
@@ -77,6 +79,7 @@ _TIMEOUTS = frozenset(
         FailureCause.POOL_TIMEOUT,
         FailureCause.READ_TIMEOUT,
         FailureCause.WRITE_TIMEOUT,
+        FailureCause.TIMEOUT,
     }
 )
 _MAX_CHAIN = 16
@@ -206,6 +209,8 @@ def _from_os(chain: list[BaseException]) -> tuple[FailureCause, BaseException] |
     for error in chain:
         if isinstance(error, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
             return FailureCause.CONNECTION_RESET, error
+        if isinstance(error, TimeoutError):  # asyncio.timeout around the call, in any phase
+            return FailureCause.TIMEOUT, error
     return None
 
 
