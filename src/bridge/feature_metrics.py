@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bridge.webhook import REQUEST_RESULTS
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -197,7 +199,7 @@ def _watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | N
         current = citizens()
         if current is None or current.inbox is None:
             return None
-        return _with_zeros(current.inbox.results, ("accepted", "bad_signature", "too_old"))
+        return _with_zeros(current.inbox.results, REQUEST_RESULTS)
 
     def desk(part: str, known: tuple[str, ...] = ()) -> Callable[[], Counts | None]:
         def read() -> Counts | None:
@@ -211,8 +213,8 @@ def _watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | N
     metrics.watch_counter(
         "webhook_requests",
         "OA webhook requests by result: accepted (stored), duplicate (stored before), busy "
-        "(not stored in time: 503), bad_signature, too_old, bad_request, too_large, "
-        "method_not_allowed.",
+        "(a verified event not stored in time: 503); refused with a 4xx: bad_request (400), "
+        "bad_signature (401), too_old (403), method_not_allowed (405), too_large (413).",
         inbox,
         ["result"],
     )
