@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import event, given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
@@ -550,6 +550,7 @@ async def play(template, steps):
 
 
 @pytest.mark.fuzz
+@settings(max_examples=settings.default.max_examples // 3)  # each example is ~25 store round trips
 @given(steps=STEPS)
 def test_any_sequence_of_attempts_keeps_the_limits(migrated, steps):
     """No link while locked or past an account's limit; no answer past the limit; one lock
