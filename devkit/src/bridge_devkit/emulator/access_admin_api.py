@@ -28,7 +28,7 @@ from bridge_devkit.emulator.access_views import (
 )
 from bridge_devkit.emulator.events import emit_events
 from bridge_devkit.emulator.keys import DISPATCHER_KEY, STATE_KEY
-from bridge_devkit.emulator.oauth import RefreshTokenSource
+from bridge_devkit.emulator.oauth_store import RefreshTokenSource
 from bridge_devkit.emulator.responses import json_response
 from bridge_devkit.emulator.webhook import EventStatus
 

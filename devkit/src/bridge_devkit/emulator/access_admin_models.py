@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
 from bridge_devkit.emulator.events import EventSpec
-from bridge_devkit.emulator.oauth import OAuthErrorKind, is_code_challenge, pkce_challenge
-from bridge_devkit.emulator.templates import Template, TemplateParam, normalise_phone
+from bridge_devkit.emulator.oauth_store import OAuthErrorKind, is_code_challenge, pkce_challenge
+from bridge_devkit.emulator.template_store import Template, TemplateParam, normalise_phone
 from bridge_devkit.emulator.webhook import SignatureFirstTerm, SignatureSecret
 
 __all__ = [

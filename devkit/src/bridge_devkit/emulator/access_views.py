@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 from bridge_devkit.emulator.clock import to_iso
 
 if TYPE_CHECKING:
-    from bridge_devkit.emulator.oauth import (
+    from bridge_devkit.emulator.oauth_store import (
         AuthorizationCode,
         OAuthSettings,
         RefreshAttempt,
         RefreshToken,
     )
-    from bridge_devkit.emulator.templates import Template, TemplateStore
+    from bridge_devkit.emulator.template_store import Template, TemplateStore
     from bridge_devkit.emulator.webhook import DeliveryAttempt, WebhookEvent, WebhookOutbox
 
 __all__ = [

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 from bridge_devkit.emulator.codes import message_for
 from bridge_devkit.emulator.faults import DelayFault, DropFault, ErrorFault, HttpFault
 from bridge_devkit.emulator.followers import Follower
-from bridge_devkit.emulator.templates import ZNS_MESSAGES
+from bridge_devkit.emulator.template_store import ZNS_MESSAGES
 from bridge_devkit.emulator.tokens import ACCESS_TOKEN_LIFETIME_S
 
 __all__ = [

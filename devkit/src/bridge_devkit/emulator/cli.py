@@ -19,14 +19,14 @@ from pydantic import ValidationError
 from bridge_devkit.emulator.access_admin_models import TemplatesIn
 from bridge_devkit.emulator.admin_models import FollowersIn
 from bridge_devkit.emulator.config import DEV_ACCESS_TOKEN, EmulatorConfig
-from bridge_devkit.emulator.oauth import OAuthConfig
+from bridge_devkit.emulator.oauth_store import OAuthConfig
 from bridge_devkit.emulator.runner import start_emulator
-from bridge_devkit.emulator.templates import ZbsConfig
+from bridge_devkit.emulator.template_store import ZbsConfig
 from bridge_devkit.emulator.webhook import WebhookConfig
 
 if TYPE_CHECKING:
     from bridge_devkit.emulator.followers import Follower
-    from bridge_devkit.emulator.templates import Template
+    from bridge_devkit.emulator.template_store import Template
 
 __all__ = ["build_parser", "is_loopback", "main"]
 

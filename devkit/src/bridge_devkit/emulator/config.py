@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bridge_devkit.emulator.oauth import OAuthConfig
-from bridge_devkit.emulator.templates import ZbsConfig
+from bridge_devkit.emulator.oauth_store import OAuthConfig
+from bridge_devkit.emulator.template_store import ZbsConfig
 from bridge_devkit.emulator.webhook import WebhookConfig
 
 if TYPE_CHECKING:

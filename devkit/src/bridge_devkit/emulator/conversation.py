@@ -27,17 +27,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Final
 
+from bridge_devkit.emulator.calls import ApiReply, rate_headers
 from bridge_devkit.emulator.codes import ERROR_MESSAGES, ZaloCode, invalid_field_message
 from bridge_devkit.emulator.faults import DropFault, ErrorFault, HttpFault
 from bridge_devkit.emulator.message_log import MessageRecord, ReadRecord, RecordFilter
-from bridge_devkit.emulator.rules import ApiReply, rate_headers
 from bridge_devkit.emulator.tokens import TokenStatus
 from bridge_devkit.emulator.validation import Violation
 
 if TYPE_CHECKING:
+    from bridge_devkit.emulator.calls import IncomingCall
     from bridge_devkit.emulator.faults import Fault
     from bridge_devkit.emulator.ratelimit import RateDecision
-    from bridge_devkit.emulator.rules import IncomingCall
     from bridge_devkit.emulator.state import EmulatorState
 
 __all__ = [

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Final
 from bridge_devkit.emulator.clock import to_epoch_ms
 from bridge_devkit.emulator.followers import Follower
 from bridge_devkit.emulator.message_log import RecordFilter
-from bridge_devkit.emulator.templates import TEMPLATE_PHONE_PATH
+from bridge_devkit.emulator.template_store import TEMPLATE_PHONE_PATH
 
 if TYPE_CHECKING:
     from bridge_devkit.emulator.message_log import MessageRecord

@@ -15,9 +15,9 @@ carry `X-RateLimit-Limit` / `X-RateLimit-Remain` when the rate limiter is on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bridge_devkit.emulator.calls import ApiReply, rate_headers
 from bridge_devkit.emulator.clock import to_epoch_ms
 from bridge_devkit.emulator.codes import ERROR_MESSAGES, ZaloCode
 from bridge_devkit.emulator.faults import DropFault, ErrorFault, HttpFault
@@ -32,48 +32,15 @@ from bridge_devkit.emulator.validation import (
 )
 
 if TYPE_CHECKING:
+    from bridge_devkit.emulator.calls import IncomingCall
     from bridge_devkit.emulator.faults import Fault
     from bridge_devkit.emulator.ratelimit import RateDecision
     from bridge_devkit.emulator.state import EmulatorState
 
-__all__ = ["ApiReply", "IncomingCall", "reject_with_fault", "send_consultation"]
+__all__ = ["reject_with_fault", "send_consultation"]
 
 _SECONDS_PER_DAY = 86_400.0
 _FREE_REPLY_WINDOW_S = 48 * 3_600.0
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingCall:
-    """A call to a Zalo endpoint, as the rules need to see it.
-
-    Attributes:
-        endpoint: The request path.
-        access_token: The `access_token` header, or None when absent.
-        body: The decoded JSON body, or `NOT_JSON`.
-        raw_body: The raw body bytes.
-        now: Arrival time in epoch seconds.
-    """
-
-    endpoint: str
-    access_token: str | None
-    body: object
-    raw_body: bytes
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class ApiReply:
-    """What to answer: HTTP status, payload and extra headers.
-
-    Attributes:
-        status: The HTTP status.
-        payload: A JSON object, or a text body for a non-Zalo (gateway) answer.
-        headers: Extra headers, e.g. `X-RateLimit-*`.
-    """
-
-    status: int
-    payload: dict[str, object] | str
-    headers: dict[str, str]
 
 
 def send_consultation(
@@ -163,13 +130,6 @@ def reject_with_fault(state: EmulatorState, call: IncomingCall, fault: Fault) ->
         _record(state, call, error=None, http_status=None, fault=fault)
         return None
     raise ValueError("a delay fault does not replace the answer")
-
-
-def rate_headers(rate: RateDecision) -> dict[str, str]:
-    """Return the `X-RateLimit-*` headers for a budget decision (none when the limiter is off)."""
-    if rate.limit is None or rate.remaining is None:
-        return {}
-    return {"X-RateLimit-Limit": str(rate.limit), "X-RateLimit-Remain": str(rate.remaining)}
 
 
 def _violation(code: ZaloCode) -> Violation:

@@ -11,9 +11,9 @@ from bridge_devkit.emulator.faults import FaultQueue
 from bridge_devkit.emulator.followers import FollowerStore
 from bridge_devkit.emulator.ids import MessageIdGenerator
 from bridge_devkit.emulator.message_log import MessageLog, ReadLog
-from bridge_devkit.emulator.oauth import OAuthSettings, OAuthStore, RefreshTokenSource
+from bridge_devkit.emulator.oauth_store import OAuthSettings, OAuthStore, RefreshTokenSource
 from bridge_devkit.emulator.ratelimit import FixedWindowRateLimiter
-from bridge_devkit.emulator.templates import TemplateStore, ZbsSettings
+from bridge_devkit.emulator.template_store import TemplateStore, ZbsSettings
 from bridge_devkit.emulator.tokens import TokenStore
 from bridge_devkit.emulator.webhook import WebhookIdentity, WebhookOutbox, WebhookSettings
 

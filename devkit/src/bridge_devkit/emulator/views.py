@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from bridge_devkit.emulator.clock import to_iso
 from bridge_devkit.emulator.faults import DelayFault, ErrorFault, HttpFault
-from bridge_devkit.emulator.templates import TEMPLATE_PATHS
+from bridge_devkit.emulator.template_store import TEMPLATE_PATHS
 
 if TYPE_CHECKING:
     from bridge_devkit.emulator.config import RuntimeSettings

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from bridge_devkit.emulator.calls import ApiReply, IncomingCall
 from bridge_devkit.emulator.conversation import (
     CONVERSATION_PATH,
     peek_query_user_id,
@@ -17,16 +18,10 @@ from bridge_devkit.emulator.events import receipt_for
 from bridge_devkit.emulator.faults import DelayFault, Fault
 from bridge_devkit.emulator.keys import DISPATCHER_KEY, STATE_KEY
 from bridge_devkit.emulator.responses import json_response
-from bridge_devkit.emulator.rules import (
-    ApiReply,
-    IncomingCall,
-    reject_with_fault,
-    send_consultation,
-)
+from bridge_devkit.emulator.rules import reject_with_fault, send_consultation
 from bridge_devkit.emulator.state import EmulatorState
+from bridge_devkit.emulator.template_store import TEMPLATE_PHONE_PATH, TEMPLATE_UID_PATH
 from bridge_devkit.emulator.templates import (
-    TEMPLATE_PHONE_PATH,
-    TEMPLATE_UID_PATH,
     peek_template_recipient,
     reject_template_with_fault,
     send_template_by_phone,
