@@ -31,6 +31,7 @@ from bridge_devkit.emulator.keys import DISPATCHER_KEY, STATE_KEY
 from bridge_devkit.emulator.oauth_store import RefreshTokenSource
 from bridge_devkit.emulator.responses import json_response
 from bridge_devkit.emulator.webhook import EventStatus
+from bridge_devkit.emulator.zalo_api import base_url_of
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -257,9 +258,10 @@ async def _post_events(request: web.Request) -> web.Response:
     now = state.clock()
     events: list[WebhookEvent] = []
     problem = None
+    base_url = base_url_of(request)
     for item in payload.items():
         try:
-            events += emit_events(state, item.to_spec(), now)
+            events += emit_events(state, item.to_spec(base_url), now)
         except ValueError as exc:  # the events before this one stand
             problem = str(exc)
             break

@@ -21,6 +21,7 @@ class IncomingCall:
         body: The decoded JSON body (or form, or upload), or `NOT_JSON`.
         raw_body: The raw body bytes.
         now: Arrival time in epoch seconds.
+        base_url: The scheme and host the call came to (for the URLs of hosted files).
     """
 
     endpoint: str
@@ -28,6 +29,7 @@ class IncomingCall:
     body: object
     raw_body: bytes
     now: float
+    base_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

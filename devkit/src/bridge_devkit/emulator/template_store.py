@@ -58,6 +58,8 @@ class ZnsCode(IntEnum):
     INVALID_TEMPLATE_DATA = -112
     NO_ZALO_ACCOUNT = -118
     TOKEN_INVALID = -124
+    DEV_QUOTA_EXCEEDED = -126
+    NOT_AN_ADMIN = -127
     DAILY_QUOTA_EXCEEDED = -144
     PARAMETER_TOO_LONG = -1121
 
@@ -75,6 +77,9 @@ ZNS_MESSAGES: Final[Mapping[int, str]] = MappingProxyType(
         -118: "Zalo account does not exist or has been disabled",
         -119: "Zalo account cannot receive the message",
         -124: "Access token is invalid",
+        # Development mode (part 2 §5.3, SPEC's error table only: UNCERTAIN).
+        -126: "Development mode quota is exceeded",
+        -127: "Template in development mode can only be sent to admins of the app or OA",
         -131: "Template is not approved",
         -133: "Message cannot be sent at night",
         -144: "OA has exceeded the daily quota",
@@ -117,12 +122,21 @@ class ZbsConfig:
         daily_quota: Template messages by phone accepted per Vietnam calendar day.
         phones_without_account: Phone numbers (any accepted form) with no Zalo account (-118).
         token_error: The code a bad `access_token` gets on the phone endpoint (-124, UNCERTAIN).
+        admin_phones: The phones of the app's and OA's admins, the only recipients of a
+            `mode: "development"` send (part 2 §5.3, VERIFIED (doc)); others get -127.
+        dev_quota: Development-mode sends per Vietnam day before -126 ("dev wallet out of
+            quota", UNCERTAIN); None = no limit.
+        dev_mode_receipts: Whether development-mode sends produce delivery receipts (no source:
+            UNCERTAIN).
     """
 
     templates: tuple[Template, ...] = ()
     daily_quota: int = 500
     phones_without_account: tuple[str, ...] = ()
     token_error: int = int(ZnsCode.TOKEN_INVALID)
+    admin_phones: tuple[str, ...] = ()
+    dev_quota: int | None = None
+    dev_mode_receipts: bool = True
 
 
 @dataclass(slots=True)
@@ -132,6 +146,9 @@ class ZbsSettings:
     daily_quota: int
     phones_without_account: set[str] = field(default_factory=set)
     token_error: int = int(ZnsCode.TOKEN_INVALID)
+    admin_phones: set[str] = field(default_factory=set)
+    dev_quota: int | None = None
+    dev_mode_receipts: bool = True
 
     @classmethod
     def from_config(cls, config: ZbsConfig) -> ZbsSettings:
@@ -140,13 +157,16 @@ class ZbsSettings:
             daily_quota=config.daily_quota,
             phones_without_account={normalise_phone(p) or p for p in config.phones_without_account},
             token_error=config.token_error,
+            admin_phones={normalise_phone(p) or p for p in config.admin_phones},
+            dev_quota=config.dev_quota,
+            dev_mode_receipts=config.dev_mode_receipts,
         )
 
 
 class TemplateStore:
     """The approved templates, the ZBS knobs and today's count of messages by phone."""
 
-    __slots__ = ("_day", "_sent_today", "_templates", "settings")
+    __slots__ = ("_day", "_dev_today", "_sent_today", "_templates", "settings")
 
     def __init__(self, settings: ZbsSettings, templates: tuple[Template, ...] = ()) -> None:
         """Create a store holding `templates`, run by `settings`."""
@@ -154,6 +174,7 @@ class TemplateStore:
         self._templates: dict[str, Template] = {t.template_id: t for t in templates}
         self._day = -1
         self._sent_today = 0
+        self._dev_today = 0
 
     def upsert(self, template: Template) -> None:
         """Add `template`, or replace the one with the same id."""
@@ -187,15 +208,33 @@ class TemplateStore:
         self._roll(now)
         self._sent_today += 1
 
+    def dev_left(self, now: float) -> int | None:
+        """Return how many more development-mode sends today allows (None = no limit)."""
+        self._roll(now)
+        quota = self.settings.dev_quota
+        return None if quota is None else max(quota - self._dev_today, 0)
+
+    def count_dev(self, now: float) -> None:
+        """Count one accepted development-mode send."""
+        self._roll(now)
+        self._dev_today += 1
+
     def _roll(self, now: float) -> None:
         day = int((now + _VIETNAM_OFFSET_S) // _SECONDS_PER_DAY)
         if day != self._day:
             self._day = day
             self._sent_today = 0
+            self._dev_today = 0
 
 
 def normalise_phone(text: str) -> str | None:
-    """Return `text` as `84` + 9 digits (from `84…`, `0…` or 9 bare digits), None if invalid."""
+    """Return `text` as `84` + 9 digits, None if invalid.
+
+    Accepted: `84…` and `+84…` (ZBSDOC, part 2 §5.2, VERIFIED (doc)), `0…` and 9 bare digits
+    (ZCLOUD, part 2 §5.2).
+    """
+    if text.startswith("+84"):
+        text = text[1:]
     if _PHONE_84.fullmatch(text):
         return text
     if _PHONE_0.fullmatch(text):

@@ -19,14 +19,18 @@ answers with the ZNS codes (all UNCERTAIN except where the reference says VERIFI
 
 1. `access_token` missing, unknown, expired or revoked → -124 (configurable);
 2. the body is not a JSON object → -112 `body is invalid`;
-3. `phone` not `84` + 9 digits (`0…` and bare 9-digit numbers are normalised to `84…`) → -108;
+3. `phone` not `84` + 9 digits (`+84…`, `0…` and bare 9-digit numbers are normalised to
+   `84…`, part 2 §5.2) → -108;
 4. `template_id` missing or unknown → -109;
 5. `template_data` missing or empty → -111; not an object, a missing or unknown parameter, or a
    bad value → -112; a value longer than the parameter's maximum → -1121;
 6. `tracking_id` missing, not a string or longer than 48 characters → -112;
-7. the phone has no Zalo account (a configured set) → -118;
-8. the daily quota (per Vietnam calendar day) is used up → -144;
-9. otherwise accepted: `data = {"msg_id", "sent_time", "sending_mode": "1",
+7. `mode: "development"` (part 2 §5.3): a phone that is not one of `admin_phones` → -127
+   (UNCERTAIN code), the development quota used up → -126; another `mode` → -112;
+8. the phone has no Zalo account (a configured set) → -118;
+9. the daily quota (per Vietnam calendar day) is used up → -144 (development sends do not
+   count against it);
+10. otherwise accepted: `data = {"msg_id", "sent_time", "sending_mode": "1",
    "quota": {"dailyQuota", "remainingQuota"}}`.
 
 Every call is recorded in the message log with its template fields.
@@ -38,6 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bridge_devkit.emulator.calls import ApiReply, rate_headers
+from bridge_devkit.emulator.chat_log import ChatEntry
 from bridge_devkit.emulator.clock import to_epoch_ms
 from bridge_devkit.emulator.codes import ERROR_MESSAGES, ZaloCode, invalid_field_message
 from bridge_devkit.emulator.faults import DropFault, ErrorFault, HttpFault
@@ -91,11 +96,12 @@ class _Fields:
     template_id: str | None
     template_data: object
     tracking_id: str | None
+    mode: str | None
 
     @classmethod
     def peek(cls, body: object) -> _Fields:
         if not isinstance(body, dict):
-            return cls(None, None, None, None, None)
+            return cls(None, None, None, None, None, None)
         user_id, phone, tracking_id = (body.get(k) for k in ("user_id", "phone", "tracking_id"))
         data = body.get("template_data")
         return cls(
@@ -104,6 +110,7 @@ class _Fields:
             template_id=_template_id(body.get("template_id")),
             template_data=data if isinstance(data, dict) else None,
             tracking_id=tracking_id if isinstance(tracking_id, str) else None,
+            mode=mode if isinstance(mode := body.get("mode"), str) else None,
         )
 
 
@@ -154,6 +161,16 @@ def send_template_by_uid(
         sent_time=sent_time,
         template_id=template.template_id,
     )
+    state.chats.append(
+        ChatEntry(
+            seq=state.chats.next_seq(),
+            at=now,
+            user_id=user_id,
+            src=0,
+            message_id=message_id,
+            type="template",
+        )
+    )
     data: dict[str, object] = {"message_id": message_id, "user_id": user_id, "sent_time": sent_time}
     return ApiReply(
         status=200,
@@ -162,7 +179,7 @@ def send_template_by_uid(
     )
 
 
-def send_template_by_phone(
+def send_template_by_phone(  # noqa: PLR0911 - one return per rule, in order
     state: EmulatorState, call: IncomingCall, fault: Fault | None = None
 ) -> ApiReply:
     """Apply the rules to a `/message/template` (by phone) call, log it, and return the answer."""
@@ -175,12 +192,19 @@ def send_template_by_phone(
     parsed = _parse_phone_body(state, call.body)
     if isinstance(parsed, Violation):
         return _reject(state, call, parsed, fault)
-    phone, template = parsed
+    phone, template, development = parsed
+    if development and phone not in store.settings.admin_phones:
+        return _reject(state, call, _zns_violation(ZnsCode.NOT_AN_ADMIN), fault)
     if phone in store.settings.phones_without_account:
         return _reject(state, call, _zns_violation(ZnsCode.NO_ZALO_ACCOUNT), fault)
-    if store.remaining(now) <= 0:
-        return _reject(state, call, _zns_violation(ZnsCode.DAILY_QUOTA_EXCEEDED), fault)
-    store.count_sent(now)
+    if development:
+        if store.dev_left(now) == 0:
+            return _reject(state, call, _zns_violation(ZnsCode.DEV_QUOTA_EXCEEDED), fault)
+        store.count_dev(now)
+    else:
+        if store.remaining(now) <= 0:
+            return _reject(state, call, _zns_violation(ZnsCode.DAILY_QUOTA_EXCEEDED), fault)
+        store.count_sent(now)
     message_id = state.new_message_id()
     sent_time = to_epoch_ms(now)
     _record(
@@ -243,7 +267,7 @@ def _parse_uid_body(state: EmulatorState, body: object) -> tuple[str, Template] 
         return refused.violation
 
 
-def _parse_phone_body(state: EmulatorState, body: object) -> tuple[str, Template] | Violation:
+def _parse_phone_body(state: EmulatorState, body: object) -> tuple[str, Template, bool] | Violation:
     try:
         return _phone_fields(state, body)
     except _Refused as refused:
@@ -266,7 +290,7 @@ def _uid_fields(state: EmulatorState, body: object) -> tuple[str, Template]:
     return user_id, template
 
 
-def _phone_fields(state: EmulatorState, body: object) -> tuple[str, Template]:
+def _phone_fields(state: EmulatorState, body: object) -> tuple[str, Template, bool]:
     fields = _object(body, _zns_violation(ZnsCode.INVALID_TEMPLATE_DATA, "body is invalid"))
     raw_phone = fields.get("phone")
     phone = normalise_phone(raw_phone) if isinstance(raw_phone, str) else None
@@ -279,7 +303,10 @@ def _phone_fields(state: EmulatorState, body: object) -> tuple[str, Template]:
     tracking_id = fields.get("tracking_id")
     if not isinstance(tracking_id, str) or not 0 < len(tracking_id) <= MAX_TRACKING_ID_LENGTH:
         raise _Refused(_zns_violation(ZnsCode.INVALID_TEMPLATE_DATA, "tracking_id is invalid"))
-    return phone, template
+    mode = fields.get("mode")
+    if mode is not None and mode != "development":  # the only documented mode (part 2 §5.3)
+        raise _Refused(_zns_violation(ZnsCode.INVALID_TEMPLATE_DATA, "mode is invalid"))
+    return phone, template, mode == "development"
 
 
 def _object(body: object, violation: Violation) -> dict[str, object]:
@@ -366,6 +393,8 @@ def _reject(
     fault: Fault | None,
     rate: RateDecision | None = None,
 ) -> ApiReply:
+    if call.endpoint == TEMPLATE_UID_PATH and not isinstance(fault, ErrorFault):
+        violation = state.overridden(violation)
     _record(state, call, error=violation.code, http_status=200, fault=fault)
     return ApiReply(
         status=200,
@@ -405,5 +434,6 @@ def _record(  # noqa: PLR0913 - one keyword per field of the record
             template_data=fields.template_data,
             phone=fields.phone if call.endpoint == TEMPLATE_PHONE_PATH else None,
             tracking_id=fields.tracking_id if call.endpoint == TEMPLATE_PHONE_PATH else None,
+            mode=fields.mode if call.endpoint == TEMPLATE_PHONE_PATH else None,
         )
     )

@@ -111,6 +111,18 @@ def settings_view(settings: RuntimeSettings) -> dict[str, object]:
         "interaction_window_days": settings.interaction_window_days,
         "include_quota": settings.include_quota,
         "max_text_length": settings.max_text_length,
+        "oa_name": settings.oa_name,
+        "max_buttons": settings.max_buttons,
+        "max_button_title_length": settings.max_button_title_length,
+        "max_query_payload_length": settings.max_query_payload_length,
+        "max_list_elements": settings.max_list_elements,
+        "max_request_title_length": settings.max_request_title_length,
+        "max_request_subtitle_length": settings.max_request_subtitle_length,
+        "button_templates": settings.button_templates,
+        "conversation_count_over_limit": settings.conversation_count_over_limit.value,
+        "error_code_overrides": {
+            str(code): answered for code, answered in settings.error_code_overrides.items()
+        },
     }
 
 
