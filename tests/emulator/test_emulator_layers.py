@@ -29,6 +29,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "admin_models",
         "app",
         "citizen_api",
+        "citizen_cli",
         "citizen_models",
         "citizen_runner",
         "cli",

@@ -78,7 +78,7 @@ def add_citizen_routes(app: web.Application) -> None:
     router.add_delete(f"{_PREFIX}/uploads", _clear_uploads)
     router.add_get(f"{_PREFIX}/uploads/config", _get_upload_config)
     router.add_put(f"{_PREFIX}/uploads/config", _update_upload_config)
-    router.add_get(f"{_PREFIX}/uploads/{{asset_id}}/content", _upload_content)
+    router.add_get(f"{_PREFIX}/uploads/content", _upload_content)
     router.add_post(f"{_PREFIX}/uploads/expire", _expire_upload)
     router.add_get(f"{_PREFIX}/attachments", _list_hosted)
     router.add_get(f"{_PREFIX}/attachments/config", _get_host_config)
@@ -186,7 +186,8 @@ async def _update_upload_config(request: web.Request) -> web.Response:
 
 
 async def _upload_content(request: web.Request) -> web.Response:
-    upload = request.app[STATE_KEY].uploads.get(request.match_info["asset_id"])
+    # The id goes in the query (`?asset_id=`): ids may hold `/`, `+` and `=` (part 2 §1.3).
+    upload = request.app[STATE_KEY].uploads.get(request.query.get("asset_id", ""))
     if upload is None:
         return json_response({"error": "unknown asset", "detail": None}, status=404)
     return web.Response(body=upload.data, content_type="application/octet-stream")

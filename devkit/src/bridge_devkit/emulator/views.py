@@ -42,12 +42,21 @@ def record_view(record: MessageRecord) -> dict[str, object]:
         "http_status": record.http_status,
         "fault": record.fault,
     }
+    if record.attachment is not None or record.buttons:
+        view |= {
+            "attachment": record.attachment,
+            "asset_id": record.asset_id,
+            "buttons": [
+                {"title": b.title, "type": b.type, "payload": b.payload} for b in record.buttons
+            ],
+        }
     if record.endpoint in TEMPLATE_PATHS:
         view |= {
             "template_id": record.template_id,
             "template_data": record.template_data,
             "phone": record.phone,
             "tracking_id": record.tracking_id,
+            "mode": record.mode,
         }
     return view
 
