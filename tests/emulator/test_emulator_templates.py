@@ -428,6 +428,9 @@ class TestTemplateAdmin:
             "remaining_today": 500,
             "phones_without_account": [],
             "token_error": -124,
+            "admin_phones": [],
+            "dev_quota": None,
+            "dev_mode_receipts": True,
         }
         for body in ({"daily_quota": -1}, {"phones_without_account": ["12"]}, {"x": 1}):
             assert (await client.put("/_emulator/zbs", json=body)).status_code == 400, body

@@ -196,6 +196,12 @@ async def _update_zbs(request: web.Request) -> web.Response:
         settings.phones_without_account = set(patch.phones_without_account)
     if patch.token_error is not None:
         settings.token_error = patch.token_error
+    if patch.admin_phones is not None:
+        settings.admin_phones = set(patch.admin_phones)
+    if patch.dev_quota is not None:
+        settings.dev_quota = patch.dev_quota
+    if patch.dev_mode_receipts is not None:
+        settings.dev_mode_receipts = patch.dev_mode_receipts
     return json_response(zbs_view(state.templates, state.clock()))
 
 

@@ -155,8 +155,13 @@ class ZbsPatch(_Strict):
         default=None, description="Replaces the set; each number in a form the API accepts."
     )
     token_error: NegativeCode | None = None
+    admin_phones: list[str] | None = Field(
+        default=None, description="Replaces the set of admins (development mode)."
+    )
+    dev_quota: int | None = Field(default=None, ge=0, description="Development sends a day.")
+    dev_mode_receipts: bool | None = None
 
-    @field_validator("phones_without_account")
+    @field_validator("phones_without_account", "admin_phones")
     @classmethod
     def _valid_phones(cls, phones: list[str] | None) -> list[str] | None:
         if phones is None:

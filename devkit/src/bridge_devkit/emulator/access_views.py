@@ -111,6 +111,9 @@ def zbs_view(store: TemplateStore, now: float) -> dict[str, object]:
         "remaining_today": store.remaining(now),
         "phones_without_account": sorted(settings.phones_without_account),
         "token_error": settings.token_error,
+        "admin_phones": sorted(settings.admin_phones),
+        "dev_quota": settings.dev_quota,
+        "dev_mode_receipts": settings.dev_mode_receipts,
     }
 
 
