@@ -240,6 +240,8 @@ class TestCatalogue:
             ({"complaint.nothing": {"normal": "5d"}}, "no statutory time limit"),
             ({"complaint.accept": {"remote": "5d"}}, "has no variant 'remote'"),
             ({"complaint.accept": {"normal": "five days"}}, "complaint.accept.normal"),
+            ({"complaint.accept": {"normal": 7}}, "complaint.accept.normal"),
+            ({"complaint.accept": "7wd"}, "expected {variant: period}"),
         ],
     )
     def test_a_bad_override_stops_start_up_with_its_name(self, overrides, message):

@@ -17,6 +17,7 @@ extensions (gia hạn) add their days (Luật Tố cáo 2018 Art. 30).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 from bridge.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Sequence
 
     from bridge.case_kinds.working_days import WorkingCalendar
 
@@ -426,6 +427,10 @@ class DeadlineCatalogue:
         for key, figures in overrides.items():
             if key not in replaced:
                 raise ConfigurationError(f"no statutory time limit is called {key!r}")
+            if not isinstance(figures, Mapping):
+                raise ConfigurationError(
+                    f"time limit {key}: expected {{variant: period}}, got {type(figures).__name__}"
+                )
             for variant_name, text in figures.items():
                 period = _parse_override(key, variant_name, text)
                 try:
