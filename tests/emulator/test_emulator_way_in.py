@@ -9,9 +9,12 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge_devkit.emulator import DEV_ACCESS_TOKEN, media
 from bridge_devkit.emulator.cli import main
+from bridge_devkit.emulator.validation import CsMessage, Violation, validate_cs_body
 
 HEADERS = {"access_token": DEV_ACCESS_TOKEN}
 USER = "2512523625412515"
@@ -391,3 +394,33 @@ class TestScriptedCitizen:
 
         assert code == 0
         assert "passed" in capsys.readouterr().out
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=6)
+        | st.dictionaries(
+            st.sampled_from(
+                ["title", "type", "payload", "buttons", "elements", "url", "template_type", "text"]
+            ),
+            children,
+            max_size=6,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@given(payload=_JSON)
+def test_hostile_attachment_payloads_get_a_zalo_answer_never_an_exception(payload):
+    body = {
+        "recipient": {"user_id": USER},
+        "message": {"text": "x", "attachment": {"type": "template", "payload": payload}},
+    }
+
+    result = validate_cs_body(body)
+
+    assert isinstance(result, CsMessage | Violation)
+    if isinstance(result, Violation):
+        assert result.code in {-201, -210, -233}
