@@ -140,6 +140,14 @@ def _webhook(settings: Settings) -> Iterator[Problem]:
     webhook, retention = settings.webhook, settings.retention
     if not webhook.enabled:
         return
+    oa_limit = settings.delivery.rate_limit_per_minute
+    if oa_limit and webhook.reply_rate_per_minute >= oa_limit:
+        yield Problem(
+            ("webhook.reply_rate_per_minute", "delivery.rate_limit_per_minute"),
+            f"chat answers ({webhook.reply_rate_per_minute}/min) may take the OA's whole budget "
+            f"({oa_limit}/min): a flood of texts would starve the notifications; keep it well "
+            "below",
+        )
     dedupe = retention.webhook_dedupe_hours * _HOUR
     if webhook.max_age_seconds == 0:
         yield Problem(

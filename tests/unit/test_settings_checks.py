@@ -49,6 +49,14 @@ def test_the_defaults_and_the_defaults_with_every_feature_on_are_consistent():
             },
             ["webhook.max_age_seconds", "retention.webhook_dedupe_hours"],
         ),
+        # Chat answers allowed the OA's whole budget: a flood of texts starves notifications.
+        (
+            {
+                "webhook": {**WEBHOOK_ON, "reply_rate_per_minute": 4000},
+                "delivery": {"rate_limit_per_minute": 4000},
+            },
+            ["webhook.reply_rate_per_minute", "delivery.rate_limit_per_minute"],
+        ),
         # Leases shorter than one Zalo call: another replica sends the same message again.
         (
             {"delivery": {"lease_seconds": 12}, "zalo": {"timeout_seconds": 10}},
