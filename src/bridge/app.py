@@ -28,6 +28,7 @@ from tenacity import (
 
 from bridge.announcements.consumer import register_announcement_consumer
 from bridge.announcements.service import AnnouncementService
+from bridge.breaker_probe import BreakerProber, OaProfileReader
 from bridge.cascade import cascade_config
 from bridge.citizen_services import CitizenServices
 from bridge.consumer import register_consumer
@@ -121,6 +122,9 @@ class Runtime:
     _releaser: asyncio.Task[None] | None = None
     citizen_store: CitizenStore | None = None
     citizens: CitizenServices | None = None
+    prober: BreakerProber | None = None
+    """Probes Zalo while the circuit breaker is open (None when the sender cannot)."""
+    _guards: list[asyncio.Task[None]] = field(default_factory=list)
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -239,6 +243,30 @@ class Runtime:
         )
         self._dispatcher.start()
         self._watch(self._dispatcher, self.breaker)
+        self._guard(self.breaker, sender, limiter)
+
+    def _guard(
+        self,
+        breaker: CircuitBreaker,
+        sender: MessageSender,
+        limiter: RateLimiter | None,
+    ) -> None:
+        """Start the breaker's background prober."""
+        if isinstance(sender, OaProfileReader):
+            self.prober = BreakerProber(
+                breaker=breaker,
+                zalo=sender,
+                timeout=self.settings.delivery.lease_seconds,
+                limiter=limiter,
+            )
+            self._guards.append(asyncio.create_task(self.prober.run(), name="breaker-prober"))
+        else:
+            _log.info("the Zalo sender cannot read the OA profile; only records probe the breaker")
+
+    async def _stop_guards(self) -> None:
+        guards, self._guards = self._guards, []
+        for guard in guards:
+            await stop_task(guard)
 
     def _deliverer(
         self,
@@ -414,6 +442,7 @@ class Runtime:
         takes at most one ``delivery.lease_seconds``: the chart's grace period allows no more.
         """
         lease = self.settings.delivery.lease_seconds
+        await self._stop_guards()
         announcements, self.announcements = self.announcements, None
         releaser, self._releaser = self._releaser, None
         waits: list[Awaitable[None]] = [stop_task(releaser)]
@@ -427,6 +456,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Close what ``start`` opened, newest first."""
+        await self._stop_guards()
         self._dispatcher = None
         self.citizens = None
         while self._closers:

@@ -307,8 +307,19 @@ class DeliverySettings(_Section):
         ge=1,
         description="Consecutive transient failures that open the circuit breaker.",
     )
-    breaker_open_seconds: float = Field(default=5.0, gt=0)
-    breaker_max_open_seconds: float = Field(default=120.0, gt=0)
+    breaker_open_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "How long the circuit breaker stays open before one probe goes out (a send waiting, "
+            "or the background read of the OA profile while the partitions are paused)."
+        ),
+    )
+    breaker_max_open_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Each failed probe doubles the open time, up to this.",
+    )
 
 
 CascadeChannel = Literal["cs", "template_uid", "template_phone"]
