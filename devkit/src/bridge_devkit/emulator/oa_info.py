@@ -16,17 +16,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from bridge_devkit.emulator.calls import ApiReply, rate_headers
 from bridge_devkit.emulator.codes import ERROR_MESSAGES, ZaloCode
 from bridge_devkit.emulator.faults import DropFault, ErrorFault, HttpFault
 from bridge_devkit.emulator.message_log import ReadRecord
-from bridge_devkit.emulator.rules import ApiReply, rate_headers
 from bridge_devkit.emulator.tokens import TokenStatus
 from bridge_devkit.emulator.validation import Violation
 
 if TYPE_CHECKING:
+    from bridge_devkit.emulator.calls import IncomingCall
     from bridge_devkit.emulator.faults import Fault
     from bridge_devkit.emulator.ratelimit import RateDecision
-    from bridge_devkit.emulator.rules import IncomingCall
     from bridge_devkit.emulator.state import EmulatorState
 
 __all__ = ["OA_INFO_PATH", "oa_profile", "read_oa_info", "reject_oa_info_with_fault"]
