@@ -100,6 +100,11 @@ test-unit: $(INSTALLED)
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
 	$(BIN)/pytest -m "not kafka and not postgres and not browser" --basetemp=$(PYTEST_BASETEMP)
 
+.PHONY: fuzz  ## The hostile-input property tests (Hypothesis) with many more examples than make test
+fuzz: $(INSTALLED)
+	@mkdir -p $(dir $(PYTEST_BASETEMP))
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m fuzz --basetemp=$(PYTEST_BASETEMP) --hypothesis-show-statistics
+
 .PHONY: test-all  ## Every test; starts a local Kafka broker and PostgreSQL server (or uses KAFKA_BOOTSTRAP_SERVERS, BRIDGE_TEST_POSTGRES_DSN)
 test-all: $(INSTALLED) kafka-jars .postgres chart-tools .chromium
 	@mkdir -p $(dir $(PYTEST_BASETEMP))

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from bridge.cli_announce import announce_cli
-from bridge.cli_citizens import forget, purge, qr
+from bridge.cli_citizens import forget, purge, qr, unlock
 from bridge.cli_dlq import dlq_cli
 from bridge.cli_options import ConfigOption, settings_or_exit
 from bridge.cli_templates import preview, templates_cli
@@ -39,6 +39,7 @@ cli.add_typer(db_cli, name="db")
 cli.command("qr")(qr)
 cli.command("purge")(purge)
 cli.command("forget")(forget)
+cli.command("unlock")(unlock)
 
 
 @cli.command()

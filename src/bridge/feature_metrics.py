@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bridge.citizen_desk import LINK_RESULTS, REPLY_RESULTS
+from bridge.webhook import REQUEST_RESULTS
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from bridge.announcements.service import AnnouncementService
+    from bridge.citizen_desk import CitizenDesk
     from bridge.citizen_services import CitizenServices
     from bridge.holding import Releaser
     from bridge.metrics import Counts, Metrics
@@ -197,7 +201,7 @@ def _watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | N
         current = citizens()
         if current is None or current.inbox is None:
             return None
-        return _with_zeros(current.inbox.results, ("accepted", "bad_signature", "too_old"))
+        return _with_zeros(current.inbox.results, REQUEST_RESULTS)
 
     def desk(part: str, known: tuple[str, ...] = ()) -> Callable[[], Counts | None]:
         def read() -> Counts | None:
@@ -211,8 +215,8 @@ def _watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | N
     metrics.watch_counter(
         "webhook_requests",
         "OA webhook requests by result: accepted (stored), duplicate (stored before), busy "
-        "(not stored in time: 503), bad_signature, too_old, bad_request, too_large, "
-        "method_not_allowed.",
+        "(a verified event not stored in time: 503); refused with a 4xx: bad_request (400), "
+        "bad_signature (401), too_old (403), method_not_allowed (405), too_large (413).",
         inbox,
         ["result"],
     )
@@ -224,9 +228,30 @@ def _watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | N
     )
     metrics.watch_counter(
         "citizen_link_attempts",
-        "Attempts to link a dossier in the chat: linked, refused (wrong second factor), "
-        "rate_limited.",
-        desk("link_attempts", ("linked", "refused", "rate_limited")),
+        "Attempts to link a dossier in the chat: linked, refused (wrong code or second factor), "
+        "rate_limited (past the account's hourly limit: not checked, not answered), locked "
+        "(the dossier is locked: not checked).",
+        desk("link_attempts", LINK_RESULTS),
+        ["result"],
+    )
+    metrics.watch_counter(
+        "citizen_dossier_locks",
+        "Dossiers locked against linking after too many wrong second factors from any "
+        "accounts (a steady rate means someone is guessing).",
+        lambda: None if (d := _desk(citizens)) is None else {(): d.stats.dossier_locks},
+    )
+    metrics.watch_counter(
+        "citizen_chat_replies",
+        "Chat answers by result: sent, failed (Zalo refused it), over_budget (no slot of "
+        "webhook.reply_rate_per_minute in time: not sent).",
+        desk("replies", REPLY_RESULTS),
+        ["result"],
+    )
+    metrics.watch_counter(
+        "citizen_link_notices",
+        "Notices to the accounts already linked to a dossier that another account linked, by "
+        "result (sent, failed, over_budget).",
+        desk("link_notices", REPLY_RESULTS),
         ["result"],
     )
     metrics.watch_counter(
@@ -241,6 +266,11 @@ def _watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | N
         desk("lookups", ("answered", "pending")),
         ["result"],
     )
+
+
+def _desk(citizens: Callable[[], CitizenServices | None]) -> CitizenDesk | None:
+    current = citizens()
+    return None if current is None else current.desk
 
 
 def _watch_webhook_inbox(metrics: Metrics, citizens: Callable[[], CitizenServices | None]) -> None:
