@@ -26,6 +26,7 @@ from tenacity import (
 
 from bridge.announcements.consumer import register_announcement_consumer
 from bridge.announcements.service import AnnouncementService
+from bridge.breaker_probe import BreakerProber, OaProfileReader
 from bridge.cascade import cascade_config
 from bridge.citizen_services import CitizenServices
 from bridge.consumer import register_consumer
@@ -53,6 +54,7 @@ from bridge.quiet_hours import QuietWindow, parse_clock_time
 from bridge.store import open_ledger
 from bridge.store.database import open_engine
 from bridge.templates.renderer import template_renderer
+from bridge.watchdog import ProgressWatchdog
 from bridge.webhook import webhook_endpoint
 from bridge.zalo import StaticToken, TokenSource, ZaloClient
 from bridge.zalo.codes import zns_classifier
@@ -120,6 +122,13 @@ class Runtime:
     _releaser: asyncio.Task[None] | None = None
     citizen_store: CitizenStore | None = None
     citizens: CitizenServices | None = None
+    monotonic: Callable[[], float] = time.monotonic
+    """Monotonic seconds of the dispatcher and the watchdog (tests pass a fake)."""
+    prober: BreakerProber | None = None
+    """Probes Zalo while the circuit breaker is open (None when the sender cannot)."""
+    watchdog: ProgressWatchdog | None = None
+    """Says when delivery stalls; ``/health/live`` fails while it does."""
+    _guards: list[asyncio.Task[None]] = field(default_factory=list)
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -235,9 +244,56 @@ class Runtime:
             max_in_flight=delivery.max_in_flight,
             commit_interval=kafka.commit_interval_ms / 1000,
             on_fatal=self.on_fatal,
+            clock=self.monotonic,
         )
         self._dispatcher.start()
         self._watch(self._dispatcher, self.breaker)
+        self._guard(self._dispatcher, self.breaker, sender, limiter)
+
+    def _guard(
+        self,
+        dispatcher: Dispatcher,
+        breaker: CircuitBreaker,
+        sender: MessageSender,
+        limiter: RateLimiter | None,
+    ) -> None:
+        """Start the breaker's background prober and the progress watchdog."""
+        if isinstance(sender, OaProfileReader):
+            self.prober = BreakerProber(
+                breaker=breaker,
+                zalo=sender,
+                timeout=self.settings.delivery.lease_seconds,
+                limiter=limiter,
+            )
+            self._guards.append(asyncio.create_task(self.prober.run(), name="breaker-prober"))
+        else:
+            _log.info("the Zalo sender cannot read the OA profile; only records probe the breaker")
+        self.watchdog = ProgressWatchdog(
+            progress=dispatcher,
+            held_back=self.held_back,
+            stall_seconds=self.settings.delivery.watchdog_stall_seconds,
+            clock=self.monotonic,
+        )
+        self._guards.append(asyncio.create_task(self.watchdog.run(), name="progress-watchdog"))
+        self.metrics.watch_progress(self.watchdog.check)
+
+    def held_back(self) -> str | None:
+        """Why delivery is held back on purpose now, if it is (the watchdog waits meanwhile).
+
+        The circuit breaker not closed, the token unusable, or any reason the flow is held for
+        other than a full in-flight window (which a stall itself causes).
+        """
+        if self.breaker is not None and self.breaker.state is not BreakerState.CLOSED:
+            return "circuit_breaker"
+        if self.tokens is not None and not self.tokens.healthy:
+            return "token"
+        deliberate = sorted(self.flow.reasons - {"in_flight_window_full"})
+        return deliberate[0] if deliberate else None
+
+    async def _stop_guards(self) -> None:
+        guards, self._guards = self._guards, []
+        for guard in guards:
+            await stop_task(guard)
 
     def _deliverer(
         self,
@@ -401,6 +457,7 @@ class Runtime:
         takes at most one ``delivery.lease_seconds``: the chart's grace period allows no more.
         """
         lease = self.settings.delivery.lease_seconds
+        await self._stop_guards()
         announcements, self.announcements = self.announcements, None
         releaser, self._releaser = self._releaser, None
         waits: list[Awaitable[None]] = [stop_task(releaser)]
@@ -414,6 +471,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Close what ``start`` opened, newest first."""
+        await self._stop_guards()
         self._dispatcher = None
         self.citizens = None
         while self._closers:
@@ -429,10 +487,12 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
     clock: Callable[[], float] = time.time,
     audience: Audience | None = None,
     citizen_store: CitizenStore | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> AsgiFastStream:
     """Build the bridge: a faststream Kafka app with health endpoints, ready for uvicorn.
 
-    Nothing connects until the app starts. ``GET /health/live`` answers while the process runs;
+    Nothing connects until the app starts. ``GET /health/live`` answers 204 while the process
+    runs and 503 while the progress watchdog finds delivery stalled (``bridge.watchdog``);
     ``GET /health/ready`` answers 204 while the Kafka broker is reachable, Zalo accepts calls and
     (with managed tokens) a usable token is at hand. ``GET /metrics`` serves the Prometheus
     metrics (``bridge.metrics``). ``POST <webhook.path>`` receives the OA's signed events
@@ -446,6 +506,7 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
         clock: Wall-clock seconds for quiet hours and announcements (tests pass a fake).
         audience: Replaces the SQL audience of announcements.
         citizen_store: Replaces the citizens' store opened from ``settings.store``.
+        monotonic: Monotonic seconds of the dispatcher and the watchdog (tests pass a fake).
     """
     broker = KafkaBroker(
         settings.kafka.bootstrap_servers,
@@ -463,6 +524,7 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
         clock=clock,
         audience=audience,
         citizen_store=citizen_store,
+        monotonic=monotonic,
     )
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)
     runtime.metrics.watch_consumers(
@@ -473,7 +535,9 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
 
     @get(include_in_schema=False)
     async def live(_request: AsgiRequest) -> AsgiResponse:
-        return AsgiResponse(b"", status_code=204)
+        watchdog = runtime.watchdog
+        stalled = watchdog is not None and watchdog.check().stalled
+        return AsgiResponse(b"", status_code=503 if stalled else 204)
 
     @get(include_in_schema=False)
     async def ready(_request: AsgiRequest) -> AsgiResponse:

@@ -417,15 +417,13 @@ class Deliverer:
         probe = await self._breaker.before_call()
         try:
             decided = await self._claim(event, message, step)
-        except BaseException:
-            if probe:
-                self._breaker.release_probe()
-            raise
-        if isinstance(decided, DeliveryOutcome):
-            if probe:
-                self._breaker.release_probe()  # no call to Zalo: another may probe
-            return decided
-        return await self._send(step, event, message, attempts=decided, history=history)
+            if isinstance(decided, DeliveryOutcome):
+                return decided  # no call to Zalo: the release below lets another probe
+            return await self._send(step, event, message, attempts=decided, history=history)
+        finally:
+            # A probe without a verdict (no call, an unexpected error, cancelled mid-send by a
+            # rebalance or a shutdown) must not keep the slot, or no probe would go out again.
+            self._breaker.release_probe(probe)
 
     async def _claim(
         self, event: CaseStateEvent, message: CitizenMessage, step: Step

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     from prometheus_client.metrics_core import Metric
 
+    from bridge.watchdog import Progress
+
 __all__ = ["PREFIX", "Counts", "Metrics", "label_value"]
 
 PREFIX = "zalo_bridge_"
@@ -215,6 +217,14 @@ class Metrics:
         """Report the reasons the consumer's partitions are paused for (``FlowControl.reasons``)."""
         self._gauges.holds = read
 
+    def watch_progress(self, read: Callable[[], Progress | None]) -> None:
+        """Report the watchdog's look (``ProgressWatchdog.check``), taken at scrape time.
+
+        As ``zalo_bridge_oldest_unsettled_seconds{topic,partition}`` and
+        ``zalo_bridge_watchdog_stalled``.
+        """
+        self._gauges.progress = read
+
     def watch_token(self, read: Callable[[], float | None], *, token: str = "access") -> None:  # noqa: S107 - a label, not a secret
         """Report ``read()``, the seconds until a Zalo token expires (None: unknown, not shown).
 
@@ -331,6 +341,7 @@ class _Gauges(Collector):
         self.in_flight: Callable[[], int | None] | None = None
         self.breaker: Callable[[], str | None] | None = None
         self.holds: Callable[[], Iterable[str]] | None = None
+        self.progress: Callable[[], Progress | None] | None = None
         self.tokens: dict[str, Callable[[], float | None]] = {}
         self.lag: dict[tuple[str, int], int] = {}
 
@@ -371,6 +382,7 @@ class _Gauges(Collector):
             for reason in reasons:
                 holds.add_metric([reason], 1.0)
             yield holds
+        yield from _progress_families(_read(self.progress))
         if self.tokens:
             expiry = GaugeMetricFamily(
                 f"{PREFIX}token_expiry_seconds",
@@ -390,6 +402,26 @@ class _Gauges(Collector):
         for (topic, partition), value in sorted(self.lag.items()):
             lag.add_metric([topic, str(partition)], float(value))
         yield lag
+
+
+def _progress_families(progress: Progress | None) -> Iterator[Metric]:
+    """The watchdog's gauges: the oldest unsettled record per partition, and the verdict."""
+    if progress is None:
+        return
+    oldest = GaugeMetricFamily(
+        f"{PREFIX}oldest_unsettled_seconds",
+        "Age of the oldest record read and not settled yet, by partition (0 when none is).",
+        labels=["topic", "partition"],
+    )
+    for (topic, partition), age in sorted(progress.oldest.items()):
+        oldest.add_metric([topic, str(partition)], age)
+    yield oldest
+    yield GaugeMetricFamily(
+        f"{PREFIX}watchdog_stalled",
+        "1 while records are in flight and none has settled for delivery.watchdog_stall_seconds "
+        "with Zalo and the token healthy (/health/live then answers 503), else 0.",
+        value=1.0 if progress.stalled else 0.0,
+    )
 
 
 @dataclass(frozen=True, slots=True)

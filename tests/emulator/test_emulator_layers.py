@@ -44,6 +44,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "rules": (
         "conversation",
         "events",
+        "oa_info",
         "oauth",
         "rules",
         "templates",

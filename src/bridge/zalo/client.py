@@ -24,10 +24,19 @@ if TYPE_CHECKING:
 
     import httpx
 
-__all__ = ["SendReceipt", "StaticToken", "TokenSource", "ZaloClient", "normalise_phone"]
+__all__ = [
+    "OaProfile",
+    "SendReceipt",
+    "StaticToken",
+    "TokenSource",
+    "ZaloClient",
+    "normalise_phone",
+]
 
 CS_MESSAGE_PATH = "/v3.0/oa/message/cs"
 CONVERSATION_PATH = "/v2.0/oa/conversation"
+OA_INFO_PATH = "/v2.0/oa/getoa"
+"""The OA's own profile: the cheapest call that needs the token (reference §8, VERIFIED)."""
 TEMPLATE_UID_PATH = "/v3.0/oa/message/template"
 """ZBS template by user id: UNCERTAIN (reference §1), hence configurable."""
 TEMPLATE_PHONE_PATH = "/message/template"
@@ -84,6 +93,16 @@ class SendReceipt:
     message_id: str
     user_id: str | None
     sent_time: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OaProfile:
+    """What Zalo says about the OA itself; any field Zalo leaves out is None."""
+
+    oa_id: str | None
+    name: str | None
+    oa_type: int | None
+    """2 for a Business OA, 4 for a Government OA (reference §1.5)."""
 
 
 class ZaloClient:
@@ -241,6 +260,29 @@ class ZaloClient:
             if len(items) < page_size or (times and min(times) / 1000 < since):
                 return None
         return None
+
+    async def oa_profile(self) -> OaProfile:
+        """Read the OA's profile (``GET /v2.0/oa/getoa``): sends nothing to anyone, costs no quota.
+
+        The circuit breaker's background probe calls it to learn whether Zalo answers again and
+        takes the token.
+
+        Returns:
+            The profile.
+
+        Raises:
+            The same errors as ``send_text``; ``DeliveryInDoubtError`` here only means that no
+            answer came (nothing was sent).
+        """
+        data = await self._call("GET", OA_INFO_PATH)
+        if not isinstance(data, dict):
+            data = {}
+        oa_id, name, oa_type = data.get("oaid"), data.get("name"), data.get("oa_type")
+        return OaProfile(
+            oa_id=str(oa_id) if isinstance(oa_id, str | int) else None,
+            name=name if isinstance(name, str) else None,
+            oa_type=oa_type if isinstance(oa_type, int) and not isinstance(oa_type, bool) else None,
+        )
 
     async def _call(
         self,

@@ -19,6 +19,7 @@ from bridge_devkit.emulator.conversation import (
 from bridge_devkit.emulator.events import receipt_for
 from bridge_devkit.emulator.faults import DelayFault, Fault
 from bridge_devkit.emulator.keys import DISPATCHER_KEY, STATE_KEY
+from bridge_devkit.emulator.oa_info import OA_INFO_PATH, read_oa_info, reject_oa_info_with_fault
 from bridge_devkit.emulator.responses import json_response
 from bridge_devkit.emulator.rules import reject_with_fault, send_consultation
 from bridge_devkit.emulator.state import EmulatorState
@@ -36,6 +37,7 @@ from bridge_devkit.emulator.validation import decode_json, peek_user_id
 __all__ = [
     "CONVERSATION_PATH",
     "CS_MESSAGE_PATH",
+    "OA_INFO_PATH",
     "RECENT_CHATS_PATH",
     "TEMPLATE_PHONE_PATH",
     "TEMPLATE_UID_PATH",
@@ -62,6 +64,7 @@ def add_zalo_routes(app: web.Application) -> None:
     app.router.add_post(CS_MESSAGE_PATH, _message_cs)
     app.router.add_get(CONVERSATION_PATH, _conversation)
     app.router.add_get(RECENT_CHATS_PATH, _conversation)
+    app.router.add_get(OA_INFO_PATH, _oa_info)
     for kind, path in UPLOAD_PATHS.items():
         app.router.add_post(path, partial(_upload, kind=kind))
     app.router.add_post(TEMPLATE_UID_PATH, _template_by_uid)
@@ -146,6 +149,21 @@ async def _conversation(request: web.Request) -> web.StreamResponse:
         read_conversation,
         recipient=peek_query_user_id(body),
         reject=reject_read_with_fault,
+    )
+
+
+async def _oa_info(request: web.Request) -> web.StreamResponse:
+    # No parameter: the call is about the OA itself, so it has no recipient for faults.
+    state = request.app[STATE_KEY]
+    call = IncomingCall(
+        endpoint=OA_INFO_PATH,
+        access_token=request.headers.get("access_token"),
+        body=None,
+        raw_body=b"",
+        now=state.clock(),
+    )
+    return await answer_zalo_call(
+        request, call, read_oa_info, recipient=None, reject=reject_oa_info_with_fault
     )
 
 
