@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
-from httpx_aiohttp import AiohttpTransport
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -60,6 +58,7 @@ from bridge.watchdog import ProgressWatchdog
 from bridge.webhook import webhook_endpoint
 from bridge.zalo import StaticToken, TokenSource, ZaloClient
 from bridge.zalo.codes import zns_classifier
+from bridge.zalo.http_client import zalo_http_client
 from bridge.zalo.token_setup import managed_tokens_enabled, open_managed_token
 
 if TYPE_CHECKING:
@@ -401,21 +400,7 @@ class Runtime:
     async def _zalo_client(self) -> ZaloClient:
         zalo = self.settings.zalo
         tokens = await self._token_source()
-        limits = httpx.Limits(
-            max_connections=zalo.max_connections,
-            max_keepalive_connections=zalo.max_connections,
-        )
-        http = httpx.AsyncClient(
-            base_url=str(zalo.base_url),
-            timeout=httpx.Timeout(zalo.timeout_seconds, connect=zalo.connect_timeout_seconds),
-            limits=limits,
-            transport=self.metrics.instrument(
-                AiohttpTransport(limits=limits)
-                if zalo.http_transport == "aiohttp"
-                else httpx.AsyncHTTPTransport(limits=limits)
-            ),
-            headers={"user-agent": "zalo-bridge"},
-        )
+        http = zalo_http_client(zalo, instrument=self.metrics.instrument)
         self._closers.append(http.aclose)
         return ZaloClient(
             http,
@@ -424,6 +409,8 @@ class Runtime:
             business_base_url=str(zalo.business_base_url),
             template_uid_path=zalo.template_uid_path,
             classify_zns=zns_classifier(zalo.zns_error_classes),
+            # The leases (delivery, announcements, webhook inbox) are checked against this.
+            deadline_seconds=zalo.connect_timeout_seconds + zalo.timeout_seconds,
         )
 
     async def _publisher(self) -> TransactionalPublisher:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bridge.flow import FlowControl
     from bridge.settings import Settings
 
-__all__ = ["lenient_parser", "register_consumer", "to_inbound_record"]
+__all__ = ["lenient_parser", "register_consumer", "revoke_grace_seconds", "to_inbound_record"]
 
 
 def to_inbound_record(raw: ConsumerRecord[Any, Any]) -> InboundRecord:
@@ -115,6 +115,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka is
         self._flow.reapply()
 
 
+def revoke_grace_seconds(settings: Settings) -> float:
+    """How long revoked partitions may take to settle and commit before they are handed over."""
+    return min(settings.delivery.lease_seconds, settings.kafka.max_poll_interval_ms / 2000)
+
+
 def register_consumer(
     broker: KafkaBroker,
     settings: Settings,
@@ -134,7 +139,7 @@ def register_consumer(
         flow: Pauses the partitions while the dispatcher or the breaker hold back.
     """
     kafka = settings.kafka
-    grace = min(settings.delivery.lease_seconds, kafka.max_poll_interval_ms / 2000)
+    grace = revoke_grace_seconds(settings)
     listener = _Rebalance(dispatcher, flow, grace)
     subscriber = broker.subscriber(
         kafka.input_topic,
@@ -143,6 +148,11 @@ def register_consumer(
         ack_policy=AckPolicy.MANUAL,
         max_poll_interval_ms=kafka.max_poll_interval_ms,
         session_timeout_ms=kafka.session_timeout_ms,
+        # How long the group waits for members to rejoin: max_poll_interval_ms, as in Java's
+        # client, at least twice the revoke grace. aiokafka's default is the session timeout
+        # (10 s), shorter than the grace: the group would drop this member mid-drain, and its
+        # commit (TxnOffsetCommit without a generation) would still be accepted afterwards.
+        rebalance_timeout_ms=kafka.max_poll_interval_ms,
         listener=listener,
         parser=lenient_parser,
         decoder=_fetched,

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from bridge.flow import BreakerState
 from bridge.logs import get_logger
+from bridge.zalo.transport_failures import classify_transport_failure
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -109,7 +110,7 @@ class Metrics:
         self.zalo_latency = Histogram(
             f"{PREFIX}zalo_request_duration_seconds",
             "Zalo API calls, answer body included, by endpoint and outcome (ok, zalo_error, "
-            "http_error, bad_body, timeout, network_error, cancelled).",
+            "http_error, bad_body, not_sent, timeout, network_error, cancelled).",
             ["endpoint", "outcome"],
             buckets=_ZALO_BUCKETS,
             registry=self.registry,
@@ -499,8 +500,13 @@ class _TimedTransport(httpx.AsyncBaseTransport):
             # Read here, so the time covers the body; the client then reads the buffered copy.
             await response.aread()
             outcome, code = _zalo_outcome(response.content)
-        except httpx.TimeoutException:
-            outcome = "timeout"
+        except Exception as exc:
+            # By cause, not by httpx's type (the aiohttp transport calls a refusal a timeout).
+            failure = classify_transport_failure(exc)
+            if not failure.sent:
+                outcome = "not_sent"
+            elif failure.timeout:
+                outcome = "timeout"
             raise
         except asyncio.CancelledError:
             outcome = "cancelled"

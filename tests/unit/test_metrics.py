@@ -137,7 +137,9 @@ class TestZaloCalls:
         ("error", "outcome"),
         [
             (httpx.ReadTimeout("slow"), "timeout"),
-            (httpx.ConnectError("refused"), "network_error"),
+            (httpx.ConnectError("refused"), "not_sent"),
+            (httpx.ConnectTimeout("no connection"), "not_sent"),
+            (httpx.ReadError("connection reset"), "network_error"),
         ],
     )
     async def test_calls_without_an_answer_are_timed_too(self, metrics, error, outcome):

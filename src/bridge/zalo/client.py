@@ -8,8 +8,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-
 from bridge.errors import (
     AccountError,
     DeliveryError,
@@ -19,9 +17,12 @@ from bridge.errors import (
     TokenError,
 )
 from bridge.zalo.codes import classify_error, classify_zns_error
+from bridge.zalo.transport_failures import classify_transport_failure
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+    import httpx
 
 __all__ = [
     "OaProfile",
@@ -120,6 +121,9 @@ class ZaloClient:
         template_uid_path: Path of the template message by user id (UNCERTAIN).
         classify_zns: Turns the ZNS host's error codes into exceptions (``zns_classifier`` with
             the configured overrides of the UNCERTAIN numbers).
+        deadline_seconds: The longest one request may take, whatever its progress (httpx's
+            timeouts bound each connect, read or write, not the whole exchange); None: no bound.
+            A request cut off by it is in doubt.
     """
 
     def __init__(  # noqa: PLR0913 - the client, its token and the UNCERTAIN endpoint knobs
@@ -131,8 +135,10 @@ class ZaloClient:
         business_base_url: str = BUSINESS_BASE_URL,
         template_uid_path: str = TEMPLATE_UID_PATH,
         classify_zns: Callable[[int, str], DeliveryError] = classify_zns_error,
+        deadline_seconds: float | None = None,
     ) -> None:
         self._http = http
+        self._deadline = deadline_seconds
         self._tokens = tokens
         self._urls: dict[str, httpx.URL] = {}
         self._template_by_phone = str(business_base_url).rstrip("/") + TEMPLATE_PHONE_PATH
@@ -157,8 +163,10 @@ class ZaloClient:
 
         Raises:
             TokenError: No token is configured, or Zalo refused it even after a refresh.
-            DeliveryInDoubtError: The request left, but no answer came back.
-            RetryableDeliveryError: Nothing was sent (connection refused, HTTP 5xx, -32, …).
+            DeliveryInDoubtError: The request may have left, but no answer came back (read
+                timeout, reset, malformed answer, any unforeseen transport error).
+            RetryableDeliveryError: Nothing was sent (connection refused, DNS, TLS, connect
+                timeout), or Zalo asks to retry (HTTP 5xx, 429, -32, …).
             RecipientUnreachableError, MessageRejectedError, AccountError: per the error code.
         """
         body = {"recipient": {"user_id": user_id}, "message": {"text": text}}
@@ -310,15 +318,12 @@ class ZaloClient:
     ) -> Any:
         headers = {"access_token": token}
         try:
-            async with self._slots:
+            async with self._slots, asyncio.timeout(self._deadline):
                 response = await self._http.request(
                     method, self._url(path), json=json_body, params=params, headers=headers
                 )
-        except httpx.ConnectError as exc:
-            raise RetryableDeliveryError(f"cannot connect to Zalo: {exc!r}") from exc
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            # Apart from a refused connection we cannot tell whether Zalo got the request.
-            raise DeliveryInDoubtError(f"no answer from Zalo: {exc!r}") from exc
+        except Exception as exc:  # every transport failure is converted, by its cause
+            raise _transport_error(exc) from exc
         if response.status_code >= 500 or response.status_code == 429:  # noqa: PLR2004 - HTTP codes
             raise RetryableDeliveryError(f"Zalo answered HTTP {response.status_code}")
         if response.status_code != 200:  # noqa: PLR2004 - HTTP OK
@@ -355,6 +360,18 @@ def _receipt(data: Any, id_fields: tuple[str, ...]) -> SendReceipt:
         user_id=str(user) if user is not None else None,
         sent_time=str(sent) if sent is not None else None,
     )
+
+
+def _transport_error(exc: Exception) -> RetryableDeliveryError:
+    """The delivery error for a call that failed below HTTP, decided by the underlying cause.
+
+    Only a request that cannot have left (refused, DNS, TLS, connect timeout) is retried as not
+    sent; any other failure, including one nobody foresaw, leaves the send in doubt.
+    """
+    failure = classify_transport_failure(exc)
+    if failure.sent:
+        return DeliveryInDoubtError(f"no answer from Zalo: {failure}")
+    return RetryableDeliveryError(f"cannot reach Zalo, nothing sent: {failure}")
 
 
 def _http_error(status: int) -> DeliveryError:
