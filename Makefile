@@ -41,6 +41,15 @@ help:
 	  else echo "the tests' local PostgreSQL server needs its binaries (Debian: apt-get install postgresql, or set PG_BIN)"; exit 1; fi; \
 	fi
 
+.PHONY: .faketime  # libfaketime, for the runs of the tests under another wall clock; installed from Debian's packages when missing
+.faketime:
+	@if ! compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null && ! compgen -G '/usr/lib/faketime/libfaketime.so.1' >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing libfaketime from Debian's packages…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends faketime >/dev/null; \
+	  else echo "the clock runs need libfaketime (Debian: apt-get install faketime)"; exit 1; fi; \
+	fi
+
 .PHONY: .chromium  # Chromium, for the template preview's browser test; installed from Debian's packages when missing
 .chromium:
 	@if ! command -v chromium >/dev/null; then \
@@ -101,10 +110,19 @@ test-unit: $(INSTALLED)
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
 	$(BIN)/pytest -m "not kafka and not postgres and not browser" --basetemp=$(PYTEST_BASETEMP)
 
+.PHONY: fuzz  ## The hostile-input property tests (Hypothesis) with many more examples than make test
+fuzz: $(INSTALLED)
+	@mkdir -p $(dir $(PYTEST_BASETEMP))
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m fuzz --basetemp=$(PYTEST_BASETEMP) --hypothesis-show-statistics
+
 .PHONY: test-all  ## Every test; starts a local Kafka broker and PostgreSQL server (or uses KAFKA_BOOTSTRAP_SERVERS, BRIDGE_TEST_POSTGRES_DSN)
-test-all: $(INSTALLED) kafka-jars .postgres chart-tools .chromium
+test-all: $(INSTALLED) kafka-jars .postgres chart-tools .chromium .faketime
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
 	HELM=$(HELM) KUBERNETES_VALIDATE=$(KUBE_VALIDATE) $(BIN)/pytest --basetemp=$(PYTEST_BASETEMP) --durations=10
+
+.PHONY: test-clocks  ## Kafka integration tests twice, every process's clock shifted (libfaketime): 23:30 and 12:00 in Vietnam
+test-clocks: $(INSTALLED) kafka-jars .postgres .faketime
+	$(BIN)/python -m bridge_devkit.clock_runs --workdir $(CURDIR)/.cache/clock-runs --report $(CURDIR)/.cache/clock-runs/report.md -- tests -m kafka -q --ignore=tests/test_any_hour.py $(foreach d,bench chaos deploy devkit e2e emulator,--ignore=tests/$(d))
 
 # ------------------------------------------------------------------ deployment (Dockerfile, Helm chart)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from bridge_devkit.kafka import LocalKafka
 from bridge_devkit.postgres import LocalPostgres
@@ -47,6 +48,23 @@ BASE_EVENT: dict[str, Any] = {
 }
 
 pytest_plugins = ["use_case_fixtures", "service_fixtures"]
+# Property-based tests: a bounded, reproducible run in `make test` (no clock-based deadline, no
+# example database written into the checkout); `make fuzz` explores far more, at random.
+settings.register_profile(
+    "ci",
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=5_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 EventFactory = Callable[..., dict[str, Any]]
 

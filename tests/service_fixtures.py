@@ -79,7 +79,12 @@ def bridge_settings(
             "session_timeout_ms": 6000,
             "commit_interval_ms": 100,
         },
-        zalo={"base_url": emulator.base_url, "access_token": TOKEN, "timeout_seconds": 2},
+        zalo={
+            "base_url": emulator.base_url,
+            "access_token": TOKEN,
+            "timeout_seconds": 2,
+            "connect_timeout_seconds": 0.5,
+        },
         delivery={
             "max_attempts": 3,
             "initial_backoff_seconds": 0.05,

@@ -14,6 +14,7 @@ import pkgutil
 import re
 import types
 
+import grimp
 import pytest
 
 import bridge
@@ -85,3 +86,17 @@ def test_a_package_re_exports_only_what_its_own_modules_define(name):
         if not (home == name or home.startswith(f"{name}.")):
             foreign.append(f"{exported} ({home})")
     assert foreign == []
+
+
+def test_bridge_imports_each_name_from_its_module_never_through_a_package_face():
+    """A face is for the rest of the world: inside bridge it would hide the real dependency
+    (and a module importing its own package's face closes a circle through ``__init__``)."""
+    graph = grimp.build_graph("bridge", include_external_packages=False)
+    faces = set(PACKAGES) - {"bridge"}  # the root's face holds only __version__
+    through_faces = sorted(
+        f"{module} → {imported}"
+        for module in graph.modules
+        for imported in graph.find_modules_directly_imported_by(module)
+        if imported in faces
+    )
+    assert through_faces == []

@@ -97,6 +97,19 @@ class TestLoadSettings:
                 delivery={"attempt_budget_seconds": 250}, kafka={"max_poll_interval_ms": 300_000}
             )
 
+    def test_a_watchdog_shorter_than_the_legitimate_waits_is_refused(self):
+        """It would restart a pod that is only waiting out an in-doubt hold."""
+        assert load_settings().delivery.watchdog_stall_seconds == 600
+        with pytest.raises(ConfigurationError, match="watchdog_stall_seconds") as caught:
+            load_settings(delivery={"watchdog_stall_seconds": 400})
+        assert "465" in str(caught.value)  # 30 + 120 + 15 + 300, the defaults
+        with pytest.raises(ConfigurationError, match="watchdog_stall_seconds"):
+            load_settings(delivery={"in_doubt_hold_seconds": 900})
+        assert load_settings(delivery={"watchdog_stall_seconds": 0}).delivery  # off
+        assert load_settings(
+            delivery={"watchdog_stall_seconds": 1000, "in_doubt_hold_seconds": 800}
+        ).delivery
+
     def test_the_access_token_is_hidden_when_printed(self, monkeypatch):
         monkeypatch.setenv("BRIDGE_ZALO__ACCESS_TOKEN", "secret-token")
         settings = load_settings()

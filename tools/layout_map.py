@@ -27,6 +27,8 @@ MODULES: dict[str, str] = {
     "bridge.outbox": "bridge.delivery.outbox",
     "bridge.dead_letter": "bridge.delivery.dead_letter",
     "bridge.replay": "bridge.delivery.replay",
+    "bridge.breaker_probe": "bridge.delivery.breaker_probe",
+    "bridge.watchdog": "bridge.delivery.watchdog",
     # citizens: the store, the chat desk, linking, replies, dossiers' latest state
     "bridge.citizen_store": "bridge.citizens.store",
     "bridge.citizen_desk": "bridge.citizens.desk",
@@ -37,6 +39,7 @@ MODULES: dict[str, str] = {
     "bridge.replies": "bridge.citizens.replies",
     "bridge.dossiers": "bridge.citizens.dossiers",
     "bridge.state_recorder": "bridge.citizens.state_recorder",
+    "bridge.link_guard": "bridge.citizens.link_guard",
     # webhook: the endpoint, the OA events, the durable inbox
     "bridge.webhook": "bridge.webhook.endpoint",
     "bridge.webhook_events": "bridge.webhook.events",

@@ -12,8 +12,9 @@ The mapping is data, in ``tools/layout_map.py``. Two commands:
         The one-time move itself: ``git mv`` every mapped module and data file, create the new
         packages, rewrite every import (run from a clean work tree of the old layout).
 
-Only import statements (and, in prose, file paths and backticked module names) are rewritten:
-logger names such as ``get_logger("bridge.delivery")`` are a public part of the logs and stay.
+Only import statements, dotted paths in strings (``monkeypatch.setattr("bridge.x.y", …)``) and, in
+prose, file paths and backticked module names are rewritten: logger names such as
+``get_logger("bridge.holding")`` are a public part of the logs and stay.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ _FROM = re.compile(
 )
 _IMPORT = re.compile(r"^(?P<indent>[ \t]*)import[ \t]+(?P<module>bridge(?:\.\w+)+)", re.MULTILINE)
 _DOTTED = re.compile(r"(?P<tick>`+)(?P<module>bridge(?:\.\w+)+)(?P<rest>(?:\.\w+)*)(?P=tick)")
+# A dotted path in a string (``monkeypatch.setattr("bridge.citizen_text.fold", …)``), but not a
+# logger's name: those are what operators filter logs by, and stay.
+_QUOTED = re.compile(
+    r"(?<!get_logger\()(?<!getLogger\()(?P<tick>[\"'])(?P<module>bridge(?:\.\w+)+)(?P<rest>)(?P=tick)"
+)
 _PATH = re.compile(r"\b(?P<path>(?:src/)?bridge(?:/\w+)+\.(?:py|html))\b")
 
 
@@ -74,6 +80,19 @@ def _exports(package: str) -> set[str]:
     return names
 
 
+def _homes(package: str) -> dict[str, str]:
+    """Where the new package's ``__init__`` imports each of its names from."""
+    init = SRC.joinpath(*package.split("."), "__init__.py")
+    if not init.is_file():
+        return {}
+    return {
+        alias.name: node.module
+        for node in ast.walk(ast.parse(init.read_text("utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+
+
 def _split_names(text: str) -> list[str]:
     inner = text.strip()
     if inner.startswith("("):
@@ -93,6 +112,20 @@ def _target(module: str, names: list[str]) -> str:
     return MODULES[module]
 
 
+_INSIDE_SRC = False
+"""Whether the file being rewritten is part of bridge: bridge's own modules import a name from the
+module that defines it, not from a package's ``__init__`` (its face for everyone else)."""
+
+
+def _home(target: str, name: str) -> str:
+    """The module ``name`` comes from: renamed (NAMES), or defined behind a package's face."""
+    bare = name.split(" as ", maxsplit=1)[0].strip()
+    moved = NAMES.get((target, bare), target)
+    if _INSIDE_SRC:  # bridge itself imports from the defining module, never a package's face
+        return _homes(moved).get(bare, moved)
+    return moved
+
+
 def _rewrite_from(match: re.Match[str]) -> str:
     indent, module = match["indent"], match["module"]
     comment = match["comment"] or ""
@@ -100,9 +133,7 @@ def _rewrite_from(match: re.Match[str]) -> str:
     target = _target(module, names)
     groups: dict[str, list[str]] = {}
     for name in names:
-        groups.setdefault(NAMES.get((target, name.split(" as ")[0].strip()), target), []).append(
-            name
-        )
+        groups.setdefault(_home(target, name), []).append(name)
     if list(groups) == [target]:
         if target == module:
             return match[0]
@@ -149,6 +180,7 @@ def rewrite_text(text: str, *, python: bool) -> str:
     if python:
         text = _FROM.sub(_rewrite_from, text)
         text = _IMPORT.sub(_rewrite_import, text)
+        text = _QUOTED.sub(_rewrite_dotted, text)
     text = _DOTTED.sub(_rewrite_dotted, text)
     return _PATH.sub(_rewrite_path, text)
 
@@ -171,8 +203,10 @@ def _files(paths: list[str]) -> list[Path]:
 
 def rewrite(paths: list[str]) -> list[Path]:
     """Rewrite the files under ``paths``; return those that changed."""
+    global _INSIDE_SRC  # noqa: PLW0603 - one flag per file, read by the regex callbacks
     changed = []
     for path in _files(paths):
+        _INSIDE_SRC = path.is_relative_to(SRC / "bridge")
         before = path.read_text("utf-8")
         after = rewrite_text(before, python=path.suffix == ".py")
         if after != before:

@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
-from httpx_aiohttp import AiohttpTransport
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -31,6 +29,7 @@ from bridge.announcements.metrics import watch_announcements
 from bridge.announcements.service import AnnouncementService
 from bridge.citizens.metrics import watch_citizens
 from bridge.citizens.services import CitizenServices
+from bridge.delivery.breaker_probe import BreakerProber, OaProfileReader
 from bridge.delivery.cascade import cascade_config
 from bridge.delivery.consumer import register_consumer
 from bridge.delivery.deliverer import (
@@ -45,6 +44,7 @@ from bridge.delivery.flow import BreakerState, CircuitBreaker, FlowControl, oa_r
 from bridge.delivery.ledger_stores import open_ledger
 from bridge.delivery.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.delivery.pacing import PacedSender
+from bridge.delivery.watchdog import ProgressWatchdog
 from bridge.kafka.security import broker_security, client_options, verify_login
 from bridge.observability.logs import get_logger
 from bridge.observability.metrics import Metrics
@@ -62,10 +62,12 @@ from bridge.store.database import open_engine
 from bridge.templates.renderer import template_renderer
 from bridge.webhook.endpoint import webhook_endpoint
 from bridge.wording import MessageContext
-from bridge.zalo import StaticToken, TokenSource, ZaloClient
+from bridge.zalo.client import StaticToken, TokenSource, ZaloClient
 from bridge.zalo.codes import zns_classifier
+from bridge.zalo.http_client import zalo_http_client
 from bridge.zalo.metrics import watch_tokens
 from bridge.zalo.token_setup import managed_tokens_enabled, open_managed_token
+from bridge.zalo.transport_failures import transport_outcome
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -118,7 +120,7 @@ class Runtime:
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     )
     breaker: CircuitBreaker | None = None
-    metrics: Metrics = field(default_factory=Metrics)
+    metrics: Metrics = field(default_factory=lambda: Metrics(failure_outcome=transport_outcome))
     tokens: ManagedToken | None = None
     clock: Callable[[], float] = time.time
     audience: Audience | None = None
@@ -129,6 +131,13 @@ class Runtime:
     _releaser: asyncio.Task[None] | None = None
     citizen_store: CitizenStore | None = None
     citizens: CitizenServices | None = None
+    monotonic: Callable[[], float] = time.monotonic
+    """Monotonic seconds of the dispatcher and the watchdog (tests pass a fake)."""
+    prober: BreakerProber | None = None
+    """Probes Zalo while the circuit breaker is open (None when the sender cannot)."""
+    watchdog: ProgressWatchdog | None = None
+    """Says when delivery stalls; ``/health/live`` fails while it does."""
+    _guards: list[asyncio.Task[None]] = field(default_factory=list)
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -244,9 +253,56 @@ class Runtime:
             max_in_flight=delivery.max_in_flight,
             commit_interval=kafka.commit_interval_ms / 1000,
             on_fatal=self.on_fatal,
+            clock=self.monotonic,
         )
         self._dispatcher.start()
         self._watch(self._dispatcher, self.breaker)
+        self._guard(self._dispatcher, self.breaker, sender, limiter)
+
+    def _guard(
+        self,
+        dispatcher: Dispatcher,
+        breaker: CircuitBreaker,
+        sender: MessageSender,
+        limiter: RateLimiter | None,
+    ) -> None:
+        """Start the breaker's background prober and the progress watchdog."""
+        if isinstance(sender, OaProfileReader):
+            self.prober = BreakerProber(
+                breaker=breaker,
+                zalo=sender,
+                timeout=self.settings.delivery.lease_seconds,
+                limiter=limiter,
+            )
+            self._guards.append(asyncio.create_task(self.prober.run(), name="breaker-prober"))
+        else:
+            _log.info("the Zalo sender cannot read the OA profile; only records probe the breaker")
+        self.watchdog = ProgressWatchdog(
+            progress=dispatcher,
+            held_back=self.held_back,
+            stall_seconds=self.settings.delivery.watchdog_stall_seconds,
+            clock=self.monotonic,
+        )
+        self._guards.append(asyncio.create_task(self.watchdog.run(), name="progress-watchdog"))
+        self.metrics.watch_progress(self.watchdog.check)
+
+    def held_back(self) -> str | None:
+        """Why delivery is held back on purpose now, if it is (the watchdog waits meanwhile).
+
+        The circuit breaker not closed, the token unusable, or any reason the flow is held for
+        other than a full in-flight window (which a stall itself causes).
+        """
+        if self.breaker is not None and self.breaker.state is not BreakerState.CLOSED:
+            return "circuit_breaker"
+        if self.tokens is not None and not self.tokens.healthy:
+            return "token"
+        deliberate = sorted(self.flow.reasons - {"in_flight_window_full"})
+        return deliberate[0] if deliberate else None
+
+    async def _stop_guards(self) -> None:
+        guards, self._guards = self._guards, []
+        for guard in guards:
+            await stop_task(guard)
 
     def _deliverer(
         self,
@@ -352,21 +408,7 @@ class Runtime:
     async def _zalo_client(self) -> ZaloClient:
         zalo = self.settings.zalo
         tokens = await self._token_source()
-        limits = httpx.Limits(
-            max_connections=zalo.max_connections,
-            max_keepalive_connections=zalo.max_connections,
-        )
-        http = httpx.AsyncClient(
-            base_url=str(zalo.base_url),
-            timeout=httpx.Timeout(zalo.timeout_seconds, connect=zalo.connect_timeout_seconds),
-            limits=limits,
-            transport=self.metrics.instrument(
-                AiohttpTransport(limits=limits)
-                if zalo.http_transport == "aiohttp"
-                else httpx.AsyncHTTPTransport(limits=limits)
-            ),
-            headers={"user-agent": "zalo-bridge"},
-        )
+        http = zalo_http_client(zalo, instrument=self.metrics.instrument)
         self._closers.append(http.aclose)
         return ZaloClient(
             http,
@@ -375,6 +417,8 @@ class Runtime:
             business_base_url=str(zalo.business_base_url),
             template_uid_path=zalo.template_uid_path,
             classify_zns=zns_classifier(zalo.zns_error_classes),
+            # The leases (delivery, announcements, webhook inbox) are checked against this.
+            deadline_seconds=zalo.connect_timeout_seconds + zalo.timeout_seconds,
         )
 
     async def _publisher(self) -> TransactionalPublisher:
@@ -421,6 +465,7 @@ class Runtime:
         takes at most one ``delivery.lease_seconds``: the chart's grace period allows no more.
         """
         lease = self.settings.delivery.lease_seconds
+        await self._stop_guards()
         announcements, self.announcements = self.announcements, None
         releaser, self._releaser = self._releaser, None
         waits: list[Awaitable[None]] = [stop_task(releaser)]
@@ -434,6 +479,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Close what ``start`` opened, newest first."""
+        await self._stop_guards()
         self._dispatcher = None
         self.citizens = None
         while self._closers:
@@ -449,10 +495,12 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
     clock: Callable[[], float] = time.time,
     audience: Audience | None = None,
     citizen_store: CitizenStore | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> AsgiFastStream:
     """Build the bridge: a faststream Kafka app with health endpoints, ready for uvicorn.
 
-    Nothing connects until the app starts. ``GET /health/live`` answers while the process runs;
+    Nothing connects until the app starts. ``GET /health/live`` answers 204 while the process
+    runs and 503 while the progress watchdog finds delivery stalled (``bridge.delivery.watchdog``);
     ``GET /health/ready`` answers 204 while the Kafka broker is reachable, Zalo accepts calls and
     (with managed tokens) a usable token is at hand. ``GET /metrics`` serves the Prometheus
     metrics (``bridge.observability.metrics``). ``POST <webhook.path>`` receives the OA's signed
@@ -466,6 +514,7 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
         clock: Wall-clock seconds for quiet hours and announcements (tests pass a fake).
         audience: Replaces the SQL audience of announcements.
         citizen_store: Replaces the citizens' store opened from ``settings.store``.
+        monotonic: Monotonic seconds of the dispatcher and the watchdog (tests pass a fake).
     """
     broker = KafkaBroker(
         settings.kafka.bootstrap_servers,
@@ -483,6 +532,7 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
         clock=clock,
         audience=audience,
         citizen_store=citizen_store,
+        monotonic=monotonic,
     )
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)
     runtime.metrics.watch_consumers(
@@ -493,7 +543,9 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
 
     @get(include_in_schema=False)
     async def live(_request: AsgiRequest) -> AsgiResponse:
-        return AsgiResponse(b"", status_code=204)
+        watchdog = runtime.watchdog
+        stalled = watchdog is not None and watchdog.check().stalled
+        return AsgiResponse(b"", status_code=503 if stalled else 204)
 
     @get(include_in_schema=False)
     async def ready(_request: AsgiRequest) -> AsgiResponse:

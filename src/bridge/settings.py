@@ -25,6 +25,7 @@ from bridge.errors import ConfigurationError
 from bridge.kafka.settings import KafkaSettings
 from bridge.observability.settings import LogSettings
 from bridge.quiet_hours.settings import QuietHoursSettings
+from bridge.settings_checks import cross_field_problems
 from bridge.store.settings import StoreSettings
 from bridge.templates.settings import TemplateSettings
 from bridge.webhook.settings import WebhookSettings
@@ -71,15 +72,12 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
 
     @model_validator(mode="after")
-    def _retries_fit_poll_interval(self) -> Settings:
-        budget_ms = self.delivery.attempt_budget_seconds * 1000
-        if budget_ms >= self.kafka.max_poll_interval_ms * 0.8:
+    def _consistent(self) -> Settings:
+        problems = cross_field_problems(self)
+        if problems:
             raise ValueError(
-                "delivery.attempt_budget_seconds must stay below 80% of "
-                "kafka.max_poll_interval_ms, or the consumer is evicted from its group mid-retry"
+                "inconsistent settings: " + "; ".join(str(problem) for problem in problems)
             )
-        if self.delivery.lease_seconds <= self.zalo.timeout_seconds:
-            raise ValueError("delivery.lease_seconds must exceed zalo.timeout_seconds")
         return self
 
     @classmethod
@@ -135,7 +133,11 @@ def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = [str(part) for part in error["loc"]]
-        dotted = ".".join(loc) or "(settings)"
+        message = error["msg"].removeprefix("Value error, ")
+        if not loc:  # a check across sections: its message names the keys
+            problems.append(message)
+            continue
+        dotted = ".".join(loc)
         env_name = ENV_PREFIX + _NESTED.join(part.upper() for part in loc)
-        problems.append(f"{dotted} (env {env_name}): {error['msg']}")
+        problems.append(f"{dotted} (env {env_name}): {message}")
     return "invalid settings: " + "; ".join(problems)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import tempfile
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
 import pytest
+import sqlalchemy as sa
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from bridge.citizens.desk import CitizenDesk, LinkPolicy
 from bridge.citizens.dossiers import DossierState
+from bridge.citizens.link_guard import LockPolicy
 from bridge.citizens.replies import Replies
 from bridge.citizens.second_factor import phone_last4_hash, receipt_secret
-from bridge.citizens.store import CitizenStore
+from bridge.citizens.store import CitizenStore, link_attempts
 from bridge.errors import RecipientUnreachableError
 from bridge.events import CaseState
 from bridge.webhook.events import OaEvent
@@ -170,16 +181,24 @@ class TestDesk:
         assert (await store.citizen(USER))["followed"] is False
         assert len(sender.sent) == sent
 
-    async def test_wrong_factors_are_rate_limited_per_user(self, store, sender, clock, events):
+    async def test_past_the_accounts_limit_attempts_get_no_answer(
+        self, store, sender, clock, events
+    ):
         desk = make_desk(store, sender, clock, attempts=3)
-        for _ in range(3):
+        for _ in range(2):
             await desk.handle(events.text(f"{CODE} AAAAAA"))
             assert "chưa đúng" in sender.last()
-        await desk.handle(events.text(f"{CODE} {SECRET}"))
-        assert "quá số lần" in sender.last()
+            assert "quá số lần" not in sender.last()
+        await desk.handle(events.text(f"{CODE} AAAAAA"))
+        assert "quá số lần" in sender.last()  # the last attempt answered says so
+        answered = len(sender.sent)
+        await desk.handle(events.text(f"{CODE} {SECRET}"))  # right, but past the limit
+        await desk.handle(events.text(f"{CODE} AAAAAA"))
+        assert len(sender.sent) == answered
         assert await store.linked_users(CODE) == []
+        assert desk.stats.link_attempts["rate_limited"] == 2
         await desk.handle(events.text(f"{CODE} AAAAAA", user="999"))
-        assert "chưa đúng" in sender.last()
+        assert sender.sent[-1] == ("999", Replies().refused())
         clock.now += 3601
         await desk.handle(events.text(f"{CODE} {SECRET}"))
         assert await store.linked_users(CODE) == [USER]
@@ -246,3 +265,296 @@ class TestDesk:
         written = repr(logs)
         for secret in (USER, "5678", "1234"):
             assert secret not in written
+
+
+# ------------------------------------------------------------------ guessing across accounts
+
+LOCK = LockPolicy(threshold=5, seconds=86_400, max_seconds=30 * 86_400)
+PHONE = "5678"
+
+
+def guard_desk(store, sender, clock, *, factor="phone_last4", attempts=5, lock=LOCK, budget=None):
+    return CitizenDesk(
+        store=store,
+        sender=sender,
+        replies=Replies(factor=factor),
+        policy=LinkPolicy(factor=factor, hmac_key=KEY, attempts_per_hour=attempts, lock=lock),
+        clock=clock,
+        budget=budget,
+    )
+
+
+async def with_phone(store):
+    await store.record_state(state(phone_last4_hash=phone_last4_hash(KEY, CODE, PHONE)), now=T0)
+
+
+def wrong_guesses():
+    """Every 4-digit value but the right one, in order: what a brute-forcer sends."""
+    return (f"{n:04d}" for n in range(10_000) if f"{n:04d}" != PHONE)
+
+
+class TestGuessingAcrossAccounts:
+    async def test_the_issues_probe_16_accounts_79_guesses_no_longer_links(
+        self, store, sender, clock, events
+    ):
+        """Measured on main: linked after 79 wrong guesses spread over 16 accounts."""
+        await with_phone(store)
+        desk = guard_desk(store, sender, clock)
+        accounts = [f"attacker-{i}" for i in range(16)]
+        guesses = wrong_guesses()
+        for n in range(79):
+            await desk.handle(events.text(f"{CODE} {next(guesses)}", user=accounts[n % 16]))
+        await desk.handle(events.text(f"{CODE} {PHONE}", user=accounts[79 % 16]))
+        assert await store.linked_users(CODE) == []
+        assert desk.stats.link_attempts["refused"] == 5  # checked: the threshold, no more
+        assert desk.stats.link_attempts["locked"] == 75
+        assert desk.stats.dossier_locks == 1
+        # Past the lock, each account heard of it once; every other attempt was not answered.
+        locked_text = Replies(factor="phone_last4").dossier_locked(CODE, T0 + 86_400)
+        told = [user for user, text in sender.sent if text == locked_text]
+        assert sorted(told) == sorted(accounts)  # 1 whose guess locked it + 15 told once
+        assert len(sender.sent) == 4 + 16
+
+    async def test_the_right_factor_waits_for_the_lock_to_end(self, store, sender, clock, events):
+        await with_phone(store)
+        desk = guard_desk(store, sender, clock)
+        guesses = wrong_guesses()
+        for n in range(5):
+            await desk.handle(events.text(f"{CODE} {next(guesses)}", user=f"a{n}"))
+        await desk.handle(events.text(f"{CODE} {PHONE}"))  # the citizen, during the lock
+        assert await store.linked_users(CODE) == []
+        assert "đang tạm khóa" in sender.last()
+        assert sender.last().endswith("liên hệ Bộ phận Một cửa để được hỗ trợ.")
+        clock.now += 86_400
+        await desk.handle(events.text(f"{CODE} {PHONE}"))
+        assert await store.linked_users(CODE) == [USER]
+        assert await store.link_guard(CODE) is None  # the right factor cleared the record
+
+    async def test_a_month_of_hourly_guesses_checks_25_of_them(self, store, sender, clock, events):
+        """Locks of 1, 2, 4, 8, 16 days: 5 guesses at days 0, 1, 3, 7 and 15, then none."""
+        await with_phone(store)
+        desk = guard_desk(store, sender, clock)
+        guesses = wrong_guesses()
+        checked_at = []
+        for hour in range(30 * 24):
+            clock.now = T0 + hour * 3_600
+            before = desk.stats.link_attempts["refused"]
+            await desk.handle(events.text(f"{CODE} {next(guesses)}", user=f"a{hour % 16}"))
+            if desk.stats.link_attempts["refused"] > before:
+                checked_at.append(hour)
+        assert len(checked_at) == 25
+        assert sorted({hour // 24 for hour in checked_at}) == [0, 1, 3, 7, 15]
+        assert await store.linked_users(CODE) == []
+
+    async def test_a_guess_on_another_dossier_does_not_count(self, store, sender, clock, events):
+        await with_phone(store)
+        desk = guard_desk(store, sender, clock, attempts=100)
+        other = "000.20.31.H56-260310-0043"
+        for n in range(4):
+            await desk.handle(events.text(f"{CODE} 000{n}", user=f"a{n}"))
+        for n in range(10):
+            await desk.handle(events.text(f"{other} 000{n}", user=f"b{n}"))
+        await desk.handle(events.text(f"{CODE} {PHONE}"))
+        assert await store.linked_users(CODE) == [USER]
+
+    async def test_each_account_is_told_of_a_lock_once_per_lock(self, store, sender, clock, events):
+        await with_phone(store)
+        desk = guard_desk(store, sender, clock, attempts=100)
+        for n in range(5):
+            await desk.handle(events.text(f"{CODE} 000{n}", user="attacker"))
+        assert "đang tạm khóa" in sender.last()
+        for _ in range(3):
+            await desk.handle(events.text(f"{CODE} 1111", user="attacker"))
+            await desk.handle(events.text(f"{CODE} {PHONE}"))
+        texts = [text for user, text in sender.sent if user == USER]
+        assert len(texts) == 1
+        assert "đang tạm khóa" in texts[0]
+        assert len([t for u, t in sender.sent if u == "attacker"]) == 5
+        clock.now += 86_400  # the lock ended: 5 more guesses, a second lock of 2 days
+        for n in range(5):
+            await desk.handle(events.text(f"{CODE} 001{n}", user="attacker"))
+        await desk.handle(events.text(f"{CODE} {PHONE}"))
+        assert [t for u, t in sender.sent if u == USER][-1] == Replies(
+            factor="phone_last4"
+        ).dossier_locked(CODE, clock.now + 2 * 86_400)
+
+    async def test_the_receipt_secret_is_locked_the_same_way(self, store, sender, clock, events):
+        desk = guard_desk(store, sender, clock, factor="receipt_secret")
+        for n in range(5):
+            await desk.handle(events.text(f"{CODE} AAAAA{n + 2}", user=f"a{n}"))
+        await desk.handle(events.text(f"{CODE} {SECRET}"))
+        assert await store.linked_users(CODE) == []
+        assert desk.stats.dossier_locks == 1
+
+
+class TestNoticeOfANewLink:
+    async def test_the_accounts_linked_before_hear_of_a_new_one(self, store, sender, clock, events):
+        desk = make_desk(store, sender, clock)
+        await desk.handle(events.text(f"{CODE} {SECRET}", user="first"))
+        await desk.handle(events.text(f"{CODE} {SECRET}", user="second"))
+        notice = Replies().new_link_notice(CODE, T0)
+        assert ("first", notice) in sender.sent
+        assert desk.stats.link_notices["sent"] == 1
+        await desk.handle(events.text(f"{CODE} {SECRET}", user="third"))
+        assert [u for u, t in sender.sent if t == notice] == ["first", "first", "second"]
+
+    async def test_linking_again_tells_nobody(self, store, sender, clock, events):
+        desk = make_desk(store, sender, clock)
+        await desk.handle(events.text(f"{CODE} {SECRET}", user="first"))
+        await desk.handle(events.text(f"{CODE} {SECRET}", user="second"))
+        sent = len(sender.sent)
+        await desk.handle(events.text(f"{CODE} {SECRET}", user="second"))
+        assert len(sender.sent) == sent + 1  # the confirmation only
+        assert sender.sent[-1][0] == "second"
+
+    async def test_an_unlinked_account_is_not_told(self, store, sender, clock, events):
+        desk = make_desk(store, sender, clock)
+        await desk.handle(events.text(f"{CODE} {SECRET}", user="first"))
+        await desk.handle(events.text(f"HUY {CODE}", user="first"))
+        await desk.handle(events.text(f"{CODE} {SECRET}", user="second"))
+        assert all(user != "first" for user, _ in sender.sent[3:])
+
+
+class Budget:
+    def __init__(self, slots):
+        self.slots = slots
+
+    async def take(self):
+        self.slots -= 1
+        return self.slots >= 0
+
+
+class TestChatBudget:
+    async def test_answers_beyond_the_budget_are_not_sent_and_links_still_happen(
+        self, store, sender, clock, events
+    ):
+        desk = guard_desk(store, sender, clock, factor="receipt_secret", budget=Budget(2))
+        await desk.handle(events.text("xin chào"))
+        await desk.handle(events.text("xin chào"))
+        await desk.handle(events.text("xin chào"))
+        await desk.handle(events.text(f"{CODE} {SECRET}"))
+        assert len(sender.sent) == 2
+        assert await store.linked_users(CODE) == [USER]
+        assert desk.stats.replies == {"sent": 2, "over_budget": 2}
+
+
+# ------------------------------------------------------------------ properties
+
+STEPS = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=4),  # which account
+        st.sampled_from(["wrong", "wrong", "wrong", "other", "right", "help", "huy"]),
+        st.sampled_from([0.0, 1.0, 600.0, 3_600.0, 86_400.0, 3 * 86_400.0]),
+    ),
+    min_size=1,
+    max_size=25,
+)
+OTHER_CODE = "000.20.31.H56-260310-0043"
+SMALL_LOCK = LockPolicy(threshold=3, seconds=86_400, max_seconds=4 * 86_400)
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory):
+    """A migrated store file each example copies (migrating per example would be slow)."""
+    path = tmp_path_factory.mktemp("desk-template") / "template.sqlite3"
+
+    async def migrate():
+        opened = await CitizenStore.open(f"sqlite:///{path}")
+        await opened.close()
+
+    asyncio.run(migrate())
+    return path
+
+
+async def attempts_at(store, code):
+    def work(conn):
+        rows = conn.execute(
+            sa.select(link_attempts.c.attempted_at, link_attempts.c.outcome)
+            .where(link_attempts.c.case_code == code)
+            .order_by(link_attempts.c.id)
+        )
+        return [tuple(row) for row in rows]
+
+    return await store.run(work)
+
+
+def check_audit_trail(rows):
+    """Replay a dossier's attempts against the rule: ``threshold`` checked guesses, then a
+    lock of doubling length during which nothing is checked; a link starts afresh."""
+    streak, locks, locked_until = 0, 0, None
+    for at, outcome in rows:
+        if locked_until is not None and at < locked_until:
+            assert outcome == "locked", (at, outcome)
+            continue
+        assert outcome != "locked", "not locked, yet not checked"
+        if outcome == "linked":
+            streak, locks, locked_until = 0, 0, None
+        elif outcome == "refused":
+            streak += 1
+            assert streak < SMALL_LOCK.threshold
+        else:
+            assert outcome == "refused_locking"
+            assert streak + 1 == SMALL_LOCK.threshold
+            locks += 1
+            streak, locked_until = 0, at + SMALL_LOCK.duration(locks)
+
+
+async def play(template, steps):
+    """Run ``steps`` through a desk on a fresh copy of the store; check each answer."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "c.sqlite3"
+        shutil.copyfile(template, path)
+        store = await CitizenStore.open(f"sqlite:///{path}", migrate=False)
+        sender, clock, events = RecordingSender(), Clock(), Events()
+        desk = guard_desk(
+            store, sender, clock, factor="receipt_secret", attempts=2, lock=SMALL_LOCK
+        )
+        told = Counter()
+        try:
+            for account, kind, advance in steps:
+                clock.now += advance
+                user = f"account-{account}"
+                guard = await store.link_guard(CODE)
+                locked = guard is not None and (guard["locked_until"] or 0) > clock.now
+                over_limit = await store.failed_attempts(user, since=clock.now - 3_600) >= 2
+                linked_before = user in await store.linked_users(CODE)
+                text = {
+                    "wrong": f"{CODE} AAAAA{account + 2}",
+                    "other": f"{OTHER_CODE} AAAAA{account + 2}",
+                    "right": f"{CODE} {SECRET}",
+                    "help": "xin chào",
+                    "huy": f"HUY {CODE}",
+                }[kind]
+                sent = len(sender.sent)
+                await desk.handle(events.text(text, user=user))
+                answers = [t for u, t in sender.sent[sent:] if u == user]
+                for answer in answers:
+                    assert unicodedata.is_normalized("NFC", answer)
+                    if "đang tạm khóa" in answer:
+                        told[user, answer] += 1
+                linked_after = user in await store.linked_users(CODE)
+                if kind in {"wrong", "other", "right"} and over_limit:
+                    assert answers == [], "past the account's limit: no answer"
+                if kind == "right" and (locked or over_limit):
+                    assert linked_after == linked_before, "linked without a check"
+                if kind == "right" and not locked and not over_limit:
+                    assert linked_after
+                if kind == "wrong":
+                    assert linked_after == linked_before
+            assert max(told.values(), default=0) <= 1, "told of one lock twice"
+            check_audit_trail(await attempts_at(store, CODE))
+            check_audit_trail(await attempts_at(store, OTHER_CODE))
+            return desk.stats
+        finally:
+            await store.close()
+
+
+@pytest.mark.fuzz
+@settings(max_examples=settings.default.max_examples // 3)  # each example is ~25 store round trips
+@given(steps=STEPS)
+def test_any_sequence_of_attempts_keeps_the_limits(migrated, steps):
+    """No link while locked or past an account's limit; no answer past the limit; one lock
+    notice per account and lock; at most ``threshold`` guesses checked per lock or link."""
+    stats = asyncio.run(play(migrated, steps))
+    event(f"locks: {min(stats.dossier_locks, 3)}")
+    event(f"rate limited: {min(stats.link_attempts['rate_limited'], 3)}")

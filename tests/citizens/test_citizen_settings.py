@@ -86,3 +86,47 @@ async def test_without_a_secret_the_webhook_is_off_and_states_are_still_kept(tmp
         assert kept.phone_last4_hash is None  # no key: nothing derived from the phone
     finally:
         await services.close()
+
+
+@pytest.mark.parametrize("length", ["4", "5"])
+def test_a_receipt_secret_shorter_than_6_is_refused(monkeypatch, length):
+    monkeypatch.setenv("BRIDGE_LINKING__RECEIPT_SECRET_LENGTH", length)
+    with pytest.raises(ConfigurationError, match="BRIDGE_LINKING__RECEIPT_SECRET_LENGTH"):
+        load_settings()
+
+
+def test_the_lock_out_and_the_chat_budget_are_settings(monkeypatch):
+    settings = load_settings()
+    assert (settings.linking.dossier_failures_before_lock, settings.linking.dossier_lock_hours) == (
+        5,
+        24,
+    )
+    assert settings.webhook.reply_rate_per_minute == 400
+    monkeypatch.setenv("BRIDGE_LINKING__DOSSIER_FAILURES_BEFORE_LOCK", "3")
+    monkeypatch.setenv("BRIDGE_LINKING__DOSSIER_LOCK_HOURS", "6")
+    monkeypatch.setenv("BRIDGE_WEBHOOK__REPLY_RATE_PER_MINUTE", "60")
+    settings = load_settings()
+    assert settings.linking.dossier_failures_before_lock == 3
+    assert settings.linking.dossier_lock_hours == 6
+    assert settings.webhook.reply_rate_per_minute == 60
+    monkeypatch.setenv("BRIDGE_WEBHOOK__REPLY_RATE_PER_MINUTE", "0")
+    with pytest.raises(ConfigurationError, match="REPLY_RATE_PER_MINUTE"):
+        load_settings()
+
+
+async def test_the_desk_gets_the_lock_out_and_the_budget(tmp_path):
+    settings = load_settings(
+        store={"url": f"sqlite:///{tmp_path / 'b.sqlite3'}"},
+        webhook={"app_id": "1", "oa_secret_key": "s", "reply_rate_per_minute": 60},
+        linking={"hmac_key": "k", "dossier_failures_before_lock": 3, "dossier_lock_hours": 2},
+        retention={"purge_interval_seconds": 0, "dossier_days": 10},
+    )
+    services = await CitizenServices.open(settings, sender=NoSender())
+    try:
+        assert services.desk is not None
+        lock = services.desk._policy.lock
+        assert (lock.threshold, lock.seconds) == (3, 7_200)
+        assert services.desk._budget is not None
+    finally:
+        await services.close()
+    assert retention_policy(settings.retention).link_guards == 10 * 86_400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import psycopg
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from bridge.citizens.dossiers import DossierState
+from bridge.citizens.link_guard import LockPolicy
 from bridge.citizens.store import CitizenStore, RetentionPolicy
 from bridge.delivery.ledger_stores import open_ledger
 from bridge.events import CaseState
@@ -170,6 +172,14 @@ class TestCitizenStore:
         assert await store.failed_attempts(A, since=T0 + 5) == 2
         assert await store.failed_attempts(B, since=T0) == 1
 
+    async def test_attempts_at_a_locked_dossier_are_not_failures_but_are_remembered(self, store):
+        await store.record_attempt(A, at=T0, succeeded=False, case_code=CODE, outcome="locked")
+        assert await store.failed_attempts(A, since=T0) == 0
+        assert await store.told_locked(A, CODE.lower(), since=T0)
+        assert not await store.told_locked(A, CODE, since=T0 + 1)
+        assert not await store.told_locked(B, CODE, since=T0)
+        assert not await store.told_locked(A, OTHER, since=T0)
+
     async def test_receipts_keep_the_first_report(self, store):
         await store.record_receipt("m1", "received", user_id=A, at=T0)
         await store.record_receipt("m1", "received", user_id=A, at=T0 + 5)
@@ -233,6 +243,81 @@ class TestForget:
         assert ledger_rows(store_url)[0] == sorted(
             [f"e2/{A}/zalo_cs", f"e1/{B}/zalo_cs", "e3/zalo_cs"]
         )
+
+
+POLICY = LockPolicy(threshold=3, seconds=DAY, max_seconds=5 * DAY)
+
+
+class TestDossierGuards:
+    async def test_the_threshold_th_guess_locks_and_nothing_is_counted_while_locked(self, store):
+        grants = [await store.spend_guess(CODE, now=T0 + i, policy=POLICY) for i in range(3)]
+        assert [(g.allowed, g.locks_now, g.failures) for g in grants] == [
+            (True, False, 1),
+            (True, False, 2),
+            (True, True, 0),
+        ]
+        assert (grants[2].locked_at, grants[2].locked_until) == (T0 + 2, T0 + 2 + DAY)
+        refused = await store.spend_guess(CODE.lower(), now=T0 + DAY, policy=POLICY)
+        assert (refused.allowed, refused.locked_at, refused.locked_until) == (
+            False,
+            T0 + 2,
+            T0 + 2 + DAY,
+        )
+        guard = await store.link_guard(CODE)
+        assert (guard["failures"], guard["locks"]) == (0, 1)
+        other = await store.spend_guess(OTHER, now=T0 + 3, policy=POLICY)
+        assert (other.allowed, other.failures) == (True, 1)
+
+    async def test_each_lock_lasts_twice_the_one_before_up_to_the_cap(self, store):
+        now, lengths = T0, []
+        for _ in range(5):
+            for _ in range(3):
+                grant = await store.spend_guess(CODE, now=now, policy=POLICY)
+                assert grant.allowed
+            lengths.append(grant.locked_until - now)
+            now = grant.locked_until  # the lock has just ended
+        assert lengths == [DAY, 2 * DAY, 4 * DAY, 5 * DAY, 5 * DAY]
+
+    async def test_a_right_guess_clears_failures_and_locks(self, store):
+        for i in range(3):
+            await store.spend_guess(CODE, now=T0 + i, policy=POLICY)
+        await store.guess_succeeded(CODE.lower())
+        assert await store.link_guard(CODE) is None
+        grant = await store.spend_guess(CODE, now=T0 + 10, policy=POLICY)
+        assert (grant.allowed, grant.failures) == (True, 1)
+
+    async def test_an_operator_unlocks(self, store):
+        for i in range(3):
+            await store.spend_guess(CODE, now=T0 + i, policy=POLICY)
+        assert await store.unlock(CODE)
+        assert not await store.unlock(CODE)
+        assert (await store.spend_guess(CODE, now=T0 + 5, policy=POLICY)).allowed
+
+    async def test_parallel_guesses_from_two_replicas_never_exceed_the_threshold(
+        self, store, store_url
+    ):
+        second = await CitizenStore.open(store_url, migrate=False)
+        try:
+            grants = await asyncio.gather(
+                *(
+                    (store if i % 2 else second).spend_guess(CODE, now=T0, policy=POLICY)
+                    for i in range(24)
+                )
+            )
+        finally:
+            await second.close()
+        assert sum(g.allowed for g in grants) == POLICY.threshold
+        assert sum(g.locks_now for g in grants) == 1
+
+    async def test_unlocked_guards_go_with_the_dossier_retention(self, store):
+        await store.spend_guess(CODE, now=T0, policy=POLICY)
+        for i in range(3):
+            await store.spend_guess(OTHER, now=T0 + i, policy=LockPolicy(threshold=3, seconds=1e9))
+        policy = RetentionPolicy(link_guards=30 * DAY)
+        counts = await store.purge(now=T0 + 31 * DAY, policy=policy)
+        assert counts.link_guards == 1
+        assert await store.link_guard(CODE) is None
+        assert await store.link_guard(OTHER) is not None  # still locked: kept
 
 
 class TestPurge:
@@ -429,4 +514,33 @@ def test_migration_0003_goes_down_to_0002_and_up_again(tmp_path):
     assert not tables & set(sa.inspect(engine).get_table_names())
     upgrade_sync(url)
     assert tables <= set(sa.inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_migration_0006_names_old_attempts_outcomes_and_goes_down_and_up(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    upgrade_sync(url, "0005")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for succeeded in (True, False):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO link_attempts (user_id, attempted_at, succeeded)"
+                    " VALUES (:u, 1, :s)"
+                ),
+                {"u": A, "s": succeeded},
+            )
+    upgrade_sync(url, "0006")
+    with engine.connect() as conn:
+        outcomes = conn.execute(
+            sa.text("SELECT succeeded, outcome FROM link_attempts ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in outcomes] == [(1, "linked"), (0, "refused")]
+    assert "dossier_link_guards" in sa.inspect(engine).get_table_names()
+    command.downgrade(alembic_config(url), "0005")
+    assert "dossier_link_guards" not in sa.inspect(engine).get_table_names()
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("link_attempts")}
+    assert not {"case_code", "outcome"} & columns
+    upgrade_sync(url)
+    assert "dossier_link_guards" in sa.inspect(engine).get_table_names()
     engine.dispose()

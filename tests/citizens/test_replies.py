@@ -36,6 +36,8 @@ def every_reply(replies):
         replies.ask_factor(CODE),
         replies.refused(),
         replies.rate_limited(),
+        replies.dossier_locked(CODE, STATE.due_at),
+        replies.new_link_notice(CODE, STATE.occurred_at),
         replies.linked(CODE, STATE),
         replies.linked(CODE, None),
         replies.lookup(STATE),
@@ -80,6 +82,16 @@ class TestReplies:
 
     def test_the_refusal_does_not_say_which_part_was_wrong(self):
         assert "Mã hồ sơ hoặc thông tin xác nhận chưa đúng" in REPLIES.refused()
+
+    def test_the_lock_names_the_dossier_and_when_to_retry_in_local_time(self):
+        text = REPLIES.dossier_locked(CODE, STATE.due_at)
+        assert f"Hồ sơ {CODE} đang tạm khóa" in text
+        assert "thử lại sau 17:00 13/03/2026" in text
+
+    def test_the_new_link_notice_says_when_and_what_to_do(self):
+        text = REPLIES.new_link_notice(CODE, STATE.occurred_at)
+        assert "lúc 08:05 11/03/2026, một tài khoản Zalo khác đã đăng ký" in text
+        assert "liên hệ Bộ phận Một cửa" in text
 
     def test_no_linked_dossier_for_an_unsubscribe_without_code(self):
         assert REPLIES.unsubscribe_which([]) == REPLIES.nothing_linked()

@@ -1,14 +1,18 @@
-"""``zalo-bridge qr`` (the receipt's QR code and secret) and ``zalo-bridge purge``."""
+"""``zalo-bridge qr`` (the receipt's QR code and secret), ``purge``, ``forget``, ``unlock``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import time
 
 import pytest
 from typer.testing import CliRunner
 
+from bridge.citizens.link_guard import LockPolicy
 from bridge.citizens.second_factor import receipt_secret
+from bridge.citizens.store import CitizenStore
 from bridge.cli.main import cli
 
 runner = CliRunner()
@@ -79,3 +83,29 @@ def test_forget_deletes_a_users_rows(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"deleted_rows": 0}
     assert runner.invoke(cli, ["forget", "abc"]).exit_code == 2
+
+
+def test_unlock_lifts_a_dossiers_lock(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'b.sqlite3'}"
+    monkeypatch.setenv("BRIDGE_STORE__URL", url)
+    code = CODE
+
+    async def lock():
+        store = await CitizenStore.open(url)
+        try:
+            for _ in range(2):
+                await store.spend_guess(code, now=time.time(), policy=LockPolicy(threshold=2))
+        finally:
+            await store.close()
+
+    asyncio.run(lock())
+    result = runner.invoke(cli, ["unlock", code.lower()])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "case_code": code,
+        "was_locked": True,
+        "cleared": True,
+    }
+    again = runner.invoke(cli, ["unlock", code])
+    assert json.loads(again.stdout.strip().splitlines()[-1])["cleared"] is False
+    assert runner.invoke(cli, ["unlock", "not a code"]).exit_code == 2

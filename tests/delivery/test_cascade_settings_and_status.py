@@ -208,11 +208,12 @@ class TestBreakerProbe:
             clock=lambda: now[0],
             sleep=sleep,
         )
-        assert await breaker.before_call() is False  # closed: not a probe
+        assert await breaker.before_call() is None  # closed: not a probe
         breaker.trip("token refused")
-        assert await breaker.before_call() is True
-        breaker.release_probe()
+        probe = await breaker.before_call()
+        assert probe is not None
+        breaker.release_probe(probe)
         # Without the release this second caller would wait for a verdict that never comes.
-        assert await breaker.before_call() is True
+        assert await breaker.before_call() is not None
         breaker.success()
-        assert await breaker.before_call() is False
+        assert await breaker.before_call() is None

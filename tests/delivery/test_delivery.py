@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from zoneinfo import ZoneInfo
 
@@ -359,3 +360,56 @@ class TestFailures:
         assert line["status"] == "delivered"
         assert (line["topic"], line["partition"], line["offset"]) == ("in", 1, 41)
         assert "2512523625412515" not in json.dumps(logs, default=str)
+
+
+class HangingZalo(ScriptedZalo):
+    """The first send never gets an answer; later ones are answered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = asyncio.Event()
+
+    async def send_text(self, user_id: str, text: str) -> SendReceipt:
+        if not self.sending.is_set():
+            self.sending.set()
+            await asyncio.Event().wait()
+        return await super().send_text(user_id, text)
+
+
+class BuggyZalo(ScriptedZalo):
+    """The first send fails with an error no adapter converted (a bug)."""
+
+    async def send_text(self, user_id: str, text: str) -> SendReceipt:
+        if not self.sent:
+            self.sent.append((user_id, text))
+            raise RuntimeError("a bug in the transport")
+        return await super().send_text(user_id, text)
+
+
+class TestProbeSlot:
+    async def test_a_probe_cancelled_mid_send_frees_the_slot(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        """A rebalance or a shutdown cancels the lanes; the probe among them must not keep it."""
+        zalo = HangingZalo()
+        use_case = deliverer(zalo, ledger, clock, sleeps)
+        use_case._breaker.trip("Zalo error -204")
+        lane = asyncio.create_task(use_case.handle(record_of(encode(make_event()))))
+        await asyncio.wait_for(zalo.sending.wait(), 5)
+        assert use_case._breaker.probing
+        lane.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await lane
+        assert not use_case._breaker.probing
+        assert await asyncio.wait_for(use_case._breaker.before_call(), 5) is not None
+
+    async def test_a_probe_ended_by_an_unexpected_error_lets_the_retry_probe(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = BuggyZalo()
+        use_case = deliverer(zalo, ledger, clock, sleeps)
+        use_case._breaker.trip("Zalo error -204")
+        outcome = await asyncio.wait_for(use_case.handle(record_of(encode(make_event()))), 5)
+        assert outcome.status is DeliveryStatus.DELIVERED
+        assert len(zalo.sent) == 2
+        assert use_case._breaker.state is BreakerState.CLOSED

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from bridge.delivery.pacing import PacedSender
+import asyncio
+
+from aiolimiter import AsyncLimiter
+
+from bridge.delivery.pacing import PacedSender, ReplyBudget
 from bridge.zalo import SendReceipt
 
 
@@ -52,3 +56,34 @@ async def test_every_call_waits_for_a_slot_before_it_goes_out():
         "slot 1",
         "phone 84912345678 310002 {'a': 'b'} t1",
     ]
+
+
+class NeverLimiter:
+    """A bucket that never has room."""
+
+    async def acquire(self, amount: float = 1) -> None:  # noqa: ARG002 - the port's signature
+        await asyncio.Event().wait()
+
+
+async def test_the_chat_budget_grants_a_free_slot():
+    log: list[str] = []
+    assert await ReplyBudget(CountingLimiter(log), wait=5.0).take()
+    assert log == ["slot 1"]
+
+
+async def test_the_chat_budget_gives_up_rather_than_queue_behind_a_full_bucket():
+    assert not await ReplyBudget(NeverLimiter(), wait=0.01).take()
+
+
+async def test_a_flood_takes_no_more_than_the_chat_budget_of_the_oa_limiter():
+    """Chat answers go through the chat's bucket first: a full one keeps them from the OA's."""
+    log: list[str] = []
+    budget = ReplyBudget(AsyncLimiter(max_rate=3, time_period=3600), wait=0.01)
+    paced = PacedSender(RecordingSender(log), CountingLimiter(log))
+    granted = 0
+    for n in range(10):
+        if await budget.take():
+            granted += 1
+            await paced.send_text("42", f"answer {n}")
+    assert granted == 3
+    assert log.count("slot 1") == 3

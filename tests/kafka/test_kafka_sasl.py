@@ -15,6 +15,7 @@ from bridge.app import create_app
 from bridge.delivery.replay import ReplayCriteria, ReplayError, list_dead_letters
 from bridge.kafka.security import KafkaAuthenticationError
 from bridge.settings import Settings, load_settings
+from bridge_devkit.clock_settings import always_day_sections
 from bridge_devkit.kafka import LocalKafka, ScramUser
 from support import TOKEN, USER
 
@@ -75,10 +76,16 @@ def sasl_settings(
             "commit_interval_ms": 100,
             "startup_timeout_seconds": 60,
         },
-        zalo={"base_url": base_url, "access_token": TOKEN, "timeout_seconds": 2},
+        zalo={
+            "base_url": base_url,
+            "access_token": TOKEN,
+            "timeout_seconds": 2,
+            "connect_timeout_seconds": 0.5,
+        },
         delivery={"lease_seconds": 3, "redelivery_pause_seconds": 0.2},
         store={"url": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"},
         province={"lookup_url_template": "https://dvc.example.gov.vn/tra-cuu?ma={case_code}"},
+        **always_day_sections(),  # sent at once at any hour, not held for the morning
     )
 
 

@@ -343,18 +343,27 @@ class TestCitizens:
         await desk.handle(text(f"hủy {CODE}"))  # unlinked
         await desk.handle(text(f"{CODE} {secret}"))  # linked again
         await desk.handle(OaEvent("unfollow", USER, NOW, "unfollow:1"))  # unlinks it
-        for _ in range(3):  # 2 refused, then rate-limited
+        for _ in range(3):  # 2 refused (the second says so), then rate-limited: no answer
             await desk.handle(text(f"{CODE} AAAAAA", user="999"))
+        for i in range(4):  # 3 more wrong guesses from other accounts lock the dossier
+            await desk.handle(text(f"{CODE} AAAAA{i + 2}", user=f"x{i}"))
 
         events = "zalo_bridge_oa_events_total"
         assert value(metrics, events, event="follow", result="handled") == 1
         assert value(metrics, events, event="follow", result="duplicate") == 1
-        assert value(metrics, events, event="user_send_text", result="handled") == 7
+        assert value(metrics, events, event="user_send_text", result="handled") == 11
         assert value(metrics, events, event="unfollow", result="handled") == 1
         attempts = "zalo_bridge_citizen_link_attempts_total"
         assert value(metrics, attempts, result="linked") == 2
-        assert value(metrics, attempts, result="refused") == 2
+        assert value(metrics, attempts, result="refused") == 5
         assert value(metrics, attempts, result="rate_limited") == 1
+        assert value(metrics, attempts, result="locked") == 1
+        assert value(metrics, "zalo_bridge_citizen_dossier_locks_total") == 1
+        replies = "zalo_bridge_citizen_chat_replies_total"
+        assert value(metrics, replies, result="sent") == 11
+        assert value(metrics, replies, result="over_budget") == 0
+        notices = "zalo_bridge_citizen_link_notices_total"
+        assert value(metrics, notices, result="sent") == 0
         assert value(metrics, "zalo_bridge_citizen_unlinks_total", via="command") == 1
         assert value(metrics, "zalo_bridge_citizen_unlinks_total", via="unfollow") == 1
         assert value(metrics, "zalo_bridge_citizen_lookups_total", result="pending") == 1

@@ -11,6 +11,7 @@ import pytest
 
 from bridge.delivery.flow import BreakerState
 from bridge.observability.metrics import Metrics, label_value
+from bridge.zalo.transport_failures import transport_outcome
 
 
 class FakeClock:
@@ -28,7 +29,7 @@ def clock():
 
 @pytest.fixture
 def metrics(clock):
-    return Metrics(clock=clock)
+    return Metrics(clock=clock, failure_outcome=transport_outcome)
 
 
 def value(metrics, name, **labels):
@@ -138,7 +139,9 @@ class TestZaloCalls:
         ("error", "outcome"),
         [
             (httpx.ReadTimeout("slow"), "timeout"),
-            (httpx.ConnectError("refused"), "network_error"),
+            (httpx.ConnectError("refused"), "not_sent"),
+            (httpx.ConnectTimeout("no connection"), "not_sent"),
+            (httpx.ReadError("connection reset"), "network_error"),
         ],
     )
     async def test_calls_without_an_answer_are_timed_too(self, metrics, error, outcome):

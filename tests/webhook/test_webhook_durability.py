@@ -52,6 +52,8 @@ def sections(tmp_path):
     return {
         "store": {"url": f"sqlite:///{tmp_path / 'bridge.sqlite3'}"},
         "webhook": {"app_id": APP_ID, "oa_secret_key": OA_SECRET, "inbox_lease_seconds": 1},
+        # A Zalo call must fit in the inbox lease (a settings check): short timeouts here.
+        "zalo": {"timeout_seconds": 0.6, "connect_timeout_seconds": 0.3},
         "linking": {"hmac_key": HMAC_KEY},
         "retention": {"purge_interval_seconds": 0},
     }

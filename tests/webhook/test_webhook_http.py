@@ -124,6 +124,53 @@ class TestWebhookOverHttp:
         receipts = await services.store.receipts(message["message_id"])
         assert set(receipts) == {"received", "seen"}
 
+    async def test_crafted_requests_over_http_get_counted_4xx_and_store_nothing(self, webhook):
+        url, services = webhook
+        now = str(int(time.time() * 1000))
+        event = compact_json(
+            {"app_id": APP_ID, "event_name": "follow", "follower": {"id": USER}, "timestamp": now}
+        ).encode()
+        zero = "mac=" + "0" * 64
+        crafted = [
+            (event, [("X-ZEvent-Signature", "mac=é".encode())]),
+            (b'{"timestamp": ' + b"1" * 5_000 + b"}", [("X-ZEvent-Signature", zero)]),
+            (b'{"a": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", [("X-ZEvent-Signature", zero)]),
+            (b"\xff\xfe", [("X-ZEvent-Signature", zero)]),
+            (event, [("X-ZEvent-Signature", zero), ("X-ZEvent-Signature", zero)]),
+            (event, [("Content-Type", "multipart/form-data; boundary=x")]),
+            (b"x" * 300_000, [("X-ZEvent-Signature", zero)]),
+        ]
+        async with httpx.AsyncClient() as http:
+            answers = [
+                (await http.post(url, content=body, headers=headers)).status_code
+                for body, headers in crafted
+            ]
+        assert answers == [401, 400, 400, 400, 400, 401, 413]
+        assert sum(services.inbox.results.values()) == len(crafted)
+        assert await services.inbox.counts() == {"pending": 0, "claimed": 0, "done": 0, "failed": 0}
+
+    async def test_a_huge_signed_text_is_answered_with_the_instructions(self, emulator, webhook):
+        url, _ = webhook
+        await oa_event(emulator, event_name="follow", user_id=USER)
+        await wait_for_chat(emulator, USER, 1)
+        payload = {
+            "app_id": APP_ID,
+            "sender": {"id": USER},
+            "recipient": {"id": "9"},
+            "event_name": "user_send_text",
+            "message": {"text": "1-" * 100_000, "msg_id": "huge-1"},
+            "timestamp": str(int(time.time() * 1000)),
+        }
+        body = compact_json(payload)
+        header = "mac=" + signature(APP_ID, body, payload["timestamp"], OA_SECRET)
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(
+                url, content=body.encode(), headers={"X-ZEvent-Signature": header}
+            )
+        assert answer.status_code == 200
+        [_, reply] = await wait_for_chat(emulator, USER, 2)
+        assert reply.startswith("Để nhận thông báo về hồ sơ")
+
     async def test_not_a_post(self, webhook):
         url, _ = webhook
         async with httpx.AsyncClient() as http:

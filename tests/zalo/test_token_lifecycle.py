@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from bridge.zalo.token_cipher import new_key
+from bridge_devkit.clock_settings import always_day_env
 from bridge_devkit.emulator import EmulatorConfig, OAuthConfig, start_emulator
 from bridge_devkit.harness import Processes, clean_env, free_port
 from support import USER, Emulator
@@ -142,6 +143,7 @@ def kafka_env(env: dict[str, str], bootstrap: str, topics) -> dict[str, str]:
         "BRIDGE_ZALO__TOKEN_REFRESH_AT_FRACTION": "0.5",
         "BRIDGE_ZALO__TOKEN_RETRY_MAX_SECONDS": "1",
         "BRIDGE_ZALO__TIMEOUT_SECONDS": "2",
+        "BRIDGE_ZALO__CONNECT_TIMEOUT_SECONDS": "0.5",
         "BRIDGE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
         "BRIDGE_KAFKA__INPUT_TOPIC": topics.input,
         "BRIDGE_KAFKA__DEAD_LETTER_TOPIC": topics.dead_letter,
@@ -157,6 +159,8 @@ def kafka_env(env: dict[str, str], bootstrap: str, topics) -> dict[str, str]:
         "BRIDGE_DELIVERY__BREAKER_OPEN_SECONDS": "0.2",
         "BRIDGE_DELIVERY__BREAKER_MAX_OPEN_SECONDS": "0.5",
         "BRIDGE_PROVINCE__LOOKUP_URL_TEMPLATE": "https://dvc.example.gov.vn/tra-cuu?ma={case_code}",
+        # Sent at once at any hour: the events are not urgent and quiet hours would hold them.
+        **always_day_env(),
     }
 
 

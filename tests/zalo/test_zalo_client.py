@@ -308,3 +308,46 @@ async def test_requests_beyond_the_connection_limit_wait_their_turn():
     client = ZaloClient(http, StaticToken("t"), max_concurrent=3)
     await asyncio.gather(*(client.send_text("1", "x") for _ in range(12)))
     assert most == 3
+
+
+class TestOaProfile:
+    async def test_reads_getoa_with_the_token_and_no_body(self):
+        seen: list[httpx.Request] = []
+        body = {
+            "data": {"oaid": "1646843870823903717", "name": "Trung tâm PVHCC", "oa_type": 4},
+            "error": 0,
+            "message": "Success",
+        }
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(200, json=body)
+
+        profile = await client_answering(handler).oa_profile()
+        [request] = seen
+        assert (request.method, request.url.path) == ("GET", "/v2.0/oa/getoa")
+        assert request.headers["access_token"] == "tok"
+        assert request.content == b""
+        assert (profile.oa_id, profile.name, profile.oa_type) == (
+            "1646843870823903717",
+            "Trung tâm PVHCC",
+            4,
+        )
+
+    async def test_an_odd_profile_is_still_an_answer(self):
+        body = {"data": {"oaid": 16468, "oa_type": "4"}, "error": 0, "message": "Success"}
+        profile = await client_answering(lambda _: httpx.Response(200, json=body)).oa_profile()
+        assert (profile.oa_id, profile.name, profile.oa_type) == ("16468", None, None)
+
+    @pytest.mark.parametrize(
+        ("answer", "error"),
+        [
+            (httpx.Response(503), RetryableDeliveryError),
+            (httpx.Response(200, json={"error": -32, "message": "limit"}), RetryableDeliveryError),
+            (httpx.Response(200, json={"error": -216, "message": "bad"}), TokenError),
+            (httpx.Response(200, json={"error": -223, "message": "no"}), AccountError),
+        ],
+    )
+    async def test_errors_are_classified_as_for_sends(self, answer, error):
+        with pytest.raises(error):
+            await client_answering(lambda _: answer).oa_profile()

@@ -47,6 +47,7 @@ from bridge_devkit.bench_report import (
     render_plot,
 )
 from bridge_devkit.chaos import PlannedRecord, WorkloadSpec, generate_workload
+from bridge_devkit.clock_settings import quiet_window_env
 from bridge_devkit.harness import (
     BridgeProcess,
     Processes,
@@ -427,20 +428,19 @@ _VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def quiet_hours_away_from(now: datetime) -> dict[str, str]:
-    """Settings of a one-minute quiet window twelve hours from ``now`` (Asia/Ho_Chi_Minh)."""
+    """Settings of a one-minute quiet window twelve hours from ``now`` (Asia/Ho_Chi_Minh).
+
+    ``now`` is the bench's own clock, the one the bridge it starts reads too; announcement nights
+    are off (the bench publishes no announcements).
+    """
     start = (now.astimezone(_VN) + timedelta(hours=12)).replace(second=0, microsecond=0)
-    end = start + timedelta(minutes=1)
-    return {
-        "BRIDGE_QUIET_HOURS__ENABLED": "true",
-        "BRIDGE_QUIET_HOURS__START": start.strftime("%H:%M"),
-        "BRIDGE_QUIET_HOURS__END": end.strftime("%H:%M"),
-        "BRIDGE_QUIET_HOURS__TIMEZONE": "Asia/Ho_Chi_Minh",
-    }
+    return quiet_window_env(start, timedelta(minutes=1), zone=_VN)
 
 
 def _bridge_env(
     bench: _Bench, phase: str, topics: tuple[str, str, str], *, rate_limit: int | None
-) -> dict[str, str]:
+) -> tuple[dict[str, str], list[str]]:
+    """The bridge's environment, and the variables it was meant to get but does not have."""
     input_topic, dlq, status = topics
     ledger = bench.workdir / f"ledger-{phase}.sqlite3"
     wanted = {
@@ -470,15 +470,15 @@ def _bridge_env(
             for name, value in kept.items()
             if name.startswith(("BRIDGE_DELIVERY", "BRIDGE_STORE", "BRIDGE_LOG"))
         }
-    return {**bench.base_env, **kept}
+    return {**bench.base_env, **kept}, dropped
 
 
 async def _start_bridge(
     bench: _Bench, phase: str, topics: tuple[str, str, str], *, rate_limit: int | None = 0
 ) -> tuple[BridgeProcess, float]:
-    env = _bridge_env(bench, phase, topics, rate_limit=rate_limit)
+    env, lacks = _bridge_env(bench, phase, topics, rate_limit=rate_limit)
     log = bench.workdir / f"bridge-{phase}.log"
-    bridge = BridgeProcess(bench.processes, env, log, bench.say)
+    bridge = BridgeProcess(bench.processes, env, log, bench.say, lacks=lacks)
     bridge.start()
     ready = await bridge.wait_ready(90.0)
     if bridge.starts != 1:

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from bridge.citizens.link_guard import LockPolicy
 from bridge.citizens.second_factor import verify_phone_last4, verify_receipt_secret
 from bridge.citizens.text import CaseCode, Lookup, Unsubscribe, parse_citizen_text
 from bridge.errors import DeliveryError
@@ -17,14 +18,36 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from bridge.citizens.dossiers import DossierState
+    from bridge.citizens.link_guard import GuessGrant
     from bridge.citizens.replies import Replies
     from bridge.delivery.deliverer import MessageSender
     from bridge.webhook.events import OaEvent
 
-__all__ = ["CitizenDesk", "DeskStats", "DeskStore", "LinkPolicy"]
+__all__ = [
+    "LINK_RESULTS",
+    "REPLY_RESULTS",
+    "CitizenDesk",
+    "DeskStats",
+    "DeskStore",
+    "LinkPolicy",
+    "ReplyBudgetPort",
+]
 
 _log = get_logger("bridge.citizens")
 _HOUR = 3_600.0
+LINK_RESULTS = ("linked", "refused", "rate_limited", "locked")
+"""Link attempts by result: ``linked``; ``refused`` (wrong code or factor); ``rate_limited``
+(past the account's hourly limit: not checked, not answered); ``locked`` (the dossier is
+locked: not checked, answered once per account and lock)."""
+REPLY_RESULTS = ("sent", "failed", "over_budget")
+"""Chat answers by result: ``sent``; ``failed`` (Zalo refused it); ``over_budget`` (no slot of
+the chat's budget in time: not sent)."""
+
+
+class ReplyBudgetPort(Protocol):
+    """The chat's share of the OA's calls (``bridge.delivery.pacing.ReplyBudget``)."""
+
+    async def take(self) -> bool: ...  # noqa: D102 - see ReplyBudget
 
 
 class DeskStore(Protocol):
@@ -37,8 +60,22 @@ class DeskStore(Protocol):
     async def active_cases(self, user_id: str) -> list[str]: ...  # noqa: D102 - idem
     async def link(self, user_id: str, case_code: str, *, factor: str, at: float) -> None: ...  # noqa: D102 - idem
     async def unlink(self, user_id: str, case_code: str, *, at: float) -> bool: ...  # noqa: D102 - idem
-    async def record_attempt(self, user_id: str, *, at: float, succeeded: bool) -> None: ...  # noqa: D102 - idem
+    async def linked_users(self, case_code: str) -> list[str]: ...  # noqa: D102 - idem
+    async def record_attempt(  # noqa: D102 - see CitizenStore
+        self,
+        user_id: str,
+        *,
+        at: float,
+        succeeded: bool,
+        case_code: str | None = None,
+        outcome: str | None = None,
+    ) -> None: ...
     async def failed_attempts(self, user_id: str, *, since: float) -> int: ...  # noqa: D102 - idem
+    async def told_locked(self, user_id: str, case_code: str, *, since: float) -> bool: ...  # noqa: D102 - idem
+    async def spend_guess(  # noqa: D102 - see CitizenStore
+        self, case_code: str, *, now: float, policy: LockPolicy
+    ) -> GuessGrant: ...
+    async def guess_succeeded(self, case_code: str) -> None: ...  # noqa: D102 - idem
     async def dossier(self, case_code: str) -> DossierState | None: ...  # noqa: D102 - idem
     async def record_receipt(  # noqa: D102 - see CitizenStore
         self, message_id: str, kind: str, *, user_id: str | None, at: float
@@ -53,6 +90,8 @@ class LinkPolicy:
     hmac_key: str
     receipt_secret_length: int = 6
     attempts_per_hour: int = 5
+    lock: LockPolicy = field(default_factory=LockPolicy)
+    """The per-dossier lock-out (any accounts)."""
 
     def verify(self, case_code: str, typed: str, dossier: DossierState | None) -> bool:
         """Whether ``typed`` proves ``case_code``."""
@@ -71,7 +110,14 @@ class DeskStats:
     events: Counter[tuple[str, str]] = field(default_factory=Counter)
     """OA events by (name, ``handled`` | ``duplicate`` | ``no_user``)."""
     link_attempts: Counter[str] = field(default_factory=Counter)
-    """``linked``, ``refused`` (wrong second factor), ``rate_limited``."""
+    """By result: ``LINK_RESULTS``."""
+    dossier_locks: int = 0
+    """Dossiers locked by this process (a lock-out began)."""
+    replies: Counter[str] = field(default_factory=Counter)
+    """Chat answers by result: ``REPLY_RESULTS``."""
+    link_notices: Counter[str] = field(default_factory=Counter)
+    """Notices to the accounts already linked to a dossier that another one linked, by
+    ``REPLY_RESULTS``."""
     unlinks: Counter[str] = field(default_factory=Counter)
     """Links ended, by ``command`` (HUY) or ``unfollow``."""
     lookups: Counter[str] = field(default_factory=Counter)
@@ -90,9 +136,10 @@ class CitizenDesk:
         store: Citizens, links, dossiers, receipts.
         sender: Sends the answers (``bridge.zalo.ZaloClient``).
         replies: Their wording.
-        policy: The second factor and the rate limit.
+        policy: The second factor and the limits.
         clock: Epoch seconds.
         deduplicate: Record each ``dedupe_key`` (``DeskStore.first_seen``) and drop repeats.
+        budget: The chat's share of the OA's calls (None: unlimited here).
     """
 
     def __init__(  # noqa: PLR0913 - keyword-only collaborators
@@ -104,8 +151,10 @@ class CitizenDesk:
         policy: LinkPolicy,
         clock: Callable[[], float] = time.time,
         deduplicate: bool = True,
+        budget: ReplyBudgetPort | None = None,
     ) -> None:
         self._store = store
+        self._budget = budget
         self._sender = sender
         self._replies = replies
         self._policy = policy
@@ -189,6 +238,14 @@ class CitizenDesk:
             await self._say(user, self._replies.lookup(state), "lookup")
 
     async def _code(self, user: str, command: CaseCode, now: float) -> None:
+        """A code with a second factor: the limits, then the check, then the link.
+
+        In order: past the account's hourly limit, nothing is checked nor answered. A locked
+        dossier is not checked; each account hears of the lock once. Otherwise one guess is
+        spent on the dossier (it locks the dossier when it is the last allowed), the factor is
+        checked, and the answer is the link, a refusal, the account's limit reached, or the
+        lock.
+        """
         code = command.case_code
         if command.factor is None:
             if code in await self._store.active_cases(user):
@@ -196,31 +253,80 @@ class CitizenDesk:
             else:
                 await self._say(user, self._replies.ask_factor(code), "ask_factor")
             return
+        policy = self._policy
         failures = await self._store.failed_attempts(user, since=now - _HOUR)
-        if failures >= self._policy.attempts_per_hour:
-            _log.warning("link attempts rate-limited", user=self._who(user))
+        if failures >= policy.attempts_per_hour:
+            _log.info("link attempt past the account's limit: no answer", user=self._who(user))
             self.stats.link_attempts["rate_limited"] += 1
-            await self._say(user, self._replies.rate_limited(), "rate_limited")
+            return
+        grant = await self._store.spend_guess(code, now=now, policy=policy.lock)
+        if not grant.allowed:
+            await self._locked(user, code, grant, now)
             return
         state = await self._store.dossier(code)
-        ok = self._policy.verify(code, command.factor, state)
-        await self._store.record_attempt(user, at=now, succeeded=ok)
-        if not ok:
-            _log.info("link refused", user=self._who(user), failures=failures + 1)
-            self.stats.link_attempts["refused"] += 1
-            await self._say(user, self._replies.refused(), "refused")
+        ok = policy.verify(code, command.factor, state)
+        if ok:
+            await self._store.guess_succeeded(code)
+        outcome = "refused_locking" if grant.locks_now and not ok else None
+        await self._store.record_attempt(
+            user, at=now, succeeded=ok, case_code=code, outcome=outcome
+        )
+        if ok:
+            await self._link(user, code, state, now)
             return
+        _log.info("link refused", user=self._who(user), failures=failures + 1)
+        self.stats.link_attempts["refused"] += 1
+        if grant.locks_now:
+            assert grant.locked_until is not None  # noqa: S101 - set with locks_now
+            _log.warning("dossier locked against linking", case_code=code, until=grant.locked_until)
+            self.stats.dossier_locks += 1
+            await self._say(user, self._replies.dossier_locked(code, grant.locked_until), "locked")
+        elif failures + 1 >= policy.attempts_per_hour:
+            await self._say(user, self._replies.rate_limited(), "rate_limited")
+        else:
+            await self._say(user, self._replies.refused(), "refused")
+
+    async def _locked(self, user: str, code: str, grant: GuessGrant, now: float) -> None:
+        """An attempt at a locked dossier: not checked; the account hears of it once."""
+        assert grant.locked_at is not None  # noqa: S101 - a refused grant names its lock
+        assert grant.locked_until is not None  # noqa: S101 - idem
+        told = await self._store.told_locked(user, code, since=grant.locked_at)
+        await self._store.record_attempt(
+            user, at=now, succeeded=False, case_code=code, outcome="locked"
+        )
+        self.stats.link_attempts["locked"] += 1
+        _log.info("link attempt at a locked dossier", user=self._who(user), answered=not told)
+        if not told:
+            await self._say(user, self._replies.dossier_locked(code, grant.locked_until), "locked")
+
+    async def _link(self, user: str, code: str, state: DossierState | None, now: float) -> None:
+        """Link, confirm, and tell the accounts linked before that another one joined."""
+        linked = await self._store.linked_users(code)
         await self._store.link(user, code, factor=self._policy.factor, at=now)
         _log.info("citizen linked", user=self._who(user), case_code=code)
         self.stats.link_attempts["linked"] += 1
         await self._say(user, self._replies.linked(code, state), "linked")
+        if user in linked:  # linked again: nobody new joined
+            return
+        notice = self._replies.new_link_notice(code, now)
+        for other in linked:
+            result = await self._say(other, notice, "new_link_notice")
+            self.stats.link_notices[result] += 1
 
-    async def _say(self, user: str, text: str, what: str) -> None:
+    async def _say(self, user: str, text: str, what: str) -> str:
+        """Send one answer within the chat's budget; its ``REPLY_RESULTS`` result."""
+        if self._budget is not None and not await self._budget.take():
+            _log.warning("chat answer over budget: not sent", user=self._who(user), reply=what)
+            self.stats.replies["over_budget"] += 1
+            return "over_budget"
         try:
             receipt = await self._sender.send_text(user, text)
         except DeliveryError as error:
             _log.warning("chat answer not sent", user=self._who(user), reply=what, code=error.code)
-        else:
-            _log.info(
-                "chat answer sent", user=self._who(user), reply=what, message_id=receipt.message_id
-            )
+            self.stats.replies["failed"] += 1
+            return "failed"
+        _log.info(
+            "chat answer sent", user=self._who(user), reply=what, message_id=receipt.message_id
+        )
+        self.stats.replies["sent"] += 1
+        return "sent"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bridge.citizens.desk import LINK_RESULTS, REPLY_RESULTS
 from bridge.observability.metrics import Snapshot, with_zeros
+from bridge.webhook.endpoint import REQUEST_RESULTS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from bridge.citizens.desk import CitizenDesk
     from bridge.citizens.services import CitizenServices
     from bridge.observability.metrics import Counts, Metrics
 
@@ -28,7 +31,7 @@ def watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | No
         current = citizens()
         if current is None or current.inbox is None:
             return None
-        return with_zeros(current.inbox.results, ("accepted", "bad_signature", "too_old"))
+        return with_zeros(current.inbox.results, REQUEST_RESULTS)
 
     def desk(part: str, known: tuple[str, ...] = ()) -> Callable[[], Counts | None]:
         def read() -> Counts | None:
@@ -42,8 +45,8 @@ def watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | No
     metrics.watch_counter(
         "webhook_requests",
         "OA webhook requests by result: accepted (stored), duplicate (stored before), busy "
-        "(not stored in time: 503), bad_signature, too_old, bad_request, too_large, "
-        "method_not_allowed.",
+        "(a verified event not stored in time: 503); refused with a 4xx: bad_request (400), "
+        "bad_signature (401), too_old (403), method_not_allowed (405), too_large (413).",
         inbox,
         ["result"],
     )
@@ -55,9 +58,30 @@ def watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | No
     )
     metrics.watch_counter(
         "citizen_link_attempts",
-        "Attempts to link a dossier in the chat: linked, refused (wrong second factor), "
-        "rate_limited.",
-        desk("link_attempts", ("linked", "refused", "rate_limited")),
+        "Attempts to link a dossier in the chat: linked, refused (wrong code or second factor), "
+        "rate_limited (past the account's hourly limit: not checked, not answered), locked "
+        "(the dossier is locked: not checked).",
+        desk("link_attempts", LINK_RESULTS),
+        ["result"],
+    )
+    metrics.watch_counter(
+        "citizen_dossier_locks",
+        "Dossiers locked against linking after too many wrong second factors from any "
+        "accounts (a steady rate means someone is guessing).",
+        lambda: None if (d := _desk(citizens)) is None else {(): d.stats.dossier_locks},
+    )
+    metrics.watch_counter(
+        "citizen_chat_replies",
+        "Chat answers by result: sent, failed (Zalo refused it), over_budget (no slot of "
+        "webhook.reply_rate_per_minute in time: not sent).",
+        desk("replies", REPLY_RESULTS),
+        ["result"],
+    )
+    metrics.watch_counter(
+        "citizen_link_notices",
+        "Notices to the accounts already linked to a dossier that another account linked, by "
+        "result (sent, failed, over_budget).",
+        desk("link_notices", REPLY_RESULTS),
         ["result"],
     )
     metrics.watch_counter(
@@ -72,6 +96,11 @@ def watch_citizens(metrics: Metrics, citizens: Callable[[], CitizenServices | No
         desk("lookups", ("answered", "pending")),
         ["result"],
     )
+
+
+def _desk(citizens: Callable[[], CitizenServices | None]) -> CitizenDesk | None:
+    current = citizens()
+    return None if current is None else current.desk
 
 
 def _watch_webhook_inbox(metrics: Metrics, citizens: Callable[[], CitizenServices | None]) -> None:

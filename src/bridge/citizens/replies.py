@@ -87,10 +87,27 @@ class Replies:
         )
 
     def rate_limited(self) -> str:
-        """Too many wrong attempts within the hour."""
+        """The last wrong attempt the account may send this hour: later ones get no answer."""
         return self._done(
-            "Ông/Bà đã nhập sai quá số lần cho phép. Vui lòng thử lại sau 1 giờ hoặc liên hệ "
-            "Bộ phận Một cửa để được hỗ trợ."
+            "Mã hồ sơ hoặc thông tin xác nhận chưa đúng. Ông/Bà đã nhập sai quá số lần cho "
+            "phép; các tin nhắn xác nhận gửi trong 1 giờ tới sẽ không được trả lời. Vui lòng thử "
+            "lại sau 1 giờ hoặc liên hệ Bộ phận Một cửa để được hỗ trợ."
+        )
+
+    def dossier_locked(self, case_code: str, until: float) -> str:
+        """Too many wrong attempts for the dossier (from any account): linking waits."""
+        return self._done(
+            f"Hồ sơ {case_code} đang tạm khóa đăng ký nhận thông báo qua Zalo do thông tin xác "
+            "nhận bị nhập sai nhiều lần. Ông/Bà vui lòng thử lại sau "
+            f"{self._date(until, with_time=True)} hoặc liên hệ Bộ phận Một cửa để được hỗ trợ."
+        )
+
+    def new_link_notice(self, case_code: str, at: float) -> str:
+        """To the accounts linked before: another Zalo account now follows the dossier too."""
+        return self._done(
+            f"Lưu ý: lúc {self._date(at, with_time=True)}, một tài khoản Zalo khác đã đăng ký "
+            f"nhận thông báo về hồ sơ {case_code}. Nếu Ông/Bà không biết việc này, vui lòng "
+            "liên hệ Bộ phận Một cửa để được hỗ trợ."
         )
 
     def linked(self, case_code: str, state: DossierState | None) -> str:

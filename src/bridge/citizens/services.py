@@ -14,10 +14,13 @@ from zoneinfo import ZoneInfo
 
 from bridge.citizens.desk import CitizenDesk, LinkPolicy
 from bridge.citizens.dossiers import dossier_state
+from bridge.citizens.link_guard import LockPolicy
 from bridge.citizens.replies import Replies
 from bridge.citizens.second_factor import phone_last4, phone_last4_hash
 from bridge.citizens.state_recorder import StateRecorder
 from bridge.citizens.store import CitizenStore, PurgeCounts, RetentionPolicy
+from bridge.delivery.flow import oa_rate_limiter
+from bridge.delivery.pacing import ReplyBudget
 from bridge.errors import BridgeError, ConfigurationError
 from bridge.observability.logs import get_logger
 from bridge.webhook.endpoint import InboxPolicy, WebhookInbox
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from bridge.citizens.settings import CitizensConfig, RetentionSettings
-    from bridge.delivery.deliverer import MessageSender
+    from bridge.delivery.deliverer import MessageSender, RateLimiter
     from bridge.events import CaseStateEvent
 
 __all__ = ["CitizenServices", "retention_policy"]
@@ -46,9 +49,16 @@ def retention_policy(retention: RetentionSettings) -> RetentionPolicy:
         dossiers=retention.dossier_days * _DAY,
         webhook_dedupe=retention.webhook_dedupe_hours * 3600,
         link_attempts=retention.link_attempt_hours * 3600,
+        link_guards=retention.dossier_days * _DAY,
         webhook_failed=retention.webhook_failed_hours * 3600,
         held=retention.held_hours * 3600,
     )
+
+
+def _reply_limiter(per_minute: int) -> RateLimiter:
+    limiter = oa_rate_limiter(per_minute)
+    assert limiter is not None  # noqa: S101 - the setting is at least 1 a minute
+    return limiter
 
 
 def _secret(value: object) -> str | None:
@@ -137,9 +147,14 @@ class CitizenServices:
                     hmac_key=hmac_key,
                     receipt_secret_length=linking.receipt_secret_length,
                     attempts_per_hour=linking.attempts_per_hour,
+                    lock=LockPolicy(
+                        threshold=linking.dossier_failures_before_lock,
+                        seconds=linking.dossier_lock_hours * 3600,
+                    ),
                 ),
                 clock=clock,
                 deduplicate=False,  # the inbox stores each dedupe key once
+                budget=ReplyBudget(_reply_limiter(webhook.reply_rate_per_minute)),
             )
             inbox = WebhookInbox(
                 keys=keys,

@@ -33,9 +33,39 @@ class LinkingSettings(BaseModel):
             "when the webhook is on. Changing it invalidates printed receipts."
         ),
     )
-    receipt_secret_length: int = Field(default=6, ge=4, le=16)
+    receipt_secret_length: int = Field(
+        default=6,
+        ge=6,
+        le=16,
+        description=(
+            "Characters of the receipt secret (31 symbols each: 6 give 8.9e8 values). At least "
+            "6, so that the per-dossier lock-out keeps guessing hopeless (docs/citizens.md)."
+        ),
+    )
     attempts_per_hour: int = Field(
-        default=5, ge=1, description="Wrong code/second-factor pairs a user may send per hour."
+        default=5,
+        ge=1,
+        description=(
+            "Wrong code/second-factor pairs one Zalo account may send in a sliding hour; the "
+            "last one is answered with the limit, later ones get no answer until the hour ends."
+        ),
+    )
+    dossier_failures_before_lock: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Wrong second factors for one dossier, from any accounts, that lock it against "
+            "linking: 5 leave a citizen who mistypes room to retry, and bound the guesses."
+        ),
+    )
+    dossier_lock_hours: float = Field(
+        default=24,
+        gt=0,
+        description=(
+            "How long the first lock of a dossier lasts; each further lock (without a link in "
+            "between) lasts twice as long, up to 30 days. A day lets a citizen who locked "
+            "their own dossier retry tomorrow, while a guesser gets 5 tries a day, then fewer."
+        ),
     )
     qr_url_template: str = Field(
         default="https://zalo.me/{oa_id}",

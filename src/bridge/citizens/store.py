@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.citizens.dossiers import FINAL_STATES, DossierState
+from bridge.citizens.link_guard import GuessGrant, LockPolicy
 from bridge.errors import StoreError
 from bridge.events import CaseState
 from bridge.store.database import open_engine
@@ -68,6 +69,18 @@ link_attempts = sa.Table(
     sa.Column("user_id", sa.Text, nullable=False),
     sa.Column("attempted_at", _TIME, nullable=False),
     sa.Column("succeeded", sa.Boolean, nullable=False),
+    sa.Column("case_code", sa.Text),
+    sa.Column("outcome", sa.Text),
+)
+dossier_link_guards = sa.Table(
+    "dossier_link_guards",
+    _metadata,
+    sa.Column("case_code", sa.Text, primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locks", sa.Integer, nullable=False),
+    sa.Column("locked_at", _TIME),
+    sa.Column("locked_until", _TIME),
+    sa.Column("updated_at", _TIME, nullable=False),
 )
 dossier_states = sa.Table(
     "dossier_states",
@@ -153,6 +166,8 @@ class RetentionPolicy:
     webhook_dedupe: float = 24 * _HOUR
     """Also how long handled webhook inbox rows (with the citizen's text) are kept."""
     link_attempts: float = 24 * _HOUR
+    link_guards: float = 365 * _DAY
+    """Unlocked dossier guards untouched this long are deleted (their lock count restarts)."""
     webhook_failed: float = 7 * _DAY
     """How long webhook inbox rows that failed every attempt are kept (to investigate)."""
     held: float = 24 * _HOUR
@@ -171,6 +186,7 @@ class PurgeCounts:
     cases: int = 0
     webhook_events: int = 0
     link_attempts: int = 0
+    link_guards: int = 0
     webhook_inbox: int = 0
     held: int = 0
     announcement_recipients: int = 0
@@ -467,18 +483,39 @@ class CitizenStore:
 
     # ---------------------------------------------------------------- attempts, dedupe
 
-    async def record_attempt(self, user_id: str, *, at: float, succeeded: bool) -> None:
-        """Remember one code + second-factor attempt (for the rate limit)."""
+    async def record_attempt(
+        self,
+        user_id: str,
+        *,
+        at: float,
+        succeeded: bool,
+        case_code: str | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        """Remember one code + second-factor attempt (for the limits).
+
+        ``outcome``: ``linked`` or ``refused`` (the default, by ``succeeded``),
+        ``refused_locking`` (refused, and it locked the dossier) or ``locked`` (the dossier was
+        locked: the factor was not checked).
+        """
+        values = {
+            "user_id": user_id,
+            "attempted_at": at,
+            "succeeded": succeeded,
+            "case_code": None if case_code is None else case_code.upper(),
+            "outcome": outcome or ("linked" if succeeded else "refused"),
+        }
 
         def work(conn: Connection) -> None:
-            conn.execute(
-                link_attempts.insert().values(user_id=user_id, attempted_at=at, succeeded=succeeded)
-            )
+            conn.execute(link_attempts.insert().values(**values))
 
         await self._run(work)
 
     async def failed_attempts(self, user_id: str, *, since: float) -> int:
-        """Wrong attempts of ``user_id`` at or after ``since``."""
+        """Refused attempts of ``user_id`` at or after ``since``.
+
+        Attempts at a locked dossier, whose factor was not checked, do not count.
+        """
 
         def work(conn: Connection) -> int:
             count = conn.scalar(
@@ -487,12 +524,115 @@ class CitizenStore:
                 .where(
                     link_attempts.c.user_id == user_id,
                     link_attempts.c.attempted_at >= since,
-                    link_attempts.c.succeeded.is_(False),
+                    link_attempts.c.outcome.in_(("refused", "refused_locking")),
                 )
             )
             return int(count or 0)
 
         result: int = await self._run(work)
+        return result
+
+    async def told_locked(self, user_id: str, case_code: str, *, since: float) -> bool:
+        """Whether ``user_id`` was told of ``case_code``'s lock at or after ``since``.
+
+        That is: the user's attempt locked it, or the user tried it while locked.
+        """
+        case_code = case_code.upper()
+
+        def work(conn: Connection) -> bool:
+            found = conn.scalar(
+                sa.select(link_attempts.c.id)
+                .where(
+                    link_attempts.c.user_id == user_id,
+                    link_attempts.c.case_code == case_code,
+                    link_attempts.c.outcome.in_(("locked", "refused_locking")),
+                    link_attempts.c.attempted_at >= since,
+                )
+                .limit(1)
+            )
+            return found is not None
+
+        result: bool = await self._run(work)
+        return result
+
+    # ---------------------------------------------------------------- per-dossier guards
+
+    async def spend_guess(self, case_code: str, *, now: float, policy: LockPolicy) -> GuessGrant:
+        """Take one guess at ``case_code``'s second factor, counted as a failure from now on.
+
+        One transaction (the row locked on PostgreSQL; SQLite runs it whole), so replicas and
+        parallel users never spend more than ``policy.threshold`` guesses between locks: the
+        guess is counted before the factor is checked, and ``guess_succeeded`` clears the
+        count when it was right. While the dossier is locked nothing is counted.
+        """
+        case_code = case_code.upper()
+        guards = dossier_link_guards
+
+        def work(conn: Connection) -> GuessGrant:
+            conn.execute(
+                self._insert(guards)
+                .values(case_code=case_code, failures=0, locks=0, updated_at=now)
+                .on_conflict_do_nothing(index_elements=[guards.c.case_code])
+            )
+            row = conn.execute(
+                sa.select(guards).where(guards.c.case_code == case_code).with_for_update()
+            ).one()
+            if row.locked_until is not None and now < row.locked_until:
+                return GuessGrant(
+                    allowed=False,
+                    locked_at=row.locked_at,
+                    locked_until=row.locked_until,
+                    failures=int(row.failures),
+                )
+            failures, locks = int(row.failures) + 1, int(row.locks)
+            values: dict[str, Any] = {"failures": failures, "updated_at": now}
+            grant = GuessGrant(allowed=True, failures=failures)
+            if failures >= policy.threshold:
+                locks += 1
+                until = now + policy.duration(locks)
+                values.update(failures=0, locks=locks, locked_at=now, locked_until=until)
+                grant = GuessGrant(allowed=True, locks_now=True, locked_at=now, locked_until=until)
+            conn.execute(guards.update().where(guards.c.case_code == case_code).values(**values))
+            return grant
+
+        result: GuessGrant = await self._run(work)
+        return result
+
+    async def guess_succeeded(self, case_code: str) -> None:
+        """The second factor was right: the dossier's failures, locks and lock are cleared."""
+        case_code = case_code.upper()
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                dossier_link_guards.delete().where(dossier_link_guards.c.case_code == case_code)
+            )
+
+        await self._run(work)
+
+    async def link_guard(self, case_code: str) -> dict[str, Any] | None:
+        """The dossier's guard row (failures, locks, locked_at, locked_until), or None."""
+        case_code = case_code.upper()
+
+        def work(conn: Connection) -> dict[str, Any] | None:
+            row = conn.execute(
+                sa.select(dossier_link_guards).where(dossier_link_guards.c.case_code == case_code)
+            ).first()
+            return None if row is None else dict(row._mapping)  # noqa: SLF001 - public mapping
+
+        result: dict[str, Any] | None = await self._run(work)
+        return result
+
+    async def unlock(self, case_code: str) -> bool:
+        """Lift the dossier's lock and forget its failures (an operator's act); False if none."""
+        case_code = case_code.upper()
+
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
+                dossier_link_guards.delete().where(dossier_link_guards.c.case_code == case_code)
+            )
+            return bool(result.rowcount)
+
+        result: bool = await self._run(work)
         return result
 
     async def first_seen(self, key: str, *, at: float) -> bool:
@@ -739,6 +879,15 @@ class CitizenStore:
                     link_attempts.c.attempted_at < now - policy.link_attempts
                 )
             )
+            guards = delete(
+                dossier_link_guards.delete().where(
+                    dossier_link_guards.c.updated_at < now - policy.link_guards,
+                    sa.or_(
+                        dossier_link_guards.c.locked_until.is_(None),
+                        dossier_link_guards.c.locked_until < now,
+                    ),
+                )
+            )
             inbox = delete(
                 webhook_inbox.delete().where(
                     sa.or_(
@@ -779,6 +928,7 @@ class CitizenStore:
                 cases=cases,
                 webhook_events=dedupe,
                 link_attempts=attempts,
+                link_guards=guards,
                 webhook_inbox=inbox,
                 held=held,
                 announcement_recipients=announced,

@@ -1,4 +1,4 @@
-"""The ``zalo-bridge qr`` and ``zalo-bridge purge`` commands (citizen linking, retention)."""
+"""The citizens' commands: ``qr``, ``purge``, ``forget`` and ``unlock`` (linking, retention)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from bridge.citizens.second_factor import receipt_secret
 from bridge.cli.options import ConfigOption, settings_or_exit
 from bridge.errors import BridgeError
 
-__all__ = ["forget", "purge", "qr"]
+__all__ = ["forget", "purge", "qr", "unlock"]
 
 
 def qr(
@@ -109,3 +109,39 @@ def forget(
         typer.echo(f"zalo-bridge: {exc}", err=True)
         raise typer.Exit(code=1) from exc
     typer.echo(json.dumps({"deleted_rows": deleted}))
+
+
+def unlock(
+    case_code: Annotated[str, typer.Argument(help="The dossier code locked against linking.")],
+    config: ConfigOption = None,
+) -> None:
+    """Lift a dossier's lock against linking and forget its wrong attempts (docs/citizens.md).
+
+    For the one-stop desk, once it has checked that the citizen asking holds the dossier: a
+    guesser can lock any dossier whose code it knows.
+    """
+    from bridge.citizens.store import CitizenStore  # noqa: PLC0415 - keep --help fast
+
+    settings = settings_or_exit(config)
+    code = case_code.strip().upper()
+    if not is_case_code(code):
+        typer.echo(f"zalo-bridge: {case_code!r} is not a dossier code", err=True)
+        raise typer.Exit(code=2)
+
+    async def run() -> dict[str, object]:
+        store = await CitizenStore.open(settings.store.url.get_secret_value())
+        try:
+            guard = await store.link_guard(code)
+            lifted = await store.unlock(code)
+        finally:
+            await store.close()
+        now = time.time()
+        locked = bool(guard and guard["locked_until"] and guard["locked_until"] > now)
+        return {"case_code": code, "was_locked": locked, "cleared": lifted}
+
+    try:
+        answer = asyncio.run(run())
+    except BridgeError as exc:
+        typer.echo(f"zalo-bridge: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(json.dumps(answer))

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from bridge.cli.announce import announce_cli
-from bridge.cli.citizens import forget, purge, qr
+from bridge.cli.citizens import forget, purge, qr, unlock
 from bridge.cli.dlq import dlq_cli
 from bridge.cli.options import ConfigOption, settings_or_exit
 from bridge.cli.templates import preview, templates_cli
@@ -39,6 +39,7 @@ cli.add_typer(db_cli, name="db")
 cli.command("qr")(qr)
 cli.command("purge")(purge)
 cli.command("forget")(forget)
+cli.command("unlock")(unlock)
 
 
 @cli.command()

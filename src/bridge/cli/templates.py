@@ -51,8 +51,7 @@ def check(
     config: ConfigOption = None,
 ) -> None:
     """Validate a template directory as `zalo-bridge run` does at start; exit 1 when invalid."""
-    from bridge.templates import load_registry  # noqa: PLC0415 - keep `--help` fast
-    from bridge.templates.renderer import card_limits  # noqa: PLC0415 - same
+    from bridge.templates.renderer import card_limits, load_registry  # noqa: PLC0415 - `--help` fast
 
     settings, context = _context(config)
     try:

@@ -1,5 +1,6 @@
 """Case-state events to citizens: consume, dispatch, deliver once, settle, dead-letter."""
 
+from bridge.delivery.breaker_probe import BreakerProber, OaProfileReader
 from bridge.delivery.cascade import CascadeConfig, cascade_config, may_reach
 from bridge.delivery.consumer import lenient_parser, register_consumer, to_inbound_record
 from bridge.delivery.dead_letter import dead_letter_headers
@@ -17,7 +18,7 @@ from bridge.delivery.flow import BreakerState, CircuitBreaker, FlowControl, oa_r
 from bridge.delivery.ledger import Ledger
 from bridge.delivery.ledger_stores import open_ledger
 from bridge.delivery.outbox import OutboundRecord, TransactionalPublisher, outputs_for
-from bridge.delivery.pacing import PacedSender
+from bridge.delivery.pacing import PacedSender, ReplyBudget
 from bridge.delivery.records import DeliveryOutcome, InboundRecord
 from bridge.delivery.replay import (
     DeadLetterRecord,
@@ -36,8 +37,10 @@ from bridge.delivery.settings import (
     DeliveryConfig,
     DeliverySettings,
 )
+from bridge.delivery.watchdog import ProgressWatchdog
 
 __all__ = [
+    "BreakerProber",
     "BreakerState",
     "CascadeChannel",
     "CascadeConfig",
@@ -59,12 +62,15 @@ __all__ = [
     "Ledger",
     "MessageRenderer",
     "MessageSender",
+    "OaProfileReader",
     "OutboundRecord",
     "PacedSender",
+    "ProgressWatchdog",
     "RateLimiter",
     "ReplayCriteria",
     "ReplayError",
     "ReplaySummary",
+    "ReplyBudget",
     "TransactionalPublisher",
     "cascade_config",
     "dead_letter_headers",

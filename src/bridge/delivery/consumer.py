@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bridge.delivery.flow import FlowControl
     from bridge.delivery.settings import DeliveryConfig
 
-__all__ = ["lenient_parser", "register_consumer", "to_inbound_record"]
+__all__ = ["lenient_parser", "register_consumer", "revoke_grace_seconds", "to_inbound_record"]
 
 
 def to_inbound_record(raw: ConsumerRecord[Any, Any]) -> InboundRecord:
@@ -80,14 +80,27 @@ async def _fetched(message: StreamMessage[Any]) -> _Fetched:
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka is untyped
-    """Settles and commits what it can before partitions move to another replica."""
+    """Settles and commits what it can before partitions move to another replica.
+
+    Newly assigned partitions join the flow control at once: they are paused while any reason to
+    hold back stands (the circuit breaker open, the token unusable…), and resumed with the others
+    when the last reason goes, even if no record was read from them yet.
+    """
 
     def __init__(
-        self, dispatcher: Callable[[], Dispatcher], flow: FlowControl, grace: float
+        self,
+        dispatcher: Callable[[], Dispatcher],
+        flow: FlowControl,
+        grace: float,
     ) -> None:
         self._dispatcher = dispatcher
         self._flow = flow
         self._grace = grace
+        self._consumer: Callable[[], Any] = lambda: None
+
+    def consumer_of(self, read: Callable[[], Any]) -> None:
+        """Where to find the aiokafka consumer (the subscriber's, once it started)."""
+        self._consumer = read
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         if revoked:
@@ -96,7 +109,15 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka is
             )
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:  # noqa: ARG002 - aiokafka's listener signature
+        consumer = self._consumer()
+        if consumer is not None:
+            self._flow.attach(consumer)  # before the first record: pause what must wait
         self._flow.reapply()
+
+
+def revoke_grace_seconds(settings: DeliveryConfig) -> float:
+    """How long revoked partitions may take to settle and commit before they are handed over."""
+    return min(settings.delivery.lease_seconds, settings.kafka.max_poll_interval_ms / 2000)
 
 
 def register_consumer(
@@ -118,21 +139,29 @@ def register_consumer(
         flow: Pauses the partitions while the dispatcher or the breaker hold back.
     """
     kafka = settings.kafka
-    grace = min(settings.delivery.lease_seconds, kafka.max_poll_interval_ms / 2000)
-
-    @broker.subscriber(
+    grace = revoke_grace_seconds(settings)
+    listener = _Rebalance(dispatcher, flow, grace)
+    subscriber = broker.subscriber(
         kafka.input_topic,
         group_id=kafka.consumer_group,
         auto_offset_reset=kafka.auto_offset_reset,
         ack_policy=AckPolicy.MANUAL,
         max_poll_interval_ms=kafka.max_poll_interval_ms,
         session_timeout_ms=kafka.session_timeout_ms,
-        listener=_Rebalance(dispatcher, flow, grace),
+        # How long the group waits for members to rejoin: max_poll_interval_ms, as in Java's
+        # client, at least twice the revoke grace. aiokafka's default is the session timeout
+        # (10 s), shorter than the grace: the group would drop this member mid-drain, and its
+        # commit (TxnOffsetCommit without a generation) would still be accepted afterwards.
+        rebalance_timeout_ms=kafka.max_poll_interval_ms,
+        listener=listener,
         parser=lenient_parser,
         decoder=_fetched,
         title="case-state-events",
         description="Case-state events (schemas/case-state-event.v1.json), keyed by dossier code.",
     )
+    listener.consumer_of(lambda: getattr(subscriber, "consumer", None))
+
+    @subscriber
     async def on_case_state_event(fetched: Any) -> None:
         flow.attach(fetched.consumer)
         dispatcher().submit(fetched.record)

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from bridge.delivery.flow import CircuitBreaker
     from bridge.delivery.ledger import Ledger, LedgerEntry
     from bridge.wording import CitizenMessage
-    from bridge.zalo import SendReceipt
+    from bridge.zalo.client import SendReceipt
 
 __all__ = [
     "CHANNEL",
@@ -387,15 +387,13 @@ class Deliverer:
         probe = await self._breaker.before_call()
         try:
             decided = await self._claim(event, message, step)
-        except BaseException:
-            if probe:
-                self._breaker.release_probe()
-            raise
-        if isinstance(decided, DeliveryOutcome):
-            if probe:
-                self._breaker.release_probe()  # no call to Zalo: another may probe
-            return decided
-        return await self._send(step, event, message, attempts=decided, history=history)
+            if isinstance(decided, DeliveryOutcome):
+                return decided  # no call to Zalo: the release below lets another probe
+            return await self._send(step, event, message, attempts=decided, history=history)
+        finally:
+            # A probe without a verdict (no call, an unexpected error, cancelled mid-send by a
+            # rebalance or a shutdown) must not keep the slot, or no probe would go out again.
+            self._breaker.release_probe(probe)
 
     async def _claim(
         self, event: CaseStateEvent, message: CitizenMessage, step: Step

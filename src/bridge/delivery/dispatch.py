@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from bridge.delivery.outbox import OutboundRecord
     from bridge.delivery.records import InboundRecord
 
-__all__ = ["Dispatcher", "Partition"]
+__all__ = ["Dispatcher", "Partition", "Unsettled"]
 
 _log = get_logger("bridge.dispatch")
 
@@ -26,9 +27,21 @@ Partition = tuple[str, int]
 """A topic partition: (topic, partition)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Unsettled:
+    """The oldest record of a partition that is read and not settled yet."""
+
+    topic: str
+    partition: int
+    offset: int
+    read_at: float
+    """When it was read, on the dispatcher's clock."""
+
+
 @dataclass(eq=False, slots=True)
 class _Entry:
     record: InboundRecord
+    read_at: float = 0.0
     outputs: list[OutboundRecord] | None = None
     skip: bool = False
     """Fetched while closing: never processed, so never committed past."""
@@ -68,6 +81,7 @@ class Dispatcher:
         max_in_flight: Records read but not committed before the partitions are paused.
         commit_interval: Seconds between commits.
         on_fatal: Called when this process must stop (its transactional id was taken over).
+        clock: Monotonic seconds, for the progress the watchdog reads; tests pass a fake.
     """
 
     def __init__(  # noqa: PLR0913 - collaborators and knobs, all keyword-only
@@ -79,6 +93,7 @@ class Dispatcher:
         max_in_flight: int,
         commit_interval: float,
         on_fatal: Callable[[BaseException], None],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._process = process
         self._publish = publish
@@ -95,11 +110,30 @@ class Dispatcher:
         self._committer: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._progress = asyncio.Event()
+        self._clock = clock
+        self._settled_at: float | None = None
 
     @property
     def in_flight(self) -> int:
         """Records read and not yet committed."""
         return self._in_flight
+
+    @property
+    def last_settled_at(self) -> float | None:
+        """When a record was last settled (on the dispatcher's clock); None before the first."""
+        return self._settled_at
+
+    def oldest_unsettled(self) -> dict[Partition, Unsettled | None]:
+        """Each partition records were read from: its oldest record not settled yet, or None."""
+        oldest: dict[Partition, Unsettled | None] = {}
+        for (topic, partition), window in self._windows.items():
+            entry = next((e for e in window.entries if e.outputs is None and not e.skip), None)
+            oldest[topic, partition] = (
+                None
+                if entry is None
+                else Unsettled(topic, partition, entry.record.offset, entry.read_at)
+            )
+        return oldest
 
     def start(self) -> None:
         """Start the committer."""
@@ -109,7 +143,7 @@ class Dispatcher:
     def submit(self, record: InboundRecord) -> None:
         """Take ``record`` in: it joins its partition's window and its dossier's lane."""
         tp = (record.topic, record.partition)
-        entry = _Entry(record)
+        entry = _Entry(record, read_at=self._clock())
         self._windows.setdefault(tp, _Window()).entries.append(entry)
         self._in_flight += 1
         if self._in_flight >= self._max_in_flight:
@@ -138,6 +172,7 @@ class Dispatcher:
                     await asyncio.sleep(self._commit_interval)
                     continue
                 lane.popleft()
+                self._settled_at = self._clock()
                 self._progress.set()
         finally:
             if self._tasks.get(lane_key) is asyncio.current_task():

@@ -14,7 +14,7 @@ from bridge.observability.logs import get_logger
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ["BreakerState", "CircuitBreaker", "FlowControl", "oa_rate_limiter"]
+__all__ = ["BreakerState", "CircuitBreaker", "FlowControl", "Probe", "oa_rate_limiter"]
 
 _log = get_logger("bridge.flow")
 
@@ -27,6 +27,12 @@ class BreakerState(StrEnum):
     HALF_OPEN = "half_open"
 
 
+class Probe:
+    """The one call a half-open breaker lets through; handed back with ``release_probe``."""
+
+    __slots__ = ()
+
+
 class CircuitBreaker:
     """Stops calling Zalo while it keeps failing, then lets one probe through before resuming.
 
@@ -35,6 +41,13 @@ class CircuitBreaker:
     only an administrator can fix (a refused token, a disabled OA): the probes then tell when it
     is fixed. Every state change is reported to ``on_change`` (the consumer pauses its partitions
     while the breaker is not closed, so an outage loses and dead-letters nothing).
+
+    An open breaker turns half-open by time: whoever looks at it (``state``, a caller waiting in
+    ``before_call``, the background prober waiting in ``next_probe``) sees it half-open once the
+    open time is over, so it recovers with no record in flight. One probe at a time: the slot is
+    held by a ``Probe`` until a verdict (``success``, ``failure``, ``trip``) or until it is handed
+    back (``release_probe``, which the holder calls in a ``finally``, so a probe that ends without
+    a verdict, cancelled mid-send included, lets the next one go).
 
     It is written out here rather than taken from a library: the asyncio breakers on PyPI are
     unmaintained, and this one must cooperate with partition pausing and the probe of a queue.
@@ -60,13 +73,14 @@ class CircuitBreaker:
         self._failures = 0
         self._open_for = open_seconds
         self._open_until = 0.0
-        self._probing = False
+        self._probe: Probe | None = None
         self._reason: str | None = None
         self._changed = asyncio.Event()
 
     @property
     def state(self) -> BreakerState:
-        """The current state."""
+        """The current state; an open breaker whose open time is over is half-open."""
+        self._expire()
         return self._state
 
     @property
@@ -74,42 +88,86 @@ class CircuitBreaker:
         """Why it opened, while it is not closed."""
         return self._reason
 
+    @property
+    def open_seconds(self) -> float:
+        """How long the breaker stays open when it opens (or stayed open the last time)."""
+        return self._open_for
+
+    @property
+    def probing(self) -> bool:
+        """True while a probe is out."""
+        return self._probe is not None
+
+    def _expire(self) -> None:
+        if self._state is BreakerState.OPEN and self._clock() >= self._open_until:
+            self._set(BreakerState.HALF_OPEN, self._reason)
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
     def _set(self, state: BreakerState, reason: str | None) -> None:
         if state is self._state and reason == self._reason:
             return
         self._state, self._reason = state, reason
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._notify()
         log = _log.warning if state is not BreakerState.CLOSED else _log.info
         log("circuit breaker", state=state.value, reason=reason, open_seconds=self._open_for)
         if self._on_change is not None:
             self._on_change(state, reason)
 
-    async def before_call(self) -> bool:
+    async def before_call(self) -> Probe | None:
         """Return when a call may go out: at once while closed, as the probe when half-open.
 
         Returns:
-            True when the caller is the probe: it must report ``success``, ``failure``, ``trip``
-            or, if it made no call after all, ``release_probe``.
+            None while closed. Otherwise the caller holds the probe: it reports ``success``,
+            ``failure`` or ``trip``, and hands the probe back with ``release_probe`` in a
+            ``finally`` (harmless after a verdict; without one, it lets the next caller probe).
+        """
+        return await self._next(closed_passes=True)
+
+    async def next_probe(self) -> Probe:
+        """Wait until a probe is due (half-open by time, no probe out) and take it.
+
+        While the breaker is closed this waits for it to open: the background prober's loop.
         """
         while True:
+            probe = await self._next(closed_passes=False)
+            if probe is not None:
+                return probe
+
+    async def _next(self, *, closed_passes: bool) -> Probe | None:
+        while True:
+            self._expire()
             if self._state is BreakerState.CLOSED:
-                return False
-            if self._state is BreakerState.OPEN:
-                wait = self._open_until - self._clock()
-                if wait > 0:
-                    await self._sleep(wait)
-                    continue
-                self._set(BreakerState.HALF_OPEN, self._reason)
-            if not self._probing:
-                self._probing = True
-                return True
-            await self._changed.wait()
+                if closed_passes:
+                    return None
+                await self._change_or_timeout(None)
+            elif self._state is BreakerState.OPEN:
+                await self._change_or_timeout(self._open_until - self._clock())
+            elif self._probe is None:
+                self._probe = Probe()
+                return self._probe
+            else:
+                await self._change_or_timeout(None)
+
+    async def _change_or_timeout(self, seconds: float | None) -> None:
+        """Wait for the next change or ``seconds`` (the injected sleep), whichever comes first."""
+        changed = self._changed.wait()
+        if seconds is None:
+            await changed
+            return
+        waits = [asyncio.ensure_future(changed), asyncio.ensure_future(self._sleep(seconds))]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     def success(self) -> None:
         """A call went through: close, and forget the failures."""
         self._failures = 0
-        self._probing = False
+        self._probe = None
         self._open_for = self._base_open
         self._set(BreakerState.CLOSED, None)
 
@@ -117,22 +175,25 @@ class CircuitBreaker:
         """A call failed for a transient reason."""
         self._failures += 1
         if self._state is BreakerState.HALF_OPEN:
-            self._probing = False
+            self._probe = None
             self._open_for = min(self._open_for * 2, self._max_open)
             self._open(reason)
         elif self._state is BreakerState.CLOSED and self._failures >= self._threshold:
             self._open(reason)
 
-    def release_probe(self) -> None:
-        """The caller let through by ``before_call`` made no call after all: let another probe."""
-        if self._probing:
-            self._probing = False
-            self._changed.set()
-            self._changed = asyncio.Event()
+    def release_probe(self, probe: Probe | None) -> None:
+        """Hand ``probe`` back: if no verdict came for it, the next caller may probe.
+
+        Does nothing for None, or for a probe whose verdict is in (the slot may belong to a
+        later probe by then).
+        """
+        if probe is not None and probe is self._probe:
+            self._probe = None
+            self._notify()
 
     def trip(self, reason: str) -> None:
         """Open now: nothing can be sent until an administrator acts (probes tell when)."""
-        self._probing = False
+        self._probe = None
         if self._state is BreakerState.HALF_OPEN:
             self._open_for = min(self._open_for * 2, self._max_open)
         self._open(reason)
@@ -140,6 +201,7 @@ class CircuitBreaker:
     def _open(self, reason: str) -> None:
         self._open_until = self._clock() + self._open_for
         self._set(BreakerState.OPEN, reason)
+        self._notify()  # a new open time, even when the state and reason stay the same
 
 
 def oa_rate_limiter(requests_per_minute: int) -> AsyncLimiter | None:

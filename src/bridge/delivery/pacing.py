@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from bridge.delivery.deliverer import MessageSender, RateLimiter
-    from bridge.zalo import SendReceipt
+    from bridge.zalo.client import SendReceipt
 
-__all__ = ["PacedSender"]
+__all__ = ["PacedSender", "ReplyBudget"]
 
 
 class PacedSender:
@@ -49,3 +50,24 @@ class PacedSender:
         return await self._sender.send_template_by_phone(
             phone, template_id, template_data, tracking_id
         )
+
+
+class ReplyBudget:
+    """The chat's own slice of the OA's calls: a slot within ``wait`` seconds, or no answer.
+
+    The chat desk takes a slot before each answer (then the answer takes one of the OA's
+    shared limiter too), so citizens' texts, however many, use at most this limiter's rate of
+    the OA's budget and never queue the notifications behind them.
+    """
+
+    def __init__(self, limiter: RateLimiter, *, wait: float = 5.0) -> None:
+        self._limiter = limiter
+        self._wait = wait
+
+    async def take(self) -> bool:
+        """True when an answer may go out; False when none was free within ``wait``."""
+        try:
+            await asyncio.wait_for(self._limiter.acquire(), self._wait)
+        except TimeoutError:
+            return False
+        return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bridge.events import CaseState
 
@@ -73,8 +73,48 @@ class DeliverySettings(BaseModel):
         ge=1,
         description="Consecutive transient failures that open the circuit breaker.",
     )
-    breaker_open_seconds: float = Field(default=5.0, gt=0)
-    breaker_max_open_seconds: float = Field(default=120.0, gt=0)
+    breaker_open_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "How long the circuit breaker stays open before one probe goes out (a send waiting, "
+            "or the background read of the OA profile while the partitions are paused)."
+        ),
+    )
+    breaker_max_open_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Each failed probe doubles the open time, up to this.",
+    )
+    watchdog_stall_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description=(
+            "Records in flight and none settled for this long while the circuit breaker is "
+            "closed and the token usable: the watchdog logs the oldest unsettled record, sets "
+            "zalo_bridge_watchdog_stalled to 1 and fails /health/live, so that Kubernetes "
+            "restarts the pod. Must exceed lease_seconds + attempt_budget_seconds + "
+            "redelivery_pause_seconds + in_doubt_hold_seconds (465 s by default), the longest a "
+            "record may wait for good reasons; 0 turns the verdict off."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _watchdog_outlasts_legitimate_waits(self) -> DeliverySettings:
+        longest = (
+            self.lease_seconds
+            + self.attempt_budget_seconds
+            + self.redelivery_pause_seconds
+            + max(self.in_doubt_settle_seconds, self.in_doubt_hold_seconds)
+        )
+        if 0 < self.watchdog_stall_seconds <= longest:
+            raise ValueError(
+                f"watchdog_stall_seconds ({self.watchdog_stall_seconds:g}) must exceed "
+                "lease_seconds + attempt_budget_seconds + redelivery_pause_seconds + "
+                f"in_doubt_hold_seconds ({longest:g}), the longest a record may wait while Zalo "
+                "is healthy; raise it, or set 0 to turn the watchdog off"
+            )
+        return self
 
 
 CascadeChannel = Literal["cs", "template_uid", "template_phone"]

@@ -1,4 +1,9 @@
-"""Configure structlog: JSON lines off a terminal, readable lines on one, personal data masked."""
+"""Configure structlog: JSON lines off a terminal, readable lines on one, personal data masked.
+
+Exceptions and stacks are turned into text first and masked with everything else, so an
+exception's message, its chained causes and its traceback never carry a phone number, an ID
+number or a token in clear; tracebacks never show local variables.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import structlog
 
-from bridge.observability.masking import mask_text
+from bridge.observability.masking import REDACTED, mask_text
 
 if TYPE_CHECKING:
     from collections.abc import MutableMapping
@@ -22,26 +27,37 @@ _OPAQUE_IDS = frozenset(
     {"event_id", "message_id", "zalo_message_id", "case_code", "offset", "partition", "owner"}
 )
 """Identifiers that look like numbers but are not personal data: never masked."""
+_PROCESSOR_META = frozenset({"_record", "_from_structlog"})
+"""What structlog's ProcessorFormatter carries for itself and removes before rendering."""
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
         return mask_text(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
     if isinstance(value, dict):
-        return {k: "[redacted]" if k in _SENSITIVE_KEYS else _mask(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+        return {k: REDACTED if k in _SENSITIVE_KEYS else _mask(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
         return [_mask(v) for v in value]
-    return value
+    if isinstance(value, BaseException):  # error=exc: its text, as the renderer would show it
+        return mask_text(f"{type(value).__name__}: {value}")
+    # Any other object would be rendered through its str() or repr(): mask that text.
+    return mask_text(str(value))
 
 
 def mask_personal_data(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """Structlog processor: redact secrets by key and mask phone and ID numbers in every value."""
+    """Structlog processor: redact secrets by key, mask phone and ID numbers and secrets in values.
+
+    It runs after the exception and the stack were rendered to text (``exception``, ``stack``),
+    so those are masked too.
+    """
     for key, value in event_dict.items():
         if key in _SENSITIVE_KEYS:
-            event_dict[key] = "[redacted]"
-        elif key not in _OPAQUE_IDS:
+            event_dict[key] = REDACTED
+        elif key not in _OPAQUE_IDS and key not in _PROCESSOR_META:
             event_dict[key] = _mask(value)
     return event_dict
 
@@ -78,13 +94,14 @@ def configure_logging(
         _logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        mask_personal_data,
+        # Exceptions and stacks become plain text (no local variables) before masking, on the
+        # console too: a rich traceback would be drawn by the renderer, after the masking.
         structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+        mask_personal_data,
     ]
-    if not console:
-        shared.append(structlog.processors.format_exc_info)
     renderer: Any = (
-        structlog.dev.ConsoleRenderer()
+        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
         if console
         else structlog.processors.JSONRenderer(ensure_ascii=False)
     )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -26,7 +26,17 @@ if TYPE_CHECKING:
 
     from prometheus_client.metrics_core import Metric
 
-__all__ = ["PREFIX", "Counts", "Metrics", "Snapshot", "flag", "label_value", "with_zeros"]
+__all__ = [
+    "PREFIX",
+    "Counts",
+    "Metrics",
+    "ProgressLook",
+    "Snapshot",
+    "failure_by_type",
+    "flag",
+    "label_value",
+    "with_zeros",
+]
 
 PREFIX = "zalo_bridge_"
 """Every metric name starts with it."""
@@ -81,6 +91,28 @@ class Snapshot:
         return None if self.values is None else self.values.get(key)
 
 
+class ProgressLook(Protocol):
+    """What the progress watchdog saw (``ProgressWatchdog.check``), as the metrics read it."""
+
+    @property
+    def oldest(self) -> Mapping[tuple[str, int], float]:
+        """Age of the oldest unsettled record, by (topic, partition)."""
+        ...
+
+    @property
+    def stalled(self) -> bool:
+        """Whether delivery stopped making progress."""
+        ...
+
+
+def failure_by_type(exc: BaseException) -> str:
+    """A failed call's outcome label by httpx's exception type: ``timeout`` or ``network_error``.
+
+    The default of ``Metrics``; the composition root gives Zalo's classification by cause.
+    """
+    return "timeout" if isinstance(exc, httpx.TimeoutException) else "network_error"
+
+
 def _endpoint(path: str) -> str:
     """The URL path of a Zalo call if it is a fixed path (no ids in it), else ``other``."""
     return path if _PATH.match(path) and not re.search(r"\d{5}", path) else OTHER
@@ -94,11 +126,19 @@ class Metrics:
 
     Args:
         clock: Monotonic seconds, for durations; tests pass a fake.
+        failure_outcome: The outcome label of a Zalo call that raised (``not_sent``,
+            ``timeout``, ``network_error``); by default from httpx's exception type.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+        failure_outcome: Callable[[BaseException], str] = failure_by_type,
+    ) -> None:
         self.registry = CollectorRegistry()
         self._clock = clock
+        self._failure_outcome = failure_outcome
         self.consumed = Counter(
             f"{PREFIX}events_consumed",
             "Input records taken up for processing, by topic.",
@@ -127,7 +167,7 @@ class Metrics:
         self.zalo_latency = Histogram(
             f"{PREFIX}zalo_request_duration_seconds",
             "Zalo API calls, answer body included, by endpoint and outcome (ok, zalo_error, "
-            "http_error, bad_body, timeout, network_error, cancelled).",
+            "http_error, bad_body, not_sent, timeout, network_error, cancelled).",
             ["endpoint", "outcome"],
             buckets=_ZALO_BUCKETS,
             registry=self.registry,
@@ -239,6 +279,14 @@ class Metrics:
     def watch_holds(self, read: Callable[[], Iterable[str]]) -> None:
         """Report the reasons the consumer's partitions are paused for (``FlowControl.reasons``)."""
         self._gauges.holds = read
+
+    def watch_progress(self, read: Callable[[], ProgressLook | None]) -> None:
+        """Report the watchdog's look (``ProgressWatchdog.check``), taken at scrape time.
+
+        As ``zalo_bridge_oldest_unsettled_seconds{topic,partition}`` and
+        ``zalo_bridge_watchdog_stalled``.
+        """
+        self._gauges.progress = read
 
     def watch_token(self, read: Callable[[], float | None], *, token: str = "access") -> None:  # noqa: S107 - a label, not a secret
         """Report ``read()``, the seconds until a Zalo token expires (None: unknown, not shown).
@@ -357,6 +405,7 @@ class _Gauges(Collector):
         self.breaker: Callable[[], str | None] | None = None
         self.breaker_states: tuple[str, ...] = ()
         self.holds: Callable[[], Iterable[str]] | None = None
+        self.progress: Callable[[], ProgressLook | None] | None = None
         self.tokens: dict[str, Callable[[], float | None]] = {}
         self.lag: dict[tuple[str, int], int] = {}
 
@@ -397,6 +446,7 @@ class _Gauges(Collector):
             for reason in reasons:
                 holds.add_metric([reason], 1.0)
             yield holds
+        yield from _progress_families(_read(self.progress))
         if self.tokens:
             expiry = GaugeMetricFamily(
                 f"{PREFIX}token_expiry_seconds",
@@ -416,6 +466,26 @@ class _Gauges(Collector):
         for (topic, partition), value in sorted(self.lag.items()):
             lag.add_metric([topic, str(partition)], float(value))
         yield lag
+
+
+def _progress_families(progress: ProgressLook | None) -> Iterator[Metric]:
+    """The watchdog's gauges: the oldest unsettled record per partition, and the verdict."""
+    if progress is None:
+        return
+    oldest = GaugeMetricFamily(
+        f"{PREFIX}oldest_unsettled_seconds",
+        "Age of the oldest record read and not settled yet, by partition (0 when none is).",
+        labels=["topic", "partition"],
+    )
+    for (topic, partition), age in sorted(progress.oldest.items()):
+        oldest.add_metric([topic, str(partition)], age)
+    yield oldest
+    yield GaugeMetricFamily(
+        f"{PREFIX}watchdog_stalled",
+        "1 while records are in flight and none has settled for delivery.watchdog_stall_seconds "
+        "with Zalo and the token healthy (/health/live then answers 503), else 0.",
+        value=1.0 if progress.stalled else 0.0,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,8 +564,9 @@ class _TimedTransport(httpx.AsyncBaseTransport):
             # Read here, so the time covers the body; the client then reads the buffered copy.
             await response.aread()
             outcome, code = _zalo_outcome(response.content)
-        except httpx.TimeoutException:
-            outcome = "timeout"
+        except Exception as exc:
+            # By cause, not by httpx's type (the aiohttp transport calls a refusal a timeout).
+            outcome = self._metrics._failure_outcome(exc)  # noqa: SLF001 - part of Metrics
             raise
         except asyncio.CancelledError:
             outcome = "cancelled"

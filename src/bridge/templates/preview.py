@@ -20,7 +20,7 @@ from bridge.templates.samples import Variant, entry_names, sample_event
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from bridge.templates import RenderedMessage, TemplateRegistry
+    from bridge.templates.registry import RenderedMessage, TemplateRegistry
     from bridge.templates.validation import CardLimits
     from bridge.wording import MessageContext
 

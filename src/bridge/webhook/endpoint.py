@@ -28,14 +28,31 @@ if TYPE_CHECKING:
     from bridge.webhook.events import OaEvent, SignatureKeys
     from bridge.webhook.inbox import InboxClaim, InboxRow
 
-__all__ = ["InboxPolicy", "InboxPort", "WebhookInbox", "webhook_endpoint"]
+__all__ = ["REQUEST_RESULTS", "InboxPolicy", "InboxPort", "WebhookInbox", "webhook_endpoint"]
 
 _log = get_logger("bridge.webhook")
 MAX_BODY_BYTES = 256 * 1024
+_LENGTH_DIGITS = 12
+"""A ``Content-Length`` of more digits is not converted: it is too large anyway."""
 _ATTEMPT_SHARE_OF_LEASE = 0.8
 """An attempt taking longer than this share of the lease is cut short and retried."""
-_REFUSED = {401: "bad_signature", 403: "too_old"}
+_REFUSED = {401: "bad_signature", 403: "too_old", 405: "method_not_allowed", 413: "too_large"}
 """The ``results`` key of a refusal by its HTTP status (any other: ``bad_request``)."""
+REQUEST_RESULTS = (
+    "accepted",
+    "duplicate",
+    "busy",
+    "bad_request",
+    "bad_signature",
+    "too_old",
+    "too_large",
+    "method_not_allowed",
+)
+"""Webhook requests by result: stored (``accepted``), stored before (``duplicate``), not stored
+in time (``busy``: 503); refused: not a signed JSON event (``bad_request``: 400), a missing,
+malformed or wrong signature (``bad_signature``: 401), outside the freshness window
+(``too_old``: 403), over the size limit (``too_large``: 413), not a POST
+(``method_not_allowed``: 405)."""
 
 if TYPE_CHECKING:
     Scope = dict[str, Any]
@@ -121,23 +138,28 @@ class WebhookInbox:
         self._stopping = False
         self._worker: asyncio.Task[None] | None = None
         self.results: Counter[str] = Counter()
-        """Requests by result, for metrics: ``accepted``, ``duplicate`` (stored before),
-        ``busy`` (not stored in time: 503), ``bad_signature``, ``too_old``, ``bad_request``,
-        ``too_large``, ``method_not_allowed``."""
+        """Requests by result, for metrics: ``REQUEST_RESULTS``."""
         self.outcomes: Counter[str] = Counter()
         """Stored events' attempts by outcome: ``handled``, ``retried``, ``failed``."""
 
     async def receive(self, raw: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
-        """Decide on one request and store the event: (HTTP status, reason)."""
+        """Decide on one request and store the event: (HTTP status, reason).
+
+        Never raises, and answers 5xx only when a verified event could not be stored (Zalo then
+        retries): whatever an unauthenticated caller sends is refused with a 4xx, counted in
+        ``results``, and never reaches the store.
+        """
         try:
             header = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER), None)
             variant = verify_signature(raw, header, self._keys)
             check_age(raw, now=self._clock(), max_age=self._max_age)
             event = parse_oa_event(raw)
         except WebhookRejectedError as rejected:
-            _log.warning("webhook request refused", status=rejected.status, why=rejected.why)
-            self.results[_REFUSED.get(rejected.status, "bad_request")] += 1
-            return rejected.status, rejected.why
+            return self.refuse(rejected.status, rejected.why)
+        except Exception as error:  # noqa: BLE001 - hostile input must never become a 5xx
+            # A bug, not the caller's fault: visible in the logs by its class, never its text.
+            _log.error("webhook request refused (unexpected error)", error=type(error).__name__)
+            return self.refuse(400, "bad request")
         try:
             stored = await asyncio.wait_for(
                 self._store.add(
@@ -149,10 +171,10 @@ class WebhookInbox:
                 ),
                 self._policy.accept_timeout,
             )
-        except (StoreError, TimeoutError) as error:
-            _log.warning(
-                "webhook event not stored", event_name=event.name, error=type(error).__name__
-            )
+        except Exception as error:  # noqa: BLE001 - StoreError, TimeoutError, or a driver's bug
+            # The event is genuine but not stored: 503, so that Zalo sends it again.
+            log = _log.warning if isinstance(error, StoreError | TimeoutError) else _log.error
+            log("webhook event not stored", event_name=event.name, error=type(error).__name__)
             self.results["busy"] += 1
             return 503, "busy"
         if not stored:
@@ -163,6 +185,12 @@ class WebhookInbox:
         self.results["accepted"] += 1
         self._wake.set()
         return 200, "ok"
+
+    def refuse(self, status: int, why: str) -> tuple[int, str]:
+        """Count and log a refused request (a 4xx); returns (status, reason)."""
+        _log.warning("webhook request refused", status=status, why=why)
+        self.results[_REFUSED.get(status, "bad_request")] += 1
+        return status, why
 
     def start(self) -> None:
         """Start the worker (it first handles what a stopped process left behind)."""
@@ -262,38 +290,74 @@ class WebhookInbox:
 def webhook_endpoint(
     inbox: Callable[[], WebhookInbox | None], *, enabled: bool = True
 ) -> Callable[..., Awaitable[None]]:
-    """The ASGI app of ``POST <webhook.path>``; 503 until the runtime has started, 404 if off."""
+    """The ASGI app of ``POST <webhook.path>``; 503 until the runtime has started, 404 if off.
+
+    Before the inbox decides: 405 for another method, 413 for a body (declared or read) over
+    ``MAX_BODY_BYTES``, 400 for a repeated ``X-ZEvent-Signature``. A client that goes away
+    before its body is read gets no answer. The content type is not checked: Zalo's is not
+    documented, and the body is read as JSON whatever it says.
+    """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if not enabled:
             await _answer(send, 404, "webhook off")
             return
-        if scope["method"] != "POST":
+        if scope.get("method") != "POST":
             _count(inbox(), "method_not_allowed")
-            await _answer(send, 405, "method not allowed")
+            await _answer(send, 405, "method not allowed", allow=b"POST")
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                _count(inbox(), "too_large")
-                await _answer(send, 413, "too large")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        raw_headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
+        if _declared_length(raw_headers) > MAX_BODY_BYTES:
+            _count(inbox(), "too_large")
+            await _answer(send, 413, "too large")
+            return
+        body = await _read_body(receive)
+        if body is None:  # the client went away
+            return
+        if len(body) > MAX_BODY_BYTES:
+            _count(inbox(), "too_large")
+            await _answer(send, 413, "too large")
+            return
         current = inbox()
         if current is None:
             await _answer(send, 503, "starting")
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        status, reason = await current.receive(b"".join(chunks), headers)
+        names = [name.decode("latin-1").lower() for name, _ in raw_headers]
+        if names.count(SIGNATURE_HEADER) > 1:
+            status, reason = current.refuse(400, "signature header repeated")
+        else:
+            headers = dict(zip(names, (v.decode("latin-1") for _, v in raw_headers), strict=True))
+            status, reason = await current.receive(body, headers)
         await _answer(send, status, reason)
 
     return app
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:
+    """The ``Content-Length`` the client announced, or 0 when none (or not a number)."""
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            digits = value.strip()
+            if digits.isdigit():  # bytes: ASCII digits only
+                return int(digits) if len(digits) <= _LENGTH_DIGITS else MAX_BODY_BYTES + 1
+    return 0
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request body, cut one byte past ``MAX_BODY_BYTES``; None if the client left."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message.get("type") == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > MAX_BODY_BYTES:
+            return b"".join(chunks)[: MAX_BODY_BYTES + 1]
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _count(inbox: WebhookInbox | None, result: str) -> None:
@@ -301,16 +365,13 @@ def _count(inbox: WebhookInbox | None, result: str) -> None:
         inbox.results[result] += 1
 
 
-async def _answer(send: Send, status: int, reason: str) -> None:
+async def _answer(send: Send, status: int, reason: str, *, allow: bytes | None = None) -> None:
     body = json.dumps({"status": reason}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if allow is not None:
+        headers.append((b"allow", allow))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

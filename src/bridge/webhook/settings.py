@@ -93,6 +93,16 @@ class WebhookSettings(BaseModel):
         ge=1,
         description="Events claimed at once (different users, handled in parallel).",
     )
+    reply_rate_per_minute: int = Field(
+        default=400,
+        ge=1,
+        description=(
+            "Chat answers per minute (a leaky bucket, per replica) inside the OA's shared "
+            "delivery.rate_limit_per_minute: a tenth of Zalo's 4,000, far above a province's "
+            "chat traffic, so that a flood of texts cannot starve the notifications. An answer "
+            "that finds no room within 5 s is not sent."
+        ),
+    )
 
     @property
     def enabled(self) -> bool:
