@@ -91,10 +91,11 @@ test: lint typecheck test-all
 
 # ------------------------------------------------------------------ checks
 
-.PHONY: lint  ## ruff check and ruff format --check
+.PHONY: lint  ## ruff check, ruff format --check, and the import contracts of src/bridge (import-linter)
 lint: $(INSTALLED)
-	$(BIN)/ruff check src devkit tests
-	$(BIN)/ruff format --check src devkit tests
+	$(BIN)/ruff check src devkit tests tools
+	$(BIN)/ruff format --check src devkit tests tools
+	$(BIN)/lint-imports
 
 .PHONY: typecheck  ## mypy --strict on src/ and the dev kit
 typecheck: $(INSTALLED)
@@ -121,7 +122,7 @@ test-all: $(INSTALLED) kafka-jars .postgres chart-tools .chromium .faketime
 
 .PHONY: test-clocks  ## Kafka integration tests twice, every process's clock shifted (libfaketime): 23:30 and 12:00 in Vietnam
 test-clocks: $(INSTALLED) kafka-jars .postgres .faketime
-	$(BIN)/python -m bridge_devkit.clock_runs --workdir $(CURDIR)/.cache/clock-runs --report $(CURDIR)/.cache/clock-runs/report.md -- tests/integration -m kafka -q --ignore=tests/integration/test_any_hour.py
+	$(BIN)/python -m bridge_devkit.clock_runs --workdir $(CURDIR)/.cache/clock-runs --report $(CURDIR)/.cache/clock-runs/report.md -- tests -m kafka -q --ignore=tests/test_any_hour.py $(foreach d,bench chaos deploy devkit e2e emulator,--ignore=tests/$(d))
 
 # ------------------------------------------------------------------ deployment (Dockerfile, Helm chart)
 
@@ -175,4 +176,4 @@ bench: $(INSTALLED) kafka-jars
 
 .PHONY: clean  ## Remove the virtualenv, caches and run data (not the Kafka jar cache)
 clean:
-	rm -rf $(VENV) .cache .run .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) .cache .run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build dist

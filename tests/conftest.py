@@ -1,4 +1,10 @@
-"""Shared fixtures: valid case-state event payloads, and the Kafka broker of the session."""
+"""Shared fixtures: valid case-state event payloads, and the Kafka broker of the session.
+
+The tests live in one folder per wing of ``src/bridge``; the fixtures every wing shares come from
+two plugins next to this file: ``use_case_fixtures`` (fake clock and sleep, a SQLite ledger) and
+``service_fixtures`` (topics, the emulator, the settings of a running bridge, ledgers on both
+databases).
+"""
 
 from __future__ import annotations
 
@@ -41,6 +47,7 @@ BASE_EVENT: dict[str, Any] = {
     "recipient": {"zalo_user_id": "2512523625412515", "notify_consent": True},
 }
 
+pytest_plugins = ["use_case_fixtures", "service_fixtures"]
 # Property-based tests: a bounded, reproducible run in `make test` (no clock-based deadline, no
 # example database written into the checkout); `make fuzz` explores far more, at random.
 settings.register_profile(

@@ -25,41 +25,49 @@ from tenacity import (
 )
 
 from bridge.announcements.consumer import register_announcement_consumer
+from bridge.announcements.metrics import watch_announcements
 from bridge.announcements.service import AnnouncementService
-from bridge.breaker_probe import BreakerProber, OaProfileReader
-from bridge.cascade import cascade_config
-from bridge.citizen_services import CitizenServices
-from bridge.consumer import register_consumer
-from bridge.delivery import (
+from bridge.citizens.metrics import watch_citizens
+from bridge.citizens.services import CitizenServices
+from bridge.delivery.breaker_probe import BreakerProber, OaProfileReader
+from bridge.delivery.cascade import cascade_config
+from bridge.delivery.consumer import register_consumer
+from bridge.delivery.deliverer import (
     CitizenDirectory,
     Deliverer,
-    DeliveryOutcome,
     DeliveryPolicy,
-    InboundRecord,
     MessageSender,
     RateLimiter,
 )
-from bridge.dispatch import Dispatcher
-from bridge.feature_metrics import watch_features
-from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
-from bridge.hold_store import HoldStore
-from bridge.holding import QuietHoursGate, Releaser, SerialPublisher, UrgencyRule, stop_task
-from bridge.kafka_security import broker_security, client_options, verify_login
-from bridge.logs import get_logger
-from bridge.mapping import MessageContext
-from bridge.metrics import Metrics
-from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
-from bridge.pacing import PacedSender
-from bridge.quiet_hours import QuietWindow, parse_clock_time
-from bridge.store import open_ledger
+from bridge.delivery.dispatch import Dispatcher
+from bridge.delivery.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
+from bridge.delivery.ledger_stores import open_ledger
+from bridge.delivery.outbox import OutboundRecord, TransactionalPublisher, outputs_for
+from bridge.delivery.pacing import PacedSender
+from bridge.delivery.watchdog import ProgressWatchdog
+from bridge.kafka.security import broker_security, client_options, verify_login
+from bridge.observability.logs import get_logger
+from bridge.observability.metrics import Metrics
+from bridge.quiet_hours.holding import (
+    QuietHoursGate,
+    Releaser,
+    SerialPublisher,
+    UrgencyRule,
+    stop_task,
+)
+from bridge.quiet_hours.metrics import watch_quiet_hours
+from bridge.quiet_hours.store import HoldStore
+from bridge.quiet_hours.window import QuietWindow, parse_clock_time
 from bridge.store.database import open_engine
 from bridge.templates.renderer import template_renderer
-from bridge.watchdog import ProgressWatchdog
-from bridge.webhook import webhook_endpoint
-from bridge.zalo import StaticToken, TokenSource, ZaloClient
+from bridge.webhook.endpoint import webhook_endpoint
+from bridge.wording import MessageContext
+from bridge.zalo.client import StaticToken, TokenSource, ZaloClient
 from bridge.zalo.codes import zns_classifier
 from bridge.zalo.http_client import zalo_http_client
+from bridge.zalo.metrics import watch_tokens
 from bridge.zalo.token_setup import managed_tokens_enabled, open_managed_token
+from bridge.zalo.transport_failures import transport_outcome
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -69,8 +77,9 @@ if TYPE_CHECKING:
 
     from bridge.announcements.audience import Audience
     from bridge.announcements.intake import AnnouncementIntake
-    from bridge.citizen_store import CitizenStore
-    from bridge.ledger import Ledger
+    from bridge.citizens.store import CitizenStore
+    from bridge.delivery.ledger import Ledger
+    from bridge.delivery.records import DeliveryOutcome, InboundRecord
     from bridge.settings import Settings
     from bridge.zalo.managed_token import ManagedToken
 
@@ -111,7 +120,7 @@ class Runtime:
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     )
     breaker: CircuitBreaker | None = None
-    metrics: Metrics = field(default_factory=Metrics)
+    metrics: Metrics = field(default_factory=lambda: Metrics(failure_outcome=transport_outcome))
     tokens: ManagedToken | None = None
     clock: Callable[[], float] = time.time
     audience: Audience | None = None
@@ -331,19 +340,18 @@ class Runtime:
     def _watch(self, dispatcher: Dispatcher, breaker: CircuitBreaker) -> None:
         """Let the metrics read the pipeline's gauges at scrape time."""
         self.metrics.watch_in_flight(lambda: dispatcher.in_flight)
-        self.metrics.watch_breaker(lambda: breaker.state.value)
+        self.metrics.watch_breaker(lambda: breaker.state.value, [s.value for s in BreakerState])
         self.metrics.watch_holds(lambda: self.flow.reasons)
         if self.tokens is not None:
             self.metrics.watch_token(self.tokens.seconds_until_expiry)
             refresh = self.tokens.seconds_until_refresh_expiry
             self.metrics.watch_token(refresh, token="refresh")  # noqa: S106 - a label, not a secret
-        watch_features(
-            self.metrics,
-            tokens=self.tokens,
-            releaser=lambda: self.releaser,
-            announcements=lambda: self.announcements,
-            citizens=lambda: self.citizens,
-        )
+        # Each wing registers its own families; each is left out while its feature is off.
+        if self.tokens is not None:
+            watch_tokens(self.metrics, self.tokens)
+        watch_quiet_hours(self.metrics, lambda: self.releaser)
+        watch_announcements(self.metrics, lambda: self.announcements)
+        watch_citizens(self.metrics, lambda: self.citizens)
 
     def _quiet_hours(
         self,
@@ -492,11 +500,11 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
     """Build the bridge: a faststream Kafka app with health endpoints, ready for uvicorn.
 
     Nothing connects until the app starts. ``GET /health/live`` answers 204 while the process
-    runs and 503 while the progress watchdog finds delivery stalled (``bridge.watchdog``);
+    runs and 503 while the progress watchdog finds delivery stalled (``bridge.delivery.watchdog``);
     ``GET /health/ready`` answers 204 while the Kafka broker is reachable, Zalo accepts calls and
     (with managed tokens) a usable token is at hand. ``GET /metrics`` serves the Prometheus
-    metrics (``bridge.metrics``). ``POST <webhook.path>`` receives the OA's signed events
-    (``bridge.webhook``) when ``webhook.oa_secret_key`` is set.
+    metrics (``bridge.observability.metrics``). ``POST <webhook.path>`` receives the OA's signed
+    events (``bridge.webhook``) when ``webhook.oa_secret_key`` is set.
 
     Args:
         settings: The validated settings.

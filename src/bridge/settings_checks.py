@@ -8,14 +8,20 @@ refuses to start, and every command and the chart's tests report the same messag
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from bridge.settings import Settings
+    from bridge.announcements.settings import AnnouncementSettings
+    from bridge.citizens.settings import RetentionSettings
+    from bridge.delivery.settings import DeliverySettings
+    from bridge.kafka.settings import KafkaSettings
+    from bridge.quiet_hours.settings import QuietHoursSettings
+    from bridge.webhook.settings import WebhookSettings
+    from bridge.zalo.settings import ZaloSettings
 
-__all__ = ["AIOKAFKA_HEARTBEAT_INTERVAL_MS", "Problem", "cross_field_problems"]
+__all__ = ["AIOKAFKA_HEARTBEAT_INTERVAL_MS", "Problem", "Sections", "cross_field_problems"]
 
 AIOKAFKA_HEARTBEAT_INTERVAL_MS = 3_000
 """aiokafka's heartbeat interval (not configurable in bridge): the session must outlast it."""
@@ -23,6 +29,45 @@ _HOUR = 3600.0
 _LINK_ATTEMPT_WINDOW_HOURS = 1.0
 """The chat's link-attempt limit counts the failures of the last hour (citizen_desk)."""
 _POLL_SHARE = 0.8
+
+
+class Sections(Protocol):
+    """The sections of the settings the checks read (``bridge.settings.Settings`` has them)."""
+
+    @property
+    def announcements(self) -> AnnouncementSettings:
+        """The ``announcements`` section."""
+        ...
+
+    @property
+    def delivery(self) -> DeliverySettings:
+        """The ``delivery`` section."""
+        ...
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        """The ``kafka`` section."""
+        ...
+
+    @property
+    def quiet_hours(self) -> QuietHoursSettings:
+        """The ``quiet_hours`` section."""
+        ...
+
+    @property
+    def retention(self) -> RetentionSettings:
+        """The ``retention`` section."""
+        ...
+
+    @property
+    def webhook(self) -> WebhookSettings:
+        """The ``webhook`` section."""
+        ...
+
+    @property
+    def zalo(self) -> ZaloSettings:
+        """The ``zalo`` section."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +87,7 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
-def cross_field_problems(settings: Settings) -> list[Problem]:
+def cross_field_problems(settings: Sections) -> list[Problem]:
     """Every inconsistent combination in ``settings`` (empty when they are consistent)."""
     return [
         *_kafka(settings),
@@ -53,7 +98,7 @@ def cross_field_problems(settings: Settings) -> list[Problem]:
     ]
 
 
-def _kafka(settings: Settings) -> Iterator[Problem]:
+def _kafka(settings: Sections) -> Iterator[Problem]:
     kafka, announcements = settings.kafka, settings.announcements
     topics = {
         "kafka.input_topic": kafka.input_topic,
@@ -88,7 +133,7 @@ def _kafka(settings: Settings) -> Iterator[Problem]:
         )
 
 
-def _delivery(settings: Settings) -> Iterator[Problem]:
+def _delivery(settings: Sections) -> Iterator[Problem]:
     delivery, zalo, kafka = settings.delivery, settings.zalo, settings.kafka
     budget_ms = delivery.attempt_budget_seconds * 1000
     if budget_ms >= kafka.max_poll_interval_ms * _POLL_SHARE:
@@ -136,7 +181,7 @@ def _delivery(settings: Settings) -> Iterator[Problem]:
         )
 
 
-def _webhook(settings: Settings) -> Iterator[Problem]:
+def _webhook(settings: Sections) -> Iterator[Problem]:
     webhook, retention = settings.webhook, settings.retention
     if not webhook.enabled:
         return
@@ -166,7 +211,7 @@ def _webhook(settings: Settings) -> Iterator[Problem]:
         )
 
 
-def _retention(settings: Settings) -> Iterator[Problem]:
+def _retention(settings: Sections) -> Iterator[Problem]:
     retention = settings.retention
     if retention.link_attempt_hours < _LINK_ATTEMPT_WINDOW_HOURS:
         yield Problem(
@@ -176,7 +221,7 @@ def _retention(settings: Settings) -> Iterator[Problem]:
         )
 
 
-def _tokens(settings: Settings) -> Iterator[Problem]:
+def _tokens(settings: Sections) -> Iterator[Problem]:
     zalo = settings.zalo
     if zalo.token_encryption_key is None:
         return

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.quiet_hours import QuietWindow, parse_clock_time
+from bridge.quiet_hours.window import QuietWindow, parse_clock_time
 from bridge_devkit import bench
 from bridge_devkit.bench_report import (
     SECTIONS,

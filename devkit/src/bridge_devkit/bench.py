@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bridge.settings import DeliverySettings, ZaloSettings
+from bridge.delivery.settings import DeliverySettings
+from bridge.zalo.settings import ZaloSettings
 from bridge_devkit.bench_report import (
     BenchResults,
     LoadPoint,

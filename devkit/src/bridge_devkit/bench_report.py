@@ -611,7 +611,7 @@ _METHOD: Final = (
     ),
     (
         "**Naive baseline**: `python -m bridge_devkit.naive`, a faststream subscriber with "
-        "faststream's default acknowledgement, the same `bridge.mapping.render_message` and a "
+        "faststream's default acknowledgement, the same `bridge.templates.render_message` and a "
         "plain `httpx.AsyncClient`, one event at a time; it drains a backlog for a fixed window."
     ),
     (

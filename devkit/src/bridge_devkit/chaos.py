@@ -30,9 +30,9 @@ from aiokafka.errors import KafkaError
 
 from bridge.errors import InvalidEventError
 from bridge.events import parse_event
-from bridge.mapping import MessageContext, render_message
-from bridge.settings import ProvinceSettings
 from bridge.status import DeliveryStatusEvent
+from bridge.templates import render_message
+from bridge.wording import MessageContext, ProvinceSettings
 from bridge_devkit.clock_settings import always_day_env
 from bridge_devkit.harness import (
     BridgeProcess,
@@ -203,7 +203,7 @@ class PlannedRecord:
         event_id: The event id, for a decodable event.
         user_id: The recipient's Zalo user id, for a decodable event.
         sequence: The per-case sequence, for a decodable event.
-        text: The message the bridge words for it (`bridge.mapping.render_message`).
+        text: The message the bridge words for it (`bridge.wording.render_message`).
         original: For a duplicate, the index of the record it repeats.
         form: For an invalid record, how it is broken.
     """
@@ -269,7 +269,7 @@ def generate_workload(spec: WorkloadSpec, context: MessageContext | None = None)
     "Phòng xử lý số {n}" (n unique within the case) and a RESULT_READY, with sequences 2, 4, 6…
     A stale event is a TRANSFERRED with its own n and an odd sequence just below a newer event
     of its case, published after that event. The message of every decodable event is computed
-    with `bridge.mapping.render_message` and checked to be unique per (user id, text), so that
+    with `bridge.wording.render_message` and checked to be unique per (user id, text), so that
     each message the emulator records maps back to exactly one event.
 
     Args:

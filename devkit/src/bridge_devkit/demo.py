@@ -23,8 +23,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from bridge.app import message_context
-from bridge.preview import PreviewServer, load_catalog
 from bridge.settings import load_settings
+from bridge.templates.preview import PreviewServer, load_catalog
 from bridge_devkit.clock_settings import always_day_env
 from bridge_devkit.emulator import EmulatorConfig
 from bridge_devkit.kafka import LocalKafka, stop_broker_in

@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from bridge.announcements.contract import parse_announcement
-from bridge.dead_letter import dead_letter_headers
+from bridge.delivery.dead_letter import dead_letter_headers
+from bridge.delivery.outbox import OutboundRecord
 from bridge.errors import InvalidEventError
-from bridge.logs import get_logger
-from bridge.outbox import OutboundRecord
+from bridge.observability.logs import get_logger
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from bridge.announcements.store import AnnouncementStore
-    from bridge.delivery import InboundRecord
+    from bridge.delivery.records import InboundRecord
 
 __all__ = ["AnnouncementIntake"]
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.dialects import sqlite
 
 from bridge.errors import StoreError
-from bridge.store.sqlite import LOCK_WAIT_SECONDS, is_busy
+from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
 
 if TYPE_CHECKING:
     from sqlalchemy.sql import Select

@@ -10,7 +10,7 @@ from httpx_aiohttp import AiohttpTransport
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bridge.settings import ZaloSettings
+    from bridge.zalo.settings import ZaloSettings
 
 __all__ = ["zalo_http_client"]
 

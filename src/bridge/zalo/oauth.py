@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from bridge.errors import OAuthError
-from bridge.store.tokens import TokenPair
+from bridge.zalo.token_store import TokenPair
 from bridge.zalo.transport_failures import classify_transport_failure
 
 if TYPE_CHECKING:

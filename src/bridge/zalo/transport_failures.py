@@ -40,7 +40,7 @@ import aiohttp
 import httpx
 from aiohttp import client_exceptions as aiohttp_errors
 
-__all__ = ["FailureCause", "TransportFailure", "classify_transport_failure"]
+__all__ = ["FailureCause", "TransportFailure", "classify_transport_failure", "transport_outcome"]
 
 
 class FailureCause(StrEnum):
@@ -239,3 +239,11 @@ def classify_transport_failure(exc: BaseException) -> TransportFailure:
         cause, error = found
         return TransportFailure(cause, type(error).__name__)
     return TransportFailure(FailureCause.UNKNOWN, type(exc).__name__)
+
+
+def transport_outcome(exc: BaseException) -> str:
+    """The metrics' outcome of a Zalo call that raised: not_sent, timeout or network_error."""
+    failure = classify_transport_failure(exc)
+    if not failure.sent:
+        return "not_sent"
+    return "timeout" if failure.timeout else "network_error"

@@ -1,0 +1,106 @@
+"""The ``zalo-bridge`` command line: run, check settings, migrate, schemas, the DLQ."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bridge.cli.announce import announce_cli
+from bridge.cli.citizens import forget, purge, qr, unlock
+from bridge.cli.dlq import dlq_cli
+from bridge.cli.options import ConfigOption, settings_or_exit
+from bridge.cli.templates import preview, templates_cli
+from bridge.cli.zalo import zalo_cli
+from bridge.errors import ConfigurationError
+from bridge.observability.logs import configure_logging
+from bridge.schemas import stale_schemas, write_schemas
+
+__all__ = ["main"]
+
+cli = typer.Typer(
+    name="zalo-bridge",
+    help="Tell citizens through Zalo OA what happens to their one-stop-shop dossiers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+schemas_cli = typer.Typer(help="The JSON Schemas of the Kafka contracts.", no_args_is_help=True)
+cli.add_typer(schemas_cli, name="schemas")
+cli.add_typer(dlq_cli, name="dlq")
+cli.add_typer(zalo_cli, name="zalo")
+cli.add_typer(announce_cli, name="announce")
+cli.add_typer(templates_cli, name="templates")
+cli.command("preview")(preview)
+db_cli = typer.Typer(help="The delivery ledger's database.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.command("qr")(qr)
+cli.command("purge")(purge)
+cli.command("forget")(forget)
+cli.command("unlock")(unlock)
+
+
+@cli.command()
+def run(
+    config: ConfigOption = None,
+    host: Annotated[
+        str, typer.Option(help="Address of the health and webhook endpoints.")
+    ] = "0.0.0.0",  # noqa: S104 - a pod must answer its kubelet's probes
+    port: Annotated[int, typer.Option(help="Port of the health and webhook endpoints.")] = 8080,
+) -> None:
+    """Consume case-state events and deliver them to citizens until stopped (SIGTERM, Ctrl-C)."""
+    from bridge.app import create_app  # noqa: PLC0415 - keep `--help` and the other commands fast
+
+    settings = settings_or_exit(config)
+    configure_logging(settings.log.level, settings.log.format)
+    app = create_app(settings)
+    asyncio.run(app.run(run_extra_options={"host": host, "port": port, "access_log": "false"}))
+
+
+@cli.command("check-config")
+def check_config(config: ConfigOption = None) -> None:
+    """Validate the settings and print them, secrets hidden; exit 2 when they are invalid."""
+    settings = settings_or_exit(config)
+    typer.echo(json.dumps(settings.model_dump(mode="json"), indent=2, ensure_ascii=False))
+
+
+@db_cli.command("upgrade")
+def db_upgrade(
+    config: ConfigOption = None,
+    revision: Annotated[str, typer.Option(help="Target schema version.")] = "head",
+) -> None:
+    """Migrate the ledger's schema (``zalo-bridge run`` also does it at start)."""
+    from bridge.store.migrate import upgrade_sync  # noqa: PLC0415 - alembic only when needed
+
+    settings = settings_or_exit(config)
+    try:
+        upgrade_sync(settings.store.url.get_secret_value(), revision)
+    except ConfigurationError as exc:
+        typer.echo(f"zalo-bridge: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"ledger schema at {revision}")
+
+
+@schemas_cli.command("export")
+def export_schemas(
+    directory: Annotated[Path, typer.Argument(help="Where to write the files.")] = Path("schemas"),
+    *,
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 when a file is stale.")
+    ] = False,
+) -> None:
+    """Write the JSON Schemas generated from the models (or check that the files match them)."""
+    if check:
+        stale = stale_schemas(directory)
+        for name in stale:
+            typer.echo(f"stale: {directory / name} (run `zalo-bridge schemas export`)", err=True)
+        raise typer.Exit(code=1 if stale else 0)
+    for path in write_schemas(directory):
+        typer.echo(f"wrote {path}")
+
+
+def main() -> None:
+    """Entry point of the ``zalo-bridge`` console script and ``python -m bridge``."""
+    cli()
