@@ -101,9 +101,14 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-.PHONY: schemas  ## Regenerate schemas/ from the models
+.PHONY: schemas  ## Regenerate schemas/ and docs/asyncapi.yaml from the models
 schemas: $(INSTALLED)
 	$(BIN)/zalo-bridge schemas export schemas
+	$(BIN)/zalo-bridge schemas asyncapi docs/asyncapi.yaml
+
+.PHONY: asyncapi  ## Regenerate docs/asyncapi.yaml, the AsyncAPI document of every Kafka topic
+asyncapi: $(INSTALLED)
+	$(BIN)/zalo-bridge schemas asyncapi docs/asyncapi.yaml
 
 .PHONY: test-unit  ## Fast tests that need no broker and no database server
 test-unit: $(INSTALLED)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from bridge.asyncapi import DOCUMENT_PATH, default_settings, render_asyncapi, stale_asyncapi
 from bridge.cli.announce import announce_cli
 from bridge.cli.citizens import forget, purge, qr, unlock
 from bridge.cli.dlq import dlq_cli
@@ -99,6 +100,28 @@ def export_schemas(
         raise typer.Exit(code=1 if stale else 0)
     for path in write_schemas(directory):
         typer.echo(f"wrote {path}")
+
+
+@schemas_cli.command("asyncapi")
+def export_asyncapi(
+    path: Annotated[Path, typer.Argument(help="Where to write the document.")] = Path(
+        DOCUMENT_PATH
+    ),
+    *,
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 when the file is stale.")
+    ] = False,
+) -> None:
+    """Write the AsyncAPI document of every topic (or check that the file matches the code)."""
+    settings = default_settings()
+    if check:
+        stale = stale_asyncapi(path, settings)
+        if stale:
+            typer.echo(f"stale: {path} (run `zalo-bridge schemas asyncapi`)", err=True)
+        raise typer.Exit(code=1 if stale else 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_asyncapi(settings), encoding="utf-8")
+    typer.echo(f"wrote {path}")
 
 
 def main() -> None:
