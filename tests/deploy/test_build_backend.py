@@ -23,9 +23,9 @@ def _lower_bound(pyproject: Path) -> str:
 @pytest.fixture(scope="module")
 def oldest_backend(tmp_path_factory) -> Path:
     venv = tmp_path_factory.mktemp("oldest-hatchling")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # noqa: S603 - our interpreter
     pip = venv / "bin" / "pip"
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - our venv's pip, our arguments
         [str(pip), "install", "--quiet", _lower_bound(REPO / "pyproject.toml")], check=True
     )
     return pip
@@ -34,7 +34,7 @@ def oldest_backend(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("project", [".", "devkit"])
 def test_the_lower_bound_builds_the_wheel(oldest_backend, project, tmp_path):
     assert _lower_bound(REPO / project / "pyproject.toml") == _lower_bound(REPO / "pyproject.toml")
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - our venv's pip, our arguments
         [
             str(oldest_backend),
             "wheel",
