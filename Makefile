@@ -41,6 +41,15 @@ help:
 	  else echo "the tests' local PostgreSQL server needs its binaries (Debian: apt-get install postgresql, or set PG_BIN)"; exit 1; fi; \
 	fi
 
+.PHONY: .faketime  # libfaketime, for the runs of the tests under another wall clock; installed from Debian's packages when missing
+.faketime:
+	@if ! compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null && ! compgen -G '/usr/lib/faketime/libfaketime.so.1' >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing libfaketime from Debian's packages…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends faketime >/dev/null; \
+	  else echo "the clock runs need libfaketime (Debian: apt-get install faketime)"; exit 1; fi; \
+	fi
+
 .PHONY: .chromium  # Chromium, for the template preview's browser test; installed from Debian's packages when missing
 .chromium:
 	@if ! command -v chromium >/dev/null; then \
@@ -67,7 +76,7 @@ kafka-jars: $(INSTALLED) .java
 lock: .python
 	rm -rf .cache/lock && $(PYTHON) -m venv .cache/lock
 	.cache/lock/bin/pip install --quiet --upgrade pip
-	.cache/lock/bin/pip install --quiet ./devkit '.[dev]'
+	.cache/lock/bin/pip install --quiet './devkit[plot]' '.[dev]'
 	.cache/lock/bin/pip freeze --exclude zalo-bridge --exclude zalo-bridge-devkit > constraints.txt
 	rm -rf .cache/lock
 
@@ -82,28 +91,43 @@ test: lint typecheck test-all
 
 # ------------------------------------------------------------------ checks
 
-.PHONY: lint  ## ruff check and ruff format --check
+.PHONY: lint  ## ruff check, ruff format --check, and the import contracts of src/bridge (import-linter)
 lint: $(INSTALLED)
-	$(BIN)/ruff check src devkit tests
-	$(BIN)/ruff format --check src devkit tests
+	$(BIN)/ruff check src devkit tests tools
+	$(BIN)/ruff format --check src devkit tests tools
+	$(BIN)/lint-imports
 
 .PHONY: typecheck  ## mypy --strict on src/ and the dev kit
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-.PHONY: schemas  ## Regenerate schemas/ from the models
+.PHONY: schemas  ## Regenerate schemas/ and docs/asyncapi.yaml from the models
 schemas: $(INSTALLED)
 	$(BIN)/zalo-bridge schemas export schemas
+	$(BIN)/zalo-bridge schemas asyncapi docs/asyncapi.yaml
+
+.PHONY: asyncapi  ## Regenerate docs/asyncapi.yaml, the AsyncAPI document of every Kafka topic
+asyncapi: $(INSTALLED)
+	$(BIN)/zalo-bridge schemas asyncapi docs/asyncapi.yaml
 
 .PHONY: test-unit  ## Fast tests that need no broker and no database server
 test-unit: $(INSTALLED)
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
 	$(BIN)/pytest -m "not kafka and not postgres and not browser" --basetemp=$(PYTEST_BASETEMP)
 
+.PHONY: fuzz  ## The hostile-input property tests (Hypothesis) with many more examples than make test
+fuzz: $(INSTALLED)
+	@mkdir -p $(dir $(PYTEST_BASETEMP))
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m fuzz --basetemp=$(PYTEST_BASETEMP) --hypothesis-show-statistics
+
 .PHONY: test-all  ## Every test; starts a local Kafka broker and PostgreSQL server (or uses KAFKA_BOOTSTRAP_SERVERS, BRIDGE_TEST_POSTGRES_DSN)
-test-all: $(INSTALLED) kafka-jars .postgres chart-tools .chromium
+test-all: $(INSTALLED) kafka-jars .postgres chart-tools .chromium .faketime
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
 	HELM=$(HELM) KUBERNETES_VALIDATE=$(KUBE_VALIDATE) $(BIN)/pytest --basetemp=$(PYTEST_BASETEMP) --durations=10
+
+.PHONY: test-clocks  ## Kafka integration tests twice, every process's clock shifted (libfaketime): 23:30 and 12:00 in Vietnam
+test-clocks: $(INSTALLED) kafka-jars .postgres .faketime
+	$(BIN)/python -m bridge_devkit.clock_runs --workdir $(CURDIR)/.cache/clock-runs --report $(CURDIR)/.cache/clock-runs/report.md -- tests -m kafka -q --ignore=tests/test_any_hour.py $(foreach d,bench chaos deploy devkit e2e emulator,--ignore=tests/$(d))
 
 # ------------------------------------------------------------------ deployment (Dockerfile, Helm chart)
 
@@ -153,8 +177,9 @@ chaos: $(INSTALLED) kafka-jars
 
 .PHONY: bench  ## Benchmark bridge vs a naive baseline and the raw limits (~15 min); writes docs/benchmarks.md
 bench: $(INSTALLED) kafka-jars
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable './devkit[plot]'
 	$(BIN)/python -m bridge_devkit.bench --workdir .cache/bench --report docs/benchmarks.md --plot docs/benchmarks-throughput.png $(BENCH_ARGS)
 
 .PHONY: clean  ## Remove the virtualenv, caches and run data (not the Kafka jar cache)
 clean:
-	rm -rf $(VENV) .cache .run .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) .cache .run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build dist

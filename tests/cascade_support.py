@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bridge.cascade import CascadeConfig, Route
-from bridge.delivery import Deliverer, DeliveryPolicy, InboundRecord
+from bridge.delivery.cascade import CascadeConfig, Route
+from bridge.delivery.deliverer import Deliverer, DeliveryPolicy
+from bridge.delivery.flow import CircuitBreaker
+from bridge.delivery.records import InboundRecord
 from bridge.errors import RecipientUnreachableError, StoreError
-from bridge.flow import CircuitBreaker
-from bridge.mapping import BuiltinRenderer, MessageContext
 from bridge.status import Channel
+from bridge.templates import BuiltinRenderer
+from bridge.wording import MessageContext
 from bridge.zalo import SendReceipt
 
 USER = "2512523625412515"

@@ -1,4 +1,10 @@
-"""Shared fixtures: valid case-state event payloads, and the Kafka broker of the session."""
+"""Shared fixtures: valid case-state event payloads, and the Kafka broker of the session.
+
+The tests live in one folder per wing of ``src/bridge``; the fixtures every wing shares come from
+two plugins next to this file: ``use_case_fixtures`` (fake clock and sleep, a SQLite ledger) and
+``service_fixtures`` (topics, the emulator, the settings of a running bridge, ledgers on both
+databases).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +16,32 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
-import fuzz_profiles
 from bridge_devkit.kafka import LocalKafka
 from bridge_devkit.postgres import LocalPostgres
 from support import BASE_EVENT
 
-EventFactory = Callable[..., dict[str, Any]]
+pytest_plugins = ["use_case_fixtures", "service_fixtures"]
+# Property-based tests: a bounded, reproducible run in `make test` (no clock-based deadline, no
+# example database written into the checkout); `make fuzz` explores far more, at random.
+settings.register_profile(
+    "ci",
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=5_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-fuzz_profiles.load()
+EventFactory = Callable[..., dict[str, Any]]
 
 
 def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
-from httpx_aiohttp import AiohttpTransport
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -27,40 +25,51 @@ from tenacity import (
 )
 
 from bridge.announcements.consumer import register_announcement_consumer
+from bridge.announcements.metrics import watch_announcements
 from bridge.announcements.service import AnnouncementService
-from bridge.cascade import cascade_config
-from bridge.citizen_services import CitizenServices
-from bridge.consumer import register_consumer
-from bridge.delivery import (
+from bridge.citizens.metrics import watch_citizens
+from bridge.citizens.services import CitizenServices
+from bridge.delivery.breaker_probe import BreakerProber, OaProfileReader
+from bridge.delivery.cascade import cascade_config
+from bridge.delivery.consumer import register_consumer
+from bridge.delivery.deliverer import (
     CitizenDirectory,
     Deliverer,
-    DeliveryOutcome,
     DeliveryPolicy,
-    InboundRecord,
     MessageSender,
     RateLimiter,
 )
-from bridge.dispatch import Dispatcher
-from bridge.faults import INFRASTRUCTURE_HOLDS, Outage
-from bridge.feature_metrics import watch_features
-from bridge.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
-from bridge.hold_store import HoldStore
-from bridge.holding import QuietHoursGate, Releaser, SerialPublisher, UrgencyRule, stop_task
-from bridge.kafka_security import broker_security, client_options, verify_login
-from bridge.logs import get_logger
-from bridge.mapping import MessageContext
-from bridge.metrics import Metrics
-from bridge.outbox import OutboundRecord, TransactionalPublisher, outputs_for
-from bridge.pacing import PacedSender
-from bridge.quiet_hours import QuietWindow, parse_clock_time
-from bridge.settling import Settler
-from bridge.store import open_ledger
+from bridge.delivery.dispatch import Dispatcher
+from bridge.delivery.faults import INFRASTRUCTURE_HOLDS, Outage
+from bridge.delivery.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
+from bridge.delivery.ledger_stores import open_ledger
+from bridge.delivery.outbox import OutboundRecord, TransactionalPublisher, outputs_for
+from bridge.delivery.pacing import PacedSender
+from bridge.delivery.settling import Settler
+from bridge.delivery.watchdog import ProgressWatchdog
+from bridge.kafka.security import broker_security, client_options, verify_login
+from bridge.observability.logs import get_logger
+from bridge.observability.metrics import Metrics
+from bridge.quiet_hours.holding import (
+    QuietHoursGate,
+    Releaser,
+    SerialPublisher,
+    UrgencyRule,
+    stop_task,
+)
+from bridge.quiet_hours.metrics import watch_quiet_hours
+from bridge.quiet_hours.store import HoldStore
+from bridge.quiet_hours.window import QuietWindow, parse_clock_time
 from bridge.store.database import open_engine
 from bridge.templates.renderer import template_renderer
-from bridge.webhook import webhook_endpoint
-from bridge.zalo import StaticToken, TokenSource, ZaloClient
+from bridge.webhook.endpoint import webhook_endpoint
+from bridge.wording import MessageContext
+from bridge.zalo.client import StaticToken, TokenSource, ZaloClient
 from bridge.zalo.codes import zns_classifier
+from bridge.zalo.http_client import zalo_http_client
+from bridge.zalo.metrics import watch_tokens
 from bridge.zalo.token_setup import managed_tokens_enabled, open_managed_token
+from bridge.zalo.transport_failures import transport_outcome
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -70,8 +79,9 @@ if TYPE_CHECKING:
 
     from bridge.announcements.audience import Audience
     from bridge.announcements.intake import AnnouncementIntake
-    from bridge.citizen_store import CitizenStore
-    from bridge.ledger import Ledger
+    from bridge.citizens.store import CitizenStore
+    from bridge.delivery.ledger import Ledger
+    from bridge.delivery.records import DeliveryOutcome, InboundRecord
     from bridge.settings import Settings
     from bridge.zalo.managed_token import ManagedToken
 
@@ -114,7 +124,7 @@ class Runtime:
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     )
     breaker: CircuitBreaker | None = None
-    metrics: Metrics = field(default_factory=Metrics)
+    metrics: Metrics = field(default_factory=lambda: Metrics(failure_outcome=transport_outcome))
     tokens: ManagedToken | None = None
     clock: Callable[[], float] = time.time
     audience: Audience | None = None
@@ -125,6 +135,13 @@ class Runtime:
     _releaser: asyncio.Task[None] | None = None
     citizen_store: CitizenStore | None = None
     citizens: CitizenServices | None = None
+    monotonic: Callable[[], float] = time.monotonic
+    """Monotonic seconds of the dispatcher and the watchdog (tests pass a fake)."""
+    prober: BreakerProber | None = None
+    """Probes Zalo while the circuit breaker is open (None when the sender cannot)."""
+    watchdog: ProgressWatchdog | None = None
+    """Says when delivery stalls; ``/health/live`` fails while it does."""
+    _guards: list[asyncio.Task[None]] = field(default_factory=list)
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -248,9 +265,56 @@ class Runtime:
             max_tries=delivery.max_processing_tries,
             max_backoff=delivery.max_backoff_seconds,
             outage=outage,
+            clock=self.monotonic,
         )
         self._dispatcher.start()
         self._watch(self._dispatcher, self.breaker)
+        self._guard(self._dispatcher, self.breaker, sender, limiter)
+
+    def _guard(
+        self,
+        dispatcher: Dispatcher,
+        breaker: CircuitBreaker,
+        sender: MessageSender,
+        limiter: RateLimiter | None,
+    ) -> None:
+        """Start the breaker's background prober and the progress watchdog."""
+        if isinstance(sender, OaProfileReader):
+            self.prober = BreakerProber(
+                breaker=breaker,
+                zalo=sender,
+                timeout=self.settings.delivery.lease_seconds,
+                limiter=limiter,
+            )
+            self._guards.append(asyncio.create_task(self.prober.run(), name="breaker-prober"))
+        else:
+            _log.info("the Zalo sender cannot read the OA profile; only records probe the breaker")
+        self.watchdog = ProgressWatchdog(
+            progress=dispatcher,
+            held_back=self.held_back,
+            stall_seconds=self.settings.delivery.watchdog_stall_seconds,
+            clock=self.monotonic,
+        )
+        self._guards.append(asyncio.create_task(self.watchdog.run(), name="progress-watchdog"))
+        self.metrics.watch_progress(self.watchdog.check)
+
+    def held_back(self) -> str | None:
+        """Why delivery is held back on purpose now, if it is (the watchdog waits meanwhile).
+
+        The circuit breaker not closed, the token unusable, or any reason the flow is held for
+        other than a full in-flight window (which a stall itself causes).
+        """
+        if self.breaker is not None and self.breaker.state is not BreakerState.CLOSED:
+            return "circuit_breaker"
+        if self.tokens is not None and not self.tokens.healthy:
+            return "token"
+        deliberate = sorted(self.flow.reasons - {"in_flight_window_full"})
+        return deliberate[0] if deliberate else None
+
+    async def _stop_guards(self) -> None:
+        guards, self._guards = self._guards, []
+        for guard in guards:
+            await stop_task(guard)
 
     def _deliverer(
         self,
@@ -290,19 +354,18 @@ class Runtime:
     def _watch(self, dispatcher: Dispatcher, breaker: CircuitBreaker) -> None:
         """Let the metrics read the pipeline's gauges at scrape time."""
         self.metrics.watch_in_flight(lambda: dispatcher.in_flight)
-        self.metrics.watch_breaker(lambda: breaker.state.value)
+        self.metrics.watch_breaker(lambda: breaker.state.value, [s.value for s in BreakerState])
         self.metrics.watch_holds(lambda: self.flow.reasons)
         if self.tokens is not None:
             self.metrics.watch_token(self.tokens.seconds_until_expiry)
             refresh = self.tokens.seconds_until_refresh_expiry
             self.metrics.watch_token(refresh, token="refresh")  # noqa: S106 - a label, not a secret
-        watch_features(
-            self.metrics,
-            tokens=self.tokens,
-            releaser=lambda: self.releaser,
-            announcements=lambda: self.announcements,
-            citizens=lambda: self.citizens,
-        )
+        # Each wing registers its own families; each is left out while its feature is off.
+        if self.tokens is not None:
+            watch_tokens(self.metrics, self.tokens)
+        watch_quiet_hours(self.metrics, lambda: self.releaser)
+        watch_announcements(self.metrics, lambda: self.announcements)
+        watch_citizens(self.metrics, lambda: self.citizens)
 
     def _quiet_hours(
         self,
@@ -359,21 +422,7 @@ class Runtime:
     async def _zalo_client(self) -> ZaloClient:
         zalo = self.settings.zalo
         tokens = await self._token_source()
-        limits = httpx.Limits(
-            max_connections=zalo.max_connections,
-            max_keepalive_connections=zalo.max_connections,
-        )
-        http = httpx.AsyncClient(
-            base_url=str(zalo.base_url),
-            timeout=httpx.Timeout(zalo.timeout_seconds, connect=zalo.connect_timeout_seconds),
-            limits=limits,
-            transport=self.metrics.instrument(
-                AiohttpTransport(limits=limits)
-                if zalo.http_transport == "aiohttp"
-                else httpx.AsyncHTTPTransport(limits=limits)
-            ),
-            headers={"user-agent": "zalo-bridge"},
-        )
+        http = zalo_http_client(zalo, instrument=self.metrics.instrument)
         self._closers.append(http.aclose)
         return ZaloClient(
             http,
@@ -382,6 +431,8 @@ class Runtime:
             business_base_url=str(zalo.business_base_url),
             template_uid_path=zalo.template_uid_path,
             classify_zns=zns_classifier(zalo.zns_error_classes),
+            # The leases (delivery, announcements, webhook inbox) are checked against this.
+            deadline_seconds=zalo.connect_timeout_seconds + zalo.timeout_seconds,
         )
 
     async def _publisher(self) -> TransactionalPublisher:
@@ -428,6 +479,7 @@ class Runtime:
         takes at most one ``delivery.lease_seconds``: the chart's grace period allows no more.
         """
         lease = self.settings.delivery.lease_seconds
+        await self._stop_guards()
         announcements, self.announcements = self.announcements, None
         releaser, self._releaser = self._releaser, None
         waits: list[Awaitable[None]] = [stop_task(releaser)]
@@ -441,6 +493,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Close what ``start`` opened, newest first."""
+        await self._stop_guards()
         self._dispatcher = None
         self.citizens = None
         while self._closers:
@@ -456,14 +509,16 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
     clock: Callable[[], float] = time.time,
     audience: Audience | None = None,
     citizen_store: CitizenStore | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> AsgiFastStream:
     """Build the bridge: a faststream Kafka app with health endpoints, ready for uvicorn.
 
-    Nothing connects until the app starts. ``GET /health/live`` answers while the process runs;
+    Nothing connects until the app starts. ``GET /health/live`` answers 204 while the process
+    runs and 503 while the progress watchdog finds delivery stalled (``bridge.delivery.watchdog``);
     ``GET /health/ready`` answers 204 while the Kafka broker is reachable, Zalo accepts calls and
     (with managed tokens) a usable token is at hand. ``GET /metrics`` serves the Prometheus
-    metrics (``bridge.metrics``). ``POST <webhook.path>`` receives the OA's signed events
-    (``bridge.webhook``) when ``webhook.oa_secret_key`` is set.
+    metrics (``bridge.observability.metrics``). ``POST <webhook.path>`` receives the OA's signed
+    events (``bridge.webhook``) when ``webhook.oa_secret_key`` is set.
 
     Args:
         settings: The validated settings.
@@ -473,6 +528,7 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
         clock: Wall-clock seconds for quiet hours and announcements (tests pass a fake).
         audience: Replaces the SQL audience of announcements.
         citizen_store: Replaces the citizens' store opened from ``settings.store``.
+        monotonic: Monotonic seconds of the dispatcher and the watchdog (tests pass a fake).
     """
     broker = KafkaBroker(
         settings.kafka.bootstrap_servers,
@@ -490,6 +546,7 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
         clock=clock,
         audience=audience,
         citizen_store=citizen_store,
+        monotonic=monotonic,
     )
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)
     runtime.metrics.watch_consumers(
@@ -500,7 +557,9 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
 
     @get(include_in_schema=False)
     async def live(_request: AsgiRequest) -> AsgiResponse:
-        return AsgiResponse(b"", status_code=204)
+        watchdog = runtime.watchdog
+        stalled = watchdog is not None and watchdog.check().stalled
+        return AsgiResponse(b"", status_code=503 if stalled else 204)
 
     @get(include_in_schema=False)
     async def ready(_request: AsgiRequest) -> AsgiResponse:

@@ -191,12 +191,22 @@ class OAuthError(BridgeError):
         message: What went wrong, never a token.
         code: Zalo's OAuth ``error`` code when it answered with one (-14xxx).
         transient: True when nothing was refused (network, HTTP 5xx): the same call may succeed.
+        in_doubt: True when the request may have reached Zalo but no answer came back: a
+            refresh token may then have been spent without its successor arriving.
     """
 
-    def __init__(self, message: str, *, code: int | None = None, transient: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        transient: bool = False,
+        in_doubt: bool = False,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.transient = transient
+        self.in_doubt = in_doubt
 
 
 class TokenStoreError(BridgeError):

@@ -14,8 +14,8 @@ import pytest
 
 from bridge.errors import InvalidEventError
 from bridge.events import parse_event
-from bridge.mapping import render_message
 from bridge.status import DeliveryStatusEvent, SourceRecord
+from bridge.templates import render_message
 from bridge_devkit import chaos
 from bridge_devkit.chaos import (
     CHECKS,

@@ -184,6 +184,7 @@ def test_bad_values_fail_helm_lint_with_a_message_naming_the_key(helm, tmp_path,
     [
         (["autoscaling.enabled=true", "keda.enabled=true"], "are exclusive"),
         (["persistence.enabled=true", "replicaCount=2"], "one replica only"),
+        (["persistence.existingClaim=data", "keda.enabled=true"], "one replica only"),
         (["terminationGracePeriodSeconds=20"], "shorter than"),
         (["secrets.values.databaseUrl="], "secrets.values.databaseUrl is required"),
         (["secrets.values.linkingHmacKey="], "secrets.values.linkingHmacKey is required"),
@@ -198,6 +199,7 @@ def test_bad_values_fail_helm_lint_with_a_message_naming_the_key(helm, tmp_path,
     ids=[
         "hpa-and-keda",
         "sqlite-two-replicas",
+        "existing-claim-with-keda",
         "grace-too-short",
         "missing-secret",
         "missing-hmac-key",
@@ -248,7 +250,14 @@ def test_pods_run_as_non_root_with_a_read_only_root_and_no_capabilities(rendered
     assert context["seccompProfile"] == {"type": "RuntimeDefault"}
     assert pod["automountServiceAccountToken"] is False
     writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
-    assert writable == {"/tmp", "/var/lib/zalo-bridge"}  # noqa: S108 - the pod's scratch volume
+    persistent = release.values.get("persistence", {})
+    # The data directory is writable only where it persists (a SQLite file elsewhere is lost).
+    data = (
+        {"/var/lib/zalo-bridge"}
+        if persistent.get("enabled") or persistent.get("existingClaim")
+        else set()
+    )
+    assert writable == {"/tmp"} | data  # noqa: S108 - the pod's scratch volume
 
 
 @BY_FILE
@@ -678,3 +687,100 @@ def test_render_is_refused_for_a_kubernetes_older_than_supported(helm: Helm):
 
 def test_rendered_fixture_covers_every_values_file(rendered: dict[Path, Rendered]):
     assert set(rendered) == set(VALUES_FILES)
+
+
+# ------------------------------------------------------- SQLite only on a persistent volume
+
+SQLITE_URL = "secrets.values.databaseUrl=sqlite:////var/lib/zalo-bridge/ledger.sqlite3"
+EXISTING_SECRET = ["secrets.existingSecret=bridge-credentials", "secrets.create=false"]
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        # The hazard: the ledger, links and OA tokens on an emptyDir, gone at the next restart.
+        ([SQLITE_URL], "persistence.enabled is false and persistence.existingClaim is empty"),
+        (
+            [*EXISTING_SECRET, "database.engine=sqlite"],
+            "persistence.enabled is false and persistence.existingClaim is empty",
+        ),
+        # The chart cannot read an existing Secret: it must be told what the URL is.
+        (EXISTING_SECRET, "database.engine is required with secrets.existingSecret"),
+        (
+            [SQLITE_URL, "database.engine=postgresql", "persistence.enabled=true"],
+            "database.engine is postgresql but secrets.values.databaseUrl is a sqlite URL",
+        ),
+        # On the volume, or it is lost all the same.
+        (
+            [
+                "secrets.values.databaseUrl=sqlite:////tmp/ledger.sqlite3",
+                "persistence.enabled=true",
+            ],
+            "secrets.values.databaseUrl puts the SQLite file at /tmp/ledger.sqlite3, outside",
+        ),
+        (
+            [
+                "secrets.values.databaseUrl=sqlite:///../tmp/ledger.sqlite3",
+                "persistence.enabled=true",
+            ],
+            "outside the persistent volume",
+        ),
+        ([SQLITE_URL, "persistence.enabled=true", "replicaCount=2"], "one replica only"),
+    ],
+    ids=[
+        "sqlite-on-empty-dir",
+        "declared-sqlite-on-empty-dir",
+        "existing-secret-without-engine",
+        "engine-and-url-disagree",
+        "sqlite-file-outside-the-volume",
+        "sqlite-file-climbing-out",
+        "sqlite-two-replicas",
+    ],
+)
+def test_sqlite_without_a_persistent_volume_fails_the_render_naming_the_value(helm, sets, message):
+    done = helm.try_template("r", DEFAULT_CI, sets=sets)
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("sets", "claim"),
+    [
+        ([SQLITE_URL, "persistence.enabled=true"], "r-zalo-bridge-data"),
+        (
+            ["secrets.values.databaseUrl=sqlite:///ledger.sqlite3", "persistence.enabled=true"],
+            "r-zalo-bridge-data",
+        ),
+        ([SQLITE_URL, "persistence.existingClaim=bridge-ledger"], "bridge-ledger"),
+        (
+            [*EXISTING_SECRET, "database.engine=sqlite", "persistence.existingClaim=bridge-ledger"],
+            "bridge-ledger",
+        ),
+    ],
+    ids=[
+        "new-claim",
+        "relative-path-in-the-workdir",
+        "existing-claim",
+        "existing-secret-and-claim",
+    ],
+)
+def test_sqlite_on_a_persistent_volume_renders_with_that_volume_mounted(helm, sets, claim):
+    resources = documents(helm.template("r", DEFAULT_CI, sets=sets))
+    deployment = next(r for r in resources if r["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == claim
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["data"] == "/var/lib/zalo-bridge"
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"  # one writer of the file
+    claims = [r["metadata"]["name"] for r in resources if r["kind"] == "PersistentVolumeClaim"]
+    assert claims == ([] if claim == "bridge-ledger" else [claim])
+
+
+def test_postgresql_needs_no_volume_and_gets_no_writable_data_directory(helm):
+    resources = documents(helm.template("r", DEFAULT_CI))
+    deployment = next(r for r in resources if r["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert "data" not in {v["name"] for v in pod["volumes"]}
+    assert not [r for r in resources if r["kind"] == "PersistentVolumeClaim"]
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"

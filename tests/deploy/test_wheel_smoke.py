@@ -18,6 +18,8 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from chart_support import REPO
 
+from bridge_devkit.clock_settings import always_day_sections
+
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
 
 READY_WITHIN_SECONDS = 60
@@ -113,6 +115,7 @@ def test_the_installed_wheel_is_ready_in_time_writes_nothing_to_its_install_and_
                 },
                 "zalo": {"base_url": "http://127.0.0.1:9"},
                 "log": {"format": "json"},
+                **always_day_sections(),  # nothing is published; nothing depends on the hour
             }
         ),
         encoding="utf-8",

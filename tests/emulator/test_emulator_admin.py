@@ -102,6 +102,16 @@ class TestConfig:
             "interaction_window_days": 7.0,
             "include_quota": False,
             "max_text_length": 2000,
+            "oa_name": "UBND tỉnh (emulator)",
+            "max_buttons": 5,
+            "max_button_title_length": 35,
+            "max_query_payload_length": 200,
+            "max_list_elements": 5,
+            "max_request_title_length": 100,
+            "max_request_subtitle_length": 500,
+            "button_templates": True,
+            "conversation_count_over_limit": "reject",
+            "error_code_overrides": {},
         }
 
     async def test_put_changes_only_the_given_knobs(self, client):

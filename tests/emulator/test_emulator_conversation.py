@@ -110,7 +110,7 @@ class TestDataParameter:
         assert response.json() == {"error": -201, "message": "data is invalid!"}
 
     @pytest.mark.parametrize(
-        "user_id", [None, "", 2512523625412515, ["x"]], ids=["absent", "empty", "number", "list"]
+        "user_id", [None, "", -1, ["x"], 1.5], ids=["absent", "empty", "negative", "list", "float"]
     )
     async def test_bad_user_id_is_201(self, read, user_id):
         data = {"offset": 0, "count": 1} if user_id is None else {"user_id": user_id}
@@ -118,14 +118,18 @@ class TestDataParameter:
         assert (await read(data)).json() == {"error": -201, "message": "user_id is invalid!"}
 
     @pytest.mark.parametrize(
-        "offset", [-1, "0", 1.5, True], ids=["negative", "str", "float", "bool"]
+        "offset",
+        [-1, "-1", "x", 1.5, True],
+        ids=["negative", "negative-str", "str", "float", "bool"],
     )
     async def test_bad_offset_is_201(self, read, offset):
         response = await read({"user_id": FOLLOWER_ID, "offset": offset, "count": 1})
 
         assert response.json() == {"error": -201, "message": "offset is invalid!"}
 
-    @pytest.mark.parametrize("count", [0, -3, "5", None], ids=["zero", "negative", "str", "null"])
+    @pytest.mark.parametrize(
+        "count", [0, -3, "five", "0", None], ids=["zero", "negative", "str", "zero-str", "null"]
+    )
     async def test_bad_count_is_201(self, read, count):
         response = await read({"user_id": FOLLOWER_ID, "offset": 0, "count": count})
 
@@ -164,7 +168,11 @@ class TestAnswer:
             "time": int(clock.now * 1000),
             "sent_time": "17:00:30 30/11/2026",
             "from_id": OA_ID,
+            "from_display_name": "UBND tỉnh (emulator)",
+            "from_avatar": "",
             "to_id": FOLLOWER_ID,
+            "to_display_name": "Nguyễn Văn A",
+            "to_avatar": "",
             "message_id": sent["message_id"],
             "type": "text",
             "message": "Hồ sơ đã được tiếp nhận.",
@@ -248,7 +256,10 @@ class TestAnswer:
 
         [item] = await _items(await read())
 
-        assert (item["type"], item["message"]) == ("template", "ảnh")
+        assert (item["type"], item["message"]) == ("photo", "ảnh")
+        assert (item["url"], item["thumb"], item["description"]) == ("https://x.vn/a.png",) * 2 + (
+            "ảnh",
+        )
 
     async def test_post_is_405(self, client):
         response = await client.post(CONVERSATION_PATH, json={})

@@ -242,7 +242,7 @@ class TestByPhone:
             "hs-H10-0001-ketqua",
         )
 
-    @pytest.mark.parametrize("phone", ["0912345678", "912345678", "84912345678"])
+    @pytest.mark.parametrize("phone", ["0912345678", "912345678", "84912345678", "+84912345678"])
     async def test_accepted_forms_are_recorded_normalised(self, by_phone, messages, phone):
         assert (await by_phone(phone=phone)).json()["error"] == 0
 
@@ -252,7 +252,7 @@ class TestByPhone:
 
     @pytest.mark.parametrize(
         "phone",
-        ["+84912345678", "8491234567", "849123456789", "0912 345 678", "", 84912345678, None],
+        ["+0912345678", "8491234567", "849123456789", "0912 345 678", "", 84912345678, None],
     )
     async def test_invalid_phone_gives_108(self, by_phone, phone):
         assert _error(await by_phone(phone=phone)) == (-108, "Phone number is invalid")
@@ -428,6 +428,9 @@ class TestTemplateAdmin:
             "remaining_today": 500,
             "phones_without_account": [],
             "token_error": -124,
+            "admin_phones": [],
+            "dev_quota": None,
+            "dev_mode_receipts": True,
         }
         for body in ({"daily_quota": -1}, {"phones_without_account": ["12"]}, {"x": 1}):
             assert (await client.put("/_emulator/zbs", json=body)).status_code == 400, body

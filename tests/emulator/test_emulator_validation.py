@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bridge_devkit.emulator import DEV_ACCESS_TOKEN
+from bridge_devkit.emulator.media import pdf
 from bridge_devkit.emulator.validation import CsMessage, Violation, validate_cs_body
 
 USER = "2512523625412515"
@@ -115,7 +117,7 @@ class TestMalformedBody:
                         }
                     }
                 ),
-                TOO_LONG,
+                invalid("message.attachment.payload.elements"),  # exactly one: part 2 §1.5
                 id="two-elements",
             ),
             pytest.param(
@@ -190,8 +192,13 @@ class TestAcceptedShapes:
         assert record["body"] == body
         assert record["text"] == "Kết quả"
 
-    async def test_file_attachment_without_text_is_accepted(self, send, messages):
-        body = cs({"attachment": {"type": "file", "payload": {"token": "tok"}}})
+    async def test_file_attachment_without_text_is_accepted(self, send, messages, client):
+        files = {"file": ("ket-qua.pdf", pdf(), "application/pdf")}
+        uploaded = await client.post(
+            "/v2.0/oa/upload/file", files=files, headers={"access_token": DEV_ACCESS_TOKEN}
+        )
+        token = uploaded.json()["data"]["token"]
+        body = cs({"attachment": {"type": "file", "payload": {"token": token}}})
 
         response = await send(body=body)
 

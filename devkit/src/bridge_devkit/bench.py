@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bridge.settings import DeliverySettings, ZaloSettings
+from bridge.delivery.settings import DeliverySettings
+from bridge.zalo.settings import ZaloSettings
 from bridge_devkit.bench_report import (
     BenchResults,
     LoadPoint,
@@ -46,6 +47,7 @@ from bridge_devkit.bench_report import (
     render_plot,
 )
 from bridge_devkit.chaos import PlannedRecord, WorkloadSpec, generate_workload
+from bridge_devkit.clock_settings import quiet_window_env
 from bridge_devkit.harness import (
     BridgeProcess,
     Processes,
@@ -83,6 +85,7 @@ class BenchConfig:
         workdir: The broker's data, the ledgers, the logs and `results.json`.
         report: Where the Markdown report goes; None: `workdir/benchmarks.md`.
         plot: Where the PNG plot goes; None: next to the report.
+        draw_plot: Whether to draw it (needs the dev kit's `plot` extra: matplotlib).
         events: The backlog of the throughput run (N).
         events_per_case: Events per dossier in every workload (cases = events / this).
         partitions: Partitions of the input and status topics.
@@ -113,6 +116,7 @@ class BenchConfig:
     workdir: Path
     report: Path | None = None
     plot: Path | None = None
+    draw_plot: bool = True
     events: int = 100_000
     events_per_case: int = 10
     partitions: int = 6
@@ -426,20 +430,19 @@ _VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def quiet_hours_away_from(now: datetime) -> dict[str, str]:
-    """Settings of a one-minute quiet window twelve hours from ``now`` (Asia/Ho_Chi_Minh)."""
+    """Settings of a one-minute quiet window twelve hours from ``now`` (Asia/Ho_Chi_Minh).
+
+    ``now`` is the bench's own clock, the one the bridge it starts reads too; announcement nights
+    are off (the bench publishes no announcements).
+    """
     start = (now.astimezone(_VN) + timedelta(hours=12)).replace(second=0, microsecond=0)
-    end = start + timedelta(minutes=1)
-    return {
-        "BRIDGE_QUIET_HOURS__ENABLED": "true",
-        "BRIDGE_QUIET_HOURS__START": start.strftime("%H:%M"),
-        "BRIDGE_QUIET_HOURS__END": end.strftime("%H:%M"),
-        "BRIDGE_QUIET_HOURS__TIMEZONE": "Asia/Ho_Chi_Minh",
-    }
+    return quiet_window_env(start, timedelta(minutes=1), zone=_VN)
 
 
 def _bridge_env(
     bench: _Bench, phase: str, topics: tuple[str, str, str], *, rate_limit: int | None
-) -> dict[str, str]:
+) -> tuple[dict[str, str], list[str]]:
+    """The bridge's environment, and the variables it was meant to get but does not have."""
     input_topic, dlq, status = topics
     ledger = bench.workdir / f"ledger-{phase}.sqlite3"
     wanted = {
@@ -469,15 +472,15 @@ def _bridge_env(
             for name, value in kept.items()
             if name.startswith(("BRIDGE_DELIVERY", "BRIDGE_STORE", "BRIDGE_LOG"))
         }
-    return {**bench.base_env, **kept}
+    return {**bench.base_env, **kept}, dropped
 
 
 async def _start_bridge(
     bench: _Bench, phase: str, topics: tuple[str, str, str], *, rate_limit: int | None = 0
 ) -> tuple[BridgeProcess, float]:
-    env = _bridge_env(bench, phase, topics, rate_limit=rate_limit)
+    env, lacks = _bridge_env(bench, phase, topics, rate_limit=rate_limit)
     log = bench.workdir / f"bridge-{phase}.log"
-    bridge = BridgeProcess(bench.processes, env, log, bench.say)
+    bridge = BridgeProcess(bench.processes, env, log, bench.say, lacks=lacks)
     bridge.start()
     ready = await bridge.wait_ready(90.0)
     if bridge.starts != 1:
@@ -1214,7 +1217,7 @@ def _write_outputs(config: BenchConfig, results: BenchResults, workdir: Path) ->
         json.dumps(results.to_json(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
     )
     report, plot = config.report_path, config.plot_path
-    drawn = render_plot(results, plot)
+    drawn = config.draw_plot and render_plot(results, plot)
     plot_name = os.path.relpath(plot, report.parent) if drawn else None
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(render_markdown(results, plot_name), encoding="utf-8")
@@ -1272,6 +1275,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--point-seconds", type=float)
     parser.add_argument("--point-max-events", type=int)
     parser.add_argument("--no-saturation-point", action="store_true")
+    parser.add_argument(
+        "--no-plot", action="store_true", help="Write no PNG (matplotlib is not needed then)"
+    )
     parser.add_argument("--naive-events", type=int)
     parser.add_argument("--naive-seconds", type=float)
     parser.add_argument("--raw-http-seconds", type=float)
@@ -1319,6 +1325,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     }
     if args.no_saturation_point:
         changes["saturation_point"] = False
+    if args.no_plot:
+        changes["draw_plot"] = False
     if args.quick:
         return BenchConfig.quick_preset(args.workdir, **changes)
     return dataclasses.replace(BenchConfig(workdir=args.workdir), **changes)

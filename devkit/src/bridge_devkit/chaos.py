@@ -30,9 +30,10 @@ from aiokafka.errors import KafkaError
 
 from bridge.errors import InvalidEventError
 from bridge.events import parse_event
-from bridge.mapping import MessageContext, render_message
-from bridge.settings import ProvinceSettings
 from bridge.status import DeliveryStatusEvent
+from bridge.templates import render_message
+from bridge.wording import MessageContext, ProvinceSettings
+from bridge_devkit.clock_settings import always_day_env
 from bridge_devkit.harness import (
     BridgeProcess,
     Processes,
@@ -202,7 +203,7 @@ class PlannedRecord:
         event_id: The event id, for a decodable event.
         user_id: The recipient's Zalo user id, for a decodable event.
         sequence: The per-case sequence, for a decodable event.
-        text: The message the bridge words for it (`bridge.mapping.render_message`).
+        text: The message the bridge words for it (`bridge.wording.render_message`).
         original: For a duplicate, the index of the record it repeats.
         form: For an invalid record, how it is broken.
     """
@@ -268,7 +269,7 @@ def generate_workload(spec: WorkloadSpec, context: MessageContext | None = None)
     "Phòng xử lý số {n}" (n unique within the case) and a RESULT_READY, with sequences 2, 4, 6…
     A stale event is a TRANSFERRED with its own n and an odd sequence just below a newer event
     of its case, published after that event. The message of every decodable event is computed
-    with `bridge.mapping.render_message` and checked to be unique per (user id, text), so that
+    with `bridge.wording.render_message` and checked to be unique per (user id, text), so that
     each message the emulator records maps back to exactly one event.
 
     Args:
@@ -1267,9 +1268,14 @@ async def _orchestrate(
 
     run.zalo_url = await _start_emulator(run, processes, workdir, workload)
     run.admin_http = httpx.AsyncClient(base_url=run.zalo_url, timeout=30.0)
-    env = _bridge_env(run, workdir, run_id)
+    env, lacks = _bridge_env(run, workdir, run_id)
     run.bridge = BridgeProcess(
-        processes, env, workdir / "bridge.log", run.say, broker_down=lambda: run.broker_down
+        processes,
+        env,
+        workdir / "bridge.log",
+        run.say,
+        broker_down=lambda: run.broker_down,
+        lacks=lacks,
     )
     run.bridge.start()
     ready = await run.bridge.wait_ready(min(90.0, run.remaining()))
@@ -1343,7 +1349,8 @@ async def _start_emulator(
     return url
 
 
-def _bridge_env(run: _Run, workdir: Path, run_id: str) -> dict[str, str]:
+def _bridge_env(run: _Run, workdir: Path, run_id: str) -> tuple[dict[str, str], list[str]]:
+    """The bridge's environment, and the variables it was meant to get but does not have."""
     config = run.config
     input_topic, dlq, status = run.topics
     timeout = config.zalo_timeout_s
@@ -1368,7 +1375,8 @@ def _bridge_env(run: _Run, workdir: Path, run_id: str) -> dict[str, str]:
         "BRIDGE_DELIVERY__REDELIVERY_PAUSE_SECONDS": "0.5",
         "BRIDGE_DELIVERY__LEASE_SECONDS": str(2 * timeout + 1),
         "BRIDGE_DELIVERY__IN_DOUBT_SETTLE_SECONDS": "0.2",
-        "BRIDGE_QUIET_HOURS__ENABLED": "false",  # every event is sent at once, day or night
+        # Every event is sent at once, day or night: no quiet hours, no announcement night.
+        **always_day_env(),
         "BRIDGE_DELIVERY__RATE_LIMIT_PER_MINUTE": str(config.bridge_rate_limit_per_minute),
         "BRIDGE_DELIVERY__BREAKER_OPEN_SECONDS": "0.5",
         "BRIDGE_DELIVERY__BREAKER_MAX_OPEN_SECONDS": "2",
@@ -1391,7 +1399,7 @@ def _bridge_env(run: _Run, workdir: Path, run_id: str) -> dict[str, str]:
         for name, value in kept.items()
         if name.startswith(("BRIDGE_DELIVERY", "BRIDGE_ZALO__TIMEOUT"))
     }
-    return {**base, **kept}
+    return {**base, **kept}, dropped
 
 
 # ---------------------------------------------------------------------------- chaos

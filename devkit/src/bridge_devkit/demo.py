@@ -23,10 +23,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from bridge.app import message_context
-from bridge.preview import PreviewServer, load_catalog
 from bridge.settings import load_settings
+from bridge.templates.preview import PreviewServer, load_catalog
+from bridge_devkit.clock_settings import always_day_env
 from bridge_devkit.emulator import EmulatorConfig
-from bridge_devkit.kafka import LocalKafka
+from bridge_devkit.kafka import LocalKafka, stop_broker_in
+from bridge_devkit.processes import ProcessRecord
 from bridge_devkit.samples import (
     LINKING_CITIZEN,
     encode,
@@ -73,13 +75,37 @@ def _start_preview() -> PreviewServer:
     return server
 
 
+def next_run_number(workdir: Path) -> int:
+    """Count this run in ``workdir`` (1 for the first): its dossiers are new ones."""
+    counter = workdir / "run-number"
+    try:
+        previous = int(counter.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        previous = 0
+    counter.write_text(f"{previous + 1}\n", encoding="ascii")
+    return previous + 1
+
+
 class Demo:
-    """Starts the three processes, stops exactly those, newest first."""
+    """Starts the three processes, stops exactly those, newest first.
+
+    Each one is written down in ``processes.json`` as it starts: a run cut short (Ctrl-C twice,
+    a closed terminal, SIGKILL) leaves them there, and the next run stops them by PID first.
+    """
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.kafka: LocalKafka | None = None
+        self.record = ProcessRecord(workdir / "processes.json")
+
+    def stop_leftovers(self) -> None:
+        """Stop what an earlier, interrupted run in this directory left running."""
+        for name, pid in self.record.stop_leftovers():
+            _say(f"• stopped the {name} an earlier run left running (pid {pid})")
+        broker = stop_broker_in(self.workdir / "kafka")
+        if broker is not None:
+            _say(f"• stopped the Kafka broker an earlier run left running (pid {broker})")
 
     def start_kafka(self) -> str:
         existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -96,11 +122,12 @@ class Demo:
     def spawn(
         self, name: str, argv: list[str], env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
-        log = (self.workdir / f"{name}.log").open("wb")
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-        )
+        with (self.workdir / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            )
         self.processes.append((name, process))
+        self.record.add(name, process.pid)
         return process
 
     def start_emulator(self) -> str:
@@ -161,7 +188,7 @@ class Demo:
             "BRIDGE_ZALO__BASE_URL": zalo_url,
             "BRIDGE_ZALO__ACCESS_TOKEN": ACCESS_TOKEN,
             "BRIDGE_LOG__FORMAT": "json",
-            "BRIDGE_QUIET_HOURS__ENABLED": "false",  # the demo shows every message at once
+            **always_day_env(),  # the demo shows every message at once, at any hour
             **_citizen_env(),
         }
         self.spawn(
@@ -192,20 +219,26 @@ class Demo:
                 )
 
     def stop(self) -> None:
-        while self.processes:
-            name, process = self.processes.pop()
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            _say(f"  stopped {name} (pid {process.pid})")
-        if self.kafka is not None:
-            self.kafka.stop()
-            _say("  stopped the local Kafka broker")
-            self.kafka = None
+        """Stop what this run started; a second Ctrl-C meanwhile does not cut it short."""
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            while self.processes:
+                name, process = self.processes.pop()
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+                    try:
+                        process.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
+                self.record.remove(process.pid)
+                _say(f"  stopped {name} (pid {process.pid})")
+            if self.kafka is not None:
+                self.kafka.stop()
+                _say("  stopped the local Kafka broker")
+                self.kafka = None
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 async def _create_topics(bootstrap: str) -> None:
@@ -250,26 +283,66 @@ def _bubble(message: dict[str, Any], names: dict[str, str]) -> str:
 
 
 class Watcher:
-    """Prints, once each, the messages the emulator has accepted."""
+    """Prints, once each, the messages the emulator has accepted; counts this run's.
 
-    def __init__(self, zalo_url: str) -> None:
+    A message of this run names one of its dossiers. A notification about another dossier (an
+    event an interrupted earlier run published but did not see delivered) is shown too, marked,
+    and not counted.
+    """
+
+    def __init__(self, zalo_url: str, codes: set[str]) -> None:
         self.http = httpx.Client(base_url=zalo_url, timeout=5)
         self.names = {c.zalo_user_id: c.display_name for c in sample_citizens()}
         self.names[LINKING_CITIZEN.zalo_user_id] = LINKING_CITIZEN.display_name
+        self.codes = codes
+        self.notified = {c.zalo_user_id for c in sample_citizens()}
         self.shown = 0
+        self.messages: list[dict[str, Any]] = []
+
+    def ours(self, message: dict[str, Any]) -> bool:
+        """Whether ``message`` is about one of this run's dossiers."""
+        text = str(message.get("text") or "")
+        return any(code in text for code in self.codes)
+
+    def earlier(self, message: dict[str, Any]) -> bool:
+        """Whether ``message`` notifies about a dossier of an earlier run (not an example)."""
+        if message.get("user_id") not in self.notified:
+            return False  # the chat scene's answers name example codes
+        return not self.ours(message)
 
     def show_new(self) -> int:
+        """Print the messages not shown yet; the number of this run's messages so far."""
         messages = self.http.get("/_emulator/messages").json()["messages"]
         for message in messages[self.shown :]:
-            _say(_bubble(message, self.names))
+            bubble = _bubble(message, self.names)
+            if self.earlier(message):
+                bubble = "(an earlier run's dossier, delivered now)\n" + bubble
+            _say(bubble)
         self.shown = max(self.shown, len(messages))
-        return self.shown
+        self.messages = messages
+        return sum(1 for m in messages if self.ours(m))
 
     def wait_for(self, expected: int, timeout: float) -> int:
+        """Wait until ``expected`` messages of this run arrived; how many did."""
         deadline = time.monotonic() + timeout
-        while self.show_new() < expected and time.monotonic() < deadline:
+        while (ours := self.show_new()) < expected and time.monotonic() < deadline:
             time.sleep(0.2)
-        return self.shown
+        return ours
+
+    def wait_for_reply(self, user: str, after: int, naming: str | None, timeout: float) -> bool:
+        """Wait for a message to ``user`` past the first ``after`` that contains ``naming``.
+
+        With ``naming`` None, any message to ``user`` will do.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.show_new()
+            for message in self.messages[after:]:
+                text = str(message.get("text") or "")
+                if message.get("user_id") == user and (naming is None or naming in text):
+                    return True
+            time.sleep(0.2)
+        return False
 
 
 def _citizen_env() -> dict[str, str]:
@@ -290,11 +363,11 @@ def _citizen_says(text: str) -> None:
     _say("└" + "─" * (_WIDTH - 1))
 
 
-def _citizen_scene(
-    workdir: Path, bootstrap: str, zalo_url: str, bridge_url: str, watcher: Watcher
+def _citizen_scene(  # noqa: PLR0913 - where everything runs, and the run's number
+    workdir: Path, bootstrap: str, zalo_url: str, bridge_url: str, watcher: Watcher, *, run: int
 ) -> bool:
     """A citizen links her dossier in the chat, is notified, looks it up and unsubscribes."""
-    code = linking_case_code()
+    code = linking_case_code(run=run)
     qr_file = workdir / f"receipt-{code}.png"
     printed = subprocess.run(  # noqa: S603 - our own interpreter and arguments
         [sys.executable, "-m", "bridge", "qr", code, "--out", str(qr_file)],
@@ -314,24 +387,26 @@ def _citizen_scene(
     )
     user = LINKING_CITIZEN.zalo_user_id
 
-    steps: list[tuple[str | None, dict[str, Any] | None]] = [
+    # What she says, and what the OA's answer to her names (None: any answer, the welcome).
+    steps: list[tuple[str | None, dict[str, Any] | None, str | None]] = [
         (
             "(quét mã QR, bấm Quan tâm)",
             {"event_name": "follow", "display_name": LINKING_CITIZEN.display_name},
+            None,
         ),
-        (f"{code} {secret}", {"event_name": "user_send_text", "text": f"{code} {secret}"}),
-        (None, None),  # the dossier moves on: a case event on Kafka
-        ("Tra cứu", {"event_name": "user_send_text", "text": "Tra cứu"}),
-        (f"HUY {code}", {"event_name": "user_send_text", "text": f"HUY {code}"}),
+        (f"{code} {secret}", {"event_name": "user_send_text", "text": f"{code} {secret}"}, code),
+        (None, None, code),  # the dossier moves on: a case event on Kafka
+        ("Tra cứu", {"event_name": "user_send_text", "text": "Tra cứu"}, code),
+        (f"HUY {code}", {"event_name": "user_send_text", "text": f"HUY {code}"}, code),
     ]
-    for said, event in steps:
+    for said, event, answer_names in steps:
         before = watcher.shown
         if event is None:
-            asyncio.run(_publish_one(bootstrap, linking_sample_event()))
+            asyncio.run(_publish_one(bootstrap, linking_sample_event(run=run)))
         else:
             _citizen_says(str(said))
             admin.post("/_emulator/events", json={"user_id": user, **event}).raise_for_status()
-        if watcher.wait_for(before + 1, 20) <= before:
+        if not watcher.wait_for_reply(user, before, answer_names, 20):
             return False
         time.sleep(0.5)  # the latest-state row follows the message by a moment
     admin.close()
@@ -363,19 +438,23 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    demo.stop_leftovers()
+    run = next_run_number(demo.workdir)
     preview = _start_preview()
     try:
         bootstrap = demo.start_kafka()
         asyncio.run(_create_topics(bootstrap))
         zalo_url = demo.start_emulator()
         bridge_url = demo.start_bridge(bootstrap, zalo_url)
-        events = sample_events()
+        events = sample_events(run=run)
+        codes = {event["case"]["code"] for event in events}
         asyncio.run(_publish(bootstrap, events))
         _say(
-            f"• published {len(events)} sample case events of 4 dossiers, and 1 malformed record\n"
+            f"• run {run} in {args.workdir}: published {len(events)} sample case events of "
+            f"{len(codes)} new dossiers, and 1 malformed record\n"
         )
         _say("What the citizens received on Zalo:\n")
-        watcher = Watcher(zalo_url)
+        watcher = Watcher(zalo_url, codes | {linking_case_code(run=run)})
         shown = watcher.wait_for(len(events), args.timeout)
         _say(
             f"\n{shown} of {len(events)} messages delivered; "
@@ -384,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         if shown < len(events):
             _say(f"Not everything arrived: see {args.workdir / 'bridge.log'}")
             return 1
-        if not _citizen_scene(demo.workdir, bootstrap, zalo_url, bridge_url, watcher):
+        if not _citizen_scene(demo.workdir, bootstrap, zalo_url, bridge_url, watcher, run=run):
             _say(f"The chat scene did not complete: see {args.workdir / 'bridge.log'}")
             return 1
         if not args.once:

@@ -20,8 +20,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from bridge_devkit.clock_settings import require_explicit_clock
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Iterable, Mapping
+    from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping
 
 __all__ = [
     "BridgeProcess",
@@ -36,6 +38,7 @@ __all__ = [
     "peak_rss_bytes",
     "read_committed",
     "run_blocking",
+    "runs_bridge",
     "start_emulator_process",
     "supported_settings",
     "write_followers",
@@ -66,6 +69,16 @@ def run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
 # ---------------------------------------------------------------------------- processes
 
 
+def runs_bridge(argv: list[str]) -> bool:
+    """Whether ``argv`` starts the bridge (``python -m bridge run``, ``zalo-bridge run``)."""
+    for index, arg in enumerate(argv[:-1]):
+        if arg == "-m" and argv[index + 1] == "bridge":
+            return "run" in argv[index + 2 : index + 3]
+        if Path(arg).name == "zalo-bridge":
+            return argv[index + 1] == "run"
+    return False
+
+
 class Processes:
     """The processes a run started; stopped by their PID, newest first."""
 
@@ -73,7 +86,13 @@ class Processes:
         self._started: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def spawn(
-        self, name: str, argv: list[str], env: Mapping[str, str], log: Path
+        self,
+        name: str,
+        argv: list[str],
+        env: Mapping[str, str],
+        log: Path,
+        *,
+        lacks: Collection[str] = (),
     ) -> subprocess.Popen[bytes]:
         """Start `argv` with `env`, its output appended to `log`, and remember it.
 
@@ -82,10 +101,18 @@ class Processes:
             argv: The command.
             env: Its whole environment.
             log: Receives its stdout and stderr.
+            lacks: `BRIDGE_…` variables the bridge that will run does not have (an older one).
 
         Returns:
             The started process.
+
+        Raises:
+            ValueError: ``argv`` runs the bridge and ``env`` leaves its clock-dependent settings
+                (quiet hours, announcement nights) to the defaults: its behaviour would depend on
+                the hour (``clock_settings``).
         """
+        if runs_bridge(argv):
+            require_explicit_clock(env, f"{name} ({' '.join(argv[-6:])})", lacks)
         with log.open("ab") as handle:
             handle.write(f"\n--- {time.strftime('%H:%M:%S')} starting {name}\n".encode())
             handle.flush()
@@ -133,21 +160,25 @@ class BridgeProcess:
         log: Receives its output.
         say: Receives one line per notable event.
         broker_down: Tells whether the broker is down on purpose (exits then are expected).
+        lacks: `BRIDGE_…` variables the bridge that will run does not have (an older one).
     """
 
     _MAX_FAILED_STARTS = 5
     _RESTART_DELAY_S = 1.0
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the process, its environment and log, what to watch
         self,
         processes: Processes,
         env: Mapping[str, str],
         log: Path,
         say: Callable[[str], None],
+        *,
         broker_down: Callable[[], bool] = lambda: False,
+        lacks: Collection[str] = (),
     ) -> None:
         self._processes = processes
         self._env = env
+        self._lacks = tuple(lacks)
         self.log = log
         self._say = say
         self._broker_down = broker_down
@@ -170,7 +201,7 @@ class BridgeProcess:
         """Start the bridge on a free port (its health endpoints)."""
         port = free_port()
         argv = [sys.executable, "-m", "bridge", "run", "--host", "127.0.0.1", "--port", str(port)]
-        self.process = self._processes.spawn("bridge", argv, self._env, self.log)
+        self.process = self._processes.spawn("bridge", argv, self._env, self.log, lacks=self._lacks)
         self.url = f"http://127.0.0.1:{port}"
         self.starts += 1
         self._restart_at = None

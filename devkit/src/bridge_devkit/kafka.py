@@ -40,6 +40,7 @@ __all__ = [
     "generate_cluster_id",
     "main",
     "render_server_properties",
+    "stop_broker_in",
 ]
 
 DEFAULT_KAFKA_VERSION = "4.0.2"
@@ -822,15 +823,28 @@ def _cli_start(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cli_stop(args: argparse.Namespace) -> int:
-    workdir: Path = args.workdir.resolve()
+def stop_broker_in(workdir: Path, timeout: float = 30.0) -> int | None:
+    """Stop the broker whose pid file is in ``workdir`` (one left by an interrupted process).
+
+    Only a PID that still runs ``kafka.Kafka`` with that directory's properties is signalled.
+
+    Returns:
+        The stopped broker's PID, or None when none was running there.
+    """
+    workdir = workdir.resolve()
     pid = read_pid(workdir / PID_FILE)
     running = pid is not None and pid_alive(pid) and _is_broker_of(pid, workdir)
     if pid is not None and running:
-        _terminate_pid(pid, args.timeout)
+        _terminate_pid(pid, timeout)
     for name in (PID_FILE, BOOTSTRAP_FILE, SASL_BOOTSTRAP_FILE):  # stale once stopped
         (workdir / name).unlink(missing_ok=True)
-    say(f"stopped broker pid {pid}" if running else f"no broker running in {workdir}", err=True)
+    return pid if running else None
+
+
+def _cli_stop(args: argparse.Namespace) -> int:
+    workdir: Path = args.workdir.resolve()
+    pid = stop_broker_in(workdir, args.timeout)
+    say(f"stopped broker pid {pid}" if pid else f"no broker running in {workdir}", err=True)
     return 0
 
 

@@ -15,8 +15,8 @@ from faststream.kafka import KafkaBroker
 
 from bridge.errors import InvalidEventError
 from bridge.events import parse_event
-from bridge.mapping import MessageContext, render_message
-from bridge.settings import ProvinceSettings
+from bridge.templates import render_message
+from bridge.wording import MessageContext, ProvinceSettings
 
 if TYPE_CHECKING:
     from faststream.message import StreamMessage

@@ -11,6 +11,7 @@ from typing import Any
 __all__ = [
     "LINKING_CITIZEN",
     "SampleCitizen",
+    "dossier_number",
     "linking_case_code",
     "linking_sample_event",
     "sample_citizens",
@@ -59,13 +60,29 @@ def _case(
     }
 
 
-def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
+_RUN_STRIDE = 100
+"""Dossier numbers of run N are those of run 1 plus 100 × (N - 1)."""
+
+
+def dossier_number(first_run: int, run: int) -> str:
+    """The number ending a dossier code in run ``run``, whose first run's number was ``first_run``.
+
+    Each run of `make run` files new dossiers: events of a dossier already delivered by an
+    earlier run in the same checkout would be stale (their sequences already seen).
+    """
+    if run < 1:
+        raise ValueError(f"runs count from 1, not {run}")
+    return f"{first_run + _RUN_STRIDE * (run - 1):04d}"
+
+
+def sample_events(now: datetime | None = None, *, run: int = 1) -> list[dict[str, Any]]:
     """Events of four dossiers, in the order a one-stop-shop system would publish them.
 
     Marriage registration (received, in progress, result ready), a household-business
     registration (submitted online, received, fee requested), a construction permit (received,
     transferred, supplement requested, new appointment date) and a land-use certificate
-    (received, rejected at intake).
+    (received, rejected at intake). ``run`` numbers the run of `make run` in its checkout: each
+    run's dossiers are new ones (``dossier_number``).
     """
     start = (
         (now or datetime.now(UTC)).astimezone(VN).replace(hour=8, minute=0, second=0, microsecond=0)
@@ -80,7 +97,7 @@ def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
 
     an, bich, minh = (c.zalo_user_id for c in _CITIZENS)
     marriage = _case(
-        f"000.20.31.H56-{day}-0042",
+        f"000.20.31.H56-{day}-{dossier_number(42, run)}",
         "1.000894",
         "Đăng ký kết hôn",
         _AGENCY,
@@ -89,7 +106,7 @@ def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
         handling_department="Bộ phận Tư pháp - Hộ tịch",
     )
     business = _case(
-        f"000.20.31.H56-{day}-0043",
+        f"000.20.31.H56-{day}-{dossier_number(43, run)}",
         "1.004616",
         "Đăng ký thành lập hộ kinh doanh",
         _AGENCY,
@@ -98,7 +115,7 @@ def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
         handling_department="Phòng Kinh tế",
     )
     permit = _case(
-        f"000.00.00.H56-{day}-10571",
+        f"000.00.00.H56-{day}-{dossier_number(10571, run)}",
         "1.009972",
         "Cấp giấy phép xây dựng đối với công trình cấp III, cấp IV và nhà ở riêng lẻ",
         _PROVINCE_CENTRE,
@@ -107,7 +124,7 @@ def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
         handling_department="Sở Xây dựng",
     )
     land = _case(
-        f"000.00.00.H56-{day}-10572",
+        f"000.00.00.H56-{day}-{dossier_number(10572, run)}",
         "1.004227",
         "Đăng ký, cấp Giấy chứng nhận quyền sử dụng đất, quyền sở hữu nhà ở lần đầu",
         _PROVINCE_CENTRE,
@@ -218,7 +235,7 @@ LINKING_CITIZEN = SampleCitizen("8800112233445566", "Phạm Thị Dung")
 """The citizen of `make run`'s chat scene: not a follower yet, she scans the receipt's QR code."""
 
 
-def linking_sample_event(now: datetime | None = None) -> dict[str, Any]:
+def linking_sample_event(now: datetime | None = None, *, run: int = 1) -> dict[str, Any]:
     """The first event of the dossier `LINKING_CITIZEN` links in the chat (a birth registration).
 
     The event carries only her phone, as filed at the counter: it reaches her Zalo chat because
@@ -236,7 +253,7 @@ def linking_sample_event(now: datetime | None = None) -> dict[str, Any]:
         "source_system": "make-run",
         "sequence": 1,
         "case": _case(
-            linking_case_code(now),
+            linking_case_code(now, run=run),
             "1.001193",
             "Đăng ký khai sinh",
             _AGENCY,
@@ -250,7 +267,7 @@ def linking_sample_event(now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def linking_case_code(now: datetime | None = None) -> str:
-    """The dossier code printed on `LINKING_CITIZEN`'s receipt."""
+def linking_case_code(now: datetime | None = None, *, run: int = 1) -> str:
+    """The dossier code printed on `LINKING_CITIZEN`'s receipt (a new dossier each run)."""
     day = (now or datetime.now(UTC)).astimezone(VN).strftime("%y%m%d")
-    return f"000.20.31.H56-{day}-0077"
+    return f"000.20.31.H56-{day}-{dossier_number(77, run)}"

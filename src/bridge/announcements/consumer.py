@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from faststream import AckPolicy
 
-from bridge.consumer import lenient_parser, to_inbound_record
+from bridge.delivery.consumer import lenient_parser, to_inbound_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -16,13 +16,13 @@ if TYPE_CHECKING:
     from faststream.message import StreamMessage
 
     from bridge.announcements.intake import AnnouncementIntake
-    from bridge.delivery import InboundRecord
-    from bridge.settings import Settings
+    from bridge.announcements.settings import AnnouncementsConfig
+    from bridge.delivery.records import InboundRecord
 
 __all__ = ["announcement_group", "register_announcement_consumer"]
 
 
-def announcement_group(settings: Settings) -> str:
+def announcement_group(settings: AnnouncementsConfig) -> str:
     """The consumer group of the announcements topic."""
     return settings.announcements.consumer_group or f"{settings.kafka.consumer_group}-announcements"
 
@@ -38,7 +38,7 @@ async def _fetched(message: StreamMessage[Any]) -> _Fetched:
 
 
 def register_announcement_consumer(
-    broker: KafkaBroker, settings: Settings, intake: Callable[[], AnnouncementIntake]
+    broker: KafkaBroker, settings: AnnouncementsConfig, intake: Callable[[], AnnouncementIntake]
 ) -> None:
     """Subscribe ``intake`` to the announcements topic with manual acknowledgement.
 

@@ -21,8 +21,8 @@ from bridge.errors import (
     RetryableDeliveryError,
     TokenError,
 )
-from bridge.logs import get_logger
-from bridge.masking import pseudonymise
+from bridge.observability.logs import get_logger
+from bridge.observability.masking import pseudonymise
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from bridge.announcements.audience import Audience
     from bridge.announcements.contract import Announcement
     from bridge.announcements.store import AnnouncementStore, ClaimedRecipient
-    from bridge.delivery import MessageSender, RateLimiter
-    from bridge.quiet_hours import QuietWindow
+    from bridge.delivery.deliverer import MessageSender, RateLimiter
+    from bridge.quiet_hours.window import QuietWindow
 
 __all__ = ["FanOut", "FanOutPolicy", "FanOutStats"]
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bridge.announcements.contract import parse_announcement
+from bridge.delivery.faults import OutageWatch, backoff, infrastructure_of
+from bridge.delivery.outbox import OutboundRecord, dead_letter_of
 from bridge.errors import InvalidEventError, InvalidEventReason, StoreValueError, exception_name
-from bridge.faults import OutageWatch, backoff, infrastructure_of
-from bridge.logs import get_logger
-from bridge.masking import mask_text
-from bridge.outbox import OutboundRecord, dead_letter_of
+from bridge.observability.logs import get_logger
+from bridge.observability.masking import mask_text
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
     from bridge.announcements.contract import Announcement
     from bridge.announcements.store import AnnouncementStore
-    from bridge.delivery import InboundRecord
-    from bridge.faults import Outage
+    from bridge.delivery.faults import Outage
+    from bridge.delivery.records import InboundRecord
 
 __all__ = ["AnnouncementIntake"]
 
@@ -33,7 +33,8 @@ class AnnouncementIntake:
     """Handles one announcement record; returns once it is safe to acknowledge it.
 
     Every record reaches exactly one outcome in bounded time, by the rules of the case-state
-    records (``bridge.faults``). A valid announcement is stored (a redelivered one is recognised
+    records (``bridge.delivery.faults``). A valid announcement is stored (a redelivered one is
+    recognised
     by its id) and the fan-out is woken. A record that cannot be decoded, or whose values the
     store refuses, goes to the dead-letter topic at once with its bytes, key and headers, the
     reason and the exception class; one whose storing keeps failing for an unexpected reason

@@ -21,11 +21,11 @@ from bridge.announcements.audience import SqlAudience
 from bridge.announcements.fanout import FanOut, FanOutPolicy
 from bridge.announcements.intake import AnnouncementIntake
 from bridge.announcements.store import AnnouncementStore
+from bridge.delivery.flow import oa_rate_limiter
 from bridge.errors import DeliveryError
-from bridge.flow import oa_rate_limiter
-from bridge.kafka_security import client_options
-from bridge.logs import get_logger
-from bridge.quiet_hours import QuietWindow, parse_clock_time
+from bridge.kafka.security import client_options
+from bridge.observability.logs import get_logger
+from bridge.quiet_hours.window import QuietWindow, parse_clock_time
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,17 +33,17 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bridge.announcements.audience import Audience
-    from bridge.delivery import MessageSender, RateLimiter
-    from bridge.faults import Outage
-    from bridge.outbox import OutboundRecord
-    from bridge.settings import Settings
+    from bridge.announcements.settings import AnnouncementsConfig
+    from bridge.delivery.deliverer import MessageSender, RateLimiter
+    from bridge.delivery.faults import Outage
+    from bridge.delivery.outbox import OutboundRecord
 
 __all__ = ["AnnouncementService", "announcement_window"]
 
 _log = get_logger("bridge.announcements")
 
 
-def announcement_window(settings: Settings) -> QuietWindow:
+def announcement_window(settings: AnnouncementsConfig) -> QuietWindow:
     """The hours no non-urgent announcement goes out (22:00-06:00 by default)."""
     section = settings.announcements
     return QuietWindow(
@@ -69,7 +69,7 @@ class AnnouncementService:
 
     def __init__(  # noqa: PLR0913 - collaborators, all keyword-only
         self,
-        settings: Settings,
+        settings: AnnouncementsConfig,
         *,
         engine: AsyncEngine,
         sender: MessageSender,

@@ -1,35 +1,25 @@
-"""Ledger stores: SQLite for one replica, PostgreSQL for several; ``open_ledger`` picks one."""
+"""Generic persistence the wings' stores build on: engines, migrations, portable SQL, locks.
 
-from __future__ import annotations
+The stores themselves belong to their wings (the ledger to delivery, citizens to citizens, …).
+"""
 
-from typing import TYPE_CHECKING
+from bridge.store.conflicts import insert_ignoring_duplicates, materialised
+from bridge.store.database import open_engine
+from bridge.store.migrate import upgrade, upgrade_sync
+from bridge.store.settings import StoreSettings
+from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
+from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
 
-from bridge.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from bridge.ledger import Ledger
-
-__all__ = ["open_ledger"]
-
-
-async def open_ledger(url: str, *, pool_size: int = 10, migrate: bool = True) -> Ledger:
-    """Open the ledger at ``url``, bringing its schema to the newest version first.
-
-    Args:
-        url: ``sqlite:///path`` or ``postgresql://…``.
-        pool_size: PostgreSQL connections.
-        migrate: Run the schema migrations before opening (they are idempotent).
-    """
-    from bridge.store.migrate import upgrade  # noqa: PLC0415 - alembic is only needed here
-
-    if migrate:
-        await upgrade(url)
-    if url.startswith("sqlite:///"):
-        from bridge.store.sqlite import SqliteLedger  # noqa: PLC0415 - one backend per process
-
-        return SqliteLedger.open(url.removeprefix("sqlite:///"))
-    if url.startswith(("postgresql://", "postgres://")):
-        from bridge.store.postgres import PostgresLedger  # noqa: PLC0415 - one backend per process
-
-        return await PostgresLedger.open(url, pool_size=pool_size)
-    raise ConfigurationError("store.url must start with sqlite:/// or postgresql://")
+__all__ = [
+    "LOCK_WAIT_SECONDS",
+    "SqliteReads",
+    "StoreSettings",
+    "insert_ignoring_duplicates",
+    "is_busy",
+    "materialised",
+    "open_engine",
+    "prepare",
+    "sqlite_file",
+    "upgrade",
+    "upgrade_sync",
+]

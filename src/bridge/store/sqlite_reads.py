@@ -12,7 +12,7 @@ from sqlalchemy.dialects import sqlite
 
 from bridge.errors import StoreError
 from bridge.store.errors import CONVERTED, store_error
-from bridge.store.sqlite import LOCK_WAIT_SECONDS, is_busy
+from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
 
 if TYPE_CHECKING:
     from sqlalchemy.sql import Select

@@ -1,31 +1,23 @@
 """Message templates: Vietnamese defaults in the package, overridden per province and procedure."""
 
-from __future__ import annotations
-
-from functools import cache
-
-from bridge.errors import TemplateError
-from bridge.templates.registry import (
-    RenderedMessage,
-    TemplateRegistry,
-    TemplateRenderer,
-    build_registry,
-    load_registry,
-)
+from bridge.templates.builtin import BuiltinRenderer, package_registry, render_message
+from bridge.templates.preview import PreviewServer, load_catalog
+from bridge.templates.registry import RenderedMessage, TemplateRegistry, TemplateRenderer
+from bridge.templates.renderer import card_limits, load_registry, template_renderer
+from bridge.templates.settings import TemplatesConfig, TemplateSettings
 
 __all__ = [
+    "BuiltinRenderer",
+    "PreviewServer",
     "RenderedMessage",
     "TemplateRegistry",
     "TemplateRenderer",
+    "TemplateSettings",
+    "TemplatesConfig",
+    "card_limits",
+    "load_catalog",
     "load_registry",
     "package_registry",
+    "render_message",
+    "template_renderer",
 ]
-
-
-@cache
-def package_registry() -> TemplateRegistry:
-    """The package's default templates, compiled once (the tests validate them)."""
-    registry, problems = build_registry(None, label="package")
-    if problems:
-        raise TemplateError(problems)
-    return registry

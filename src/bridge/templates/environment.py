@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import StrictUndefined, pass_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from bridge.mapping import DATE_FORMAT, clip, format_vnd
 from bridge.templates.variables import RECORD_TYPES
+from bridge.wording import DATE_FORMAT, clip, format_vnd
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import TemplateError as JinjaTemplateError
 
-from bridge.errors import TemplateError, TemplateProblem
+from bridge.errors import TemplateProblem
 from bridge.events import CaseStateEvent, EventType
-from bridge.mapping import MAX_TEXT_LENGTH, CitizenMessage, clip
 from bridge.templates.environment import TIMEZONE_VARIABLE, template_environment
 from bridge.templates.files import (
     PACKAGE_SOURCE,
@@ -22,8 +21,8 @@ from bridge.templates.files import (
     package_layer,
     read_directory,
 )
-from bridge.templates.validation import CardLimits, validate_registry
 from bridge.templates.variables import message_variables
+from bridge.wording import MAX_TEXT_LENGTH, CitizenMessage, clip
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -32,8 +31,8 @@ if TYPE_CHECKING:
     from jinja2 import Template
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from bridge.mapping import MessageContext
     from bridge.templates.files import CardModel
+    from bridge.wording import MessageContext
 
 __all__ = [
     "CardRow",
@@ -42,8 +41,8 @@ __all__ = [
     "TemplateRegistry",
     "TemplateRenderer",
     "TemplateSet",
+    "build_registry",
     "entry_name",
-    "load_registry",
 ]
 
 HEADLINE = "headline"
@@ -335,32 +334,6 @@ def build_registry(
         if layer.content.description:
             registry.descriptions[code] = layer.content.description
     return registry, problems
-
-
-def load_registry(
-    directory: Path | None,
-    *,
-    label: str,
-    context: MessageContext,
-    limits: CardLimits | None = None,
-) -> TemplateRegistry:
-    """Load, compile and validate the templates; the service must not start without them.
-
-    Args:
-        directory: The province's template directory (``messages.yaml``,
-            ``procedure-<code>.yaml``), layered over the package defaults; None for the defaults.
-        label: Names the province in template versions (its slug).
-        context: The province's wording settings, used to check lengths with real values.
-        limits: Zalo's card limits (UNCERTAIN, from the settings).
-
-    Raises:
-        TemplateError: Listing every problem, each naming the file, the template and the key.
-    """
-    registry, problems = build_registry(directory, label=label)
-    problems = validate_registry(registry, context, problems, limits)
-    if problems:
-        raise TemplateError(problems)
-    return registry
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,17 +11,17 @@ from jinja2 import nodes
 
 from bridge.errors import TemplateProblem
 from bridge.events import CaseState, EventType
-from bridge.mapping import MAX_TEXT_LENGTH
 from bridge.templates.environment import TIMEZONE_VARIABLE, template_environment
 from bridge.templates.samples import Variant, sample_event
 from bridge.templates.variables import Schema, message_variables, variable_schema
+from bridge.wording import MAX_TEXT_LENGTH
 
 if TYPE_CHECKING:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from bridge.mapping import MessageContext
     from bridge.templates.files import TemplateMessageModel
     from bridge.templates.registry import TemplateRegistry, TemplateSet
+    from bridge.wording import MessageContext
 
 __all__ = [
     "MAX_ROW_KEY",

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from bridge.events import CaseState, CaseStateEvent
 
 if TYPE_CHECKING:
-    from bridge.mapping import MessageContext
+    from bridge.wording import MessageContext
 
 __all__ = [
     "CLOSED_STATES",

@@ -8,8 +8,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-
 from bridge.errors import (
     AccountError,
     DeliveryError,
@@ -19,14 +17,26 @@ from bridge.errors import (
     TokenError,
 )
 from bridge.zalo.codes import classify_error, classify_zns_error
+from bridge.zalo.transport_failures import classify_transport_failure
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-__all__ = ["SendReceipt", "StaticToken", "TokenSource", "ZaloClient", "normalise_phone"]
+    import httpx
+
+__all__ = [
+    "OaProfile",
+    "SendReceipt",
+    "StaticToken",
+    "TokenSource",
+    "ZaloClient",
+    "normalise_phone",
+]
 
 CS_MESSAGE_PATH = "/v3.0/oa/message/cs"
 CONVERSATION_PATH = "/v2.0/oa/conversation"
+OA_INFO_PATH = "/v2.0/oa/getoa"
+"""The OA's own profile: the cheapest call that needs the token (reference §8, VERIFIED)."""
 TEMPLATE_UID_PATH = "/v3.0/oa/message/template"
 """ZBS template by user id: UNCERTAIN (reference §1), hence configurable."""
 TEMPLATE_PHONE_PATH = "/message/template"
@@ -85,6 +95,16 @@ class SendReceipt:
     sent_time: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class OaProfile:
+    """What Zalo says about the OA itself; any field Zalo leaves out is None."""
+
+    oa_id: str | None
+    name: str | None
+    oa_type: int | None
+    """2 for a Business OA, 4 for a Government OA (reference §1.5)."""
+
+
 class ZaloClient:
     """The OA API as bridge uses it.
 
@@ -101,6 +121,9 @@ class ZaloClient:
         template_uid_path: Path of the template message by user id (UNCERTAIN).
         classify_zns: Turns the ZNS host's error codes into exceptions (``zns_classifier`` with
             the configured overrides of the UNCERTAIN numbers).
+        deadline_seconds: The longest one request may take, whatever its progress (httpx's
+            timeouts bound each connect, read or write, not the whole exchange); None: no bound.
+            A request cut off by it is in doubt.
     """
 
     def __init__(  # noqa: PLR0913 - the client, its token and the UNCERTAIN endpoint knobs
@@ -112,8 +135,10 @@ class ZaloClient:
         business_base_url: str = BUSINESS_BASE_URL,
         template_uid_path: str = TEMPLATE_UID_PATH,
         classify_zns: Callable[[int, str], DeliveryError] = classify_zns_error,
+        deadline_seconds: float | None = None,
     ) -> None:
         self._http = http
+        self._deadline = deadline_seconds
         self._tokens = tokens
         self._urls: dict[str, httpx.URL] = {}
         self._template_by_phone = str(business_base_url).rstrip("/") + TEMPLATE_PHONE_PATH
@@ -138,8 +163,10 @@ class ZaloClient:
 
         Raises:
             TokenError: No token is configured, or Zalo refused it even after a refresh.
-            DeliveryInDoubtError: The request left, but no answer came back.
-            RetryableDeliveryError: Nothing was sent (connection refused, HTTP 5xx, -32, …).
+            DeliveryInDoubtError: The request may have left, but no answer came back (read
+                timeout, reset, malformed answer, any unforeseen transport error).
+            RetryableDeliveryError: Nothing was sent (connection refused, DNS, TLS, connect
+                timeout), or Zalo asks to retry (HTTP 5xx, 429, -32, …).
             RecipientUnreachableError, MessageRejectedError, AccountError: per the error code.
         """
         body = {"recipient": {"user_id": user_id}, "message": {"text": text}}
@@ -234,6 +261,29 @@ class ZaloClient:
                 return None
         return None
 
+    async def oa_profile(self) -> OaProfile:
+        """Read the OA's profile (``GET /v2.0/oa/getoa``): sends nothing to anyone, costs no quota.
+
+        The circuit breaker's background probe calls it to learn whether Zalo answers again and
+        takes the token.
+
+        Returns:
+            The profile.
+
+        Raises:
+            The same errors as ``send_text``; ``DeliveryInDoubtError`` here only means that no
+            answer came (nothing was sent).
+        """
+        data = await self._call("GET", OA_INFO_PATH)
+        if not isinstance(data, dict):
+            data = {}
+        oa_id, name, oa_type = data.get("oaid"), data.get("name"), data.get("oa_type")
+        return OaProfile(
+            oa_id=str(oa_id) if isinstance(oa_id, str | int) else None,
+            name=name if isinstance(name, str) else None,
+            oa_type=oa_type if isinstance(oa_type, int) and not isinstance(oa_type, bool) else None,
+        )
+
     async def _call(
         self,
         method: str,
@@ -268,15 +318,12 @@ class ZaloClient:
     ) -> Any:
         headers = {"access_token": token}
         try:
-            async with self._slots:
+            async with self._slots, asyncio.timeout(self._deadline):
                 response = await self._http.request(
                     method, self._url(path), json=json_body, params=params, headers=headers
                 )
-        except httpx.ConnectError as exc:
-            raise RetryableDeliveryError(f"cannot connect to Zalo: {exc!r}") from exc
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            # Apart from a refused connection we cannot tell whether Zalo got the request.
-            raise DeliveryInDoubtError(f"no answer from Zalo: {exc!r}") from exc
+        except Exception as exc:  # every transport failure is converted, by its cause
+            raise _transport_error(exc) from exc
         if response.status_code >= 500 or response.status_code == 429:  # noqa: PLR2004 - HTTP codes
             raise RetryableDeliveryError(f"Zalo answered HTTP {response.status_code}")
         if response.status_code != 200:  # noqa: PLR2004 - HTTP OK
@@ -313,6 +360,18 @@ def _receipt(data: Any, id_fields: tuple[str, ...]) -> SendReceipt:
         user_id=str(user) if user is not None else None,
         sent_time=str(sent) if sent is not None else None,
     )
+
+
+def _transport_error(exc: Exception) -> RetryableDeliveryError:
+    """The delivery error for a call that failed below HTTP, decided by the underlying cause.
+
+    Only a request that cannot have left (refused, DNS, TLS, connect timeout) is retried as not
+    sent; any other failure, including one nobody foresaw, leaves the send in doubt.
+    """
+    failure = classify_transport_failure(exc)
+    if failure.sent:
+        return DeliveryInDoubtError(f"no answer from Zalo: {failure}")
+    return RetryableDeliveryError(f"cannot reach Zalo, nothing sent: {failure}")
 
 
 def _http_error(status: int) -> DeliveryError:

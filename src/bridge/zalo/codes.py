@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 __all__ = [
+    "ACCOUNT_WIDE_CODES",
     "ERROR_CLASSES",
     "WINDOW_CODES",
     "ZNS_ERROR_CLASSES",
@@ -66,6 +67,11 @@ ERROR_CLASSES: dict[int, type[DeliveryError]] = {
     -320: AccountError,  # no Zalo Cloud Account linked
     -321: AccountError,  # Zalo Cloud Account out of money
 }
+
+ACCOUNT_WIDE_CODES = frozenset({-204, -205, -219})
+"""Account errors about the OA or the app as a whole (disabled, missing, removed): every API
+refuses them. The other account codes may concern one API only (not authorised, not for this
+type of OA, tier too low), so the OA profile read answering one of them says little of sending."""
 
 WINDOW_CODES = frozenset({-230, -232})
 """Outside the CS interaction window: the cascade moves on to a template message."""

@@ -12,15 +12,15 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from bridge.errors import OAuthError, TokenStoreError
-from bridge.logs import get_logger
+from bridge.observability.logs import get_logger
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
     from tenacity import RetryCallState
 
-    from bridge.store.tokens import StoredTokens, TokenPair, TokenStore
     from bridge.zalo.oauth import ZaloOAuth
+    from bridge.zalo.token_store import StoredTokens, TokenPair, TokenStore
 
 __all__ = ["ManagedToken", "describe_error", "refresh_due_at"]
 

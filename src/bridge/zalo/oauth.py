@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import httpx
-
 from bridge.errors import OAuthError
-from bridge.store.tokens import TokenPair
+from bridge.zalo.token_store import TokenPair
+from bridge.zalo.transport_failures import classify_transport_failure
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    import httpx
 
 __all__ = [
     "PERMISSION_PATH",
@@ -171,9 +172,16 @@ class ZaloOAuth:
             response = await self._http.post(
                 TOKEN_PATH, data=dict(form), headers={"secret_key": self._secret}
             )
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # every transport failure is converted, by its cause
+            failure = classify_transport_failure(exc)
+            if failure.sent:
+                raise OAuthError(
+                    f"no answer from Zalo OAuth (the grant may have been used): {failure}",
+                    transient=True,
+                    in_doubt=True,
+                ) from exc
             raise OAuthError(
-                f"no answer from Zalo OAuth: {type(exc).__name__}", transient=True
+                f"cannot reach Zalo OAuth, nothing sent: {failure}", transient=True
             ) from exc
         if response.status_code != 200:  # noqa: PLR2004 - Zalo answers everything with 200
             raise OAuthError(

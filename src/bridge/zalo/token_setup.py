@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bridge.errors import ConfigurationError
-from bridge.store.token_cipher import TokenCipher
-from bridge.store.tokens import TokenStore
 from bridge.zalo.managed_token import ManagedToken
 from bridge.zalo.oauth import TokenLifetimes, ZaloOAuth
+from bridge.zalo.token_cipher import TokenCipher
+from bridge.zalo.token_store import TokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bridge.settings import Settings, ZaloSettings
+    from bridge.zalo.settings import TokensConfig, ZaloSettings
 
 __all__ = ["managed_tokens_enabled", "open_managed_token", "open_oauth", "open_token_store"]
 
@@ -31,7 +31,7 @@ def _required(value: str | None, name: str) -> str:
     return value
 
 
-async def open_token_store(settings: Settings) -> TokenStore:
+async def open_token_store(settings: TokensConfig) -> TokenStore:
     """Open (and migrate) the token store in ``store.url``.
 
     The row lock is waited for longer than a refresh call may last, so a replica waiting behind
@@ -70,7 +70,7 @@ def open_oauth(zalo: ZaloSettings) -> tuple[ZaloOAuth, httpx.AsyncClient]:
 
 
 async def open_managed_token(
-    settings: Settings, *, owner: str, on_health: Callable[[bool], None] | None = None
+    settings: TokensConfig, *, owner: str, on_health: Callable[[bool], None] | None = None
 ) -> ManagedToken:
     """The managed token source of ``settings``, started (its refresher runs until ``stop``)."""
     zalo = settings.zalo

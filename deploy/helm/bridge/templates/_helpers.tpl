@@ -234,14 +234,48 @@ An explicit terminationGracePeriodSeconds shorter than that fails the render.
 {{- end }}
 
 {{/*
+Whether a persistent volume is mounted at the data directory: a new claim or an existing one.
+*/}}
+{{- define "bridge.persistent" -}}
+{{- if or .Values.persistence.enabled .Values.persistence.existingClaim }}true{{ end }}
+{{- end }}
+
+{{/*
+The database URL when the chart creates the Secret (it cannot read an existing one), else "".
+*/}}
+{{- define "bridge.knownDatabaseUrl" -}}
+{{- if and .Values.secrets.create (not .Values.secrets.existingSecret) }}
+{{- .Values.secrets.values.databaseUrl | default "" }}
+{{- end }}
+{{- end }}
+
+{{/*
+The database engine: database.engine, or what secrets.values.databaseUrl names. Fails when neither
+tells (an existing Secret), or when they disagree.
+*/}}
+{{- define "bridge.databaseEngine" -}}
+{{- $url := include "bridge.knownDatabaseUrl" . }}
+{{- $fromUrl := "" }}
+{{- if hasPrefix "sqlite:" $url }}{{ $fromUrl = "sqlite" }}
+{{- else if or (hasPrefix "postgresql:" $url) (hasPrefix "postgres:" $url) }}{{ $fromUrl = "postgresql" }}
+{{- end }}
+{{- $declared := .Values.database.engine | default "" }}
+{{- if and $declared $fromUrl (ne $declared $fromUrl) }}
+{{- fail (printf "database.engine is %s but secrets.values.databaseUrl is a %s URL: make them agree" $declared $fromUrl) }}
+{{- end }}
+{{- $engine := $declared | default $fromUrl }}
+{{- if not $engine }}
+{{- fail "database.engine is required with secrets.existingSecret: the chart cannot read the Secret's database-url; set postgresql, or sqlite (which also needs persistence.enabled or persistence.existingClaim)" }}
+{{- end }}
+{{- $engine }}
+{{- end }}
+
+{{/*
 Checks across values that the JSON schema cannot express.
 */}}
 {{- define "bridge.validate" -}}
 {{- if and .Values.autoscaling.enabled .Values.keda.enabled }}
 {{- fail "autoscaling.enabled and keda.enabled are exclusive: KEDA creates its own HorizontalPodAutoscaler" }}
-{{- end }}
-{{- if and .Values.persistence.enabled (or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled .Values.keda.enabled) }}
-{{- fail "persistence (SQLite on a volume) allows one replica only: use PostgreSQL (secrets databaseUrl) for several, or set replicaCount: 1 without autoscaling" }}
 {{- end }}
 {{- if and (not .Values.secrets.existingSecret) (not .Values.secrets.create) }}
 {{- fail "set secrets.existingSecret, or secrets.create: true with secrets.values" }}
@@ -252,5 +286,19 @@ Checks across values that the JSON schema cannot express.
 {{- fail (printf "secrets.values.%s is required when the chart creates the Secret (or set secrets.existingSecret)" .value) }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- $engine := include "bridge.databaseEngine" . }}
+{{- $persistent := include "bridge.persistent" . }}
+{{- if and (eq $engine "sqlite") (not $persistent) }}
+{{- fail "the database is SQLite (database.engine, secrets.values.databaseUrl) but persistence.enabled is false and persistence.existingClaim is empty: on an emptyDir the ledger, the citizens' links and the OA tokens would vanish with the pod, and a restart would send every message again. Set persistence.enabled: true (or persistence.existingClaim), or use PostgreSQL" }}
+{{- end }}
+{{- if eq $engine "sqlite" }}
+{{- $path := (include "bridge.knownDatabaseUrl" .) | trimPrefix "sqlite:///" }}
+{{- if and $path (or (and (hasPrefix "/" $path) (not (hasPrefix (printf "%s/" (include "bridge.dataDir" .)) $path))) (contains ".." $path)) }}
+{{- fail (printf "secrets.values.databaseUrl puts the SQLite file at %s, outside the persistent volume at %s: use sqlite:///%s/ledger.sqlite3" $path (include "bridge.dataDir" .) (include "bridge.dataDir" .)) }}
+{{- end }}
+{{- end }}
+{{- if and (or $persistent (eq $engine "sqlite")) (or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled .Values.keda.enabled) }}
+{{- fail "persistence and SQLite (one file on a ReadWriteOnce volume) allow one replica only: use PostgreSQL (secrets databaseUrl, database.engine: postgresql) for several, or set replicaCount: 1 without autoscaling" }}
 {{- end }}
 {{- end }}

@@ -4,16 +4,12 @@ from bridge_devkit.emulator.clock import Clock, ManualClock, system_clock
 from bridge_devkit.emulator.config import DEV_ACCESS_TOKEN, EmulatorConfig, RuntimeSettings
 from bridge_devkit.emulator.conversation import CONVERSATION_PATH
 from bridge_devkit.emulator.followers import Follower
-from bridge_devkit.emulator.oauth import (
-    OAUTH_PERMISSION_PATH,
-    OAUTH_TOKEN_PATH,
-    OAuthConfig,
-    OAuthErrorKind,
-    pkce_challenge,
-)
+from bridge_devkit.emulator.oa_info import OA_INFO_PATH
+from bridge_devkit.emulator.oauth import OAUTH_PERMISSION_PATH, OAUTH_TOKEN_PATH
+from bridge_devkit.emulator.oauth_store import OAuthConfig, OAuthErrorKind, pkce_challenge
 from bridge_devkit.emulator.runner import RunningEmulator, start_emulator
 from bridge_devkit.emulator.state import EmulatorState
-from bridge_devkit.emulator.templates import (
+from bridge_devkit.emulator.template_store import (
     TEMPLATE_PHONE_PATH,
     TEMPLATE_UID_PATH,
     Template,
@@ -34,6 +30,7 @@ __all__ = [
     "DEV_ACCESS_TOKEN",
     "OAUTH_PERMISSION_PATH",
     "OAUTH_TOKEN_PATH",
+    "OA_INFO_PATH",
     "TEMPLATE_PHONE_PATH",
     "TEMPLATE_UID_PATH",
     "Clock",

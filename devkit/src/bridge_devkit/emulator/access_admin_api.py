@@ -28,9 +28,10 @@ from bridge_devkit.emulator.access_views import (
 )
 from bridge_devkit.emulator.events import emit_events
 from bridge_devkit.emulator.keys import DISPATCHER_KEY, STATE_KEY
-from bridge_devkit.emulator.oauth import RefreshTokenSource
+from bridge_devkit.emulator.oauth_store import RefreshTokenSource
 from bridge_devkit.emulator.responses import json_response
 from bridge_devkit.emulator.webhook import EventStatus
+from bridge_devkit.emulator.zalo_api import base_url_of
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -195,6 +196,12 @@ async def _update_zbs(request: web.Request) -> web.Response:
         settings.phones_without_account = set(patch.phones_without_account)
     if patch.token_error is not None:
         settings.token_error = patch.token_error
+    if patch.admin_phones is not None:
+        settings.admin_phones = set(patch.admin_phones)
+    if patch.dev_quota is not None:
+        settings.dev_quota = patch.dev_quota
+    if patch.dev_mode_receipts is not None:
+        settings.dev_mode_receipts = patch.dev_mode_receipts
     return json_response(zbs_view(state.templates, state.clock()))
 
 
@@ -257,9 +264,10 @@ async def _post_events(request: web.Request) -> web.Response:
     now = state.clock()
     events: list[WebhookEvent] = []
     problem = None
+    base_url = base_url_of(request)
     for item in payload.items():
         try:
-            events += emit_events(state, item.to_spec(), now)
+            events += emit_events(state, item.to_spec(base_url), now)
         except ValueError as exc:  # the events before this one stand
             problem = str(exc)
             break

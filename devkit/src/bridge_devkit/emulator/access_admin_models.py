@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
-from bridge_devkit.emulator.events import EventSpec
-from bridge_devkit.emulator.oauth import OAuthErrorKind, is_code_challenge, pkce_challenge
-from bridge_devkit.emulator.templates import Template, TemplateParam, normalise_phone
+from bridge_devkit.emulator import media
+from bridge_devkit.emulator.events import AttachmentSpec, EventSpec
+from bridge_devkit.emulator.oauth_store import OAuthErrorKind, is_code_challenge, pkce_challenge
+from bridge_devkit.emulator.template_store import Template, TemplateParam, normalise_phone
 from bridge_devkit.emulator.webhook import SignatureFirstTerm, SignatureSecret
 
 __all__ = [
+    "AttachmentIn",
     "CodeIn",
     "EventIn",
     "EventsIn",
+    "GenerateIn",
     "OAuthConfigPatch",
     "RefreshTokenIn",
     "TemplateIn",
@@ -150,8 +155,13 @@ class ZbsPatch(_Strict):
         default=None, description="Replaces the set; each number in a form the API accepts."
     )
     token_error: NegativeCode | None = None
+    admin_phones: list[str] | None = Field(
+        default=None, description="Replaces the set of admins (development mode)."
+    )
+    dev_quota: int | None = Field(default=None, ge=0, description="Development sends a day.")
+    dev_mode_receipts: bool | None = None
 
-    @field_validator("phones_without_account")
+    @field_validator("phones_without_account", "admin_phones")
     @classmethod
     def _valid_phones(cls, phones: list[str] | None) -> list[str] | None:
         if phones is None:
@@ -187,14 +197,110 @@ class WebhookPatch(_Strict):
         return url
 
 
+class GenerateIn(_Strict):
+    """A file for the emulator to make (`media.generate`)."""
+
+    kind: Literal["jpeg", "png", "png_bomb", "gif", "pdf", "docx", "bytes"]
+    width: int | None = Field(default=None, ge=1)
+    height: int | None = Field(default=None, ge=1)
+    exif_gps: bool | None = Field(default=None, description="jpeg: add EXIF with a GPS fix.")
+    text: str | None = Field(default=None, description="pdf, docx: the text shown.")
+    size: int | None = Field(default=None, ge=0, le=200 * 1024 * 1024)
+    seed: int | None = None
+
+    def make(self) -> tuple[bytes, str]:
+        """Make the file; return its bytes and extension.
+
+        Raises:
+            ValueError: For options the kind does not take.
+        """
+        options = self.model_dump(exclude={"kind"}, exclude_none=True)
+        return media.generate(self.kind, **options)
+
+
+class AttachmentIn(_Strict):
+    """The attachment of a `user_send_*` event (part 2 §2.2)."""
+
+    content_base64: str | None = Field(default=None, description="The file's bytes, base64.")
+    generate: GenerateIn | None = Field(default=None, description="Or a file to make.")
+    url: str | None = Field(default=None, description="Or a URL to send as is (not hosted).")
+    name: str | None = Field(default=None, min_length=1, description="The file name.")
+    content_type: str | None = None
+    thumbnail: str | None = None
+    description: str | None = None
+    title: str | None = None
+    latitude: str | None = None
+    longitude: str | None = None
+    sticker_id: str | None = None
+    size_as_number: bool = False
+    omit: bool = Field(default=False, description="Send the event without `attachments`.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        sources = [self.content_base64, self.generate, self.url]
+        if sum(source is not None for source in sources) > 1:
+            raise ValueError("give at most one of content_base64, generate, url")
+        return self
+
+    def to_spec(self) -> AttachmentSpec:
+        """Build the event's attachment (decoding or making the bytes).
+
+        Raises:
+            ValueError: For bad base64 or generator options.
+        """
+        data = None
+        name = self.name
+        if self.content_base64 is not None:
+            try:
+                data = base64.b64decode(self.content_base64, validate=True)
+            except binascii.Error as exc:
+                raise ValueError(f"content_base64 is not base64: {exc}") from exc
+        elif self.generate is not None:
+            data, extension = self.generate.make()
+            name = name or f"{self.generate.kind}.{extension}"
+        return AttachmentSpec(
+            data=data,
+            url=self.url,
+            name=name,
+            content_type=self.content_type,
+            thumbnail=self.thumbnail,
+            description=self.description,
+            title=self.title,
+            latitude=self.latitude,
+            longitude=self.longitude,
+            sticker_id=self.sticker_id,
+            size_as_number=self.size_as_number,
+            omit=self.omit,
+        )
+
+
+EventName = Literal[
+    "user_send_text",
+    "user_send_image",
+    "user_send_gif",
+    "user_send_file",
+    "user_send_link",
+    "user_send_location",
+    "user_send_sticker",
+    "user_send_audio",
+    "user_send_video",
+    "user_send_business_card",
+    "user_submit_info",
+    "follow",
+    "unfollow",
+    "user_received_message",
+    "user_seen_message",
+]
+
+
 class EventIn(_Strict):
     """Something an emulated user did (`POST /_emulator/events`)."""
 
-    event_name: Literal[
-        "user_send_text", "follow", "unfollow", "user_received_message", "user_seen_message"
-    ]
+    event_name: EventName
     user_id: str | None = Field(default=None, min_length=1)
-    text: str | None = Field(default=None, min_length=1, description="For user_send_text.")
+    text: str | None = Field(
+        default=None, min_length=1, description="user_send_text; the caption of a media event."
+    )
     msg_ids: list[Annotated[str, Field(min_length=1)]] | None = Field(
         default=None, description="For receipts; default: the user's newest accepted message."
     )
@@ -204,9 +310,19 @@ class EventIn(_Strict):
     timestamp: str | None = Field(
         default=None, pattern=r"^\d{1,16}$", description="Epoch ms string; default: now."
     )
+    attachment: AttachmentIn | None = Field(
+        default=None, description="user_send_* with an attachment; a file is made if absent."
+    )
+    info: dict[str, str] | None = Field(default=None, description="user_submit_info.")
+    info_shape: Literal["flat", "full_address"] = "flat"
+    force: bool = Field(default=False, description="user_submit_info without a request.")
 
-    def to_spec(self) -> EventSpec:
-        """Build the event spec."""
+    def to_spec(self, base_url: str = "") -> EventSpec:
+        """Build the event spec.
+
+        Raises:
+            ValueError: For an attachment whose bytes cannot be had.
+        """
         return EventSpec(
             event_name=self.event_name,
             user_id=self.user_id,
@@ -216,6 +332,11 @@ class EventIn(_Strict):
             display_name=self.display_name,
             user_id_by_app=self.user_id_by_app,
             timestamp=self.timestamp,
+            attachment=None if self.attachment is None else self.attachment.to_spec(),
+            info=self.info,
+            info_shape=self.info_shape,
+            force=self.force,
+            base_url=base_url,
         )
 
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 from bridge_devkit.emulator.clock import to_iso
 
 if TYPE_CHECKING:
-    from bridge_devkit.emulator.oauth import (
+    from bridge_devkit.emulator.oauth_store import (
         AuthorizationCode,
         OAuthSettings,
         RefreshAttempt,
         RefreshToken,
     )
-    from bridge_devkit.emulator.templates import Template, TemplateStore
+    from bridge_devkit.emulator.template_store import Template, TemplateStore
     from bridge_devkit.emulator.webhook import DeliveryAttempt, WebhookEvent, WebhookOutbox
 
 __all__ = [
@@ -111,6 +111,9 @@ def zbs_view(store: TemplateStore, now: float) -> dict[str, object]:
         "remaining_today": store.remaining(now),
         "phones_without_account": sorted(settings.phones_without_account),
         "token_error": settings.token_error,
+        "admin_phones": sorted(settings.admin_phones),
+        "dev_quota": settings.dev_quota,
+        "dev_mode_receipts": settings.dev_mode_receipts,
     }
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
 from bridge_devkit.emulator.codes import message_for
+from bridge_devkit.emulator.config import CountOverLimit
 from bridge_devkit.emulator.faults import DelayFault, DropFault, ErrorFault, HttpFault
 from bridge_devkit.emulator.followers import Follower
-from bridge_devkit.emulator.templates import ZNS_MESSAGES
+from bridge_devkit.emulator.template_store import ZNS_MESSAGES
 from bridge_devkit.emulator.tokens import ACCESS_TOKEN_LIFETIME_S
 
 __all__ = [
@@ -132,7 +133,20 @@ class ErrorFaultIn(_FaultBase):
     """Answer a Zalo error code (HTTP 200)."""
 
     kind: Literal["error"]
-    error: int = Field(lt=0, description="A negative Zalo error code, e.g. -200.")
+    error: int = Field(
+        description=(
+            "A Zalo error code, e.g. -200; not 0. Positive codes (216, 401) are the sign "
+            "variants one integration saw (part 2 §7.2)."
+        )
+    )
+
+    @field_validator("error")
+    @classmethod
+    def _not_success(cls, error: int) -> int:
+        if error == 0:
+            raise ValueError("error must not be 0 (success)")
+        return error
+
     message: str | None = Field(default=None, description="Override of Zalo's message text.")
 
     def to_fault(self) -> ErrorFault:
@@ -210,6 +224,19 @@ class ConfigPatch(_Strict):
     interaction_window_days: float | None = Field(default=None, gt=0)
     include_quota: bool | None = None
     max_text_length: int | None = Field(default=None, ge=1)
+    oa_name: str | None = Field(default=None, min_length=1)
+    max_buttons: int | None = Field(default=None, ge=1)
+    max_button_title_length: int | None = Field(default=None, ge=1)
+    max_query_payload_length: int | None = Field(default=None, ge=1)
+    max_list_elements: int | None = Field(default=None, ge=1)
+    max_request_title_length: int | None = Field(default=None, ge=1)
+    max_request_subtitle_length: int | None = Field(default=None, ge=1)
+    button_templates: bool | None = None
+    conversation_count_over_limit: CountOverLimit | None = None
+    error_code_overrides: dict[int, int] | None = Field(
+        default=None,
+        description="Code → code to answer instead (replaces the whole map; {} clears it).",
+    )
 
 
 class TokenIn(_Strict):

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bridge_devkit.emulator.access_admin_api import add_access_admin_routes
 from bridge_devkit.emulator.admin_api import add_admin_routes
+from bridge_devkit.emulator.citizen_api import add_citizen_routes
 from bridge_devkit.emulator.keys import DISPATCHER_KEY, STATE_KEY
 from bridge_devkit.emulator.oauth_api import add_oauth_routes
 from bridge_devkit.emulator.responses import json_errors_middleware
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
-MAX_BODY_BYTES = 1024 * 1024
-"""Largest request body accepted (aiohttp answers 413 above it)."""
+MAX_BODY_BYTES = 64 * 1024 * 1024
+"""Largest request body accepted (aiohttp answers 413 above it): room for uploads over Zalo's
+limits, so that those get Zalo's -210 rather than a gateway's 413."""
 
 
 def create_app(state: EmulatorState) -> web.Application:
@@ -35,4 +37,5 @@ def create_app(state: EmulatorState) -> web.Application:
     add_oauth_routes(app)
     add_admin_routes(app)
     add_access_admin_routes(app)
+    add_citizen_routes(app)
     return app

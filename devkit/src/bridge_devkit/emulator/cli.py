@@ -10,6 +10,7 @@ import logging
 import os
 import random
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,15 +19,16 @@ from pydantic import ValidationError
 
 from bridge_devkit.emulator.access_admin_models import TemplatesIn
 from bridge_devkit.emulator.admin_models import FollowersIn
+from bridge_devkit.emulator.citizen_cli import citizen_main
 from bridge_devkit.emulator.config import DEV_ACCESS_TOKEN, EmulatorConfig
-from bridge_devkit.emulator.oauth import OAuthConfig
+from bridge_devkit.emulator.oauth_store import OAuthConfig
 from bridge_devkit.emulator.runner import start_emulator
-from bridge_devkit.emulator.templates import ZbsConfig
+from bridge_devkit.emulator.template_store import ZbsConfig
 from bridge_devkit.emulator.webhook import WebhookConfig
 
 if TYPE_CHECKING:
     from bridge_devkit.emulator.followers import Follower
-    from bridge_devkit.emulator.templates import Template
+    from bridge_devkit.emulator.template_store import Template
 
 __all__ = ["build_parser", "is_loopback", "main"]
 
@@ -158,7 +160,16 @@ def is_loopback(host: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the emulator until SIGINT or SIGTERM; return the process exit code."""
+    """Run the emulator until SIGINT or SIGTERM (or a subcommand); return the exit code.
+
+    `zalo-oa-emulator citizen run SCRIPT --url URL` plays a scripted citizen on a running
+    emulator instead (`citizen_cli`); `serve` may be given before the serving options.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["citizen"]:
+        return citizen_main(argv[1:])
+    if argv[:1] == ["serve"]:
+        argv = argv[1:]
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ERROR_MESSAGES", "ZaloCode", "invalid_field_message", "message_for"]
+__all__ = [
+    "ERROR_MESSAGES",
+    "LEGACY_ERROR_MESSAGES",
+    "ZaloCode",
+    "invalid_field_message",
+    "message_for",
+]
 
 
 class ZaloCode(IntEnum):
@@ -17,9 +23,11 @@ class ZaloCode(IntEnum):
 
     SUCCESS = 0
     RATE_LIMITED = -32
+    ASSET_EXPIRED = -100
     SEND_FAILED = -200
     INVALID_PARAMETER = -201
     PARAMETER_TOO_LONG = -210
+    OUT_OF_QUOTA = -211
     NOT_FOLLOWER = -213
     TOKEN_INVALID = -216
     TOKEN_EXPIRED = -220
@@ -75,11 +83,33 @@ ERROR_MESSAGES: Final[Mapping[int, str]] = MappingProxyType(
 """Zalo's message text for each OA API code, spelling (and misspelling) as Zalo sends it."""
 
 
+LEGACY_ERROR_MESSAGES: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        # Older codes that clients still meet (part 2 §7.1, all UNCERTAIN). The texts are those
+        # of the PyPI package zalo-sdk 0.3.0 (ZaloOAException.py), which says its table follows
+        # developers.zalo.me/docs/api/official-account-api/phu-luc/ma-loi-post-735.
+        -202: "Invalid Mac",
+        -207: "Official Account has not been registered as a 3rd party",
+        -208: "Official Account does not have secret key",
+        -215: "Invalid App ID",
+        -222: "User is blocked or inactive for more than 45 days",
+        -305: "Official Account cannot response to user after 48 hours",
+        -311: "Out of quota for responding to user message",
+        # The sign and magnitude variants of the invalid-token error one integration saw in live
+        # traffic (part 2 §7.2, GC): the text is that of -216.
+        216: "Access token is invalid",
+        -401: "Access token is invalid",
+        401: "Access token is invalid",
+    }
+)
+"""The text of each older or variant code, for faults and `error_code_overrides` (UNCERTAIN)."""
+
+
 def invalid_field_message(field: str) -> str:
     """Return the -201 message naming `field`, e.g. `recipient.user_id is invalid!`."""
     return f"{field} is invalid!"
 
 
 def message_for(code: int) -> str | None:
-    """Return Zalo's message text for `code`, or None if the code is not in the table."""
-    return ERROR_MESSAGES.get(code)
+    """Return Zalo's message text for `code` (current table, then older codes), or None."""
+    return ERROR_MESSAGES.get(code) or LEGACY_ERROR_MESSAGES.get(code)

@@ -1,22 +1,26 @@
-"""The conversation read `GET /v2.0/oa/conversation`: what the OA sent one user, newest first.
+"""The read-back (part 2 §4): `GET /v2.0/oa/conversation` and `GET /v2.0/oa/listrecentchat`.
 
-The reference (§8) lists `GET /v2.0/oa/conversation?data={"user_id":…,"offset":0,"count":10}`
-as VERIFIED but does not document the answer; the shape below is our assumption (UNCERTAIN):
+`conversation?data={"user_id","offset","count"}` lists one conversation, newest first;
+`listrecentchat?data={"offset","count"}` lists the newest message of each conversation, newest
+conversation first. `data` is a bare array of items (part 2 §4.2, VERIFIED (code)):
 
-    {"data": [{"src": 0, "time": <epoch ms>, "sent_time": "HH:MM:SS dd/MM/yyyy",
-               "from_id": <oa_id>, "to_id": <user_id>, "message_id": "…", "type": "text",
-               "message": "<text>"}, …],
-     "error": 0, "message": "Success"}
+    {"src": 0|1, "time": <epoch ms>, "sent_time": "HH:MM:SS dd/MM/yyyy", "from_id",
+     "from_display_name", "from_avatar", "to_id", "to_display_name", "to_avatar",
+     "message_id", "type", "message", + "url", "thumb", "description", "links", "location"
+     when the message has them}
 
-The rules, in order (the first that fails decides):
+`src` 1 is user → OA, 0 is OA → user. `type` is `text`, `photo`, `GIF`, `sticker`, `file`,
+`link`, `links`, `location`, `voice` (part 2 §4.2), or `template`/`video` where no source names
+one (documented choices). The rules, in order (the first that fails decides):
 
 1. `access_token` header missing or unknown → -216; known but expired or revoked → -220;
 2. the per-app minute budget is used up → -32 (reads use the same budget as sends);
-3. `data` missing or not a JSON object → -201 `data is invalid!`; `user_id` not a non-empty
-   string, `offset` not an integer >= 0, or `count` not an integer >= 1 → -201 naming the field;
-   `count` above 10 → -210;
-4. otherwise the messages the emulator *accepted* for that user (src 0: sent by the OA), newest
-   first, `offset` and `count` applied. An unknown user or one without messages gets `[]`.
+3. `data` missing or not a JSON object → -201 `data is invalid!`; `user_id` (conversation only)
+   not a non-empty string or a non-negative integer (NET sends a number, part 2 §4.1) → -201
+   `user_id is invalid!`; `offset` not an integer >= 0 or `count` not an integer >= 1 (either
+   may be a JSON number or a string of digits) → -201 naming it; `count` above 10 → -210, or
+   answered with 10 when `conversation_count_over_limit` is `clamp` (part 2 §4: unknown);
+4. otherwise HTTP 200 with the items; an unknown user or one without messages gets `[]`.
 
 Every read is appended to the read log (not the message log).
 """
@@ -27,22 +31,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Final
 
+from bridge_devkit.emulator.calls import ApiReply, rate_headers
 from bridge_devkit.emulator.codes import ERROR_MESSAGES, ZaloCode, invalid_field_message
 from bridge_devkit.emulator.faults import DropFault, ErrorFault, HttpFault
-from bridge_devkit.emulator.message_log import MessageRecord, ReadRecord, RecordFilter
-from bridge_devkit.emulator.rules import ApiReply, rate_headers
+from bridge_devkit.emulator.message_log import ReadRecord
 from bridge_devkit.emulator.tokens import TokenStatus
 from bridge_devkit.emulator.validation import Violation
 
 if TYPE_CHECKING:
+    from bridge_devkit.emulator.calls import IncomingCall
+    from bridge_devkit.emulator.chat_log import ChatEntry
     from bridge_devkit.emulator.faults import Fault
     from bridge_devkit.emulator.ratelimit import RateDecision
-    from bridge_devkit.emulator.rules import IncomingCall
     from bridge_devkit.emulator.state import EmulatorState
 
 __all__ = [
     "CONVERSATION_PATH",
     "MAX_CONVERSATION_COUNT",
+    "RECENT_CHATS_PATH",
     "ConversationQuery",
     "conversation_item",
     "format_sent_time",
@@ -53,7 +59,10 @@ __all__ = [
 ]
 
 CONVERSATION_PATH = "/v2.0/oa/conversation"
-"""The conversation endpoint on `openapi.zalo.me` (reference §8)."""
+"""The conversation endpoint on `openapi.zalo.me` (part 1 §8, part 2 §4)."""
+
+RECENT_CHATS_PATH = "/v2.0/oa/listrecentchat"
+"""The recent-chats endpoint on `openapi.zalo.me` (part 2 §4.1, VERIFIED (SDK))."""
 
 MAX_CONVERSATION_COUNT: Final = 10
 """The largest `count` a read may ask for; more gives -210."""
@@ -66,38 +75,42 @@ _VIETNAM = timezone(timedelta(hours=7), "ICT")  # Asia/Ho_Chi_Minh has had no DS
 
 @dataclass(frozen=True, slots=True)
 class ConversationQuery:
-    """A valid `data` parameter of a conversation read."""
+    """A valid `data` parameter of a read (`user_id` is None for `listrecentchat`)."""
 
-    user_id: str
+    user_id: str | None
     offset: int
     count: int
 
 
 def peek_query_user_id(body: object) -> str | None:
-    """Return `user_id` of a decoded `data` parameter if it is a string, for fault matching."""
+    """Return `user_id` of a decoded `data` parameter (a number as its digits), for faults."""
     if isinstance(body, dict):
-        user_id = body.get("user_id")
-        if isinstance(user_id, str):
-            return user_id
+        return _user_id(body.get("user_id"))
     return None
 
 
-def parse_conversation_query(body: object) -> ConversationQuery | Violation:
+def parse_conversation_query(
+    body: object, *, with_user: bool = True, clamp: bool = False
+) -> ConversationQuery | Violation:
     """Check a decoded `data` parameter and return the query or the violation."""
     if not isinstance(body, dict):
         return _invalid("data")
-    user_id = body.get("user_id")
-    if not isinstance(user_id, str) or not user_id:
-        return _invalid("user_id")
-    offset = body.get("offset", 0)
-    if not _is_int(offset) or offset < 0:
+    user_id = None
+    if with_user:
+        user_id = _user_id(body.get("user_id"))
+        if user_id is None:
+            return _invalid("user_id")
+    offset = _integer(body.get("offset", 0))
+    if offset is None or offset < 0:
         return _invalid("offset")
-    count = body.get("count", DEFAULT_CONVERSATION_COUNT)
-    if not _is_int(count) or count < 1:
+    count = _integer(body.get("count", DEFAULT_CONVERSATION_COUNT))
+    if count is None or count < 1:
         return _invalid("count")
     if count > MAX_CONVERSATION_COUNT:
-        code = ZaloCode.PARAMETER_TOO_LONG
-        return Violation(code=code, message=ERROR_MESSAGES[code])
+        if not clamp:
+            code = ZaloCode.PARAMETER_TOO_LONG
+            return Violation(code=code, message=ERROR_MESSAGES[code])
+        count = MAX_CONVERSATION_COUNT
     return ConversationQuery(user_id=user_id, offset=offset, count=count)
 
 
@@ -106,18 +119,41 @@ def format_sent_time(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, _VIETNAM).strftime("%H:%M:%S %d/%m/%Y")
 
 
-def conversation_item(record: MessageRecord, oa_id: str) -> dict[str, object]:
-    """Show one accepted message as an item of the conversation."""
-    return {
-        "src": 0,
-        "time": int(record.received_at * 1000),
-        "sent_time": format_sent_time(record.received_at),
-        "from_id": oa_id,
-        "to_id": record.user_id,
-        "message_id": record.message_id,
-        "type": "template" if record.template_id is not None else _message_type(record.body),
-        "message": record.text or "",
+def conversation_item(state: EmulatorState, entry: ChatEntry, base_url: str) -> dict[str, object]:
+    """Show one message of a conversation as the read-back does."""
+    config = state.config
+    user = state.followers.get(entry.user_id)
+    user_name = "" if user is None else user.display_name
+    oa = (config.oa_id, state.settings.oa_name)
+    citizen = (entry.user_id, user_name)
+    (from_id, from_name), (to_id, to_name) = (citizen, oa) if entry.src == 1 else (oa, citizen)
+    item: dict[str, object] = {
+        "src": entry.src,
+        "time": int(entry.at * 1000),
+        "sent_time": format_sent_time(entry.at),
+        "from_id": from_id,
+        "from_display_name": from_name,
+        "from_avatar": "",
+        "to_id": to_id,
+        "to_display_name": to_name,
+        "to_avatar": "",
+        "message_id": entry.message_id,
+        "type": entry.type,
+        "message": entry.text,
     }
+    hosted = None if entry.hosted_key is None else state.attachments.get(entry.hosted_key)
+    url = entry.url or (None if hosted is None else base_url + hosted.path())
+    if url is not None:
+        item["url"] = url
+        if entry.thumbnail:
+            item["thumb"] = url if hosted is None else base_url + hosted.path(thumbnail=True)
+    if entry.description is not None:
+        item["description"] = entry.description
+    if entry.links:
+        item["links"] = [dict(link) for link in entry.links]
+    if entry.location is not None:
+        item["location"] = entry.location
+    return item
 
 
 def read_conversation(
@@ -148,12 +184,18 @@ def read_conversation(
         code = ZaloCode.RATE_LIMITED
         violation = Violation(code=int(code), message=ERROR_MESSAGES[code])
         return _reject(state, call, violation, rate, fault)
-    query = parse_conversation_query(call.body)
+    clamp = state.settings.conversation_count_over_limit == "clamp"
+    query = parse_conversation_query(
+        call.body, with_user=call.endpoint == CONVERSATION_PATH, clamp=clamp
+    )
     if isinstance(query, Violation):
         return _reject(state, call, query, rate, fault)
-    accepted = state.messages.query(user_id=query.user_id, which=RecordFilter.ACCEPTED)
-    newest_first = accepted[::-1][query.offset : query.offset + query.count]
-    items = [conversation_item(record, state.config.oa_id) for record in newest_first]
+    if query.user_id is None:
+        entries = state.chats.recent_chats()
+    else:
+        entries = state.chats.newest_first(query.user_id)
+    page = entries[query.offset : query.offset + query.count]
+    items = [conversation_item(state, entry, call.base_url) for entry in page]
     _record(
         state,
         call,
@@ -199,6 +241,8 @@ def _reject(
     rate: RateDecision,
     fault: Fault | None,
 ) -> ApiReply:
+    if not isinstance(fault, ErrorFault):
+        violation = state.overridden(violation)
     _record(state, call, query=None, returned=0, error=violation.code, http_status=200, fault=fault)
     return ApiReply(
         status=200,
@@ -233,15 +277,22 @@ def _record(  # noqa: PLR0913 - one keyword per field of the record
     )
 
 
-def _message_type(body: object) -> str:
-    # "text" for a plain text; the attachment's type ("template", "file") otherwise.
-    if isinstance(body, dict):
-        message = body.get("message")
-        if isinstance(message, dict):
-            attachment = message.get("attachment")
-            if isinstance(attachment, dict) and isinstance(attachment.get("type"), str):
-                return str(attachment["type"])
-    return "text"
+def _user_id(value: object) -> str | None:
+    # A string, or a JSON integer taken as its digits (NET sends a number, part 2 §4.1).
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    return None
+
+
+def _integer(value: object) -> int | None:
+    # A JSON integer or a string of digits ("0", "10"): both forms are seen in clients.
+    if _is_int(value):
+        return value  # type: ignore[return-value]
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 def _is_int(value: object) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Follower", "FollowerStore"]
 
@@ -17,12 +17,15 @@ class Follower:
         last_interaction_at: Epoch seconds of the user's last interaction with the OA
             (following, messaging, pressing an `oa.query` button...).
         is_follower: False once the user has unfollowed the OA.
+        shared_info: What the user shared with `user_submit_info` (part 2 §2.3), as in
+            `user/detail.shared_info`.
     """
 
     user_id: str
     display_name: str
     last_interaction_at: float
     is_follower: bool = True
+    shared_info: dict[str, str] = field(default_factory=dict)
 
 
 class FollowerStore:

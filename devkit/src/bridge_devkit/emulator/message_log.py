@@ -14,6 +14,10 @@ import itertools
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bridge_devkit.emulator.validation import Button
 
 __all__ = ["MessageLog", "MessageRecord", "ReadLog", "ReadRecord", "RecordFilter"]
 
@@ -39,6 +43,11 @@ class MessageRecord:
         template_data: The `template_data` of a template message, if it was a JSON object.
         phone: The recipient of a template message by phone (normalised to `84…` when valid).
         tracking_id: The `tracking_id` of a template message by phone, if a string.
+        attachment: The kind of an accepted CS message's attachment (`image`, `gif`, `sticker`,
+            `file`, `request_user_info`, `list`, `buttons`), if it had one.
+        asset_id: The uploaded asset (attachment id or file token) an accepted message used.
+        buttons: The buttons of an accepted CS message, in order.
+        mode: The `mode` of a template message by phone (`development`), if given.
     """
 
     seq: int
@@ -57,6 +66,10 @@ class MessageRecord:
     template_data: object = None
     phone: str | None = None
     tracking_id: str | None = None
+    attachment: str | None = None
+    asset_id: str | None = None
+    buttons: tuple[Button, ...] = ()
+    mode: str | None = None
 
     @property
     def accepted(self) -> bool:

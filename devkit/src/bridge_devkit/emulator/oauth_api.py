@@ -6,6 +6,7 @@ from functools import partial
 
 from aiohttp import web
 
+from bridge_devkit.emulator.calls import IncomingCall
 from bridge_devkit.emulator.keys import STATE_KEY
 from bridge_devkit.emulator.oauth import (
     OAUTH_PERMISSION_PATH,
@@ -17,7 +18,6 @@ from bridge_devkit.emulator.oauth import (
     request_token,
 )
 from bridge_devkit.emulator.responses import json_response
-from bridge_devkit.emulator.rules import IncomingCall
 from bridge_devkit.emulator.zalo_api import answer_zalo_call
 
 __all__ = ["add_oauth_routes"]

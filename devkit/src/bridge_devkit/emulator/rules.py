@@ -4,10 +4,19 @@ For `POST /v3.0/oa/message/cs` the first failing rule decides the answer:
 
 1. `access_token` header missing or unknown → -216; known but expired or revoked → -220;
 2. the per-app minute budget is used up → -32 (only calls with a valid token are counted);
-3. the body is malformed → -201 naming the field, -210 over a limit, -233 unsupported template;
-4. the recipient is unknown or has unfollowed the OA → -213;
-5. the last interaction is older than the window (7 days by default) → -230;
-6. otherwise the message is accepted and recorded with a new `message_id`.
+3. the body is malformed → -201 naming the field, -210 over a limit, -233 unsupported template
+   (`validation`);
+4. an uploaded asset the message names (an image or GIF `attachment_id`, a file `token`) was
+   never issued by the matching upload endpoint → `unknown_asset_error` (-201 naming the field,
+   UNCERTAIN), or has expired (7 days) → -100 "attachment_id was expired" (part 1 §5 VERIFIED
+   (doc), part 2 §1.4);
+5. the recipient is unknown or has unfollowed the OA → -213;
+6. the last interaction is older than the window (7 days by default) → -230; the window applies
+   to every CS message, attachments and `request_user_info` included (part 2 §3);
+7. otherwise the message is accepted, recorded with a new `message_id`, and added to the
+   user's conversation.
+
+`error_code_overrides` may replace the code a rule answers (e.g. -230 → -305, part 2 §7).
 
 Every call, accepted or not, is appended to the message log. Answers are always HTTP 200 and
 carry `X-RateLimit-Limit` / `X-RateLimit-Remain` when the rate limiter is on.
@@ -15,15 +24,24 @@ carry `X-RateLimit-Limit` / `X-RateLimit-Remain` when the rate limiter is on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import dataclasses
+from typing import TYPE_CHECKING, Final
 
+from bridge_devkit.emulator.calls import ApiReply, rate_headers
+from bridge_devkit.emulator.chat_log import ChatEntry
 from bridge_devkit.emulator.clock import to_epoch_ms
-from bridge_devkit.emulator.codes import ERROR_MESSAGES, ZaloCode
+from bridge_devkit.emulator.codes import (
+    ERROR_MESSAGES,
+    ZaloCode,
+    invalid_field_message,
+    message_for,
+)
 from bridge_devkit.emulator.faults import DropFault, ErrorFault, HttpFault
 from bridge_devkit.emulator.message_log import MessageRecord
 from bridge_devkit.emulator.tokens import TokenStatus
+from bridge_devkit.emulator.upload_store import UploadKind
 from bridge_devkit.emulator.validation import (
+    CsMessage,
     NotJson,
     Violation,
     peek_text,
@@ -32,51 +50,19 @@ from bridge_devkit.emulator.validation import (
 )
 
 if TYPE_CHECKING:
+    from bridge_devkit.emulator.calls import IncomingCall
     from bridge_devkit.emulator.faults import Fault
     from bridge_devkit.emulator.ratelimit import RateDecision
     from bridge_devkit.emulator.state import EmulatorState
+    from bridge_devkit.emulator.upload_store import Upload
 
-__all__ = ["ApiReply", "IncomingCall", "reject_with_fault", "send_consultation"]
+__all__ = ["reject_with_fault", "send_consultation"]
 
 _SECONDS_PER_DAY = 86_400.0
 _FREE_REPLY_WINDOW_S = 48 * 3_600.0
 
 
-@dataclass(frozen=True, slots=True)
-class IncomingCall:
-    """A call to a Zalo endpoint, as the rules need to see it.
-
-    Attributes:
-        endpoint: The request path.
-        access_token: The `access_token` header, or None when absent.
-        body: The decoded JSON body, or `NOT_JSON`.
-        raw_body: The raw body bytes.
-        now: Arrival time in epoch seconds.
-    """
-
-    endpoint: str
-    access_token: str | None
-    body: object
-    raw_body: bytes
-    now: float
-
-
-@dataclass(frozen=True, slots=True)
-class ApiReply:
-    """What to answer: HTTP status, payload and extra headers.
-
-    Attributes:
-        status: The HTTP status.
-        payload: A JSON object, or a text body for a non-Zalo (gateway) answer.
-        headers: Extra headers, e.g. `X-RateLimit-*`.
-    """
-
-    status: int
-    payload: dict[str, object] | str
-    headers: dict[str, str]
-
-
-def send_consultation(
+def send_consultation(  # noqa: PLR0911 - one return per rule, in Zalo's order
     state: EmulatorState, call: IncomingCall, *, fault: Fault | None = None
 ) -> ApiReply:
     """Apply the rules to a `/message/cs` call, log it, and return Zalo's answer.
@@ -101,9 +87,12 @@ def send_consultation(
     rate = state.rate_limiter.hit(now)
     if not rate.allowed:
         return _reject(state, call, _violation(ZaloCode.RATE_LIMITED), rate, fault)
-    parsed = validate_cs_body(call.body, max_text_length=state.settings.max_text_length)
+    parsed = validate_cs_body(call.body, limits=state.settings.cs_limits())
     if isinstance(parsed, Violation):
         return _reject(state, call, parsed, rate, fault)
+    asset = _check_asset(state, parsed, now)
+    if isinstance(asset, Violation):
+        return _reject(state, call, asset, rate, fault)
     follower = state.followers.get(parsed.user_id)
     if follower is None or not follower.is_follower:
         return _reject(state, call, _violation(ZaloCode.NOT_FOLLOWER), rate, fault)
@@ -121,6 +110,7 @@ def send_consultation(
     }
     if state.settings.include_quota:
         data["quota"] = _quota(since_interaction)
+    attachment = parsed.attachment
     state.messages.append(
         MessageRecord(
             seq=state.messages.next_seq(),
@@ -135,8 +125,14 @@ def send_consultation(
             fault=None if fault is None else fault.kind,
             message_id=message_id,
             sent_time=sent_time,
+            attachment=None if attachment is None else attachment.kind,
+            asset_id=None if asset is None else asset.asset_id,
+            buttons=parsed.buttons,
         )
     )
+    if asset is not None:
+        asset.sends += 1
+    state.chats.append(_chat_entry(state, parsed, asset, message_id, now))
     return ApiReply(
         status=200,
         payload={"data": data, "error": 0, "message": "Success"},
@@ -165,13 +161,6 @@ def reject_with_fault(state: EmulatorState, call: IncomingCall, fault: Fault) ->
     raise ValueError("a delay fault does not replace the answer")
 
 
-def rate_headers(rate: RateDecision) -> dict[str, str]:
-    """Return the `X-RateLimit-*` headers for a budget decision (none when the limiter is off)."""
-    if rate.limit is None or rate.remaining is None:
-        return {}
-    return {"X-RateLimit-Limit": str(rate.limit), "X-RateLimit-Remain": str(rate.remaining)}
-
-
 def _violation(code: ZaloCode) -> Violation:
     return Violation(code=int(code), message=ERROR_MESSAGES[code])
 
@@ -183,6 +172,8 @@ def _reject(
     rate: RateDecision,
     fault: Fault | None,
 ) -> ApiReply:
+    if fault is None or not isinstance(fault, ErrorFault):
+        violation = state.overridden(violation)
     _record(state, call, error=violation.code, http_status=200, fault=fault)
     return ApiReply(
         status=200,
@@ -221,3 +212,77 @@ def _quota(since_interaction: float) -> dict[str, str]:
     # "reply" inside the free 48 h window, else "sub_quota"; the counts are placeholders.
     quota_type = "reply" if since_interaction <= _FREE_REPLY_WINDOW_S else "sub_quota"
     return {"quota_type": quota_type, "remain": "8", "total": "8"}
+
+
+_ASSET_KINDS: Final = {"image": UploadKind.IMAGE, "gif": UploadKind.GIF, "file": UploadKind.FILE}
+_ELEMENT: Final = "message.attachment.payload.elements"
+
+
+def _check_asset(state: EmulatorState, parsed: CsMessage, now: float) -> Upload | Violation | None:
+    """Return the uploaded asset the message uses (None if none), or why it cannot be used."""
+    attachment = parsed.attachment
+    if attachment is None or attachment.kind not in _ASSET_KINDS:
+        return None
+    if attachment.kind == "file":
+        asset_id, field = attachment.token, "message.attachment.payload.token"
+    else:
+        asset_id, field = attachment.attachment_id, f"{_ELEMENT}.attachment_id"
+    if asset_id is None:
+        return None  # an image or GIF by URL
+    upload = state.uploads.get(asset_id)
+    if upload is None or upload.kind is not _ASSET_KINDS[attachment.kind]:
+        code = state.uploads.settings.unknown_asset_error
+        if code == ZaloCode.INVALID_PARAMETER:
+            return Violation(code=code, message=invalid_field_message(field))
+        return Violation(code=code, message=message_for(code) or invalid_field_message(field))
+    if upload.expired(now):
+        return _violation(ZaloCode.ASSET_EXPIRED)
+    return upload
+
+
+_CHAT_TYPES: Final = {"image": "photo", "gif": "GIF", "sticker": "sticker", "file": "file"}
+
+
+def _chat_entry(
+    state: EmulatorState, parsed: CsMessage, asset: Upload | None, message_id: str, now: float
+) -> ChatEntry:
+    # How a sent message reads back (part 2 §4.2): `photo`/`GIF`/`sticker`/`file` with `url`,
+    # `links` for a list; a text with buttons reads as its text, request_user_info as
+    # `template` (no source shows either: a documented choice).
+    attachment = parsed.attachment
+    kind = "text" if attachment is None else attachment.kind
+    entry = ChatEntry(
+        seq=state.chats.next_seq(),
+        at=now,
+        user_id=parsed.user_id,
+        src=0,
+        message_id=message_id,
+        type=_CHAT_TYPES.get(kind, "template" if kind == "request_user_info" else "text"),
+        text=parsed.text or "",
+    )
+    if attachment is None:
+        return entry
+    if kind == "list":
+        links = tuple(
+            {
+                "title": element.get("title"),
+                "url": _action_url(element.get("default_action")),
+                "thumb": element.get("image_url"),
+                "description": element.get("subtitle"),
+            }
+            for element in attachment.elements
+        )
+        return dataclasses.replace(entry, type="links", links=links)
+    if kind in _CHAT_TYPES:
+        return dataclasses.replace(
+            entry,
+            url=attachment.url,
+            hosted_key=None if asset is None else asset.hosted_key,
+            thumbnail=kind in {"image", "gif"},
+            description=parsed.text if kind in {"image", "gif"} else None,
+        )
+    return entry
+
+
+def _action_url(action: object) -> object:
+    return action.get("url") if isinstance(action, dict) else None

@@ -5,23 +5,30 @@ from __future__ import annotations
 import dataclasses
 import random
 
+from bridge_devkit.emulator.attachments import AttachmentHost, AttachmentSettings
+from bridge_devkit.emulator.chat_log import ChatLog
 from bridge_devkit.emulator.clock import Clock, system_clock
+from bridge_devkit.emulator.codes import message_for
 from bridge_devkit.emulator.config import EmulatorConfig, RuntimeSettings
 from bridge_devkit.emulator.faults import FaultQueue
 from bridge_devkit.emulator.followers import FollowerStore
 from bridge_devkit.emulator.ids import MessageIdGenerator
 from bridge_devkit.emulator.message_log import MessageLog, ReadLog
-from bridge_devkit.emulator.oauth import OAuthSettings, OAuthStore, RefreshTokenSource
+from bridge_devkit.emulator.oauth_store import OAuthSettings, OAuthStore, RefreshTokenSource
 from bridge_devkit.emulator.ratelimit import FixedWindowRateLimiter
-from bridge_devkit.emulator.templates import TemplateStore, ZbsSettings
+from bridge_devkit.emulator.template_store import TemplateStore, ZbsSettings
 from bridge_devkit.emulator.tokens import TokenStore
+from bridge_devkit.emulator.upload_store import UploadSettings, UploadStore
+from bridge_devkit.emulator.validation import Violation
 from bridge_devkit.emulator.webhook import WebhookIdentity, WebhookOutbox, WebhookSettings
 
 __all__ = ["EmulatorState"]
 
 
 class EmulatorState:
-    """Tokens, followers, rate budget, faults, logs, OAuth, templates and the webhook outbox.
+    """Everything the emulated OA holds: tokens, users, budget, faults, logs, stores, outbox.
+
+    The stores: OAuth, templates, uploads, hosted files, conversations.
 
     The state is only touched from the event loop, between awaits, so it needs no locks.
     """
@@ -51,6 +58,9 @@ class EmulatorState:
         self.faults = FaultQueue(self._rng)
         self.messages = MessageLog(config.max_log_entries)
         self.reads = ReadLog(config.max_log_entries)
+        self.chats = ChatLog(config.max_log_entries)
+        self.uploads = UploadStore(UploadSettings.from_config(config.uploads))
+        self.attachments = AttachmentHost(AttachmentSettings.from_config(config.attachments))
         self.new_message_id = MessageIdGenerator()
         now = clock()
         ttl = config.access_token_ttl_s
@@ -78,6 +88,13 @@ class EmulatorState:
         )
         self.webhook = WebhookOutbox(identity, webhook_settings, config.max_log_entries)
 
+    def overridden(self, violation: Violation) -> Violation:
+        """Return `violation` with its code replaced per `error_code_overrides`, if it is."""
+        code = self.settings.answered_code(violation.code)
+        if code == violation.code:
+            return violation
+        return Violation(code=code, message=message_for(code) or violation.message)
+
     def latency_s(self) -> float:
         """Return the artificial latency for one answer, jitter included, in seconds."""
         latency_ms = self.settings.latency_ms
@@ -86,33 +103,20 @@ class EmulatorState:
             latency_ms += self._rng.uniform(0.0, jitter_ms)
         return latency_ms / 1000.0
 
-    def update_settings(  # noqa: PLR0913 - one optional keyword per knob
-        self,
-        *,
-        latency_ms: float | None = None,
-        latency_jitter_ms: float | None = None,
-        rate_limit_per_minute: int | None = None,
-        interaction_window_days: float | None = None,
-        include_quota: bool | None = None,
-        max_text_length: int | None = None,
-    ) -> RuntimeSettings:
-        """Change the given knobs (None leaves one as is) and return the settings.
+    def update_settings(self, **changes: object) -> RuntimeSettings:
+        """Change the given knobs (absent ones stay as they are) and return the settings.
 
         Setting `rate_limit_per_minute` also restarts the current window's count.
+
+        Raises:
+            TypeError: For a name that is not a knob.
         """
         settings = self.settings
-        if latency_ms is not None:
-            settings.latency_ms = latency_ms
-        if latency_jitter_ms is not None:
-            settings.latency_jitter_ms = latency_jitter_ms
-        if rate_limit_per_minute is not None:
-            settings.rate_limit_per_minute = rate_limit_per_minute
-            self.rate_limiter.limit = rate_limit_per_minute
+        for name, value in changes.items():
+            if name not in RuntimeSettings.__dataclass_fields__:
+                raise TypeError(f"unknown setting {name}")
+            setattr(settings, name, value)
+        if "rate_limit_per_minute" in changes:
+            self.rate_limiter.limit = settings.rate_limit_per_minute
             self.rate_limiter.reset()
-        if interaction_window_days is not None:
-            settings.interaction_window_days = interaction_window_days
-        if include_quota is not None:
-            settings.include_quota = include_quota
-        if max_text_length is not None:
-            settings.max_text_length = max_text_length
         return settings

@@ -19,14 +19,18 @@ answers with the ZNS codes (all UNCERTAIN except where the reference says VERIFI
 
 1. `access_token` missing, unknown, expired or revoked → -124 (configurable);
 2. the body is not a JSON object → -112 `body is invalid`;
-3. `phone` not `84` + 9 digits (`0…` and bare 9-digit numbers are normalised to `84…`) → -108;
+3. `phone` not `84` + 9 digits (`+84…`, `0…` and bare 9-digit numbers are normalised to
+   `84…`, part 2 §5.2) → -108;
 4. `template_id` missing or unknown → -109;
 5. `template_data` missing or empty → -111; not an object, a missing or unknown parameter, or a
    bad value → -112; a value longer than the parameter's maximum → -1121;
 6. `tracking_id` missing, not a string or longer than 48 characters → -112;
-7. the phone has no Zalo account (a configured set) → -118;
-8. the daily quota (per Vietnam calendar day) is used up → -144;
-9. otherwise accepted: `data = {"msg_id", "sent_time", "sending_mode": "1",
+7. `mode: "development"` (part 2 §5.3): a phone that is not one of `admin_phones` → -127
+   (UNCERTAIN code), the development quota used up → -126; another `mode` → -112;
+8. the phone has no Zalo account (a configured set) → -118;
+9. the daily quota (per Vietnam calendar day) is used up → -144 (development sends do not
+   count against it);
+10. otherwise accepted: `data = {"msg_id", "sent_time", "sending_mode": "1",
    "quota": {"dailyQuota", "remainingQuota"}}`.
 
 Every call is recorded in the message log with its template fields.
@@ -34,220 +38,40 @@ Every call is recorded in the message log with its template fields.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from enum import IntEnum
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from bridge_devkit.emulator.calls import ApiReply, rate_headers
+from bridge_devkit.emulator.chat_log import ChatEntry
 from bridge_devkit.emulator.clock import to_epoch_ms
 from bridge_devkit.emulator.codes import ERROR_MESSAGES, ZaloCode, invalid_field_message
 from bridge_devkit.emulator.faults import DropFault, ErrorFault, HttpFault
 from bridge_devkit.emulator.message_log import MessageRecord
-from bridge_devkit.emulator.rules import ApiReply, rate_headers
+from bridge_devkit.emulator.template_store import (
+    MAX_TRACKING_ID_LENGTH,
+    TEMPLATE_PHONE_PATH,
+    TEMPLATE_UID_PATH,
+    ZNS_MESSAGES,
+    Template,
+    TemplateParam,
+    ZnsCode,
+    normalise_phone,
+)
 from bridge_devkit.emulator.tokens import TokenStatus
 from bridge_devkit.emulator.validation import NotJson, Violation
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
+    from bridge_devkit.emulator.calls import IncomingCall
     from bridge_devkit.emulator.faults import Fault
     from bridge_devkit.emulator.ratelimit import RateDecision
-    from bridge_devkit.emulator.rules import IncomingCall
     from bridge_devkit.emulator.state import EmulatorState
 
 __all__ = [
-    "MAX_TRACKING_ID_LENGTH",
-    "TEMPLATE_PATHS",
-    "TEMPLATE_PHONE_PATH",
-    "TEMPLATE_UID_PATH",
-    "ZNS_MESSAGES",
-    "Template",
-    "TemplateParam",
-    "TemplateStore",
-    "ZbsConfig",
-    "ZbsSettings",
-    "ZnsCode",
-    "normalise_phone",
     "peek_template_recipient",
     "reject_template_with_fault",
     "send_template_by_phone",
     "send_template_by_uid",
 ]
-
-TEMPLATE_UID_PATH: Final = "/v3.0/oa/message/template"
-"""The template-by-UID endpoint on `openapi.zalo.me` (UNCERTAIN, reference §1, §10.3)."""
-
-TEMPLATE_PHONE_PATH: Final = "/message/template"
-"""The template-by-phone endpoint on `business.openapi.zalo.me` (reference §10.2)."""
-
-TEMPLATE_PATHS: Final = frozenset({TEMPLATE_UID_PATH, TEMPLATE_PHONE_PATH})
-"""Both template endpoints."""
-
-MAX_TRACKING_ID_LENGTH: Final = 48
-"""The longest `tracking_id` (SPEC, reference §10.2)."""
-
-_VIETNAM_OFFSET_S: Final = 7 * 3_600.0
-_SECONDS_PER_DAY: Final = 86_400.0
-_PHONE_84: Final = re.compile(r"84[1-9]\d{8}")
-_PHONE_0: Final = re.compile(r"0[1-9]\d{8}")
-_PHONE_BARE: Final = re.compile(r"[1-9]\d{8}")
-
-
-class ZnsCode(IntEnum):
-    """The ZNS error codes the template rules produce (reference §10.5)."""
-
-    INVALID_PHONE = -108
-    INVALID_TEMPLATE_ID = -109
-    EMPTY_TEMPLATE_DATA = -111
-    INVALID_TEMPLATE_DATA = -112
-    NO_ZALO_ACCOUNT = -118
-    TOKEN_INVALID = -124
-    DAILY_QUOTA_EXCEEDED = -144
-    PARAMETER_TOO_LONG = -1121
-
-
-ZNS_MESSAGES: Final[Mapping[int, str]] = MappingProxyType(
-    {
-        # The meanings are from the reference (§10.5); the exact texts are UNCERTAIN.
-        -100: "Unknown error",
-        -108: "Phone number is invalid",
-        -109: "Template ID is invalid",
-        -111: "Template data is empty",
-        -112: "Template data is invalid",
-        -114: "User cannot receive the message",
-        -115: "Out of quota or balance",
-        -118: "Zalo account does not exist or has been disabled",
-        -119: "Zalo account cannot receive the message",
-        -124: "Access token is invalid",
-        -131: "Template is not approved",
-        -133: "Message cannot be sent at night",
-        -144: "OA has exceeded the daily quota",
-        -1121: "Parameter exceeds the maximum length",
-    }
-)
-"""The ZNS text of each code (UNCERTAIN)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateParam:
-    """One parameter of a template: its name, longest value and whether it must be given."""
-
-    name: str
-    max_length: int
-    required: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Template:
-    """An approved ZBS template as the emulator knows it.
-
-    Attributes:
-        template_id: The id, as a string.
-        params: Its parameters; `template_data` may hold no other keys.
-        allow_uid: Whether it may be sent by UID (else -249 on the UID endpoint).
-    """
-
-    template_id: str
-    params: tuple[TemplateParam, ...] = ()
-    allow_uid: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class ZbsConfig:
-    """The template knobs an emulator starts with.
-
-    Attributes:
-        templates: The approved templates.
-        daily_quota: Template messages by phone accepted per Vietnam calendar day.
-        phones_without_account: Phone numbers (any accepted form) with no Zalo account (-118).
-        token_error: The code a bad `access_token` gets on the phone endpoint (-124, UNCERTAIN).
-    """
-
-    templates: tuple[Template, ...] = ()
-    daily_quota: int = 500
-    phones_without_account: tuple[str, ...] = ()
-    token_error: int = int(ZnsCode.TOKEN_INVALID)
-
-
-@dataclass(slots=True)
-class ZbsSettings:
-    """The template knobs that can change while the emulator runs (`PUT /_emulator/zbs`)."""
-
-    daily_quota: int
-    phones_without_account: set[str] = field(default_factory=set)
-    token_error: int = int(ZnsCode.TOKEN_INVALID)
-
-    @classmethod
-    def from_config(cls, config: ZbsConfig) -> ZbsSettings:
-        """Take the initial values from `config` (phones normalised when valid)."""
-        return cls(
-            daily_quota=config.daily_quota,
-            phones_without_account={normalise_phone(p) or p for p in config.phones_without_account},
-            token_error=config.token_error,
-        )
-
-
-class TemplateStore:
-    """The approved templates, the ZBS knobs and today's count of messages by phone."""
-
-    __slots__ = ("_day", "_sent_today", "_templates", "settings")
-
-    def __init__(self, settings: ZbsSettings, templates: tuple[Template, ...] = ()) -> None:
-        """Create a store holding `templates`, run by `settings`."""
-        self.settings = settings
-        self._templates: dict[str, Template] = {t.template_id: t for t in templates}
-        self._day = -1
-        self._sent_today = 0
-
-    def upsert(self, template: Template) -> None:
-        """Add `template`, or replace the one with the same id."""
-        self._templates[template.template_id] = template
-
-    def get(self, template_id: str) -> Template | None:
-        """Return the template `template_id`, if approved."""
-        return self._templates.get(template_id)
-
-    def all(self) -> list[Template]:
-        """Return every template, in insertion order."""
-        return list(self._templates.values())
-
-    def clear(self) -> int:
-        """Forget every template and return how many there were."""
-        count = len(self._templates)
-        self._templates.clear()
-        return count
-
-    def sent_today(self, now: float) -> int:
-        """Return how many messages by phone were accepted on the Vietnam day of `now`."""
-        self._roll(now)
-        return self._sent_today
-
-    def remaining(self, now: float) -> int:
-        """Return how many more messages by phone today's quota allows."""
-        return max(self.settings.daily_quota - self.sent_today(now), 0)
-
-    def count_sent(self, now: float) -> None:
-        """Count one accepted message by phone."""
-        self._roll(now)
-        self._sent_today += 1
-
-    def _roll(self, now: float) -> None:
-        day = int((now + _VIETNAM_OFFSET_S) // _SECONDS_PER_DAY)
-        if day != self._day:
-            self._day = day
-            self._sent_today = 0
-
-
-def normalise_phone(text: str) -> str | None:
-    """Return `text` as `84` + 9 digits (from `84…`, `0…` or 9 bare digits), None if invalid."""
-    if _PHONE_84.fullmatch(text):
-        return text
-    if _PHONE_0.fullmatch(text):
-        return f"84{text[1:]}"
-    if _PHONE_BARE.fullmatch(text):
-        return f"84{text}"
-    return None
 
 
 def peek_template_recipient(body: object) -> str | None:
@@ -272,11 +96,12 @@ class _Fields:
     template_id: str | None
     template_data: object
     tracking_id: str | None
+    mode: str | None
 
     @classmethod
     def peek(cls, body: object) -> _Fields:
         if not isinstance(body, dict):
-            return cls(None, None, None, None, None)
+            return cls(None, None, None, None, None, None)
         user_id, phone, tracking_id = (body.get(k) for k in ("user_id", "phone", "tracking_id"))
         data = body.get("template_data")
         return cls(
@@ -285,6 +110,7 @@ class _Fields:
             template_id=_template_id(body.get("template_id")),
             template_data=data if isinstance(data, dict) else None,
             tracking_id=tracking_id if isinstance(tracking_id, str) else None,
+            mode=mode if isinstance(mode := body.get("mode"), str) else None,
         )
 
 
@@ -335,6 +161,16 @@ def send_template_by_uid(
         sent_time=sent_time,
         template_id=template.template_id,
     )
+    state.chats.append(
+        ChatEntry(
+            seq=state.chats.next_seq(),
+            at=now,
+            user_id=user_id,
+            src=0,
+            message_id=message_id,
+            type="template",
+        )
+    )
     data: dict[str, object] = {"message_id": message_id, "user_id": user_id, "sent_time": sent_time}
     return ApiReply(
         status=200,
@@ -343,7 +179,7 @@ def send_template_by_uid(
     )
 
 
-def send_template_by_phone(
+def send_template_by_phone(  # noqa: PLR0911 - one return per rule, in order
     state: EmulatorState, call: IncomingCall, fault: Fault | None = None
 ) -> ApiReply:
     """Apply the rules to a `/message/template` (by phone) call, log it, and return the answer."""
@@ -356,12 +192,19 @@ def send_template_by_phone(
     parsed = _parse_phone_body(state, call.body)
     if isinstance(parsed, Violation):
         return _reject(state, call, parsed, fault)
-    phone, template = parsed
+    phone, template, development = parsed
+    if development and phone not in store.settings.admin_phones:
+        return _reject(state, call, _zns_violation(ZnsCode.NOT_AN_ADMIN), fault)
     if phone in store.settings.phones_without_account:
         return _reject(state, call, _zns_violation(ZnsCode.NO_ZALO_ACCOUNT), fault)
-    if store.remaining(now) <= 0:
-        return _reject(state, call, _zns_violation(ZnsCode.DAILY_QUOTA_EXCEEDED), fault)
-    store.count_sent(now)
+    if development:
+        if store.dev_left(now) == 0:
+            return _reject(state, call, _zns_violation(ZnsCode.DEV_QUOTA_EXCEEDED), fault)
+        store.count_dev(now)
+    else:
+        if store.remaining(now) <= 0:
+            return _reject(state, call, _zns_violation(ZnsCode.DAILY_QUOTA_EXCEEDED), fault)
+        store.count_sent(now)
     message_id = state.new_message_id()
     sent_time = to_epoch_ms(now)
     _record(
@@ -424,7 +267,7 @@ def _parse_uid_body(state: EmulatorState, body: object) -> tuple[str, Template] 
         return refused.violation
 
 
-def _parse_phone_body(state: EmulatorState, body: object) -> tuple[str, Template] | Violation:
+def _parse_phone_body(state: EmulatorState, body: object) -> tuple[str, Template, bool] | Violation:
     try:
         return _phone_fields(state, body)
     except _Refused as refused:
@@ -447,7 +290,7 @@ def _uid_fields(state: EmulatorState, body: object) -> tuple[str, Template]:
     return user_id, template
 
 
-def _phone_fields(state: EmulatorState, body: object) -> tuple[str, Template]:
+def _phone_fields(state: EmulatorState, body: object) -> tuple[str, Template, bool]:
     fields = _object(body, _zns_violation(ZnsCode.INVALID_TEMPLATE_DATA, "body is invalid"))
     raw_phone = fields.get("phone")
     phone = normalise_phone(raw_phone) if isinstance(raw_phone, str) else None
@@ -460,7 +303,10 @@ def _phone_fields(state: EmulatorState, body: object) -> tuple[str, Template]:
     tracking_id = fields.get("tracking_id")
     if not isinstance(tracking_id, str) or not 0 < len(tracking_id) <= MAX_TRACKING_ID_LENGTH:
         raise _Refused(_zns_violation(ZnsCode.INVALID_TEMPLATE_DATA, "tracking_id is invalid"))
-    return phone, template
+    mode = fields.get("mode")
+    if mode is not None and mode != "development":  # the only documented mode (part 2 §5.3)
+        raise _Refused(_zns_violation(ZnsCode.INVALID_TEMPLATE_DATA, "mode is invalid"))
+    return phone, template, mode == "development"
 
 
 def _object(body: object, violation: Violation) -> dict[str, object]:
@@ -547,6 +393,8 @@ def _reject(
     fault: Fault | None,
     rate: RateDecision | None = None,
 ) -> ApiReply:
+    if call.endpoint == TEMPLATE_UID_PATH and not isinstance(fault, ErrorFault):
+        violation = state.overridden(violation)
     _record(state, call, error=violation.code, http_status=200, fault=fault)
     return ApiReply(
         status=200,
@@ -586,5 +434,6 @@ def _record(  # noqa: PLR0913 - one keyword per field of the record
             template_data=fields.template_data,
             phone=fields.phone if call.endpoint == TEMPLATE_PHONE_PATH else None,
             tracking_id=fields.tracking_id if call.endpoint == TEMPLATE_PHONE_PATH else None,
+            mode=fields.mode if call.endpoint == TEMPLATE_PHONE_PATH else None,
         )
     )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from bridge_devkit.emulator.clock import to_iso
 from bridge_devkit.emulator.faults import DelayFault, ErrorFault, HttpFault
-from bridge_devkit.emulator.templates import TEMPLATE_PATHS
+from bridge_devkit.emulator.template_store import TEMPLATE_PATHS
 
 if TYPE_CHECKING:
     from bridge_devkit.emulator.config import RuntimeSettings
@@ -42,12 +42,21 @@ def record_view(record: MessageRecord) -> dict[str, object]:
         "http_status": record.http_status,
         "fault": record.fault,
     }
+    if record.attachment is not None or record.buttons:
+        view |= {
+            "attachment": record.attachment,
+            "asset_id": record.asset_id,
+            "buttons": [
+                {"title": b.title, "type": b.type, "payload": b.payload} for b in record.buttons
+            ],
+        }
     if record.endpoint in TEMPLATE_PATHS:
         view |= {
             "template_id": record.template_id,
             "template_data": record.template_data,
             "phone": record.phone,
             "tracking_id": record.tracking_id,
+            "mode": record.mode,
         }
     return view
 
@@ -111,6 +120,18 @@ def settings_view(settings: RuntimeSettings) -> dict[str, object]:
         "interaction_window_days": settings.interaction_window_days,
         "include_quota": settings.include_quota,
         "max_text_length": settings.max_text_length,
+        "oa_name": settings.oa_name,
+        "max_buttons": settings.max_buttons,
+        "max_button_title_length": settings.max_button_title_length,
+        "max_query_payload_length": settings.max_query_payload_length,
+        "max_list_elements": settings.max_list_elements,
+        "max_request_title_length": settings.max_request_title_length,
+        "max_request_subtitle_length": settings.max_request_subtitle_length,
+        "button_templates": settings.button_templates,
+        "conversation_count_over_limit": settings.conversation_count_over_limit.value,
+        "error_code_overrides": {
+            str(code): answered for code, answered in settings.error_code_overrides.items()
+        },
     }
 
 

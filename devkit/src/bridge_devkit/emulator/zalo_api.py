@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
+from bridge_devkit.emulator.calls import ApiReply, IncomingCall
 from bridge_devkit.emulator.conversation import (
     CONVERSATION_PATH,
+    RECENT_CHATS_PATH,
     peek_query_user_id,
     read_conversation,
     reject_read_with_fault,
@@ -16,33 +19,33 @@ from bridge_devkit.emulator.conversation import (
 from bridge_devkit.emulator.events import receipt_for
 from bridge_devkit.emulator.faults import DelayFault, Fault
 from bridge_devkit.emulator.keys import DISPATCHER_KEY, STATE_KEY
+from bridge_devkit.emulator.oa_info import OA_INFO_PATH, read_oa_info, reject_oa_info_with_fault
 from bridge_devkit.emulator.responses import json_response
-from bridge_devkit.emulator.rules import (
-    ApiReply,
-    IncomingCall,
-    reject_with_fault,
-    send_consultation,
-)
+from bridge_devkit.emulator.rules import reject_with_fault, send_consultation
 from bridge_devkit.emulator.state import EmulatorState
+from bridge_devkit.emulator.template_store import TEMPLATE_PHONE_PATH, TEMPLATE_UID_PATH
 from bridge_devkit.emulator.templates import (
-    TEMPLATE_PHONE_PATH,
-    TEMPLATE_UID_PATH,
     peek_template_recipient,
     reject_template_with_fault,
     send_template_by_phone,
     send_template_by_uid,
 )
+from bridge_devkit.emulator.upload_store import UPLOAD_PATHS, UploadKind
+from bridge_devkit.emulator.uploads import UploadedFile, reject_upload_with_fault, upload
 from bridge_devkit.emulator.validation import decode_json, peek_user_id
 
 __all__ = [
     "CONVERSATION_PATH",
     "CS_MESSAGE_PATH",
+    "OA_INFO_PATH",
+    "RECENT_CHATS_PATH",
     "TEMPLATE_PHONE_PATH",
     "TEMPLATE_UID_PATH",
     "FaultReply",
     "SendRule",
     "add_zalo_routes",
     "answer_zalo_call",
+    "base_url_of",
     "serve_zalo_call",
 ]
 
@@ -60,6 +63,10 @@ def add_zalo_routes(app: web.Application) -> None:
     """Register the emulated Zalo endpoints on `app`."""
     app.router.add_post(CS_MESSAGE_PATH, _message_cs)
     app.router.add_get(CONVERSATION_PATH, _conversation)
+    app.router.add_get(RECENT_CHATS_PATH, _conversation)
+    app.router.add_get(OA_INFO_PATH, _oa_info)
+    for kind, path in UPLOAD_PATHS.items():
+        app.router.add_post(path, partial(_upload, kind=kind))
     app.router.add_post(TEMPLATE_UID_PATH, _template_by_uid)
     app.router.add_post(TEMPLATE_PHONE_PATH, _template_by_phone)
 
@@ -129,11 +136,12 @@ async def _conversation(request: web.Request) -> web.StreamResponse:
     raw = b"" if data is None else data.encode()
     body = decode_json(raw)
     call = IncomingCall(
-        endpoint=CONVERSATION_PATH,
+        endpoint=request.path,
         access_token=request.headers.get("access_token"),
         body=body,
         raw_body=raw,
         now=state.clock(),
+        base_url=base_url_of(request),
     )
     return await answer_zalo_call(
         request,
@@ -141,6 +149,21 @@ async def _conversation(request: web.Request) -> web.StreamResponse:
         read_conversation,
         recipient=peek_query_user_id(body),
         reject=reject_read_with_fault,
+    )
+
+
+async def _oa_info(request: web.Request) -> web.StreamResponse:
+    # No parameter: the call is about the OA itself, so it has no recipient for faults.
+    state = request.app[STATE_KEY]
+    call = IncomingCall(
+        endpoint=OA_INFO_PATH,
+        access_token=request.headers.get("access_token"),
+        body=None,
+        raw_body=b"",
+        now=state.clock(),
+    )
+    return await answer_zalo_call(
+        request, call, read_oa_info, recipient=None, reject=reject_oa_info_with_fault
     )
 
 
@@ -213,3 +236,52 @@ def _drop(request: web.Request) -> web.StreamResponse:
     if transport is not None:
         transport.close()
     return web.Response(status=200)
+
+
+async def _upload(request: web.Request, *, kind: UploadKind) -> web.StreamResponse:
+    # multipart/form-data with one part named `file` (part 2 §1.1). The body is read up to the
+    # app's size cap; a larger one gets HTTP 413 (a gateway's answer), a smaller one the rules.
+    state = request.app[STATE_KEY]
+    file = await _read_file_part(request)
+    call = IncomingCall(
+        endpoint=UPLOAD_PATHS[kind],
+        access_token=request.headers.get("access_token"),
+        body=file,
+        raw_body=b"",
+        now=state.clock(),
+        base_url=base_url_of(request),
+    )
+    return await answer_zalo_call(
+        request,
+        call,
+        partial(upload, kind=kind),
+        recipient=None,
+        reject=partial(reject_upload_with_fault, kind=kind),
+    )
+
+
+async def _read_file_part(request: web.Request) -> UploadedFile | None:
+    if not request.content_type.startswith("multipart/"):
+        await request.read()
+        return None
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name == "file":
+                data = await part.read(decode=False)
+                return UploadedFile(
+                    name=part.filename or "",
+                    content_type=part.headers.get("Content-Type", "application/octet-stream"),
+                    data=bytes(data),
+                )
+            if isinstance(part, BodyPartReader):
+                await part.release()
+    except ValueError:  # a malformed multipart body
+        return None
+    return None
+
+
+def base_url_of(request: web.Request) -> str:
+    """Return the scheme and host a request came to (for the URLs of hosted files)."""
+    configured = request.app[STATE_KEY].attachments.settings.base_url
+    return configured.rstrip("/") if configured else str(request.url.origin())
