@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import hostile
 from bridge.announcements.intake import AnnouncementIntake
 from bridge.delivery.faults import Outage
 from bridge.delivery.records import InboundRecord
-from bridge.errors import StoreError, StoreValueError
+from bridge.errors import InvalidEventReason, StoreError, StoreValueError
+from fuzz_profiles import examples
 
 VALID = {
     "announcement_id": "9b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8",
@@ -159,3 +164,52 @@ async def test_a_dead_letter_topic_out_of_reach_is_waited_out_before_acknowledgi
     assert dead_letter_reason(broker)[0] == "invalid_json"
     assert holds.changes == [("broker_unavailable", True), ("broker_unavailable", False)]
     assert len(sleeps.waits) == 4
+
+
+announcement_values = st.one_of(
+    hostile.record_values,
+    st.builds(
+        lambda changes: json.dumps({**VALID, **changes}, allow_nan=True).encode(
+            "utf-8", "surrogatepass"
+        ),
+        st.dictionaries(
+            st.sampled_from(["title", "body", "link", "urgency", "province", "published_at"]),
+            st.one_of(hostile.texts, hostile.numbers, st.none()),
+            max_size=3,
+        ),
+    ),
+)
+"""Any record value, and announcements with hostile titles, bodies, links and numbers."""
+
+faults = st.lists(
+    st.sampled_from(["outage", "bug", "refused"]),
+    max_size=4,
+)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=examples(150))
+@given(value=announcement_values, scripted=faults, dlq_failures=st.integers(0, 3))
+async def test_any_announcement_record_is_stored_or_dead_lettered_once_in_bounded_time(
+    value, scripted, dlq_failures
+):
+    """Exactly one outcome per record: stored once, or one dead-letter copy; never both, never
+    neither, whatever the store and the dead-letter topic do meanwhile; waits bounded."""
+    made = {
+        "outage": lambda: StoreError("announcement store: OperationalError"),
+        "bug": lambda: KeyError("bug"),
+        "refused": lambda: StoreValueError("announcement store refused a value: DataError"),
+    }
+    store = Store(*(made[kind]() for kind in scripted))
+    broker, sleeps = Broker(failures=dlq_failures), Sleeps()
+    await asyncio.wait_for(intake(store, broker, sleeps=sleeps).accept(record(value)), 30)
+    outcomes = len(store.added) + len(broker.published)
+    assert outcomes == 1
+    if broker.published:
+        [copy] = broker.published
+        headers = dict(copy.headers)
+        assert headers["x-dlq-reason"].decode() in {r.value for r in InvalidEventReason}
+        assert headers["x-dlq-exception"]
+        assert copy.value in (value, b"")
+    # Outages and dead-letter failures are waited out; bugs at most max_tries (3) times.
+    assert len(sleeps.waits) <= len(scripted) + dlq_failures
