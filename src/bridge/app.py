@@ -416,6 +416,13 @@ class Runtime:
                 pool_size=store.pool_size,
                 pool_timeout=store.pool_timeout_seconds,
                 application_name=f"zalo-bridge {self.owner}"[:63],
+                prepared_statements=store.server_prepared_statements,
+            )
+            database = self._db
+            self.metrics.watch_gauge(
+                "database_connections_in_use",
+                "Connections of the replica's one database pool checked out now.",
+                lambda: {(): float(database.checked_out())},
             )
             self._closers.append(self._db.dispose)
         return self._db

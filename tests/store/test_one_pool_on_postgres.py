@@ -115,6 +115,13 @@ async def test_a_postgres_restart_turns_the_replica_unready_and_loses_nothing(
         async with app, httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
             first = await _publish_dossiers(publish, make_event, encode, 10)
             await emulator.wait_for_accepted(len(first), timeout=60)
+            metrics = (await client.get("/metrics")).text
+            [gauge] = [
+                line
+                for line in metrics.splitlines()
+                if line.startswith("zalo_bridge_database_connections_in_use ")
+            ]
+            assert 0 <= float(gauge.split()[1]) <= 4
             await asyncio.to_thread(server.stop)
             later = [
                 make_event(

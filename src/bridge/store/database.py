@@ -187,6 +187,8 @@ class Database:
             process ever opens.
         pool_timeout: How long a store waits for a free connection before a ``StoreError``.
         application_name: Shown in PostgreSQL's ``pg_stat_activity`` for these connections.
+        prepared_statements: Let psycopg prepare frequent statements on the server (off behind
+            an old PgBouncer in transaction mode).
     """
 
     def __init__(
@@ -196,6 +198,7 @@ class Database:
         pool_size: int = 10,
         pool_timeout: float = 30.0,
         application_name: str = "zalo-bridge",
+        prepared_statements: bool = True,
     ) -> None:
         self.url = url
         self.pool_size = pool_size
@@ -226,7 +229,10 @@ class Database:
                 pool_timeout=pool_timeout,
                 pool_pre_ping=True,
                 hide_parameters=True,
-                connect_args={"application_name": application_name},
+                connect_args={
+                    "application_name": application_name,
+                    **({} if prepared_statements else {"prepare_threshold": None}),
+                },
             )
 
     @property
@@ -372,8 +378,13 @@ def open_database(
     pool_size: int = 10,
     pool_timeout: float = 30.0,
     application_name: str = "zalo-bridge",
+    prepared_statements: bool = True,
 ) -> Database:
     """Create (without connecting) the ``Database`` of ``url``; ``dispose`` it when done."""
     return Database(
-        url, pool_size=pool_size, pool_timeout=pool_timeout, application_name=application_name
+        url,
+        pool_size=pool_size,
+        pool_timeout=pool_timeout,
+        application_name=application_name,
+        prepared_statements=prepared_statements,
     )

@@ -29,6 +29,13 @@ class StoreSettings(BaseModel):
             "ever opens more; size the server (or PgBouncer) for replicas x pool_size."
         ),
     )
+    server_prepared_statements: bool = Field(
+        default=True,
+        description=(
+            "Let psycopg prepare frequent statements on the PostgreSQL server. Turn off behind "
+            "PgBouncer older than 1.21 (or with max_prepared_statements = 0) in transaction mode."
+        ),
+    )
     pool_timeout_seconds: float = Field(
         default=30.0,
         gt=0,
