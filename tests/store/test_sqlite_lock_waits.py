@@ -23,7 +23,7 @@ async def database(tmp_path):
 
 
 async def hold_the_write_lock(url: str, holding: asyncio.Event, release: asyncio.Event) -> None:
-    """What an aiosqlite store does: a transaction that awaits before it commits."""
+    """A store's transaction that awaits something before it commits (another connection)."""
     engine = open_database(url)
     try:
         async with engine.begin() as connection:
