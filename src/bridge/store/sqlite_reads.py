@@ -54,11 +54,11 @@ class SqliteReads:
     """Reads through one plain ``sqlite3`` connection of the store's pool, never writing.
 
     SQLAlchemy's per-statement work (building, cache key, transaction, result rows) costs
-    several times the query itself; the ledger runs its statements this way too. The connection is read-only
-    (``query_only``) and in autocommit mode, so it holds no snapshot between statements: each
-    read sees everything committed before it, by this process or another. In WAL mode a read
-    does not wait for writers; if SQLite is busy all the same (recovery), it tries again after
-    an asynchronous pause, up to ``LOCK_WAIT_SECONDS``.
+    several times the query itself; the ledger runs its statements this way too. The connection
+    is read-only (``query_only``) and in autocommit mode, so it holds no snapshot between
+    statements: each read sees everything committed before it, by this process or another. In
+    WAL mode a read does not wait for writers; if SQLite is busy all the same (recovery), it
+    tries again after an asynchronous pause, up to ``LOCK_WAIT_SECONDS``.
 
     Args:
         connect: Gives the connection, on the first read (``Database.sqlite_connection``: the
