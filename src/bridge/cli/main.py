@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -83,13 +84,36 @@ def run(
     ] = "0.0.0.0",  # noqa: S104 - a pod must answer its kubelet's probes
     port: Annotated[int, typer.Option(help="Port of the health and webhook endpoints.")] = 8080,
 ) -> None:
-    """Consume case-state events and deliver them to citizens until stopped (SIGTERM, Ctrl-C)."""
-    from bridge.app import create_app  # noqa: PLC0415 - keep `--help` and the other commands fast
+    """Consume case-state events and deliver them to citizens until stopped (SIGTERM, Ctrl-C).
+
+    Exits 0 after a graceful stop on SIGTERM (what Kubernetes sends), and 1 when bridge stopped
+    itself because it could not go on (fenced by another replica, a committer that failed).
+    """
+    from bridge.app import create_app, terminate  # noqa: PLC0415 - keep `--help` fast
 
     settings = settings_or_exit(config)
     configure_logging(settings.log.level, settings.log.format)
-    app = create_app(settings)
-    asyncio.run(app.run(run_extra_options={"host": host, "port": port, "access_log": "false"}))
+    failures: list[BaseException] = []
+
+    def on_fatal(error: BaseException) -> None:
+        failures.append(error)
+        terminate(error)
+
+    app = create_app(settings, on_fatal=on_fatal)
+    # uvicorn handles SIGTERM with a graceful shutdown, then raises the signal again for the
+    # handler it found: with Python's default one the process would die of it (status 143
+    # after a clean stop). This handler lets it return and exit with a status that tells.
+    previous = signal.signal(signal.SIGTERM, _after_graceful_stop)
+    try:
+        asyncio.run(app.run(run_extra_options={"host": host, "port": port, "access_log": "false"}))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if failures:
+        raise typer.Exit(code=1)
+
+
+def _after_graceful_stop(_signo: int, _frame: object) -> None:
+    """SIGTERM re-raised by uvicorn once it has shut down gracefully: nothing left to do."""
 
 
 @cli.command("check-config")
