@@ -8,8 +8,8 @@ import pytest
 
 from bridge.delivery.dispatch import Dispatcher
 from bridge.delivery.outbox import OutboundRecord, OwnershipLostError, PublishError
-from bridge.kafka.group_commit import GroupIdentity
 from bridge.delivery.records import InboundRecord
+from bridge.kafka.group_commit import GroupIdentity
 
 
 class Flow:

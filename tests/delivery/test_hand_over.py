@@ -171,4 +171,3 @@ async def test_a_replica_whose_transactional_id_is_taken_stops_with_status_1(
         await running.stop()
     assert status == 1
     assert "fenced by another process" in (tmp_path / "bridge-a.log").read_text()
-

@@ -284,7 +284,7 @@ class Publisher:
         self.outputs: list = []
         self.offsets: dict[tuple[str, int], int] = {}
 
-    async def publish(self, outputs, offsets, owner=None) -> None:
+    async def publish(self, outputs, offsets, _owner=None) -> None:
         self.outputs.extend(outputs)
         self.offsets.update(offsets)
 

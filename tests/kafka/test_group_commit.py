@@ -73,8 +73,8 @@ async def joined(*members: AIOKafkaConsumer, partitions: int = PARTITIONS) -> No
     while True:
         await asyncio.gather(*(m.getmany(timeout_ms=200) for m in members))
         owned = [tp for m in members for tp in m.assignment()]
-        generations = {m._coordinator.generation for m in members}  # noqa: SLF001
-        settled = not any(m._subscription.reassignment_in_progress for m in members)  # noqa: SLF001
+        generations = {m._coordinator.generation for m in members}
+        settled = not any(m._subscription.reassignment_in_progress for m in members)
         if len(owned) == partitions and len(generations) == 1 and settled:
             return
         assert loop.time() < deadline, "the group did not settle"
