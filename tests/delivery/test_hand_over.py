@@ -123,6 +123,14 @@ async def test_a_replica_stopped_while_zalo_is_down_lets_go_at_once_and_the_next
     assert len({s["status_id"] for s in statuses}) == EVENTS
     log = (tmp_path / "bridge-a.log").read_text()
     assert "partitions given back with unsettled records" in log
+    # The next owner committed under its group generation (the KIP-447 path, not the v0 one).
+    assigned = [
+        json.loads(line)
+        for line in (tmp_path / "bridge-b.log").read_text().splitlines()
+        if "partitions assigned" in line and line.startswith("{")
+    ]
+    assert assigned
+    assert all(entry["generation"] > 0 and entry["member_id"] for entry in assigned)
 
 
 async def _is(status, wanted: int) -> bool:

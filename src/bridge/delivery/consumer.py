@@ -112,10 +112,17 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka is
                 [(tp.topic, tp.partition) for tp in revoked], self._grace
             )
 
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:  # noqa: ARG002 - aiokafka's listener signature
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         consumer = self._consumer()
         if consumer is not None:
             self._flow.attach(consumer)  # before the first record: pause what must wait
+            coordinator = getattr(consumer, "_coordinator", None)
+            _log.info(
+                "partitions assigned; their offsets are committed under this generation",
+                partitions=sorted((tp.topic, tp.partition) for tp in assigned),
+                generation=getattr(coordinator, "generation", None),
+                member_id=getattr(coordinator, "member_id", None),
+            )
         self._flow.reapply()
 
 
