@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import obstore
 import pytest
 from obstore.exceptions import PermissionDeniedError
@@ -209,8 +210,6 @@ def test_a_wrong_secret_and_an_unknown_bucket_are_refused(server: LocalS3):
 
 @pytest.mark.s3
 def test_a_presigned_url_works_until_tampered_with(server: LocalS3):
-    import httpx
-
     store = _store(server.endpoint)
     obstore.put(store, "signed", b"claim check")
     url = obstore.sign(store, "GET", "signed", timedelta(minutes=5))

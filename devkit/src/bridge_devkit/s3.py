@@ -190,11 +190,7 @@ def _remove_sockets(ports: Sequence[int]) -> None:
         number = path.stem.rpartition("-")[2]
         with contextlib.suppress(OSError, ValueError):
             info = path.lstat()
-            if (
-                int(number) in ports
-                and stat.S_ISSOCK(info.st_mode)
-                and info.st_uid == os.geteuid()
-            ):
+            if int(number) in ports and stat.S_ISSOCK(info.st_mode) and info.st_uid == os.geteuid():
                 path.unlink()
 
 
@@ -255,7 +251,7 @@ class LocalS3:
 
     @property
     def log_file(self) -> Path:
-        """weed's stdout and stderr (appended to across restarts)."""
+        """The output of weed (appended to across restarts)."""
         return self.workdir / LOG_FILE
 
     @property
@@ -294,7 +290,7 @@ class LocalS3:
 
     @property
     def pid(self) -> int | None:
-        """weed's PID while it runs, else None."""
+        """The PID of weed while it runs, else None."""
         if self._proc is not None:  # our child: let Popen reap it and keep its exit code
             return self._proc.pid if self._proc.poll() is None else None
         if self._pid is not None and pid_alive(self._pid):
@@ -327,7 +323,9 @@ class LocalS3:
         if not self._ports:
             chosen = _free_port_pairs(len(_COMPONENTS))
             self._ports = dict(zip(_COMPONENTS, chosen, strict=True))
-            self._ports.update({f"{c}.grpc": p + _GRPC_OFFSET for c, p in zip(_COMPONENTS, chosen, strict=True)})
+            self._ports.update(
+                {f"{c}.grpc": p + _GRPC_OFFSET for c, p in list(self._ports.items())}
+            )
         command = [str(weed), f"-logdir={self.workdir / 'logs'}", "mini", *self._options()]
         command.append(f"-s3.config={identities}")
         with self.log_file.open("ab") as log:
