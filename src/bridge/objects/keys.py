@@ -8,7 +8,7 @@ safely, so a key valid here means the same object on both backends:
   files, no empty segment, no leading or trailing ``/``);
 * a content type is ``type/subtype`` (RFC 6838 characters, lower-cased), without parameters;
 * metadata names are 1 to 64 of ``a-z 0-9 -`` starting with a letter or digit (S3 lower-cases
-  them); values are any text (no NUL, no lone surrogate), percent-encoded where it is not
+  them); values are any non-empty text (no NUL, no lone surrogate), percent-encoded where it is not
   printable ASCII, so they come back exactly as given; all of it encoded fits S3's 2 KiB.
 """
 
@@ -111,8 +111,9 @@ def check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
             raise InvalidObjectError("a metadata name is 1-64 of a-z 0-9 - (lower case)")
         if name == CHECKSUM_NAME:
             raise InvalidObjectError(f"the metadata name {CHECKSUM_NAME} is the adapter's own")
-        if not isinstance(value, str) or "\x00" in value or not _encodable(value):
-            raise InvalidObjectError(f"metadata {name}: the value must be text without NUL")
+        if not isinstance(value, str) or not value or "\x00" in value or not _encodable(value):
+            # S3 drops a header with an empty value: refused here, so both backends agree.
+            raise InvalidObjectError(f"metadata {name}: the value must be non-empty text, no NUL")
         checked[name] = value
     encoded = encode_metadata(checked)
     size = sum(len(name) + len(value) for name, value in encoded.items())

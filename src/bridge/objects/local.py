@@ -157,7 +157,7 @@ class LocalObjectStore:
         """A link served by bridge's HTTP port, signed with ``objects.local_signing_key``."""
         with self._stats.count("presign"):
             check_key(key)
-            lifetime = _lifetime(expires_in or self.presign_expiry)
+            lifetime = _lifetime(self.presign_expiry if expires_in is None else expires_in)
             if self.signer is None:
                 raise ConfigurationError(
                     "links to local objects need objects.local_public_url and "

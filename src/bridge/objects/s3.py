@@ -11,6 +11,7 @@ here, with ``raise … from exc``.
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,9 @@ _CONTENT_TYPE = "Content-Type"
 _STANDARD = {"Content-Type", "Content-Disposition", "Content-Encoding", "Content-Language"}
 _STANDARD |= {"Cache-Control"}
 _MESSAGE_CHARS = 200
+_STATUS = re.compile(r"status code: (\d{3})")
+_NOT_FOUND = 404
+_REFUSED = {401, 403}
 _MAX_LINK = timedelta(days=7)
 
 
@@ -196,7 +200,7 @@ class S3ObjectStore:
         """A SigV4 pre-signed GET link (no request is made; the object need not exist yet)."""
         with self._stats.count("presign"):
             check_key(key)
-            lifetime = expires_in or self.presign_expiry
+            lifetime = self.presign_expiry if expires_in is None else expires_in
             if not timedelta(seconds=1) <= lifetime <= _MAX_LINK:
                 raise InvalidObjectError("a link lives between 1 second and 7 days")
             lifetime = timedelta(seconds=int(lifetime.total_seconds()))
@@ -249,11 +253,16 @@ def _converted(key: str) -> Iterator[None]:
 
 def _translate(exc: BaseException, key: str) -> Exception:
     summary = _summary(exc)
-    if isinstance(exc, (NotFoundError, FileNotFoundError)):
-        if "NoSuchBucket" in str(exc):
-            return ObjectAccessError(f"the bucket does not exist: {summary}")
+    text = str(exc)
+    found = _STATUS.search(text)
+    status = int(found.group(1)) if found else None  # list errors are "generic" in obstore
+    if "NoSuchBucket" in text:
+        return ObjectAccessError(f"the bucket does not exist: {summary}")
+    if isinstance(exc, (NotFoundError, FileNotFoundError)) or status == _NOT_FOUND:
         return ObjectNotFoundError(f"no object {key}")
-    if isinstance(exc, (PermissionDeniedError, UnauthenticatedError, PermissionError)):
+    if isinstance(exc, (PermissionDeniedError, UnauthenticatedError, PermissionError)) or (
+        status in _REFUSED
+    ):
         return ObjectAccessError(f"object storage refused the credentials: {summary}")
     if isinstance(exc, InvalidPathError):
         return InvalidObjectError(f"object storage refused the key: {summary}")
