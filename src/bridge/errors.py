@@ -195,7 +195,7 @@ class InvalidObjectError(BridgeError):
 
 
 class ObjectStoreError(BridgeError):
-    """Object storage failed (unreachable, a server error, a timeout); the call may succeed later."""
+    """Object storage failed (unreachable, a server error, a timeout); it may succeed later."""
 
 
 class ObjectNotFoundError(ObjectStoreError):

@@ -49,6 +49,7 @@ async def test_local_links_are_served_on_the_configured_path(tmp_path):
     assert counts["get", "ok"] == 1  # the app's own store served the link
     assert counts["put", "ok"] == 0  # the test's store wrote it: another process's count
 
+
 async def test_without_links_configured_the_path_is_not_served(tmp_path):
     app = create_app(_settings(tmp_path))
     transport = httpx.ASGITransport(app=app)
