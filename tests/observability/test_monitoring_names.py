@@ -114,7 +114,7 @@ async def test_every_metric_of_the_dashboard_and_the_rules_is_served(
         body, headers = _signed_event(DAYTIME)
         answer = await client.post(settings.webhook.path, content=body, headers=headers)
         assert answer.status_code == 200
-        assert len(await emulator.wait_for_accepted(1)) == 1
+        assert len(await emulator.wait_for_accepted(1)) >= 1  # the record, maybe the chat reply
         deadline = time.monotonic() + 20
         while True:  # until both records are settled
             served = (await client.get("/metrics")).text
