@@ -76,7 +76,7 @@ kafka-jars: $(INSTALLED) .java
 lock: .python
 	rm -rf .cache/lock && $(PYTHON) -m venv .cache/lock
 	.cache/lock/bin/pip install --quiet --upgrade pip
-	.cache/lock/bin/pip install --quiet ./devkit '.[dev]'
+	.cache/lock/bin/pip install --quiet './devkit[plot]' '.[dev]'
 	.cache/lock/bin/pip freeze --exclude zalo-bridge --exclude zalo-bridge-devkit > constraints.txt
 	rm -rf .cache/lock
 
@@ -101,9 +101,14 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-.PHONY: schemas  ## Regenerate schemas/ from the models
+.PHONY: schemas  ## Regenerate schemas/ and docs/asyncapi.yaml from the models
 schemas: $(INSTALLED)
 	$(BIN)/zalo-bridge schemas export schemas
+	$(BIN)/zalo-bridge schemas asyncapi docs/asyncapi.yaml
+
+.PHONY: asyncapi  ## Regenerate docs/asyncapi.yaml, the AsyncAPI document of every Kafka topic
+asyncapi: $(INSTALLED)
+	$(BIN)/zalo-bridge schemas asyncapi docs/asyncapi.yaml
 
 .PHONY: test-unit  ## Fast tests that need no broker and no database server
 test-unit: $(INSTALLED)
@@ -193,6 +198,7 @@ chaos: $(INSTALLED) kafka-jars
 
 .PHONY: bench  ## Benchmark bridge vs a naive baseline and the raw limits (~15 min); writes docs/benchmarks.md
 bench: $(INSTALLED) kafka-jars
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable './devkit[plot]'
 	$(BIN)/python -m bridge_devkit.bench --workdir .cache/bench --report docs/benchmarks.md --plot docs/benchmarks-throughput.png $(BENCH_ARGS)
 
 .PHONY: clean  ## Remove the virtualenv, caches and run data (not the Kafka jar cache)

@@ -85,6 +85,7 @@ class BenchConfig:
         workdir: The broker's data, the ledgers, the logs and `results.json`.
         report: Where the Markdown report goes; None: `workdir/benchmarks.md`.
         plot: Where the PNG plot goes; None: next to the report.
+        draw_plot: Whether to draw it (needs the dev kit's `plot` extra: matplotlib).
         events: The backlog of the throughput run (N).
         events_per_case: Events per dossier in every workload (cases = events / this).
         partitions: Partitions of the input and status topics.
@@ -115,6 +116,7 @@ class BenchConfig:
     workdir: Path
     report: Path | None = None
     plot: Path | None = None
+    draw_plot: bool = True
     events: int = 100_000
     events_per_case: int = 10
     partitions: int = 6
@@ -1215,7 +1217,7 @@ def _write_outputs(config: BenchConfig, results: BenchResults, workdir: Path) ->
         json.dumps(results.to_json(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
     )
     report, plot = config.report_path, config.plot_path
-    drawn = render_plot(results, plot)
+    drawn = config.draw_plot and render_plot(results, plot)
     plot_name = os.path.relpath(plot, report.parent) if drawn else None
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(render_markdown(results, plot_name), encoding="utf-8")
@@ -1273,6 +1275,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--point-seconds", type=float)
     parser.add_argument("--point-max-events", type=int)
     parser.add_argument("--no-saturation-point", action="store_true")
+    parser.add_argument(
+        "--no-plot", action="store_true", help="Write no PNG (matplotlib is not needed then)"
+    )
     parser.add_argument("--naive-events", type=int)
     parser.add_argument("--naive-seconds", type=float)
     parser.add_argument("--raw-http-seconds", type=float)
@@ -1320,6 +1325,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     }
     if args.no_saturation_point:
         changes["saturation_point"] = False
+    if args.no_plot:
+        changes["draw_plot"] = False
     if args.quick:
         return BenchConfig.quick_preset(args.workdir, **changes)
     return dataclasses.replace(BenchConfig(workdir=args.workdir), **changes)

@@ -18,6 +18,7 @@ __all__ = [
     "LoadPoint",
     "Machine",
     "NaiveRun",
+    "PlotUnavailableError",
     "ProcessUsage",
     "RateLimitRun",
     "RawConsume",
@@ -929,16 +930,30 @@ def _rate_limit_section(results: BenchResults) -> list[str]:
     return lines
 
 
+class PlotUnavailableError(RuntimeError):
+    """The plot cannot be drawn: matplotlib is not installed."""
+
+
 def render_plot(results: BenchResults, path: Path) -> bool:
     """Draw throughput and p99 latency vs offered load into a PNG at `path`.
 
     Returns:
         False when there is no sweep point to draw (nothing is written).
+
+    Raises:
+        PlotUnavailableError: matplotlib is not installed (the dev kit's `plot` extra, which
+            `make bench` installs; `make test` does without it).
     """
     series = _plot_series(results)
     if not series:
         return False
-    import matplotlib as mpl  # noqa: PLC0415 - only the report needs it
+    try:
+        import matplotlib as mpl  # noqa: PLC0415 - only the report needs it
+    except ImportError as exc:
+        raise PlotUnavailableError(
+            "the benchmark's plot needs matplotlib: pip install -e './devkit[plot]' "
+            "(make bench does it), or run with --no-plot"
+        ) from exc
 
     mpl.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415 - after the backend is chosen

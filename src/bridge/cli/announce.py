@@ -12,6 +12,7 @@ import typer
 
 from bridge.announcements.store import AnnouncementStore
 from bridge.cli.options import ConfigOption, settings_or_exit
+from bridge.cli.output import JsonOption  # noqa: TC001 - typer reads annotations at run time
 from bridge.store.database import open_engine
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def status(
     announcement_id: Annotated[str, typer.Argument(help="The announcement's id (a UUID).")],
     config: ConfigOption = None,
     *,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Print total, sent, failed, pending, rate and ETA of one announcement (exit 1: unknown)."""
     try:

@@ -14,12 +14,13 @@ import typer
 from bridge.citizens.receipt_qr import is_case_code, oa_chat_link, render_qr
 from bridge.citizens.second_factor import receipt_secret
 from bridge.cli.options import ConfigOption, settings_or_exit
+from bridge.cli.output import JsonOption, emit_json
 from bridge.errors import BridgeError
 
 __all__ = ["forget", "purge", "qr", "unlock"]
 
 
-def qr(
+def qr(  # noqa: PLR0913 - one option per choice, all with defaults
     case_code: Annotated[str, typer.Argument(help="The dossier code printed on the receipt.")],
     config: ConfigOption = None,
     image_format: Annotated[
@@ -29,6 +30,8 @@ def qr(
         Path | None, typer.Option("--out", help="Image file; default <case-code>.<format>.")
     ] = None,
     scale: Annotated[int, typer.Option(min=1, max=50, help="Pixels per module.")] = 8,
+    *,
+    as_json: JsonOption = False,
 ) -> None:
     """Write the receipt's QR code (it opens the OA chat) and print the link and the secret."""
     settings = settings_or_exit(config)
@@ -44,8 +47,7 @@ def qr(
         raise typer.Exit(code=2) from exc
     target = out or Path(f"{code}.{image_format}")
     target.write_bytes(render_qr(link, image_format, scale=scale))
-    typer.echo(f"QR code: {target}")
-    typer.echo(f"Link: {link}")
+    secret: str | None = None
     if linking.second_factor == "receipt_secret":
         if linking.hmac_key is None:
             typer.echo(
@@ -55,14 +57,33 @@ def qr(
         secret = receipt_secret(
             linking.hmac_key.get_secret_value(), code, length=linking.receipt_secret_length
         )
+    if as_json:
+        emit_json(
+            {
+                "case_code": code,
+                "image": str(target),
+                "link": link,
+                "second_factor": linking.second_factor,
+                "secret": secret,
+                "message": f"{code} {secret}" if secret else None,
+            }
+        )
+        return
+    typer.echo(f"QR code: {target}")
+    typer.echo(f"Link: {link}")
+    if secret is not None:
         typer.echo(f"Mã bí mật: {secret}")
         typer.echo(f"Nhắn vào Zalo OA: {code} {secret}")
     else:
         typer.echo(f"Nhắn vào Zalo OA: {code} <4 số cuối điện thoại>")
 
 
-def purge(config: ConfigOption = None) -> None:
-    """Delete what outlived the retention settings (the running bridge also does it)."""
+def purge(config: ConfigOption = None, *, as_json: JsonOption = False) -> None:
+    """Delete what outlived the retention settings (the running bridge also does it).
+
+    Prints the rows deleted per kind as JSON (``--json`` is accepted for uniformity).
+    """
+    del as_json
     from bridge.citizens.services import retention_policy  # noqa: PLC0415 - keep --help fast
     from bridge.citizens.store import CitizenStore  # noqa: PLC0415 - keep --help fast
 
@@ -87,8 +108,14 @@ def purge(config: ConfigOption = None) -> None:
 def forget(
     user_id: Annotated[str, typer.Argument(help="The citizen's OA-scoped Zalo user id.")],
     config: ConfigOption = None,
+    *,
+    as_json: JsonOption = False,
 ) -> None:
-    """Delete everything the bridge keeps about one Zalo user (a deletion request)."""
+    """Delete everything the bridge keeps about one Zalo user (a deletion request).
+
+    Prints the rows deleted as JSON (``--json`` is accepted for uniformity).
+    """
+    del as_json
     from bridge.citizens.store import CitizenStore  # noqa: PLC0415 - keep --help fast
 
     settings = settings_or_exit(config)
@@ -114,12 +141,16 @@ def forget(
 def unlock(
     case_code: Annotated[str, typer.Argument(help="The dossier code locked against linking.")],
     config: ConfigOption = None,
+    *,
+    as_json: JsonOption = False,
 ) -> None:
     """Lift a dossier's lock against linking and forget its wrong attempts (docs/citizens.md).
 
     For the one-stop desk, once it has checked that the citizen asking holds the dossier: a
-    guesser can lock any dossier whose code it knows.
+    guesser can lock any dossier whose code it knows. Prints the answer as JSON (``--json`` is
+    accepted for uniformity).
     """
+    del as_json
     from bridge.citizens.store import CitizenStore  # noqa: PLC0415 - keep --help fast
 
     settings = settings_or_exit(config)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from bridge.cli.options import ConfigOption, settings_or_exit
+from bridge.cli.output import JsonOption, emit_json
 from bridge.delivery.replay import (
     InvalidSelectionError,
     ReplayCriteria,
@@ -26,7 +27,7 @@ from bridge.errors import InvalidEventReason
 if TYPE_CHECKING:
     from collections import Counter
 
-    from bridge.delivery.replay import DeadLetterRecord, ReplaySummary
+    from bridge.delivery.replay import DeadLetterListing, DeadLetterRecord, ReplaySummary
 
 __all__ = ["dlq_cli"]
 
@@ -139,6 +140,7 @@ def list_command(  # noqa: PLR0913 - one option per filter, all with defaults
         int, typer.Option("--newest", min=0, help="How many of the newest records to show.")
     ] = 20,
     config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Count dead-lettered records by reason and show the newest (never their contents)."""
     settings = settings_or_exit(config)
@@ -149,6 +151,9 @@ def list_command(  # noqa: PLR0913 - one option per filter, all with defaults
         typer.echo(f"zalo-bridge: {exc}", err=True)
         raise typer.Exit(code=1) from exc
     zone = ZoneInfo(settings.province.timezone)
+    if as_json:
+        emit_json(_listing_document(listing, zone))
+        return
     typer.echo(f"{listing.topic}: {listing.scanned} records read, {listing.matched} matching")
     for name, count in sorted(listing.by_reason.items(), key=lambda item: (-item[1], item[0])):
         typer.echo(f"  {_printable(name):<22}{count:>8}")
@@ -177,6 +182,7 @@ def replay_command(  # noqa: PLR0913 - one option per filter, all with defaults
         bool, typer.Option("--dry-run", help="Select and report; publish nothing.")
     ] = False,
     config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Re-publish the selected dead-lettered records, unchanged, to the input topic.
 
@@ -192,6 +198,7 @@ def replay_command(  # noqa: PLR0913 - one option per filter, all with defaults
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=Console(stderr=True),
+        disable=as_json,
     ) as bar:
         task = bar.add_task("dry run" if dry_run else "replaying", total=None)
 
@@ -215,13 +222,54 @@ def replay_command(  # noqa: PLR0913 - one option per filter, all with defaults
         except ReplayError as exc:
             bar.stop()
             if exc.summary is not None:
-                _print_summary(exc.summary)
+                _print_summary(exc.summary, as_json=as_json)
             typer.echo(f"zalo-bridge: {exc}", err=True)
             raise typer.Exit(code=1) from exc
-    _print_summary(summary)
+    _print_summary(summary, as_json=as_json)
 
 
-def _print_summary(summary: ReplaySummary) -> None:
+def _listing_document(listing: DeadLetterListing, zone: ZoneInfo) -> dict[str, object]:
+    """``dlq list --json``: the counts and the newest records' coordinates (never contents)."""
+    return {
+        "topic": listing.topic,
+        "scanned": listing.scanned,
+        "matched": listing.matched,
+        "by_reason": dict(sorted(listing.by_reason.items())),
+        "newest": [
+            {
+                "dead_lettered_at": (
+                    record.dead_lettered_at.astimezone(zone).isoformat(timespec="seconds")
+                    if record.dead_lettered_at
+                    else None
+                ),
+                "reason": record.reason,
+                "case_code": record.case_code,
+                "original": record.original,
+                "dead_letter": record.coordinates,
+                "detail": record.detail,
+            }
+            for record in listing.newest
+        ],
+    }
+
+
+def _print_summary(summary: ReplaySummary, *, as_json: bool = False) -> None:
+    if as_json:
+        emit_json(
+            {
+                "replay_id": summary.replay_id,
+                "source_topic": summary.source_topic,
+                "target_topic": summary.target_topic,
+                "dry_run": summary.dry_run,
+                "scanned": summary.scanned,
+                "selected": summary.selected,
+                "replayed": summary.replayed,
+                "by_reason": dict(sorted(summary.by_reason.items())),
+                "skipped": dict(sorted(summary.skipped.items())),
+                "limit_reached": summary.limit_reached,
+            }
+        )
+        return
     mode = "dry run, nothing published" if summary.dry_run else f"{summary.replayed} replayed"
     typer.echo(f"replay {summary.replay_id}: {summary.source_topic} -> {summary.target_topic}")
     typer.echo(f"  {summary.scanned} read, {summary.selected} selected, {mode}")

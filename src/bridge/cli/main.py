@@ -9,10 +9,13 @@ from typing import Annotated
 
 import typer
 
+from bridge import __version__
+from bridge.asyncapi import DOCUMENT_PATH, default_settings, render_asyncapi, stale_asyncapi
 from bridge.cli.announce import announce_cli
 from bridge.cli.citizens import forget, purge, qr, unlock
 from bridge.cli.dlq import dlq_cli
 from bridge.cli.options import ConfigOption, settings_or_exit
+from bridge.cli.output import JsonOption, emit_json
 from bridge.cli.templates import preview, templates_cli
 from bridge.cli.zalo import zalo_cli
 from bridge.errors import ConfigurationError
@@ -27,6 +30,36 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(wanted: bool) -> None:  # noqa: FBT001 - typer passes the flag's value
+    if wanted:
+        typer.echo(f"zalo-bridge {__version__}")
+        raise typer.Exit
+
+
+@cli.callback()
+def _main(
+    *,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Tell citizens through Zalo OA what happens to their one-stop-shop dossiers.
+
+    Exit codes: 0 done; 1 the command ran and the answer is no (a check found a problem,
+    something asked for does not exist, a broker, store or Zalo failure); 2 it could not run as
+    called (a bad option or argument, settings that do not load).
+    """
+    del version
+
+
 schemas_cli = typer.Typer(help="The JSON Schemas of the Kafka contracts.", no_args_is_help=True)
 cli.add_typer(schemas_cli, name="schemas")
 cli.add_typer(dlq_cli, name="dlq")
@@ -60,9 +93,15 @@ def run(
 
 
 @cli.command("check-config")
-def check_config(config: ConfigOption = None) -> None:
-    """Validate the settings and print them, secrets hidden; exit 2 when they are invalid."""
+def check_config(config: ConfigOption = None, *, as_json: JsonOption = False) -> None:
+    """Validate the settings and print them, secrets hidden; exit 2 when they are invalid.
+
+    The settings are printed as JSON either way; ``--json`` prints them on one line.
+    """
     settings = settings_or_exit(config)
+    if as_json:
+        emit_json(settings.model_dump(mode="json"))
+        return
     typer.echo(json.dumps(settings.model_dump(mode="json"), indent=2, ensure_ascii=False))
 
 
@@ -70,6 +109,8 @@ def check_config(config: ConfigOption = None) -> None:
 def db_upgrade(
     config: ConfigOption = None,
     revision: Annotated[str, typer.Option(help="Target schema version.")] = "head",
+    *,
+    as_json: JsonOption = False,
 ) -> None:
     """Migrate the ledger's schema (``zalo-bridge run`` also does it at start)."""
     from bridge.store.migrate import upgrade_sync  # noqa: PLC0415 - alembic only when needed
@@ -80,7 +121,10 @@ def db_upgrade(
     except ConfigurationError as exc:
         typer.echo(f"zalo-bridge: {exc}", err=True)
         raise typer.Exit(code=1) from exc
-    typer.echo(f"ledger schema at {revision}")
+    if as_json:
+        emit_json({"revision": revision})
+    else:
+        typer.echo(f"ledger schema at {revision}")
 
 
 @schemas_cli.command("export")
@@ -90,14 +134,49 @@ def export_schemas(
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 when a file is stale.")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Write the JSON Schemas generated from the models (or check that the files match them)."""
     if check:
         stale = stale_schemas(directory)
+        if as_json:
+            emit_json({"stale": [str(directory / name) for name in stale]})
         for name in stale:
             typer.echo(f"stale: {directory / name} (run `zalo-bridge schemas export`)", err=True)
         raise typer.Exit(code=1 if stale else 0)
-    for path in write_schemas(directory):
+    written = write_schemas(directory)
+    if as_json:
+        emit_json({"written": [str(path) for path in written]})
+        return
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+@schemas_cli.command("asyncapi")
+def export_asyncapi(
+    path: Annotated[Path, typer.Argument(help="Where to write the document.")] = Path(
+        DOCUMENT_PATH
+    ),
+    *,
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 when the file is stale.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the AsyncAPI document of every topic (or check that the file matches the code)."""
+    settings = default_settings()
+    if check:
+        stale = stale_asyncapi(path, settings)
+        if as_json:
+            emit_json({"stale": [str(path)] if stale else []})
+        if stale:
+            typer.echo(f"stale: {path} (run `zalo-bridge schemas asyncapi`)", err=True)
+        raise typer.Exit(code=1 if stale else 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_asyncapi(settings), encoding="utf-8")
+    if as_json:
+        emit_json({"written": [str(path)]})
+    else:
         typer.echo(f"wrote {path}")
 
 

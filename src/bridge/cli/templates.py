@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bridge.cli.output import JsonOption, emit_json
 from bridge.errors import ConfigurationError, TemplateError
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ def check(
         typer.Argument(help="The province's template directory.", exists=True, file_okay=False),
     ],
     config: ConfigOption = None,
+    *,
+    as_json: JsonOption = False,
 ) -> None:
     """Validate a template directory as `zalo-bridge run` does at start; exit 1 when invalid."""
     from bridge.templates.renderer import card_limits, load_registry  # noqa: PLC0415 - `--help` fast
@@ -62,9 +65,22 @@ def check(
             limits=card_limits(settings),
         )
     except TemplateError as exc:
+        if as_json:
+            emit_json({"directory": str(directory), "valid": False, "error": str(exc)})
         typer.echo(f"zalo-bridge: {exc}", err=True)
         raise typer.Exit(code=1) from exc
     count = sum(len(templates.entries) for templates in registry.all_sets())
+    if as_json:
+        emit_json(
+            {
+                "directory": str(directory),
+                "valid": True,
+                "templates": count,
+                "sets": len(registry.all_sets()),
+                "procedures": list(registry.procedures),
+            }
+        )
+        return
     typer.echo(
         f"{directory}: ok, {count} templates in {len(registry.all_sets())} sets "
         f"(procedures: {', '.join(registry.procedures) or 'none'})"

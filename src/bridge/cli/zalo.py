@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import typer
 
 from bridge.cli.options import ConfigOption  # noqa: TC001 - typer reads annotations at run time
+from bridge.cli.output import JsonOption, emit_json
 from bridge.errors import BridgeError, ConfigurationError
 from bridge.settings import Settings, load_settings
 from bridge.zalo.managed_token import ManagedToken, describe_error, refresh_due_at
@@ -180,13 +181,16 @@ def authorize(
     _run(settings, exchange)
 
 
-def _print(stored: StoredTokens, settings: Settings) -> None:
+def _print(stored: StoredTokens, settings: Settings, *, as_json: bool = False) -> None:
     summary = _summary(stored, settings.zalo.token_refresh_at_fraction, time.time())
-    typer.echo(json.dumps(summary, indent=2))
+    if as_json:
+        emit_json(summary)
+    else:
+        typer.echo(json.dumps(summary, indent=2))
 
 
 @token_cli.command("import")
-def import_tokens(
+def import_tokens(  # noqa: PLR0913 - one option per value of the pair
     config: ConfigOption = None,
     access_token: Annotated[
         str,
@@ -218,6 +222,8 @@ def import_tokens(
             help="Seconds the refresh token has left (default zalo.refresh_token_lifetime_seconds)."
         ),
     ] = None,
+    *,
+    as_json: JsonOption = False,
 ) -> None:
     """Store a token pair obtained elsewhere (API Explorer, another deployment)."""
     from bridge.zalo.token_store import TokenPair  # noqa: PLC0415 - only this command builds one
@@ -237,13 +243,13 @@ def import_tokens(
 
     async def store_pair(store: TokenStore) -> None:
         stored = await store.put(zalo.oa_id or "", pair, source="import", by=_who(), now=now)
-        _print(stored, settings)
+        _print(stored, settings, as_json=as_json)
 
     _run(settings, store_pair)
 
 
 @token_cli.command("status")
-def status(config: ConfigOption = None) -> None:
+def status(config: ConfigOption = None, *, as_json: JsonOption = False) -> None:
     """Print the stored pair's generation, times and origin (never the tokens); exit 1 if none."""
     settings = _settings(config)
     oa_id = settings.zalo.oa_id or ""
@@ -253,7 +259,7 @@ def status(config: ConfigOption = None) -> None:
         stored = await store.load(oa_id)
         if stored is not None:
             found.append(stored)
-            _print(stored, settings)
+            _print(stored, settings, as_json=as_json)
 
     _run(settings, show)
     if not found:
@@ -261,7 +267,7 @@ def status(config: ConfigOption = None) -> None:
 
 
 @token_cli.command("refresh")
-def refresh(config: ConfigOption = None) -> None:
+def refresh(config: ConfigOption = None, *, as_json: JsonOption = False) -> None:
     """Refresh the stored pair now (under the same lock as the running replicas)."""
     settings = _settings(config)
     zalo = settings.zalo
@@ -270,7 +276,7 @@ def refresh(config: ConfigOption = None) -> None:
         oauth, http = open_oauth(zalo)
         try:
             tokens = ManagedToken(store, oauth, oa_id=zalo.oa_id or "", owner=_who())
-            _print(await tokens.refresh_now(), settings)
+            _print(await tokens.refresh_now(), settings, as_json=as_json)
         finally:
             await http.aclose()
 
@@ -278,7 +284,7 @@ def refresh(config: ConfigOption = None) -> None:
 
 
 @token_cli.command("rekey")
-def rekey(config: ConfigOption = None) -> None:
+def rekey(config: ConfigOption = None, *, as_json: JsonOption = False) -> None:
     """Re-encrypt the stored tokens with the first key of zalo.token_encryption_key."""
     settings = _settings(config)
     counted: list[int] = []
@@ -287,7 +293,10 @@ def rekey(config: ConfigOption = None) -> None:
         counted.append(await store.rekey())
 
     _run(settings, rotate)
-    typer.echo(f"re-encrypted {counted[0]} token pair(s) with the newest key")
+    if as_json:
+        emit_json({"reencrypted": counted[0]})
+    else:
+        typer.echo(f"re-encrypted {counted[0]} token pair(s) with the newest key")
 
 
 @token_cli.command("generate-key")
