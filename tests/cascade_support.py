@@ -8,7 +8,7 @@ from bridge.delivery.cascade import CascadeConfig, Route
 from bridge.delivery.deliverer import Deliverer, DeliveryPolicy
 from bridge.delivery.flow import CircuitBreaker
 from bridge.delivery.records import InboundRecord
-from bridge.errors import RecipientUnreachableError
+from bridge.errors import RecipientUnreachableError, StoreError
 from bridge.status import Channel
 from bridge.templates import BuiltinRenderer
 from bridge.wording import MessageContext
@@ -100,7 +100,7 @@ class FakeDirectory:
     async def linked_users(self, case_code: str) -> list[str]:
         if self.failures:
             self.failures -= 1
-            raise ConnectionError("citizen store unavailable")
+            raise StoreError("citizen store: OperationalError")
         return list(self.linked.get(case_code, []))
 
     async def last_interaction_at(self, user_id: str) -> float | None:

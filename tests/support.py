@@ -9,6 +9,33 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+BASE_EVENT: dict[str, Any] = {
+    "schema_version": 1,
+    "event_id": "3f0c7c56-5b0e-4a52-9d7e-0a4f3f7d2b11",
+    "event_type": "STATE_CHANGED",
+    "occurred_at": "2026-03-10T09:30:11+07:00",
+    "province": "thanh-hoa",
+    "source_system": "td-dvc",
+    "sequence": 2,
+    "case": {
+        "code": "000.20.31.H56-260310-0042",
+        "procedure_code": "1.004616",
+        "procedure_name": "Đăng ký thành lập hộ kinh doanh",
+        "receiving_agency": {
+            "code": "000.20.31.H56",
+            "name": "Trung tâm Phục vụ hành chính công phường Hạc Thành",
+        },
+        "handling_department": "Phòng Kinh tế",
+        "channel": "ONLINE",
+        "received_at": "2026-03-10T09:30:11+07:00",
+        "due_at": "2026-03-13T17:00:00+07:00",
+    },
+    "state": "RECEIVED",
+    "previous_state": "SUBMITTED",
+    "recipient": {"zalo_user_id": "2512523625412515", "notify_consent": True},
+}
+"""A valid case-state event (v1); tests change what they need with ``make_event``."""
+
 USER = "2512523625412515"
 OTHER_USER = "5510185758261927916"
 TOKEN = "it-access-token"

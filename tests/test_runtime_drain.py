@@ -40,3 +40,17 @@ async def test_the_drain_settles_announcements_and_records_side_by_side():
     await asyncio.wait_for(runtime.drain(), timeout=10)
     assert (announcements.stopped_with, dispatcher.closed_with) == (30, 30)
     assert runtime.announcements is None
+
+
+def test_a_record_waiting_out_an_outage_makes_the_pod_unready_until_it_gets_through():
+    """Readiness follows the outage holds; the in-flight window being full does not count."""
+    runtime = Runtime(load_settings())
+    runtime._dispatcher = object()  # type: ignore[assignment]
+    assert runtime.ready
+    runtime.flow.hold("in_flight_window_full", on=True)
+    assert runtime.ready
+    for reason in ("store_unavailable", "broker_unavailable"):
+        runtime.flow.hold(reason, on=True)
+        assert not runtime.ready
+        runtime.flow.hold(reason, on=False)
+    assert runtime.ready

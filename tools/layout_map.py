@@ -26,6 +26,8 @@ MODULES: dict[str, str] = {
     "bridge.pacing": "bridge.delivery.pacing",
     "bridge.outbox": "bridge.delivery.outbox",
     "bridge.dead_letter": "bridge.delivery.dead_letter",
+    "bridge.faults": "bridge.delivery.faults",
+    "bridge.settling": "bridge.delivery.settling",
     "bridge.replay": "bridge.delivery.replay",
     "bridge.breaker_probe": "bridge.delivery.breaker_probe",
     "bridge.watchdog": "bridge.delivery.watchdog",

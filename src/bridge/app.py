@@ -40,10 +40,12 @@ from bridge.delivery.deliverer import (
     RateLimiter,
 )
 from bridge.delivery.dispatch import Dispatcher
+from bridge.delivery.faults import INFRASTRUCTURE_HOLDS, Outage
 from bridge.delivery.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
 from bridge.delivery.ledger_stores import open_ledger
 from bridge.delivery.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.delivery.pacing import PacedSender
+from bridge.delivery.settling import Settler
 from bridge.delivery.watchdog import ProgressWatchdog
 from bridge.kafka.security import broker_security, client_options, verify_login
 from bridge.objects.factory import link_signer, open_object_store
@@ -120,6 +122,8 @@ class Runtime:
     ledger: Ledger | None = None
     on_fatal: Callable[[BaseException], None] = _terminate
     flow: FlowControl = field(default_factory=FlowControl)
+    outage: Outage | None = None
+    """Holds the consumer, and readiness, while a record waits out a store or broker outage."""
     owner: str = field(
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     )
@@ -159,16 +163,22 @@ class Runtime:
 
     @property
     def ready(self) -> bool:
-        """Started, Zalo accepts calls (the circuit breaker is closed), and a token is usable."""
+        """Started, Zalo accepts calls, a token is usable, and no record waits out an outage.
+
+        Zalo accepts calls while the circuit breaker is closed; a record waits out an outage
+        while the store or the broker cannot be reached.
+        """
         return (
             self._dispatcher is not None
             and (self.breaker is None or self.breaker.state is BreakerState.CLOSED)
             and (self.tokens is None or self.tokens.healthy)
+            and not self.flow.reasons & INFRASTRUCTURE_HOLDS
         )
 
     async def start(self) -> None:
         """Open the Zalo client, the ledger and the transactional producer; build the pipeline."""
         settings = self.settings
+        outage = self.outage = Outage(self.flow.hold)
         sender = self.sender or await self._zalo_client()
         ledger = self.ledger
         store = settings.store
@@ -214,13 +224,10 @@ class Runtime:
                 dead_letter_topic=kafka.dead_letter_topic,
             )
 
-        async def deliver(record: InboundRecord) -> list[OutboundRecord]:
-            outcome = await deliverer.handle(record)
-            if outcome.event is not None:
-                await citizens.record_event(outcome.event)  # the dossier's state, for lookups
-            return outputs(record, outcome)
-
-        process: Callable[[InboundRecord], Awaitable[list[OutboundRecord]]] = deliver
+        settler = Settler(
+            handle=deliverer.handle, record_event=citizens.record_event, outputs=outputs
+        )
+        process: Callable[[InboundRecord], Awaitable[list[OutboundRecord]]] = settler.deliver
         if settings.quiet_hours.enabled or settings.announcements.enabled:
             if self.ledger is not None:  # a fake ledger: the tables were not migrated yet
                 from bridge.store.migrate import upgrade  # noqa: PLC0415 - alembic only here
@@ -230,7 +237,7 @@ class Runtime:
             self._closers.append(engine.dispose)
             if settings.quiet_hours.enabled:
                 process = self._quiet_hours(engine, deliverer, outputs, publisher).guard(
-                    deliver, outputs, on_held=citizens.record_event
+                    settler.deliver, outputs, on_held=settler.record_held
                 )
             if settings.announcements.enabled:
                 self.announcements = AnnouncementService(
@@ -241,6 +248,7 @@ class Runtime:
                     owner=self.owner,
                     audience=self.audience,
                     clock=self.clock,
+                    outage=outage,
                 )
                 await self.announcements.start()
 
@@ -257,6 +265,10 @@ class Runtime:
             max_in_flight=delivery.max_in_flight,
             commit_interval=kafka.commit_interval_ms / 1000,
             on_fatal=self.on_fatal,
+            give_up=settler.give_up,
+            max_tries=delivery.max_processing_tries,
+            max_backoff=delivery.max_backoff_seconds,
+            outage=outage,
             clock=self.monotonic,
         )
         self._dispatcher.start()
@@ -339,6 +351,8 @@ class Runtime:
             limiter=limiter,
             citizens=citizens,
             cascade=cascade_config(settings.cascade),
+            max_tries=delivery.max_processing_tries,
+            outage=self.outage,
         )
 
     def _watch(self, dispatcher: Dispatcher, breaker: CircuitBreaker) -> None:

@@ -47,12 +47,11 @@ class DeadLetterHeaders(BaseModel):
     reason: str = Field(
         alias="x-dlq-reason",
         description="Why the record was parked: invalid_json, schema_violation, too_large, "
-        "processing_failed, zalo_rejected, …",
+        "number_out_of_range, too_deep, processing_error, processing_failed, zalo_rejected, …",
     )
-    error_class: str | None = Field(
-        default=None,
-        alias="x-dlq-error-class",
-        description="The exception class that made the record fail, when one did.",
+    exception: str = Field(
+        alias="x-dlq-exception",
+        description="The class of the exception behind the reason (e.g. RecursionError).",
     )
     detail: str = Field(
         alias="x-dlq-detail",
@@ -69,6 +68,12 @@ class DeadLetterHeaders(BaseModel):
     original_partition: str = Field(alias="x-original-partition")
     original_offset: str = Field(alias="x-original-offset")
     original_timestamp: str | None = Field(default=None, alias="x-original-timestamp")
+    value_omitted: str | None = Field(
+        default=None,
+        alias="x-dlq-value-omitted",
+        description="Set (to the value's size) when the copy was too large for Kafka and goes "
+        "without its value; the original stays on the input topic for its retention.",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ that meets them, with ``raise … from exc``, so callers only ever handle bridge
     * BridgeError
       + ConfigurationError          settings invalid or inconsistent; the service refuses to start
         - TemplateError             a message template is invalid (names file, template and key)
-      + StoreError                  a database the bridge keeps citizens' data in failed
-      + InvalidEventError           the input record is not a valid case-state event: dead-letter it
+      + StoreError                  a database failed (connection, I/O, lock timeout): wait it out
+      + StoreValueError             a database refused one record's values: that record fails alone
+      + InvalidEventError           the input record cannot be processed: dead-letter it
       + DeliveryError               Zalo did not accept a message
         - RetryableDeliveryError    try again later: network, HTTP 5xx, -32, -200
           · DeliveryInDoubtError    the request left but no answer came back: it may have been sent
@@ -51,10 +52,12 @@ __all__ = [
     "RecipientUnreachableError",
     "RetryableDeliveryError",
     "StoreError",
+    "StoreValueError",
     "TemplateError",
     "TemplateProblem",
     "TokenError",
     "TokenStoreError",
+    "exception_name",
 ]
 
 
@@ -94,7 +97,17 @@ class TemplateError(ConfigurationError):
 
 
 class StoreError(BridgeError):
-    """A database call failed (connection lost, lock timeout); the caller may retry later."""
+    """A database call failed (connection lost, I/O, lock timeout); the caller may retry later.
+
+    An infrastructure fault: the record that met it is kept and tried again, never dead-lettered.
+    """
+
+
+class StoreValueError(BridgeError):
+    """The database refused a value of one record (out of range, not encodable, a constraint).
+
+    The record's own fault: trying again cannot help, and no other record is affected.
+    """
 
 
 class InvalidEventReason(StrEnum):
@@ -103,25 +116,45 @@ class InvalidEventReason(StrEnum):
     OVERSIZE = "oversize"
     NOT_UTF8 = "not_utf8"
     INVALID_JSON = "invalid_json"
+    TOO_DEEP = "too_deep"
+    NUMBER_OUT_OF_RANGE = "number_out_of_range"
+    INVALID_TEXT = "invalid_text"
+    DUPLICATE_KEY = "duplicate_key"
     UNKNOWN_STATE = "unknown_state"
     UNSUPPORTED_VERSION = "unsupported_version"
     SCHEMA_VIOLATION = "schema_violation"
     PROCESSING_ERROR = "processing_error"
+    PROCESSING_FAILED = "processing_failed"
     ZALO_REJECTED = "zalo_rejected"
 
 
+def exception_name(error: BaseException) -> str:
+    """The class of ``error`` as operators search for it: ``ValueError``, ``json.decoder.X``."""
+    kind = type(error)
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+
+
 class InvalidEventError(BridgeError):
-    """The record cannot be understood as a case-state event.
+    """The record cannot be processed: it goes to the dead-letter topic.
 
     Args:
         reason: A stable machine-readable reason, used for metrics and DLQ selection.
         detail: A human-readable explanation; it must not contain personal data.
+        exception: The class of the exception behind it (``exception_name``); by default this
+            class, for a record refused by bridge's own checks.
     """
 
-    def __init__(self, reason: InvalidEventReason, detail: str) -> None:
+    def __init__(
+        self, reason: InvalidEventReason, detail: str, *, exception: str | None = None
+    ) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.exception = exception or exception_name(self)
 
 
 class DeliveryError(BridgeError):

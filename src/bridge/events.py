@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from enum import StrEnum
@@ -20,7 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-from bridge.errors import InvalidEventError, InvalidEventReason
+from bridge.errors import InvalidEventError, InvalidEventReason, exception_name
+from bridge.record_json import INT64_MAX, decode_json_object
 
 __all__ = [
     "NATIONAL_CASE_CODE",
@@ -298,7 +298,11 @@ class CaseStateEvent(_Model):
     source_system: str | None = Field(default=None, max_length=60, examples=["td-dvc"])
     sequence: int = Field(
         ge=0,
-        description="Per-case sequence number, increasing with every event of the case.",
+        le=INT64_MAX,
+        description=(
+            "Per-case sequence number, increasing with every event of the case; a signed 64-bit "
+            "integer."
+        ),
     )
     case: CaseInfo
     state: CaseState = Field(description="The dossier's state after this event.")
@@ -349,32 +353,17 @@ def parse_event(raw: bytes, *, max_bytes: int) -> CaseStateEvent:
 def decode_v1_document(raw: bytes, *, max_bytes: int) -> dict[str, Any]:
     """Decode a record value into the JSON object of a v1 contract, before its model.
 
-    Shared by the contracts read from Kafka (case-state events, announcements).
+    Shared by the contracts read from Kafka (case-state events, announcements); the bounds on
+    size, nesting, numbers and text are those of ``bridge.record_json``.
 
     Raises:
-        InvalidEventError: Oversize, not UTF-8, not JSON, not an object, or not version 1.
+        InvalidEventError: Outside a bound, not UTF-8, not JSON, not an object, or not version 1.
     """
-    if len(raw) > max_bytes:
-        raise InvalidEventError(
-            InvalidEventReason.OVERSIZE, f"{len(raw)} bytes, more than the limit of {max_bytes}"
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidEventError(InvalidEventReason.NOT_UTF8, str(exc)) from exc
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidEventError(InvalidEventReason.INVALID_JSON, str(exc)) from exc
-    if not isinstance(document, dict):
-        raise InvalidEventError(
-            InvalidEventReason.SCHEMA_VIOLATION,
-            f"expected a JSON object, got {type(document).__name__}",
-        )
+    document = decode_json_object(raw, max_bytes=max_bytes)
     if document.get("schema_version", 1) != 1:
         raise InvalidEventError(
             InvalidEventReason.UNSUPPORTED_VERSION,
-            f"schema_version {document.get('schema_version')!r} is not 1",
+            f"schema_version {str(document.get('schema_version'))[:40]!r} is not 1",
         )
     return document
 
@@ -389,7 +378,7 @@ def _invalid(exc: ValidationError) -> InvalidEventError:
     summary = "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in errors[:10])
     if len(errors) > 10:  # noqa: PLR2004 - enough to act on, short enough for a header
         summary += f"; and {len(errors) - 10} more"
-    return InvalidEventError(reason, summary)
+    return InvalidEventError(reason, summary, exception=exception_name(exc))
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

@@ -12,8 +12,10 @@ from alembic import command
 
 from bridge.citizens.dossiers import DossierState
 from bridge.citizens.link_guard import LockPolicy
+from bridge.citizens.state_recorder import StateRecorder
 from bridge.citizens.store import CitizenStore, RetentionPolicy
 from bridge.delivery.ledger_stores import open_ledger
+from bridge.errors import StoreError, StoreValueError
 from bridge.events import CaseState
 from bridge.store.migrate import alembic_config, upgrade_sync
 
@@ -515,6 +517,44 @@ def test_migration_0003_goes_down_to_0002_and_up_again(tmp_path):
     upgrade_sync(url)
     assert tables <= set(sa.inspect(engine).get_table_names())
     engine.dispose()
+
+
+class TestOneBadRow:
+    """One dossier's row that the database refuses never fails another dossier's."""
+
+    @pytest.mark.parametrize(
+        "bad",
+        [{"sequence": 2**63}, {"procedure_name": "nul \x00 inside"}, {"agency_name": "\udc00"}],
+        ids=["sequence-2^63", "nul", "lone-surrogate"],
+    )
+    async def test_the_refused_row_fails_alone_and_the_batch_is_stored(self, store, bad):
+        recorder = StateRecorder(lambda states: store.record_states(states, now=T0))
+        states = [dossier(sequence=3), dossier(OTHER, **bad), dossier("000.20.31.H58-260310-0001")]
+        results = await asyncio.gather(
+            *(recorder.record(state) for state in states), return_exceptions=True
+        )
+        assert results[0] is None
+        assert results[2] is None
+        assert (await store.dossier(CODE)).sequence == 3
+        assert (await store.dossier("000.20.31.H58-260310-0001")) is not None
+        if isinstance(results[1], StoreValueError):
+            assert await store.dossier(OTHER) is None
+        else:  # SQLite stores NUL in TEXT; PostgreSQL refuses it
+            assert results[1] is None
+            assert bad == {"procedure_name": "nul \x00 inside"}
+
+    @pytest.mark.parametrize(
+        "url",
+        ["sqlite:////nonexistent-directory/citizens.sqlite3", "postgresql://127.0.0.1:1/none"],
+    )
+    async def test_a_store_that_cannot_be_reached_is_an_outage(self, url):
+        store = await CitizenStore.open(url, migrate=False)
+        try:
+            with pytest.raises(StoreError) as failed:
+                await store.record_states([dossier()], now=T0)
+        finally:
+            await store.close()
+        assert not isinstance(failed.value, StoreValueError)
 
 
 def test_migration_0006_names_old_attempts_outcomes_and_goes_down_and_up(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from bridge.delivery.deliverer import Deliverer, DeliveryPolicy, DeliveryStatus
+from bridge.delivery.faults import Outage
 from bridge.delivery.flow import BreakerState, CircuitBreaker
 from bridge.delivery.records import InboundRecord
 from bridge.errors import (
@@ -19,6 +20,8 @@ from bridge.errors import (
     MessageRejectedError,
     RecipientUnreachableError,
     RetryableDeliveryError,
+    StoreError,
+    StoreValueError,
     TokenError,
 )
 from bridge.templates import BuiltinRenderer
@@ -71,7 +74,17 @@ def breaker(clock, sleeps) -> CircuitBreaker:
 
 
 def deliverer(
-    zalo, ledger, clock, sleeps, *, owner="p1", in_doubt="reconcile", renderer=None, **policy
+    zalo,
+    ledger,
+    clock,
+    sleeps,
+    *,
+    owner="p1",
+    in_doubt="reconcile",
+    renderer=None,
+    max_tries=5,
+    outage=None,
+    **policy,
 ) -> Deliverer:
     settings = {"max_attempts": 3, "initial_backoff": 0.5, "max_backoff": 4, "budget": 60}
     settings |= {"pause": 10, "lease": 30, "in_doubt": in_doubt, "in_doubt_settle": 2}
@@ -86,6 +99,8 @@ def deliverer(
         breaker=breaker(clock, sleeps),
         clock=clock,
         sleep=sleeps,
+        max_tries=max_tries,
+        outage=outage,
     )
 
 
@@ -360,6 +375,120 @@ class TestFailures:
         assert line["status"] == "delivered"
         assert (line["topic"], line["partition"], line["offset"]) == ("in", 1, 41)
         assert "2512523625412515" not in json.dumps(logs, default=str)
+
+
+class FaultyLedger:
+    """The real ledger, whose claims first raise the scripted exceptions (the last one forever)."""
+
+    def __init__(self, ledger, *errors: BaseException, forever: bool = False) -> None:
+        self._ledger = ledger
+        self.errors = list(errors)
+        self.forever = forever
+        self.claims = 0
+
+    async def claim(self, key, **kwargs):
+        self.claims += 1
+        if self.errors:
+            error = self.errors[0] if self.forever else self.errors.pop(0)
+            raise error
+        return await self._ledger.claim(key, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._ledger, name)
+
+
+class Holds:
+    def __init__(self) -> None:
+        self.changes: list[tuple[str, bool]] = []
+
+    def __call__(self, reason: str, *, on: bool) -> None:
+        self.changes.append((reason, on))
+
+
+class TestEveryEventEndsInBoundedTime:
+    async def test_a_bug_that_keeps_failing_is_dead_lettered_after_the_tries(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ScriptedZalo()
+        faulty = FaultyLedger(ledger, KeyError("bug"), forever=True)
+        use_case = deliverer(zalo, faulty, clock, sleeps, max_tries=3)
+        outcome = await use_case.handle(record_of(encode(make_event())))
+        assert outcome.status is DeliveryStatus.DEAD_LETTERED
+        assert outcome.reason == "processing_failed"
+        assert outcome.dead_letter is not None
+        assert outcome.dead_letter.reason is InvalidEventReason.PROCESSING_FAILED
+        assert outcome.dead_letter.exception == "KeyError"
+        assert "3 times" in outcome.dead_letter.detail
+        assert outcome.event is not None
+        assert faulty.claims == 3
+        assert sleeps.waits == [10, 10]
+        assert zalo.sent == []
+
+    async def test_a_value_the_ledger_refuses_dead_letters_the_event_at_once(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        refused = StoreValueError("the SQLite ledger refused a value: OverflowError")
+        refused.__cause__ = OverflowError("Python int too large to convert to SQLite INTEGER")
+        faulty = FaultyLedger(ledger, refused, forever=True)
+        zalo = ScriptedZalo()
+        outcome = await deliverer(zalo, faulty, clock, sleeps).handle(
+            record_of(encode(make_event()))
+        )
+        assert (outcome.status, outcome.reason) == (
+            DeliveryStatus.DEAD_LETTERED,
+            "processing_error",
+        )
+        assert outcome.dead_letter is not None
+        assert outcome.dead_letter.exception == "OverflowError"
+        assert faulty.claims == 1
+        assert sleeps.waits == []
+        assert zalo.sent == []
+
+    async def test_a_ledger_outage_is_waited_out_past_the_tries_holding_the_consumer(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        down = [StoreError("the SQLite ledger: OperationalError") for _ in range(8)]
+        faulty, holds, zalo = FaultyLedger(ledger, *down), Holds(), ScriptedZalo()
+        use_case = deliverer(zalo, faulty, clock, sleeps, max_tries=2, outage=Outage(holds))
+        outcome = await use_case.handle(record_of(encode(make_event())))
+        assert outcome.status is DeliveryStatus.DELIVERED
+        assert len(zalo.sent) == 1
+        assert len(sleeps.waits) == 8
+        assert max(sleeps.waits) == 10  # the pause caps the backoff
+        assert holds.changes == [("store_unavailable", True), ("store_unavailable", False)]
+
+    async def test_a_decoder_bug_dead_letters_the_record_naming_the_exception(
+        self, ledger, clock, sleeps, monkeypatch
+    ):
+        def broken(*_args, **_kwargs):
+            raise RecursionError("maximum recursion depth exceeded")
+
+        monkeypatch.setattr("bridge.delivery.deliverer.parse_event", broken)
+        outcome = await deliverer(ScriptedZalo(), ledger, clock, sleeps).handle(record_of(b"{}"))
+        assert (outcome.status, outcome.reason) == (
+            DeliveryStatus.DEAD_LETTERED,
+            "processing_error",
+        )
+        assert outcome.dead_letter is not None
+        assert outcome.dead_letter.exception == "RecursionError"
+
+    @pytest.mark.parametrize(
+        ("value", "reason"),
+        [
+            (b'{"sequence": ' + b"9" * 5000 + b"}", "number_out_of_range"),
+            (b"[" * 1200 + b"]" * 1200, "too_deep"),
+            (b'{"a": "\\ud800"}', "invalid_text"),
+        ],
+        ids=["5000-digits", "1200-deep", "lone-surrogate"],
+    )
+    async def test_the_issues_poison_records_are_dead_lettered_with_their_reason(
+        self, ledger, clock, sleeps, value, reason
+    ):
+        zalo = ScriptedZalo()
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(record_of(value))
+        assert (outcome.status, outcome.reason) == (DeliveryStatus.DEAD_LETTERED, reason)
+        assert sleeps.waits == []
+        assert zalo.sent == []
 
 
 class HangingZalo(ScriptedZalo):

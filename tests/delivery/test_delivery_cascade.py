@@ -222,7 +222,10 @@ class TestLinkedUsers:
             record_of(encode(make_event()))
         )
         assert outcome.status is DeliveryStatus.DELIVERED
-        assert sleeps.waits == [10, 10]
+        # Waited out with a growing backoff (0.5 s doubling, jittered), never longer than a pause.
+        assert len(sleeps.waits) == 2
+        assert 0.5 <= sleeps.waits[0] <= 1.0
+        assert 1.0 <= sleeps.waits[1] <= 1.5
         assert len(zalo.sent) == 1
 
 

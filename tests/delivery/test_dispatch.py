@@ -53,6 +53,10 @@ class Publisher:
         self.calls.append(([o.value for o in outputs], dict(offsets)))
 
 
+def gave_up(record: InboundRecord, error: BaseException, tries: int) -> list[OutboundRecord]:
+    return [OutboundRecord("dlq", record.key, f"{type(error).__name__} x{tries}".encode())]
+
+
 def record(offset: int, key: bytes | None, partition: int = 0) -> InboundRecord:
     return InboundRecord(topic="in", partition=partition, offset=offset, key=key, value=b"")
 
@@ -67,6 +71,7 @@ def parts():
         max_in_flight=4,
         commit_interval=3600,
         on_fatal=lambda _error: None,
+        give_up=gave_up,
     )
     return dispatcher, gates, publisher, flow
 
@@ -178,6 +183,7 @@ async def test_a_failing_record_is_retried_not_dropped():
         max_in_flight=4,
         commit_interval=0.01,
         on_fatal=lambda _error: None,
+        give_up=gave_up,
     )
     dispatcher.submit(record(0, b"A"))
     for _ in range(200):
@@ -208,6 +214,7 @@ async def test_an_unexpected_commit_error_stops_the_process_instead_of_the_commi
         max_in_flight=4,
         commit_interval=0.01,
         on_fatal=fatal.set_result,
+        give_up=gave_up,
     )
     dispatcher.start()
     dispatcher.submit(record(0, b"A"))
@@ -216,3 +223,127 @@ async def test_an_unexpected_commit_error_stops_the_process_instead_of_the_commi
     finally:
         await dispatcher.close(timeout=0)
     assert isinstance(error, RuntimeError)
+
+
+class FakeSleep:
+    """Records each wait and lets the other lanes run; no time passes."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
+
+
+class Scripted:
+    """Processes records, raising the exceptions scripted for their offset first."""
+
+    def __init__(self, **scripts: list[BaseException]) -> None:
+        self.scripts = {int(offset.removeprefix("o")): list(s) for offset, s in scripts.items()}
+        self.tries: list[int] = []
+
+    async def process(self, record: InboundRecord) -> list[OutboundRecord]:
+        self.tries.append(record.offset)
+        script = self.scripts.get(record.offset, [])
+        if script:
+            error = script[0]
+            if not isinstance(error, ForeverError):
+                script.pop(0)
+            raise error
+        return [OutboundRecord("status", record.key, b"%d" % record.offset)]
+
+
+class ForeverError(RuntimeError):
+    """Raised on every try."""
+
+
+def bounded(process, publisher, flow, sleep, *, max_tries=3, give_up=gave_up) -> Dispatcher:
+    from bridge.delivery.faults import Outage  # noqa: PLC0415 - only these tests hold the consumer
+
+    return Dispatcher(
+        process=process,
+        publish=publisher.publish,
+        flow=flow,  # type: ignore[arg-type]
+        max_in_flight=100,
+        commit_interval=0.5,
+        on_fatal=lambda _error: None,
+        give_up=give_up,
+        max_tries=max_tries,
+        max_backoff=8,
+        outage=Outage(flow.hold),
+        sleep=sleep,
+    )
+
+
+async def settle_all(dispatcher: Dispatcher, budget: int = 2000) -> int:
+    """Run the lanes until every record is committed; return the steps it took."""
+    for step in range(budget):
+        await dispatcher.flush()
+        if dispatcher.in_flight == 0:
+            return step
+        await asyncio.sleep(0)
+    raise AssertionError(f"records still in flight after {budget} steps")
+
+
+class TestEveryRecordEndsInBoundedTime:
+    async def test_a_record_that_keeps_failing_is_dead_lettered_and_its_lane_moves_on(self):
+        script = Scripted(o0=[ForeverError("bug")])
+        publisher, flow, sleep = Publisher(), Flow(), FakeSleep()
+        dispatcher = bounded(script.process, publisher, flow, sleep, max_tries=3)
+        dispatcher.submit(record(0, b"A"))
+        dispatcher.submit(record(1, b"A"))
+        await settle_all(dispatcher)
+        assert script.tries == [0, 0, 0, 1]
+        outputs = [value for values, _ in publisher.calls for value in values]
+        assert outputs == [b"ForeverError x3", b"1"]
+        assert publisher.calls[-1][1] == {("in", 0): 2}
+        assert len(sleep.waits) == 2
+        assert 0.5 <= sleep.waits[0] <= 1.0 <= sleep.waits[1] <= 1.5
+        assert [change for change in flow.changes if change[1]] == []  # never held
+
+    async def test_an_outage_is_waited_out_however_long_it_lasts_and_holds_the_consumer(self):
+        from bridge.errors import StoreError  # noqa: PLC0415
+
+        outage = [StoreError("citizen store: OperationalError") for _ in range(12)]
+        script = Scripted(o0=outage)
+        publisher, flow, sleep = Publisher(), Flow(), FakeSleep()
+        dispatcher = bounded(script.process, publisher, flow, sleep, max_tries=3)
+        dispatcher.submit(record(0, b"A"))
+        await settle_all(dispatcher)
+        assert script.tries == [0] * 13
+        assert publisher.calls == [([b"0"], {("in", 0): 1})]
+        held = [change for change in flow.changes if change[0] == "store_unavailable"]
+        assert held == [("store_unavailable", True), ("store_unavailable", False)]
+        assert max(sleep.waits) == 8
+        assert sleep.waits == sorted(sleep.waits)
+
+    async def test_outages_do_not_count_as_tries(self):
+        from bridge.errors import StoreError  # noqa: PLC0415
+
+        down = StoreError("hold store: OperationalError")
+        script = Scripted(o0=[down, RuntimeError("1"), down, down, RuntimeError("2"), down])
+        publisher, flow, sleep = Publisher(), Flow(), FakeSleep()
+        dispatcher = bounded(script.process, publisher, flow, sleep, max_tries=3)
+        dispatcher.submit(record(0, b"A"))
+        await settle_all(dispatcher)
+        assert publisher.calls == [([b"0"], {("in", 0): 1})]
+        assert flow.reasons == set()
+
+    async def test_a_failing_fallback_keeps_the_record_rather_than_losing_it(self):
+        failures = [RuntimeError("fallback bug")]
+
+        def flaky_give_up(rec, error, tries):
+            if failures:
+                raise failures.pop()
+            return gave_up(rec, error, tries)
+
+        script = Scripted(o0=[ForeverError("bug")])
+        publisher, flow, sleep = Publisher(), Flow(), FakeSleep()
+        dispatcher = bounded(
+            script.process, publisher, flow, sleep, max_tries=1, give_up=flaky_give_up
+        )
+        dispatcher.submit(record(0, b"A"))
+        await settle_all(dispatcher)
+        assert publisher.calls == [([b"ForeverError x2"], {("in", 0): 1})]
+        assert sleep.waits == [8]

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from bridge.delivery.ledger import ClaimResult, SettledStatus, Settlement
+from bridge.errors import StoreError, StoreValueError
 from bridge.store.migrate import upgrade_sync
 
 
@@ -98,3 +99,29 @@ class TestLedger:
         upgrade_sync(ledger_url)
         upgrade_sync(ledger_url)
         assert (await claim(ledger)).result is ClaimResult.CLAIMED
+
+
+class TestFaultsAreTold:
+    """A value the database refuses is the record's fault; a database that fails is not."""
+
+    async def test_a_sequence_outside_64_bits_is_refused_as_the_records_fault(self, ledger):
+        with pytest.raises(StoreValueError) as refused:
+            await claim(ledger, sequence=2**63)
+        assert "refused a value" in str(refused.value)
+        # Nothing half-done: the same delivery with a valid sequence is a first claim.
+        assert (await claim(ledger, sequence=7)).result is ClaimResult.CLAIMED
+
+    async def test_text_that_is_not_unicode_is_refused_as_the_records_fault(self, ledger):
+        with pytest.raises(StoreValueError):
+            await claim(ledger, case="C\ud800")
+
+    async def test_a_missing_table_is_the_databases_fault_not_the_records(self, ledger_url):
+        from bridge.delivery.ledger_stores import open_ledger  # noqa: PLC0415 - opened without its migrations
+
+        bare = await open_ledger(ledger_url, migrate=False)
+        try:
+            with pytest.raises(StoreError) as failed:
+                await claim(bare)
+        finally:
+            await bare.close()
+        assert not isinstance(failed.value, StoreValueError)

@@ -9,9 +9,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-from bridge.delivery import InboundRecord
 from bridge.delivery.dispatch import Dispatcher
 from bridge.delivery.outbox import OutboundRecord
+from bridge.delivery.records import InboundRecord
 from bridge.delivery.watchdog import ProgressWatchdog
 from bridge.observability.metrics import Metrics
 from timer_support import Timer, settle
@@ -67,6 +67,7 @@ def build(timer: Timer, lanes: Lanes, stall: float = STALL):
         max_in_flight=100,
         commit_interval=3600,
         on_fatal=lambda _error: None,
+        give_up=lambda _record, _error, _tries: [],
         clock=timer,
     )
     held = Held()

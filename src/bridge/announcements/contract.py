@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from bridge.errors import InvalidEventError, InvalidEventReason
+from bridge.errors import InvalidEventError, InvalidEventReason, exception_name
 from bridge.events import decode_v1_document
 
 __all__ = [
@@ -122,7 +122,9 @@ def parse_announcement(raw: bytes, *, max_bytes: int) -> Announcement:
             f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
             for e in errors[:_MAX_ERRORS]
         )
-        raise InvalidEventError(InvalidEventReason.SCHEMA_VIOLATION, summary) from exc
+        raise InvalidEventError(
+            InvalidEventReason.SCHEMA_VIOLATION, summary, exception=exception_name(exc)
+        ) from exc
 
 
 def announcement_json_schema() -> dict[str, Any]:

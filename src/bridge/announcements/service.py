@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from bridge.announcements.audience import Audience
     from bridge.announcements.settings import AnnouncementsConfig
     from bridge.delivery.deliverer import MessageSender, RateLimiter
+    from bridge.delivery.faults import Outage
     from bridge.delivery.outbox import OutboundRecord
 
 __all__ = ["AnnouncementService", "announcement_window"]
@@ -63,6 +64,7 @@ class AnnouncementService:
         owner: This replica's identity in claims.
         audience: Lists the audience (default: the SQL one over the citizens tables).
         clock: Wall-clock seconds (tests inject a fake one).
+        outage: Holds the consumers while a record waits out a store or broker outage.
     """
 
     def __init__(  # noqa: PLR0913 - collaborators, all keyword-only
@@ -75,6 +77,7 @@ class AnnouncementService:
         owner: str,
         audience: Audience | None = None,
         clock: Callable[[], float] = time.time,
+        outage: Outage | None = None,
     ) -> None:
         section = settings.announcements
         self._settings = settings
@@ -113,6 +116,10 @@ class AnnouncementService:
             on_stored=self.fanout.wake,
             max_bytes=settings.kafka.max_event_bytes,
             clock=clock,
+            max_tries=settings.delivery.max_processing_tries,
+            outage=outage,
+            initial_backoff=settings.delivery.initial_backoff_seconds,
+            max_backoff=settings.delivery.max_backoff_seconds,
         )
 
     async def start(self) -> None:

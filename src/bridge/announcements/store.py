@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from bridge.announcements.contract import Announcement
 from bridge.store.conflicts import insert_ignoring_duplicates
 from bridge.store.conflicts import materialised as _materialised
+from bridge.store.errors import converting
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -178,8 +179,14 @@ class AnnouncementStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    @converting("announcement store")
     async def add(self, announcement: Announcement, *, now: float) -> bool:
-        """Store a new announcement; False when its id is known (a redelivered record)."""
+        """Store a new announcement; False when its id is known (a redelivered record).
+
+        Raises:
+            StoreError: The database failed (wait it out).
+            StoreValueError: It refused the announcement's values (dead-letter it).
+        """
         row = {
             "announcement_id": str(announcement.announcement_id),
             "province": announcement.province,

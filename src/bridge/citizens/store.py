@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.citizens.dossiers import FINAL_STATES, DossierState
 from bridge.citizens.link_guard import GuessGrant, LockPolicy
 from bridge.errors import StoreError
 from bridge.events import CaseState
 from bridge.store.database import open_engine
+from bridge.store.errors import CONVERTED, store_error
 from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
 from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
 from bridge.webhook.inbox import InboxStatus, webhook_inbox
@@ -275,8 +275,8 @@ class CitizenStore:
                 return await self._run_sqlite(self._engine, work)
             async with self._engine.begin() as aconn:
                 return await aconn.run_sync(work)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"citizen store: {type(exc).__name__}") from exc
+        except CONVERTED as exc:
+            raise (store_error(exc, "citizen store") or StoreError("citizen store")) from exc
 
     @staticmethod
     async def _run_sqlite(engine: Engine, work: Callable[[Connection], Any]) -> Any:

@@ -17,6 +17,7 @@ from tenacity import (
 )
 
 from bridge.delivery.cascade import CascadeConfig, Step, phone_step, recipients_of, user_steps
+from bridge.delivery.faults import OutageWatch, backoff, infrastructure_of
 from bridge.delivery.ledger import ClaimResult, SettledStatus, Settlement
 from bridge.delivery.records import DeliveryOutcome, InboundRecord
 from bridge.errors import (
@@ -28,7 +29,9 @@ from bridge.errors import (
     MessageRejectedError,
     RecipientUnreachableError,
     RetryableDeliveryError,
+    StoreValueError,
     TokenError,
+    exception_name,
 )
 from bridge.events import CaseStateEvent, parse_event
 from bridge.observability.logs import get_logger
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 
     from structlog.typing import FilteringBoundLogger
 
+    from bridge.delivery.faults import Outage
     from bridge.delivery.flow import CircuitBreaker
     from bridge.delivery.ledger import Ledger, LedgerEntry
     from bridge.wording import CitizenMessage
@@ -55,6 +59,7 @@ __all__ = [
     "MessageRenderer",
     "MessageSender",
     "RateLimiter",
+    "processing_failed",
 ]
 
 CHANNEL = Channel.ZALO_CS.value
@@ -183,7 +188,12 @@ class Deliverer:
 
     ``handle`` returns only when the record's outcome is final; until then it keeps the record,
     resting between rounds, so an outage, a refused token or a disabled OA loses nothing and
-    dead-letters nothing. Before every send it claims the step in the ledger (keyed by event,
+    dead-letters nothing. A fault of the record itself dead-letters it at once: it cannot be
+    decoded or worded, or the ledger refuses its values (``StoreValueError``). An unexpected
+    exception (a bug) is tried again up to ``max_tries`` times in all, then the record is
+    dead-lettered as ``processing_failed``; a store that cannot be reached is waited out with
+    backoff for as long as it lasts (``outage`` holds the consumer meanwhile). Before every
+    send it claims the step in the ledger (keyed by event,
     recipient and channel): a step settled before (redelivery, replay, duplicate publish) is not
     sent again and the cascade walks on as it did the first time; one whose answer was lost is
     reconciled (CS) or held (templates) before anything is resent; an event older than the
@@ -203,6 +213,8 @@ class Deliverer:
             is configured).
         clock: Wall-clock seconds (ledger times).
         sleep: Awaited for every wait; tests pass a fake.
+        max_tries: Tries of an event whose delivery raises an unexpected exception.
+        outage: Holds the consumer while the store cannot be reached.
     """
 
     def __init__(  # noqa: PLR0913 - the use case's collaborators, all keyword-only
@@ -220,7 +232,11 @@ class Deliverer:
         cascade: CascadeConfig | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_tries: int = 5,
+        outage: Outage | None = None,
     ) -> None:
+        self._max_tries = max(1, max_tries)
+        self._outage = outage
         self._sender = sender
         self._ledger = ledger
         self._renderer = renderer
@@ -265,27 +281,75 @@ class Deliverer:
         return outcome
 
     def _understand(self, record: InboundRecord) -> tuple[CaseStateEvent, CitizenMessage | None]:
-        event = parse_event(record.value, max_bytes=self._max_event_bytes)
+        try:
+            event = parse_event(record.value, max_bytes=self._max_event_bytes)
+        except InvalidEventError:
+            raise
+        except Exception as exc:
+            # The decoder refuses with InvalidEventError; anything else is a bug that the same
+            # bytes would meet again: park the record with the reason.
+            raise _processing_error(f"cannot decode the event: {exception_name(exc)}", exc) from exc
         try:
             return event, self._renderer.render(event)
         except Exception as exc:
             # A wording bug must not block the partition: park the record with the reason.
-            raise InvalidEventError(
-                InvalidEventReason.PROCESSING_ERROR, f"cannot word the message: {exc!r}"
-            ) from exc
+            raise _processing_error(f"cannot word the message: {exc!r}", exc) from exc
 
     async def _until_settled(
         self, event: CaseStateEvent, message: CitizenMessage, log: FilteringBoundLogger
     ) -> DeliveryOutcome:
-        while True:
-            try:
-                return await self._cascade_of(event, message, log)
-            except _TryLater as later:
-                log.warning("delivery postponed", why=later.why, rest_s=round(later.seconds, 2))
-                await self._sleep(later.seconds)
-            except Exception:
-                log.exception("unexpected error; the event is kept and tried again")
-                await self._sleep(self._policy.pause)
+        """Walk the cascade until it settles; see the class docstring for the faults."""
+        policy = self._policy
+        tries = outages = 0
+        with OutageWatch(self._outage) as watch:
+            while True:
+                try:
+                    return await self._cascade_of(event, message, log)
+                except _TryLater as later:
+                    watch.recovered()
+                    outages = 0
+                    log.warning("delivery postponed", why=later.why, rest_s=round(later.seconds, 2))
+                    await self._sleep(later.seconds)
+                except StoreValueError as error:
+                    log.warning("the ledger refused the event's values; dead-lettered")
+                    cause = error.__cause__ or error
+                    return DeliveryOutcome(
+                        DeliveryStatus.DEAD_LETTERED,
+                        reason=InvalidEventReason.PROCESSING_ERROR.value,
+                        event=event,
+                        dead_letter=_processing_error(str(error), cause),
+                        template_version=message.template_version,
+                    )
+                except Exception as error:  # sorted here: nothing but an outcome may leave
+                    kind = infrastructure_of(error)
+                    if kind is not None:
+                        outages += 1
+                        watch.failed(kind)
+                        wait = backoff(outages, initial=policy.initial_backoff, cap=policy.pause)
+                        log.warning(
+                            "infrastructure unavailable; the event is kept and tried again",
+                            infrastructure=kind,
+                            error=exception_name(error),
+                            rest_s=round(wait, 2),
+                        )
+                        await self._sleep(wait)
+                        continue
+                    watch.recovered()
+                    outages = 0
+                    tries += 1
+                    if tries >= self._max_tries:
+                        log.exception(
+                            "event kept failing; dead-lettered as processing_failed",
+                            error=exception_name(error),
+                            tries=tries,
+                        )
+                        return processing_failed(error, tries=tries, event=event)
+                    log.exception(
+                        "unexpected error; the event is kept and tried again",
+                        tries=tries,
+                        max_tries=self._max_tries,
+                    )
+                    await self._sleep(policy.pause)
 
     async def _cascade_of(
         self, event: CaseStateEvent, message: CitizenMessage, log: FilteringBoundLogger
@@ -657,6 +721,28 @@ class Deliverer:
             event=event,
             dead_letter=dead_letter,
         )
+
+
+def processing_failed(
+    error: BaseException, *, tries: int, event: CaseStateEvent | None = None
+) -> DeliveryOutcome:
+    """The outcome of a record that kept failing for an unexpected reason: parked in the DLQ."""
+    name = exception_name(error)
+    detail = f"failed {tries} times; the last time: {name}: {mask_text(str(error))[:300]}"
+    return DeliveryOutcome(
+        DeliveryStatus.DEAD_LETTERED,
+        reason=InvalidEventReason.PROCESSING_FAILED.value,
+        attempts=0,
+        event=event,
+        dead_letter=InvalidEventError(InvalidEventReason.PROCESSING_FAILED, detail, exception=name),
+    )
+
+
+def _processing_error(detail: str, cause: BaseException) -> InvalidEventError:
+    """The record's own fault met while processing it, naming the exception behind it."""
+    return InvalidEventError(
+        InvalidEventReason.PROCESSING_ERROR, detail, exception=exception_name(cause)
+    )
 
 
 def _summary(

@@ -9,12 +9,17 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bridge.delivery.faults import OutageWatch, backoff, infrastructure_of
 from bridge.delivery.outbox import FencedError, PublishError
+from bridge.errors import exception_name
 from bridge.observability.logs import get_logger
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
+    from structlog.typing import FilteringBoundLogger
+
+    from bridge.delivery.faults import Outage
     from bridge.delivery.flow import FlowControl
     from bridge.delivery.outbox import OutboundRecord
     from bridge.delivery.records import InboundRecord
@@ -73,14 +78,29 @@ class Dispatcher:
     committed past a record that is not settled, and outputs are never published for a record
     that will be processed again.
 
+    Every record gets its outputs in bounded time. ``process`` settles what it can itself; when
+    it raises all the same, an infrastructure fault (``bridge.delivery.faults.infrastructure_of``)
+    is
+    waited out with backoff for as long as it lasts (the partitions are paused and the pod is
+    unready meanwhile, through ``outage``), and any other exception (a bug) is tried again up to
+    ``max_tries`` times in all, after which ``give_up`` gives the record its outputs
+    (dead-lettered as ``processing_failed``), so the partition moves on.
+
     Args:
         process: Settles one record and returns what to publish; it retries internally and only
             returns with a final outcome.
         publish: Publishes outputs and commits offsets atomically (``TransactionalPublisher``).
         flow: Pauses and resumes the consumer.
         max_in_flight: Records read but not committed before the partitions are paused.
-        commit_interval: Seconds between commits.
+        commit_interval: Seconds between commits; also the first wait before a record is tried
+            again.
         on_fatal: Called when this process must stop (its transactional id was taken over).
+        give_up: The outputs of a record that failed ``max_tries`` times: the record, the last
+            exception, the number of tries.
+        max_tries: Tries of a record whose processing raises an unexpected exception.
+        max_backoff: Longest wait before a record is tried again.
+        outage: Holds the consumer while a record waits out an infrastructure fault.
+        sleep: Awaited for every wait before a retry; tests pass a fake.
         clock: Monotonic seconds, for the progress the watchdog reads; tests pass a fake.
     """
 
@@ -93,11 +113,21 @@ class Dispatcher:
         max_in_flight: int,
         commit_interval: float,
         on_fatal: Callable[[BaseException], None],
+        give_up: Callable[[InboundRecord, BaseException, int], list[OutboundRecord]],
+        max_tries: int = 5,
+        max_backoff: float = 30.0,
+        outage: Outage | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._process = process
         self._publish = publish
         self._flow = flow
+        self._give_up = give_up
+        self._max_tries = max(1, max_tries)
+        self._max_backoff = max_backoff
+        self._outage = outage
+        self._sleep = sleep
         self._max_in_flight = max_in_flight
         self._resume_below = max(1, int(max_in_flight * 0.75))
         self._commit_interval = commit_interval
@@ -163,14 +193,7 @@ class Dispatcher:
         try:
             while lane:
                 entry = lane[0]
-                try:
-                    entry.outputs = await self._process(entry.record)
-                except Exception:  # noqa: BLE001 - any bug: keep the record, log, try again
-                    # ``process`` settles everything it can; a bug here must not lose the record
-                    # or stall its partition's commits silently: log it and try again.
-                    _log.exception("record processing failed; retrying", offset=entry.record.offset)
-                    await asyncio.sleep(self._commit_interval)
-                    continue
+                entry.outputs = await self._settle(entry.record)
                 lane.popleft()
                 self._settled_at = self._clock()
                 self._progress.set()
@@ -178,6 +201,67 @@ class Dispatcher:
             if self._tasks.get(lane_key) is asyncio.current_task():
                 del self._tasks[lane_key]
                 self._lanes.pop(lane_key, None)
+
+    async def _settle(self, record: InboundRecord) -> list[OutboundRecord]:
+        """The outputs of ``record``: outages waited out, other faults tried ``max_tries`` times."""
+        log = _log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
+        tries = outages = 0
+        with OutageWatch(self._outage) as watch:
+            while True:
+                try:
+                    return await self._process(record)
+                except Exception as error:  # sorted below: nothing may escape a lane
+                    kind = infrastructure_of(error)
+                    if kind is not None:
+                        outages += 1
+                        watch.failed(kind)
+                        wait = backoff(
+                            outages, initial=self._commit_interval, cap=self._max_backoff
+                        )
+                        log.warning(
+                            "infrastructure unavailable; the record is kept and tried again",
+                            infrastructure=kind,
+                            error=exception_name(error),
+                            rest_s=round(wait, 2),
+                        )
+                        await self._sleep(wait)
+                        continue
+                    watch.recovered()
+                    outages = 0
+                    tries += 1
+                    if tries >= self._max_tries:
+                        outputs = self._gave_up(record, error, tries, log)
+                        if outputs is not None:
+                            return outputs
+                        await self._sleep(self._max_backoff)
+                        continue
+                    wait = self._backoff(tries)
+                    log.exception(
+                        "record processing failed; retrying",
+                        error=exception_name(error),
+                        tries=tries,
+                        max_tries=self._max_tries,
+                        rest_s=round(wait, 2),
+                    )
+                    await self._sleep(wait)
+
+    def _backoff(self, failures: int) -> float:
+        return backoff(failures, initial=self._commit_interval, cap=self._max_backoff)
+
+    def _gave_up(
+        self, record: InboundRecord, error: Exception, tries: int, log: FilteringBoundLogger
+    ) -> list[OutboundRecord] | None:
+        """The dead-letter outputs of a record that kept failing; None if even they failed."""
+        log.error(
+            "record kept failing; dead-lettered as processing_failed",
+            error=exception_name(error),
+            tries=tries,
+        )
+        try:
+            return self._give_up(record, error, tries)
+        except Exception:  # a bug in the fallback itself: keep the record
+            log.exception("cannot dead-letter the record; it is kept and tried again")
+            return None
 
     async def _commit_loop(self) -> None:
         while True:

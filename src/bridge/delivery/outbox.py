@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError, ProducerFenced
 
-from bridge.delivery.dead_letter import dead_letter_headers
+from bridge.delivery.dead_letter import dead_letter_copy
 from bridge.errors import BridgeError
 from bridge.observability.masking import mask_text
 from bridge.status import DeliveryStatusEvent, SourceRecord
@@ -19,12 +19,14 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from bridge.delivery.records import DeliveryOutcome, InboundRecord
+    from bridge.errors import InvalidEventError
 
 __all__ = [
     "FencedError",
     "OutboundRecord",
     "PublishError",
     "TransactionalPublisher",
+    "dead_letter_of",
     "outputs_for",
 ]
 
@@ -37,6 +39,19 @@ class OutboundRecord:
     key: bytes | None
     value: bytes
     headers: Sequence[tuple[str, bytes]] = ()
+
+
+def dead_letter_of(
+    record: InboundRecord,
+    error: InvalidEventError,
+    *,
+    topic: str,
+    now: datetime,
+    extra: Sequence[tuple[str, str]] = (),
+) -> OutboundRecord:
+    """The dead-letter copy of ``record`` on ``topic`` (see ``dead_letter_copy``)."""
+    value, headers = dead_letter_copy(record, error, now=now, extra=extra)
+    return OutboundRecord(topic, record.key, value, headers)
 
 
 def outputs_for(
@@ -79,12 +94,16 @@ def outputs_for(
         OutboundRecord(status_topic, key, status.model_dump_json().encode(), ()),
     ]
     if outcome.dead_letter is not None:
-        headers = dead_letter_headers(record, outcome.dead_letter, now=moment)
+        extra = []
         if outcome.history:
             # Zalo's error texts may quote a phone or ID number: masked like x-dlq-detail.
             history = json.dumps([mask_text(line) for line in outcome.history], ensure_ascii=False)
-            headers.append(("x-dlq-attempts", history.encode()))
-        outputs.append(OutboundRecord(dead_letter_topic, record.key, record.value, headers))
+            extra.append(("x-dlq-attempts", history))
+        outputs.append(
+            dead_letter_of(
+                record, outcome.dead_letter, topic=dead_letter_topic, now=moment, extra=extra
+            )
+        )
     return outputs
 
 

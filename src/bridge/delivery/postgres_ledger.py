@@ -21,7 +21,8 @@ from bridge.delivery.ledger import (
     first_claim,
     first_sight,
 )
-from bridge.errors import ConfigurationError, RetryableDeliveryError
+from bridge.errors import ConfigurationError
+from bridge.store.errors import converting
 
 __all__ = ["PostgresLedger"]
 
@@ -49,6 +50,7 @@ class PostgresLedger:
             raise ConfigurationError(f"cannot connect to the PostgreSQL ledger: {exc}") from exc
         return cls(pool)
 
+    @converting("the PostgreSQL ledger")
     async def claim(  # noqa: PLR0913 - mirrors the Ledger protocol
         self,
         key: str,
@@ -62,54 +64,49 @@ class PostgresLedger:
     ) -> Claim:
         """See ``bridge.delivery.ledger.Ledger.claim``."""
         channel = key.rsplit("/", 1)[-1]
-        try:
-            async with self._pool.connection() as db, db.transaction():
-                last = await (
-                    await db.execute(
-                        "SELECT last_delivered_sequence FROM cases WHERE case_code = %s",
-                        (case_code,),
-                    )
-                ).fetchone()
-                stale = last is not None and sequence < last[0]
-                # The common case, a first sight, in one statement: claimed or settled as stale.
-                first = first_sight(stale=stale, owner=owner, now=now, lease_seconds=lease_seconds)
-                cursor = await db.execute(
-                    "INSERT INTO deliveries (delivery_key, event_id, channel, case_code, sequence,"
-                    " status, reason, attempts, owner, lease_until, first_attempt_at,"
-                    " last_attempt_at, settled_at) VALUES"
-                    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                    " ON CONFLICT (delivery_key) DO NOTHING",
-                    (key, event_id, channel, case_code, sequence, *first.values()),
+        async with self._pool.connection() as db, db.transaction():
+            last = await (
+                await db.execute(
+                    "SELECT last_delivered_sequence FROM cases WHERE case_code = %s",
+                    (case_code,),
                 )
-                if cursor.rowcount == 1:
-                    return first_claim(first)
-                row = await (await db.execute(_SELECT + " FOR UPDATE", (key,))).fetchone()
-                assert row is not None  # noqa: S101 - present, and locked
-                if row[0] == RETRY:
-                    if stale:
-                        await db.execute(
-                            "UPDATE deliveries SET status = %s, reason = 'stale', settled_at = %s,"
-                            " owner = NULL, lease_until = NULL WHERE delivery_key = %s",
-                            (SettledStatus.SUPPRESSED.value, now, key),
-                        )
-                        result = ClaimResult.STALE
-                    else:
-                        await self._lease(db, key, owner, now, lease_seconds)
-                        result = ClaimResult.CLAIMED
-                else:
-                    result = decide(
-                        row[0], row_owner=row[5], lease_until=row[6], owner=owner, now=now
+            ).fetchone()
+            stale = last is not None and sequence < last[0]
+            # The common case, a first sight, in one statement: claimed or settled as stale.
+            first = first_sight(stale=stale, owner=owner, now=now, lease_seconds=lease_seconds)
+            cursor = await db.execute(
+                "INSERT INTO deliveries (delivery_key, event_id, channel, case_code, sequence,"
+                " status, reason, attempts, owner, lease_until, first_attempt_at,"
+                " last_attempt_at, settled_at) VALUES"
+                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (delivery_key) DO NOTHING",
+                (key, event_id, channel, case_code, sequence, *first.values()),
+            )
+            if cursor.rowcount == 1:
+                return first_claim(first)
+            row = await (await db.execute(_SELECT + " FOR UPDATE", (key,))).fetchone()
+            assert row is not None  # noqa: S101 - present, and locked
+            if row[0] == RETRY:
+                if stale:
+                    await db.execute(
+                        "UPDATE deliveries SET status = %s, reason = 'stale', settled_at = %s,"
+                        " owner = NULL, lease_until = NULL WHERE delivery_key = %s",
+                        (SettledStatus.SUPPRESSED.value, now, key),
                     )
-                    if result is ClaimResult.IN_DOUBT and row[0] != IN_DOUBT:
-                        await db.execute(
-                            "UPDATE deliveries SET status = %s,"
-                            " in_doubt_since = COALESCE(in_doubt_since, %s)"
-                            " WHERE delivery_key = %s",
-                            (IN_DOUBT, now, key),
-                        )
-                after = await (await db.execute(_SELECT, (key,))).fetchone()
-        except psycopg.Error as exc:
-            raise RetryableDeliveryError(f"ledger unavailable: {exc}") from exc
+                    result = ClaimResult.STALE
+                else:
+                    await self._lease(db, key, owner, now, lease_seconds)
+                    result = ClaimResult.CLAIMED
+            else:
+                result = decide(row[0], row_owner=row[5], lease_until=row[6], owner=owner, now=now)
+                if result is ClaimResult.IN_DOUBT and row[0] != IN_DOUBT:
+                    await db.execute(
+                        "UPDATE deliveries SET status = %s,"
+                        " in_doubt_since = COALESCE(in_doubt_since, %s)"
+                        " WHERE delivery_key = %s",
+                        (IN_DOUBT, now, key),
+                    )
+            after = await (await db.execute(_SELECT, (key,))).fetchone()
         return Claim(result, entry_from_row(after or row))
 
     @staticmethod
@@ -122,30 +119,26 @@ class PostgresLedger:
             (SENDING, owner, now + lease_seconds, now, key),
         )
 
+    @converting("the PostgreSQL ledger")
     async def reclaim(
         self, key: str, *, owner: str, now: float, lease_seconds: float
     ) -> int | None:
         """See ``bridge.delivery.ledger.Ledger.reclaim``."""
-        try:
-            async with self._pool.connection() as db:
-                row = await (
-                    await db.execute(
-                        "UPDATE deliveries SET status = %s, attempts = attempts + 1, owner = %s,"
-                        " lease_until = %s, last_attempt_at = %s"
-                        " WHERE delivery_key = %s AND status = %s RETURNING attempts",
-                        (SENDING, owner, now + lease_seconds, now, key, IN_DOUBT),
-                    )
-                ).fetchone()
-        except psycopg.Error as exc:
-            raise RetryableDeliveryError(f"ledger unavailable: {exc}") from exc
+        async with self._pool.connection() as db:
+            row = await (
+                await db.execute(
+                    "UPDATE deliveries SET status = %s, attempts = attempts + 1, owner = %s,"
+                    " lease_until = %s, last_attempt_at = %s"
+                    " WHERE delivery_key = %s AND status = %s RETURNING attempts",
+                    (SENDING, owner, now + lease_seconds, now, key, IN_DOUBT),
+                )
+            ).fetchone()
         return int(row[0]) if row else None
 
+    @converting("the PostgreSQL ledger")
     async def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
-        try:
-            async with self._pool.connection() as db:
-                await db.execute(sql, params)
-        except psycopg.Error as exc:
-            raise RetryableDeliveryError(f"ledger unavailable: {exc}") from exc
+        async with self._pool.connection() as db:
+            await db.execute(sql, params)
 
     async def mark_in_doubt(self, key: str, *, now: float) -> None:
         """See ``bridge.delivery.ledger.Ledger.mark_in_doubt``."""
@@ -163,36 +156,34 @@ class PostgresLedger:
             (RETRY, now, key, SENDING),
         )
 
+    @converting("the PostgreSQL ledger")
     async def settle(
         self, key: str, settlement: Settlement, *, case_code: str, sequence: int, now: float
     ) -> None:
         """See ``bridge.delivery.ledger.Ledger.settle``."""
-        try:
-            async with self._pool.connection() as db, db.transaction():
+        async with self._pool.connection() as db, db.transaction():
+            await db.execute(
+                "UPDATE deliveries SET status = %s, attempts = %s, reason = %s,"
+                " zalo_message_id = %s, template_version = %s, settled_at = %s,"
+                " owner = NULL, lease_until = NULL WHERE delivery_key = %s",
+                (
+                    settlement.status.value,
+                    settlement.attempts,
+                    settlement.reason,
+                    settlement.zalo_message_id,
+                    settlement.template_version,
+                    now,
+                    key,
+                ),
+            )
+            if settlement.status is SettledStatus.DELIVERED:
                 await db.execute(
-                    "UPDATE deliveries SET status = %s, attempts = %s, reason = %s,"
-                    " zalo_message_id = %s, template_version = %s, settled_at = %s,"
-                    " owner = NULL, lease_until = NULL WHERE delivery_key = %s",
-                    (
-                        settlement.status.value,
-                        settlement.attempts,
-                        settlement.reason,
-                        settlement.zalo_message_id,
-                        settlement.template_version,
-                        now,
-                        key,
-                    ),
+                    "INSERT INTO cases (case_code, last_delivered_sequence, updated_at)"
+                    " VALUES (%s, %s, %s) ON CONFLICT (case_code) DO UPDATE SET"
+                    " last_delivered_sequence = GREATEST(cases.last_delivered_sequence,"
+                    " excluded.last_delivered_sequence), updated_at = excluded.updated_at",
+                    (case_code, sequence, now),
                 )
-                if settlement.status is SettledStatus.DELIVERED:
-                    await db.execute(
-                        "INSERT INTO cases (case_code, last_delivered_sequence, updated_at)"
-                        " VALUES (%s, %s, %s) ON CONFLICT (case_code) DO UPDATE SET"
-                        " last_delivered_sequence = GREATEST(cases.last_delivered_sequence,"
-                        " excluded.last_delivered_sequence), updated_at = excluded.updated_at",
-                        (case_code, sequence, now),
-                    )
-        except psycopg.Error as exc:
-            raise RetryableDeliveryError(f"ledger unavailable: {exc}") from exc
 
     async def close(self) -> None:
         """Close the pool."""

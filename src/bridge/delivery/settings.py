@@ -44,6 +44,17 @@ class DeliverySettings(BaseModel):
         ge=0,
         description="Pause before a case whose retries ran out is tried again.",
     )
+    max_processing_tries: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description=(
+            "Tries of a record (case-state event or announcement) whose processing fails for an "
+            "unexpected reason, a bug, before it is dead-lettered as processing_failed. "
+            "Infrastructure faults (store or broker unreachable) never count: they are waited "
+            "out. Zalo's answers never count either: they follow the retry policy above."
+        ),
+    )
     lease_seconds: float = Field(
         default=30.0,
         gt=0,

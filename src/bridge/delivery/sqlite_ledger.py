@@ -23,6 +23,7 @@ from bridge.delivery.ledger import (
     first_sight,
 )
 from bridge.errors import ConfigurationError, StoreError
+from bridge.store.errors import converting
 from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
 
 __all__ = ["SqliteLedger"]
@@ -88,6 +89,7 @@ class SqliteLedger:
         ).fetchone()
         return row is not None and sequence < row[0]
 
+    @converting("the SQLite ledger")
     async def claim(  # noqa: PLR0913 - mirrors the Ledger protocol
         self,
         key: str,
@@ -151,6 +153,7 @@ class SqliteLedger:
             (SENDING, owner, now + lease_seconds, now, key),
         )
 
+    @converting("the SQLite ledger")
     async def reclaim(
         self, key: str, *, owner: str, now: float, lease_seconds: float
     ) -> int | None:
@@ -172,6 +175,7 @@ class SqliteLedger:
             raise
         return int(row[0]) if taken and row else None
 
+    @converting("the SQLite ledger")
     async def mark_in_doubt(self, key: str, *, now: float) -> None:
         """See ``bridge.delivery.ledger.Ledger.mark_in_doubt``."""
         await self._begin()
@@ -186,6 +190,7 @@ class SqliteLedger:
             self._db.execute("ROLLBACK")
             raise
 
+    @converting("the SQLite ledger")
     async def release(self, key: str, *, now: float) -> None:
         """See ``bridge.delivery.ledger.Ledger.release``."""
         await self._begin()
@@ -200,6 +205,7 @@ class SqliteLedger:
             self._db.execute("ROLLBACK")
             raise
 
+    @converting("the SQLite ledger")
     async def settle(
         self, key: str, settlement: Settlement, *, case_code: str, sequence: int, now: float
     ) -> None:

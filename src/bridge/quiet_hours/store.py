@@ -10,12 +10,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.delivery.records import InboundRecord
 from bridge.errors import StoreError
 from bridge.store.conflicts import insert_ignoring_duplicates
 from bridge.store.conflicts import materialised as _materialised
+from bridge.store.errors import CONVERTED, store_error
 from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
 
 if TYPE_CHECKING:
@@ -159,7 +159,8 @@ _ANY_OUTDATED = prepare(
 class HoldStore:
     """The ``held_notifications`` table, through SQLAlchemy Core (SQLite and PostgreSQL).
 
-    Database errors are raised as ``StoreError`` (the SQLAlchemy one is its cause). On SQLite
+    Database errors are raised as ``StoreError``, or ``StoreValueError`` when the database
+    refused one record's values (the SQLAlchemy one is the cause). On SQLite
     the read that every event makes (`supersede` finding nothing) is a plain statement on the
     loop's thread (``SqliteReads``) rather than an aiosqlite round trip.
 
@@ -181,13 +182,16 @@ class HoldStore:
 
     @contextlib.asynccontextmanager
     async def _connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
-        """A connection (in a transaction when ``write``); database errors become ``StoreError``."""
+        """A connection (in a transaction when ``write``); database errors become bridge's.
+
+        ``StoreValueError`` when the values of one record were refused, else ``StoreError``.
+        """
         try:
             opened = self._engine.begin() if write else self._engine.connect()
             async with opened as connection:
                 yield connection
-        except SQLAlchemyError as exc:
-            raise StoreError(f"hold store: {type(exc).__name__}") from exc
+        except CONVERTED as exc:
+            raise (store_error(exc, "hold store") or StoreError("hold store")) from exc
 
     async def hold(
         self, record: InboundRecord, event: CaseStateEvent, *, release_at: float, now: float

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.dialects import sqlite
 
 from bridge.errors import StoreError
+from bridge.store.errors import CONVERTED, store_error
 from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
 
 if TYPE_CHECKING:
@@ -71,7 +72,10 @@ class SqliteReads:
         return connection
 
     async def rows(self, read: PreparedRead, **values: Any) -> list[Any]:
-        """The rows of ``read`` with ``values`` bound; SQLite errors become ``StoreError``."""
+        """The rows of ``read`` with ``values`` bound; SQLite errors become bridge's.
+
+        ``StoreValueError`` when a value cannot be bound, else ``StoreError``.
+        """
         parameters = read.parameters(values)
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         pause = 0.001
@@ -83,8 +87,8 @@ class SqliteReads:
             except sqlite3.OperationalError as exc:
                 if not is_busy(exc) or time.monotonic() > deadline:
                     raise StoreError(f"SQLite read: {type(exc).__name__}") from exc
-            except sqlite3.Error as exc:
-                raise StoreError(f"SQLite read: {type(exc).__name__}") from exc
+            except CONVERTED as exc:
+                raise (store_error(exc, "SQLite read") or StoreError("SQLite read")) from exc
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
 

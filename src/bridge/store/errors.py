@@ -1,0 +1,81 @@
+"""Tell a database refusing one record's values from the database failing, for every store."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import psycopg
+from sqlalchemy import exc as sa_exc
+
+from bridge.errors import StoreError, StoreValueError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+__all__ = ["CONVERTED", "VALUE_ERRORS", "converting", "store_error"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+VALUE_ERRORS: tuple[type[BaseException], ...] = (
+    OverflowError,  # an integer too large to bind (SQLite's 64-bit INTEGER)
+    UnicodeEncodeError,  # text that is not valid Unicode (a lone surrogate)
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+    psycopg.DataError,  # out of range for its column, NUL in text, …
+    psycopg.IntegrityError,
+    sa_exc.DataError,
+    sa_exc.IntegrityError,
+)
+"""Raised because of the values bound, not because the database is unwell: the record's fault."""
+
+_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    sqlite3.Error,
+    psycopg.Error,
+    sa_exc.SQLAlchemyError,
+)
+
+CONVERTED: tuple[type[BaseException], ...] = (*_DATABASE_ERRORS, *VALUE_ERRORS)
+"""What a store catches and hands to ``store_error``."""
+
+
+def store_error(error: BaseException, store: str) -> StoreError | StoreValueError | None:
+    """The bridge error ``error`` stands for, or None when it is no database error at all.
+
+    ``StoreValueError`` when the database refused the values of the statement (only the record
+    that carried them fails); ``StoreError`` for everything else the database raises (connection
+    lost, I/O, locks, a missing table): an infrastructure fault that is waited out. The message
+    names the store and the exception class only: drivers quote the values, which may be
+    personal data.
+    """
+    cause: BaseException = error
+    if isinstance(error, sa_exc.StatementError) and error.orig is not None:
+        cause = error.orig
+    name = type(cause).__name__
+    if isinstance(cause, VALUE_ERRORS) or isinstance(error, VALUE_ERRORS):
+        return StoreValueError(f"{store} refused a value: {name}")
+    if isinstance(error, _DATABASE_ERRORS):
+        return StoreError(f"{store}: {name}")
+    return None
+
+
+def converting(
+    store: str,
+) -> Callable[[Callable[_P, Coroutine[Any, Any, _R]]], Callable[_P, Coroutine[Any, Any, _R]]]:
+    """Decorate a store's coroutine method: database errors leave it as ``store_error`` says."""
+
+    def decorate(
+        method: Callable[_P, Coroutine[Any, Any, _R]],
+    ) -> Callable[_P, Coroutine[Any, Any, _R]]:
+        @functools.wraps(method)
+        async def converted(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return await method(*args, **kwargs)
+            except CONVERTED as exc:
+                raise (store_error(exc, store) or StoreError(store)) from exc
+
+        return converted
+
+    return decorate
