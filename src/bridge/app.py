@@ -42,7 +42,7 @@ from bridge.delivery.deliverer import (
 from bridge.delivery.dispatch import Dispatcher
 from bridge.delivery.faults import INFRASTRUCTURE_HOLDS, Outage
 from bridge.delivery.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
-from bridge.delivery.ledger_stores import open_ledger
+from bridge.delivery.ledger_stores import ledger_on
 from bridge.delivery.outbox import OutboundRecord, TransactionalPublisher, outputs_for
 from bridge.delivery.pacing import PacedSender
 from bridge.delivery.settling import Settler
@@ -64,7 +64,7 @@ from bridge.quiet_hours.holding import (
 from bridge.quiet_hours.metrics import watch_quiet_hours
 from bridge.quiet_hours.store import HoldStore
 from bridge.quiet_hours.window import QuietWindow, parse_clock_time
-from bridge.store.database import open_engine
+from bridge.store.database import Database, open_database
 from bridge.templates.renderer import template_renderer
 from bridge.webhook.endpoint import webhook_endpoint
 from bridge.wording import MessageContext
@@ -79,7 +79,6 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from faststream.asgi.request import AsgiRequest
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bridge.announcements.audience import Audience
     from bridge.announcements.intake import AnnouncementIntake
@@ -148,6 +147,7 @@ class Runtime:
     _guards: list[asyncio.Task[None]] = field(default_factory=list)
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    _db: Database | None = None
 
     def announcement_intake(self) -> AnnouncementIntake:
         """The announcement intake; available between start-up and shutdown."""
@@ -181,9 +181,8 @@ class Runtime:
         outage = self.outage = Outage(self.flow.hold)
         sender = self.sender or await self._zalo_client()
         ledger = self.ledger
-        store = settings.store
         if ledger is None:
-            ledger = await open_ledger(store.url.get_secret_value(), pool_size=store.pool_size)
+            ledger = await ledger_on(await self._database())
             self._closers.append(ledger.close)
         delivery = settings.delivery
         self.breaker = CircuitBreaker(
@@ -200,6 +199,7 @@ class Runtime:
             # The chat's answers count against the OA's limit like every other call.
             sender=sender if limiter is None else PacedSender(sender, limiter),
             store=self.citizen_store,
+            database=None if self.citizen_store is not None else await self._database(),
             owner=self.owner,
             clock=self.clock,
         )
@@ -229,20 +229,15 @@ class Runtime:
         )
         process: Callable[[InboundRecord], Awaitable[list[OutboundRecord]]] = settler.deliver
         if settings.quiet_hours.enabled or settings.announcements.enabled:
-            if self.ledger is not None:  # a fake ledger: the tables were not migrated yet
-                from bridge.store.migrate import upgrade  # noqa: PLC0415 - alembic only here
-
-                await upgrade(store.url.get_secret_value())
-            engine = open_engine(store.url.get_secret_value(), pool_size=store.pool_size)
-            self._closers.append(engine.dispose)
+            database = await self._database()
             if settings.quiet_hours.enabled:
-                process = self._quiet_hours(engine, deliverer, outputs, publisher).guard(
+                process = self._quiet_hours(database, deliverer, outputs, publisher).guard(
                     settler.deliver, outputs, on_held=settler.record_held
                 )
             if settings.announcements.enabled:
                 self.announcements = AnnouncementService(
                     settings,
-                    engine=engine,
+                    database=database,
                     sender=sender,
                     oa_limiter=limiter,
                     owner=self.owner,
@@ -373,14 +368,14 @@ class Runtime:
 
     def _quiet_hours(
         self,
-        engine: AsyncEngine,
+        database: Database,
         deliverer: Deliverer,
         outputs: Callable[[InboundRecord, DeliveryOutcome], list[OutboundRecord]],
         publisher: SerialPublisher,
     ) -> QuietHoursGate:
         """The gate that holds non-urgent news at night, and the task that releases it."""
         quiet = self.settings.quiet_hours
-        hold_store = HoldStore(engine)
+        hold_store = HoldStore(database)
         self._closers.append(hold_store.close)
         window = QuietWindow(
             parse_clock_time(quiet.start), parse_clock_time(quiet.end), ZoneInfo(quiet.timezone)
@@ -409,6 +404,33 @@ class Runtime:
             cascade=cascade_config(self.settings.cascade),
         )
 
+    async def _database(self) -> Database:
+        """The process's one database (one engine, one pool), migrated and opened on first use.
+
+        Every store that the settings open (not the fakes tests pass) shares it; it is disposed
+        of last, after them.
+        """
+        if self._db is None:
+            from bridge.store.migrate import upgrade  # noqa: PLC0415 - alembic only here
+
+            store = self.settings.store
+            await upgrade(store.url.get_secret_value())
+            self._db = open_database(
+                store.url.get_secret_value(),
+                pool_size=store.pool_size,
+                pool_timeout=store.pool_timeout_seconds,
+                application_name=f"zalo-bridge {self.owner}"[:63],
+                prepared_statements=store.server_prepared_statements,
+            )
+            database = self._db
+            self.metrics.watch_gauge(
+                "database_connections_in_use",
+                "Connections of the replica's one database pool checked out now.",
+                lambda: {(): float(database.checked_out())},
+            )
+            self._closers.append(self._db.dispose)
+        return self._db
+
     async def _token_source(self) -> TokenSource:
         """Managed tokens (store + refresh) when configured, else the static ``access_token``."""
         zalo = self.settings.zalo
@@ -418,6 +440,7 @@ class Runtime:
             self.settings,
             owner=self.owner,
             on_health=lambda usable: self.flow.hold("token", on=not usable),
+            database=await self._database(),
         )
         self.flow.hold("token", on=not self.tokens.healthy)
         self._closers.append(self.tokens.stop)
@@ -502,6 +525,7 @@ class Runtime:
         self.citizens = None
         while self._closers:
             await self._closers.pop()()
+        self._db = None
 
 
 def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only

@@ -22,7 +22,7 @@ from bridge.cli.announce import describe_progress
 from bridge.cli.main import cli
 from bridge.errors import DeliveryInDoubtError, RecipientUnreachableError, RetryableDeliveryError
 from bridge.quiet_hours.window import QuietWindow
-from bridge.store.database import open_engine
+from bridge.store.database import open_database
 from bridge.store.migrate import upgrade
 from bridge.zalo import SendReceipt
 
@@ -59,7 +59,7 @@ def store_url(request, tmp_path):
 @pytest.fixture
 async def engine(store_url):
     await upgrade(store_url)
-    engine = open_engine(store_url)
+    engine = open_database(store_url)
     async with engine.begin() as connection:
         await connection.execute(sa.text(CITIZENS_DDL))
         await connection.execute(sa.text(LINKS_DDL))
@@ -420,7 +420,7 @@ class TestStatusCommand:
     async def test_prints_the_progress_of_an_announcement(self, tmp_path, monkeypatch):
         url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
         await upgrade(url)
-        engine = open_engine(url)
+        engine = open_database(url)
         try:
             async with engine.begin() as connection:
                 await connection.execute(sa.text(CITIZENS_DDL))

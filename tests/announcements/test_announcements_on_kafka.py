@@ -17,7 +17,7 @@ from bridge.announcements.settings import AnnouncementSettings
 from bridge.announcements.store import AnnouncementStore
 from bridge.app import create_app
 from bridge.delivery.settings import DeliverySettings
-from bridge.store.database import open_engine
+from bridge.store.database import open_database
 from bridge.store.migrate import upgrade_sync
 from bridge_devkit.emulator import EmulatorConfig, start_emulator
 from support import TOKEN, Emulator, read_topic
@@ -173,7 +173,7 @@ async def test_an_announcement_reaches_thousands_of_followers_once_each_across_a
     assert set(per_user.values()) == {1}
     assert accepted[0]["text"].startswith("[THÔNG BÁO] Thông báo lịch tiếp công dân\n")
 
-    engine = open_engine(news_settings.store.url.get_secret_value())
+    engine = open_database(news_settings.store.url.get_secret_value())
     try:
         progress = await AnnouncementStore(engine).progress(announcement_id)
     finally:
@@ -206,7 +206,7 @@ async def test_an_announcement_with_a_binary_header_is_stored_not_skipped(
     finally:
         await producer.stop()
 
-    engine = open_engine(news_settings.store.url.get_secret_value())
+    engine = open_database(news_settings.store.url.get_secret_value())
     store = AnnouncementStore(engine)
 
     async def both_stored():

@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from bridge.announcements.settings import AnnouncementSettings
 from bridge.announcements.store import AnnouncementStore
 from bridge.app import create_app
-from bridge.store.database import open_engine
+from bridge.store.database import open_database
 from support import USER
 
 pytestmark = pytest.mark.kafka
@@ -231,7 +231,7 @@ async def test_poison_announcements_are_dead_lettered_and_the_valid_one_is_store
     assert [r.value for r in parked] == poison
     assert all(dict(r.headers)["x-dlq-reason"] for r in parked)
     assert all(dict(r.headers)["x-dlq-exception"] for r in parked)
-    engine = open_engine(settings.store.url.get_secret_value())
+    engine = open_database(settings.store.url.get_secret_value())
     try:
         assert await AnnouncementStore(engine).progress(announcement_id) is not None
     finally:

@@ -22,7 +22,7 @@ from bridge.citizens.store import CitizenStore
 from bridge.observability.metrics import Metrics
 from bridge.quiet_hours.metrics import watch_quiet_hours
 from bridge.status import Channel, ChannelDelivery, DeliveryStatus
-from bridge.store.database import open_engine
+from bridge.store.database import open_database
 from bridge.store.migrate import upgrade
 from bridge.webhook.endpoint import WebhookInbox, webhook_endpoint
 from bridge.webhook.events import OaEvent, SignatureKeys
@@ -390,7 +390,7 @@ class TestAnnouncementStore:
     async def test_active_announcements_are_read_from_a_real_store(self, metrics, tmp_path):
         url = f"sqlite:///{tmp_path / 'a.sqlite3'}"
         await upgrade(url)
-        engine = open_engine(url)
+        engine = open_database(url)
         try:
             store = AnnouncementStore(engine)
             first, second, done = (str(uuid.UUID(int=n)) for n in (3, 2, 1))

@@ -20,7 +20,7 @@ from bridge.quiet_hours.holding import QuietHoursGate, Releaser, SerialPublisher
 from bridge.quiet_hours.store import HoldStatus, HoldStore
 from bridge.quiet_hours.window import QuietWindow
 from bridge.status import DeliveryStatus
-from bridge.store.database import open_engine
+from bridge.store.database import open_database
 from bridge.store.migrate import upgrade
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -44,7 +44,7 @@ def store_url(request, tmp_path):
 @pytest.fixture
 async def engine(store_url):
     await upgrade(store_url)
-    engine = open_engine(store_url)
+    engine = open_database(store_url)
     yield engine
     await engine.dispose()
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from bridge.citizens.store import CitizenStore
 from bridge.delivery.ledger import ClaimResult
 from bridge.delivery.sqlite_ledger import SqliteLedger
-from bridge.store.database import open_engine
+from bridge.store.database import open_database
 from bridge.store.migrate import upgrade
 
 
@@ -23,8 +23,8 @@ async def database(tmp_path):
 
 
 async def hold_the_write_lock(url: str, holding: asyncio.Event, release: asyncio.Event) -> None:
-    """What an aiosqlite store does: a transaction that awaits before it commits."""
-    engine = open_engine(url)
+    """A store's transaction that awaits something before it commits (another connection)."""
+    engine = open_database(url)
     try:
         async with engine.begin() as connection:
             await connection.execute(

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from bridge.citizens.store import CitizenStore, citizen_links
 from bridge.errors import StoreError
+from bridge.store.database import open_database
 from bridge.store.migrate import upgrade
 from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
 
@@ -96,7 +97,8 @@ def test_only_a_file_database_gets_plain_reads():
 
 
 async def test_the_read_connection_never_writes(url):
-    reads = SqliteReads(url.removeprefix("sqlite:///"))
+    database = open_database(url, pool_size=1)
+    reads = SqliteReads(database.sqlite_connection)
     insert = prepare(sa.select(sa.literal(1)))
     assert await reads.rows(insert) == [(1,)]
     statement = type(insert)("DELETE FROM citizen_links", (), {})
@@ -104,5 +106,6 @@ async def test_the_read_connection_never_writes(url):
         await reads.rows(statement)
     reads.close()
     reads.close()  # twice is harmless
-    assert await reads.rows(insert) == [(1,)]  # and a later read opens it again
+    assert await reads.rows(insert) == [(1,)]  # and a later read takes a connection again
     reads.close()
+    await database.dispose()

@@ -277,10 +277,10 @@ class TestStore:
 
     async def test_a_slot_replaced_elsewhere_is_not_overwritten(self, store, key):
         await store.put(OA, pair(), source="import", by="me", now=T0)
-        other = TokenStore(store._engine, TokenCipher(key))
+        other = TokenStore(store._db, TokenCipher(key))
         async with store.exclusive(OA) as slot:
             # A write that bypasses this process's lock (on SQLite: a CLI import).
-            async with other._engine.begin() as connection:
+            async with other._db.begin() as connection:
                 await connection.exec_driver_sql("UPDATE oa_tokens SET generation = 5")
             with pytest.raises(TokenStoreError):
                 await slot.replace(pair("access-9", "refresh-9"), source="x", by="y", now=T0)
@@ -289,9 +289,9 @@ class TestStore:
     async def test_rekey_rewrites_under_the_newest_key(self, store, key):
         await store.put(OA, pair(), source="import", by="me", now=T0)
         newer = new_key()
-        rotated = TokenStore(store._engine, TokenCipher(f"{newer},{key}"))
+        rotated = TokenStore(store._db, TokenCipher(f"{newer},{key}"))
         assert await rotated.rekey() == 1
-        only_new = TokenStore(store._engine, TokenCipher(newer))
+        only_new = TokenStore(store._db, TokenCipher(newer))
         assert (await only_new.load(OA)).pair.access_token == "access-1"
         with pytest.raises(TokenStoreError):
             await store.load(OA)

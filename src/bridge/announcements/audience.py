@@ -12,9 +12,8 @@ from bridge.announcements.contract import AudienceKind
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from bridge.announcements.contract import AudienceSpec
+    from bridge.store.database import Database
 
 __all__ = ["Audience", "SqlAudience", "citizen_links", "citizens"]
 
@@ -63,11 +62,11 @@ class SqlAudience:
     - area: followers whose ``area`` starts with the value.
 
     Args:
-        engine: The store's engine; the caller disposes of it.
+        database: The process's database (``bridge.store.database``); the caller disposes of it.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def members(self, audience: AudienceSpec, *, page_size: int) -> AsyncIterator[list[str]]:
         """Yield pages of user ids, keyset-paginated by user id."""
@@ -95,7 +94,7 @@ class SqlAudience:
                 .order_by(c.c.user_id)
                 .limit(page_size)
             )
-            async with self._engine.connect() as connection:
+            async with self._db.connect() as connection:
                 page = list((await connection.execute(statement)).scalars())
             if not page:
                 return

@@ -30,13 +30,12 @@ from bridge.quiet_hours.window import QuietWindow, parse_clock_time
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from bridge.announcements.audience import Audience
     from bridge.announcements.settings import AnnouncementsConfig
     from bridge.delivery.deliverer import MessageSender, RateLimiter
     from bridge.delivery.faults import Outage
     from bridge.delivery.outbox import OutboundRecord
+    from bridge.store.database import Database
 
 __all__ = ["AnnouncementService", "announcement_window"]
 
@@ -58,7 +57,7 @@ class AnnouncementService:
 
     Args:
         settings: The deployment's settings.
-        engine: The store's engine (the caller disposes of it).
+        database: The process's database (the caller disposes of it).
         sender: Sends the texts.
         oa_limiter: The OA's global rate limiter, shared with case notifications.
         owner: This replica's identity in claims.
@@ -71,7 +70,7 @@ class AnnouncementService:
         self,
         settings: AnnouncementsConfig,
         *,
-        engine: AsyncEngine,
+        database: Database,
         sender: MessageSender,
         oa_limiter: RateLimiter | None,
         owner: str,
@@ -81,7 +80,7 @@ class AnnouncementService:
     ) -> None:
         section = settings.announcements
         self._settings = settings
-        self.store = AnnouncementStore(engine)
+        self.store = AnnouncementStore(database)
         limiters: list[RateLimiter] = []
         own = oa_rate_limiter(section.rate_per_minute)
         if own is not None:
@@ -90,7 +89,7 @@ class AnnouncementService:
             limiters.append(oa_limiter)
         self.fanout = FanOut(
             store=self.store,
-            audience=audience or SqlAudience(engine),
+            audience=audience or SqlAudience(database),
             sender=sender,
             limiters=limiters,
             window=announcement_window(settings),

@@ -15,7 +15,7 @@ from bridge.store.conflicts import materialised as _materialised
 from bridge.store.errors import converting
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from bridge.store.database import Database
 
 __all__ = [
     "AnnouncementStatus",
@@ -173,11 +173,11 @@ class AnnouncementStore:
     has locked), so replicas share the work without sending a copy twice.
 
     Args:
-        engine: From ``bridge.store.database.open_engine``; the caller disposes of it.
+        database: The process's database (``bridge.store.database``); the caller disposes of it.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     @converting("announcement store")
     async def add(self, announcement: Announcement, *, now: float) -> bool:
@@ -202,7 +202,7 @@ class AnnouncementStore:
             "status": AnnouncementStatus.PENDING.value,
             "enumerated": False,
         }
-        async with self._engine.begin() as connection:
+        async with self._db.begin() as connection:
             return await insert_ignoring_duplicates(connection, announcements, [row]) > 0
 
     async def claim_announcement(
@@ -234,7 +234,7 @@ class AnnouncementStore:
             )
             .returning(*t.c)
         )
-        async with self._engine.begin() as connection:
+        async with self._db.begin() as connection:
             row = (await connection.execute(statement)).first()
         if row is None:
             return None
@@ -250,8 +250,8 @@ class AnnouncementStore:
             .where(t.c.announcement_id == announcement_id, t.c.owner == owner)
             .values(lease_until=now + lease_seconds)
         )
-        async with self._engine.begin() as connection:
-            return (await connection.execute(statement)).rowcount == 1
+        async with self._db.begin() as connection:
+            return bool((await connection.execute(statement)).rowcount == 1)
 
     async def let_go(self, announcement_id: str, *, owner: str) -> None:
         """Give the fan-out back (quiet hours, shutdown) so any replica can resume it."""
@@ -261,7 +261,7 @@ class AnnouncementStore:
             .where(t.c.announcement_id == announcement_id, t.c.owner == owner)
             .values(owner=None, lease_until=None)
         )
-        async with self._engine.begin() as connection:
+        async with self._db.begin() as connection:
             await connection.execute(statement)
 
     async def add_recipients(
@@ -278,7 +278,7 @@ class AnnouncementStore:
             }
             for user_id in user_ids
         ]
-        async with self._engine.begin() as connection:
+        async with self._db.begin() as connection:
             await insert_ignoring_duplicates(connection, announcement_recipients, rows)
 
     async def mark_enumerated(self, announcement_id: str) -> int:
@@ -290,7 +290,7 @@ class AnnouncementStore:
             .scalar_subquery()
         )
         t = announcements
-        async with self._engine.begin() as connection:
+        async with self._db.begin() as connection:
             await connection.execute(
                 sa.update(t)
                 .where(t.c.announcement_id == announcement_id)
@@ -341,7 +341,7 @@ class AnnouncementStore:
             )
             .returning(r.c.user_id, r.c.attempts, r.c.first_attempt_at)
         )
-        async with self._engine.begin() as connection:
+        async with self._db.begin() as connection:
             rows = (await connection.execute(statement)).all()
         return [
             ClaimedRecipient(row.user_id, row.attempts, row.first_attempt_at, in_doubt)
@@ -379,8 +379,8 @@ class AnnouncementStore:
                 updated_at=now,
             )
         )
-        async with self._engine.begin() as connection:
-            return (await connection.execute(statement)).rowcount == 1
+        async with self._db.begin() as connection:
+            return bool((await connection.execute(statement)).rowcount == 1)
 
     async def keep_in_doubt(
         self, announcement_id: str, user_id: str, *, owner: str, until: float, attempts: int
@@ -396,7 +396,7 @@ class AnnouncementStore:
             )
             .values(lease_until=until, attempts=attempts)
         )
-        async with self._engine.begin() as connection:
+        async with self._db.begin() as connection:
             await connection.execute(statement)
 
     async def open_count(self, announcement_id: str) -> int:
@@ -405,13 +405,13 @@ class AnnouncementStore:
         statement = sa.select(sa.func.count()).where(
             r.c.announcement_id == announcement_id, r.c.status.in_(_OPEN)
         )
-        async with self._engine.connect() as connection:
+        async with self._db.connect() as connection:
             return int(await connection.scalar(statement) or 0)
 
     async def finish(self, announcement_id: str, *, status: AnnouncementStatus, now: float) -> None:
         """Close the fan-out; when it expired, the pending recipients are marked expired."""
         t, r = announcements, announcement_recipients
-        async with self._engine.begin() as connection:
+        async with self._db.begin() as connection:
             if status is AnnouncementStatus.EXPIRED:
                 await connection.execute(
                     sa.update(r)
@@ -437,13 +437,13 @@ class AnnouncementStore:
             )
             .order_by(t.c.received_at)
         )
-        async with self._engine.connect() as connection:
+        async with self._db.connect() as connection:
             return [str(i) for i in (await connection.execute(statement)).scalars()]
 
     async def progress(self, announcement_id: str) -> Progress | None:
         """Counts and times of one announcement's fan-out; None when the id is unknown."""
         t, r = announcements, announcement_recipients
-        async with self._engine.connect() as connection:
+        async with self._db.connect() as connection:
             head = (
                 await connection.execute(sa.select(t).where(t.c.announcement_id == announcement_id))
             ).first()

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from bridge.citizens.settings import CitizensConfig, RetentionSettings
     from bridge.delivery.deliverer import MessageSender, RateLimiter
     from bridge.events import CaseStateEvent
+    from bridge.store.database import Database
 
 __all__ = ["CitizenServices", "retention_policy"]
 
@@ -96,7 +97,7 @@ class CitizenServices:
         )
 
     @classmethod
-    async def open(
+    async def open(  # noqa: PLR0913 - the settings, then collaborators, all keyword-only
         cls,
         settings: CitizensConfig,
         *,
@@ -104,10 +105,13 @@ class CitizenServices:
         store: CitizenStore | None = None,
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
+        database: Database | None = None,
     ) -> CitizenServices:
         """Open the store (unless given), start the webhook worker and the purge loop.
 
         ``owner`` names this process on its webhook inbox claims (default: host, pid, random).
+        ``database`` is the process's one database (migrated) the store is opened on; without
+        it the store opens a database of its own.
         """
         webhook, linking = settings.webhook, settings.linking
         keys = SignatureKeys(
@@ -126,7 +130,9 @@ class CitizenServices:
         if enabled and hmac_key is None:
             raise ConfigurationError("the webhook needs linking.hmac_key (second factor)")
         owns = store is None
-        if store is None:
+        if store is None and database is not None:
+            store = CitizenStore(database)
+        elif store is None:
             url = settings.store.url.get_secret_value()
             store = await CitizenStore.open(url, pool_size=settings.store.pool_size)
         inbox, desk = None, None

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,10 +13,9 @@ from bridge.citizens.dossiers import FINAL_STATES, DossierState
 from bridge.citizens.link_guard import GuessGrant, LockPolicy
 from bridge.errors import StoreError
 from bridge.events import CaseState
-from bridge.store.database import open_engine
+from bridge.store.database import open_database
 from bridge.store.errors import CONVERTED, store_error
-from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
-from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
+from bridge.store.sqlite_reads import SqliteReads, prepare
 from bridge.webhook.inbox import InboxStatus, webhook_inbox
 
 _T = TypeVar("_T")
@@ -27,8 +23,9 @@ _T = TypeVar("_T")
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from sqlalchemy.engine import Connection, Engine
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.engine import Connection
+
+    from bridge.store.database import Database
 
 __all__ = ["CitizenStore", "PurgeCounts", "RetentionPolicy"]
 
@@ -197,21 +194,6 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _sqlite_engine(url: str) -> Engine:
-    """A synchronous SQLite engine with the ledger's pragmas (WAL, busy timeout)."""
-    engine = sa.create_engine(url)
-
-    def pragmas(connection: Any, _record: Any) -> None:
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=0")  # waits happen in _run, off the loop's thread
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    sa.event.listen(engine, "connect", pragmas)
-    return engine
-
-
 class CitizenStore:
     """The citizens' side of the bridge, written once for SQLite and PostgreSQL.
 
@@ -220,79 +202,54 @@ class CitizenStore:
     (``linked_users``, ``last_interaction_at``) run as plain statements (``SqliteReads``).
     """
 
-    def __init__(self, engine: AsyncEngine | Engine) -> None:
-        self._engine = engine
-        postgres = engine.dialect.name == "postgresql"
+    def __init__(self, database: Database, *, owns_database: bool = False) -> None:
+        self._db = database
+        self._owns_database = owns_database
+        postgres = database.dialect == "postgresql"
         self._insert: Any = postgresql.insert if postgres else sqlite.insert
-        path = sqlite_file(engine.url.database) if isinstance(engine, sa.Engine) else None
-        self._reads = SqliteReads(path) if path is not None else None
+        self._reads = SqliteReads(database.sqlite_connection) if database.sqlite_path else None
         self._upsert_state = self._state_upsert()  # every batch of states runs it
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 5, migrate: bool = True) -> CitizenStore:
-        """Open the store at ``url`` (the ledger's database), migrating its schema first.
+        """Open the store at ``url`` on a database of its own, migrating its schema first.
 
-        PostgreSQL goes through the async engine of ``open_engine``. SQLite is used like the
-        ledger uses it: short transactions run whole on the event loop's thread, so no write lock
-        is ever held across an ``await`` (an aiosqlite transaction paused at an ``await`` while the
-        ledger's synchronous ``BEGIN IMMEDIATE`` waits on the loop's thread would deadlock both).
+        The command line's way; the running bridge passes its one ``Database`` to the
+        constructor instead.
         """
         if migrate:
             from bridge.store.migrate import upgrade  # noqa: PLC0415 - alembic only when needed
 
             await upgrade(url)
-        if url.startswith("sqlite:///"):
-            return cls(_sqlite_engine(url))
-        return cls(open_engine(url, pool_size=pool_size))
+        return cls(open_database(url, pool_size=pool_size), owns_database=True)
 
     async def close(self) -> None:
-        """Close the connections."""
+        """Let go of the read connection; dispose of the database if the store opened it."""
         if self._reads is not None:
             self._reads.close()
-        if isinstance(self._engine, sa.Engine):
-            self._engine.dispose()
-        else:
-            await self._engine.dispose()
+        if self._owns_database:
+            await self._db.dispose()
 
     @property
     def dialect(self) -> str:
         """``sqlite`` or ``postgresql``."""
-        return str(self._engine.dialect.name)
+        return self._db.dialect
 
     async def run(self, work: Callable[[Connection], _T]) -> _T:
-        """Run ``work`` in one transaction of this store's engine (the webhook inbox shares it).
+        """Run ``work`` in one transaction of this store's database (the webhook inbox shares it).
 
-        On SQLite ``work`` runs whole on the loop's thread and may run again after a pause while
-        another connection holds the lock, so it must not keep state between runs.
+        On SQLite ``work`` runs whole on the loop's thread once the write lock is taken, so it
+        never holds the lock across an ``await``.
         """
         result: _T = await self._run(work)
         return result
 
     async def _run(self, work: Callable[[Connection], Any]) -> Any:
-        """Run ``work`` in one transaction (on SQLite: again, after a pause, while locked)."""
+        """Run ``work`` in one transaction; database errors become bridge's."""
         try:
-            if isinstance(self._engine, sa.Engine):
-                return await self._run_sqlite(self._engine, work)
-            async with self._engine.begin() as aconn:
-                return await aconn.run_sync(work)
+            return await self._db.run(work)
         except CONVERTED as exc:
             raise (store_error(exc, "citizen store") or StoreError("citizen store")) from exc
-
-    @staticmethod
-    async def _run_sqlite(engine: Engine, work: Callable[[Connection], Any]) -> Any:
-        """Never block the loop on SQLite's lock: its holder may need the loop to let go."""
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        pause = 0.001
-        while True:
-            try:
-                with engine.begin() as conn:
-                    return work(conn)
-            except sa.exc.OperationalError as exc:
-                busy = isinstance(exc.orig, sqlite3.OperationalError) and is_busy(exc.orig)
-                if not busy or time.monotonic() > deadline:
-                    raise
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.05)
 
     # ---------------------------------------------------------------- recipients
 

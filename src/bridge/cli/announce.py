@@ -13,7 +13,7 @@ import typer
 from bridge.announcements.store import AnnouncementStore
 from bridge.cli.options import ConfigOption, settings_or_exit
 from bridge.cli.output import JsonOption  # noqa: TC001 - typer reads annotations at run time
-from bridge.store.database import open_engine
+from bridge.store.database import open_database
 
 if TYPE_CHECKING:
     from bridge.announcements.store import Progress
@@ -53,11 +53,11 @@ def describe_progress(progress: Progress) -> str:
 
 
 async def _progress(url: str, announcement_id: str) -> Progress | None:
-    engine = open_engine(url)
+    database = open_database(url, pool_size=1)
     try:
-        return await AnnouncementStore(engine).progress(announcement_id)
+        return await AnnouncementStore(database).progress(announcement_id)
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 @announce_cli.command("status")

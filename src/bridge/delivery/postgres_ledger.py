@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
-from psycopg_pool import AsyncConnectionPool
+from typing import TYPE_CHECKING, Any
 
 from bridge.delivery.ledger import (
     ENTRY_COLUMNS,
@@ -24,31 +21,36 @@ from bridge.delivery.ledger import (
 from bridge.errors import ConfigurationError
 from bridge.store.errors import converting
 
+if TYPE_CHECKING:
+    from bridge.store.database import Database, DatabaseConnection
+
 __all__ = ["PostgresLedger"]
 
 _SELECT = f"SELECT {ENTRY_COLUMNS} FROM deliveries WHERE delivery_key = %s"  # noqa: S608 - constant
 
 
 class PostgresLedger:
-    """``Ledger`` on PostgreSQL through a psycopg 3 connection pool.
+    """``Ledger`` on PostgreSQL, on the process's one ``Database`` (its pool is every store's).
 
     Every decision runs in one transaction holding the delivery's row lock (``FOR UPDATE``), so
     two replicas that see the same record during a rebalance never both send it.
     """
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self._pool = pool
+    def __init__(self, database: Database, *, owns_database: bool = False) -> None:
+        self._db = database
+        self._owns_database = owns_database
 
     @classmethod
-    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresLedger:
-        """Open a pool of up to ``pool_size`` connections and check that the server answers."""
-        pool = AsyncConnectionPool(url, min_size=1, max_size=pool_size, open=False)
+    async def open(cls, database: Database, *, owns_database: bool = False) -> PostgresLedger:
+        """The ledger on ``database``, once the server answers (a ``ConfigurationError`` if not)."""
         try:
-            await pool.open(wait=True, timeout=30)
-        except (psycopg.Error, TimeoutError) as exc:
-            await pool.close()
-            raise ConfigurationError(f"cannot connect to the PostgreSQL ledger: {exc}") from exc
-        return cls(pool)
+            async with database.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+        except Exception as exc:
+            if owns_database:
+                await database.dispose()
+            raise ConfigurationError(f"cannot connect to the PostgreSQL ledger: {exc!r}") from exc
+        return cls(database, owns_database=owns_database)
 
     @converting("the PostgreSQL ledger")
     async def claim(  # noqa: PLR0913 - mirrors the Ledger protocol
@@ -64,9 +66,9 @@ class PostgresLedger:
     ) -> Claim:
         """See ``bridge.delivery.ledger.Ledger.claim``."""
         channel = key.rsplit("/", 1)[-1]
-        async with self._pool.connection() as db, db.transaction():
-            last = await (
-                await db.execute(
+        async with self._db.begin() as db:
+            last = (
+                await db.exec_driver_sql(
                     "SELECT last_delivered_sequence FROM cases WHERE case_code = %s",
                     (case_code,),
                 )
@@ -74,7 +76,7 @@ class PostgresLedger:
             stale = last is not None and sequence < last[0]
             # The common case, a first sight, in one statement: claimed or settled as stale.
             first = first_sight(stale=stale, owner=owner, now=now, lease_seconds=lease_seconds)
-            cursor = await db.execute(
+            cursor = await db.exec_driver_sql(
                 "INSERT INTO deliveries (delivery_key, event_id, channel, case_code, sequence,"
                 " status, reason, attempts, owner, lease_until, first_attempt_at,"
                 " last_attempt_at, settled_at) VALUES"
@@ -84,11 +86,11 @@ class PostgresLedger:
             )
             if cursor.rowcount == 1:
                 return first_claim(first)
-            row = await (await db.execute(_SELECT + " FOR UPDATE", (key,))).fetchone()
+            row = (await db.exec_driver_sql(_SELECT + " FOR UPDATE", (key,))).fetchone()
             assert row is not None  # noqa: S101 - present, and locked
             if row[0] == RETRY:
                 if stale:
-                    await db.execute(
+                    await db.exec_driver_sql(
                         "UPDATE deliveries SET status = %s, reason = 'stale', settled_at = %s,"
                         " owner = NULL, lease_until = NULL WHERE delivery_key = %s",
                         (SettledStatus.SUPPRESSED.value, now, key),
@@ -100,20 +102,20 @@ class PostgresLedger:
             else:
                 result = decide(row[0], row_owner=row[5], lease_until=row[6], owner=owner, now=now)
                 if result is ClaimResult.IN_DOUBT and row[0] != IN_DOUBT:
-                    await db.execute(
+                    await db.exec_driver_sql(
                         "UPDATE deliveries SET status = %s,"
                         " in_doubt_since = COALESCE(in_doubt_since, %s)"
                         " WHERE delivery_key = %s",
                         (IN_DOUBT, now, key),
                     )
-            after = await (await db.execute(_SELECT, (key,))).fetchone()
+            after = (await db.exec_driver_sql(_SELECT, (key,))).fetchone()
         return Claim(result, entry_from_row(after or row))
 
     @staticmethod
     async def _lease(
-        db: psycopg.AsyncConnection[Any], key: str, owner: str, now: float, lease_seconds: float
+        db: DatabaseConnection, key: str, owner: str, now: float, lease_seconds: float
     ) -> None:
-        await db.execute(
+        await db.exec_driver_sql(
             "UPDATE deliveries SET status = %s, attempts = attempts + 1, owner = %s,"
             " lease_until = %s, last_attempt_at = %s WHERE delivery_key = %s",
             (SENDING, owner, now + lease_seconds, now, key),
@@ -124,9 +126,9 @@ class PostgresLedger:
         self, key: str, *, owner: str, now: float, lease_seconds: float
     ) -> int | None:
         """See ``bridge.delivery.ledger.Ledger.reclaim``."""
-        async with self._pool.connection() as db:
-            row = await (
-                await db.execute(
+        async with self._db.begin() as db:
+            row = (
+                await db.exec_driver_sql(
                     "UPDATE deliveries SET status = %s, attempts = attempts + 1, owner = %s,"
                     " lease_until = %s, last_attempt_at = %s"
                     " WHERE delivery_key = %s AND status = %s RETURNING attempts",
@@ -137,8 +139,8 @@ class PostgresLedger:
 
     @converting("the PostgreSQL ledger")
     async def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
-        async with self._pool.connection() as db:
-            await db.execute(sql, params)
+        async with self._db.begin() as db:
+            await db.exec_driver_sql(sql, params)
 
     async def mark_in_doubt(self, key: str, *, now: float) -> None:
         """See ``bridge.delivery.ledger.Ledger.mark_in_doubt``."""
@@ -161,8 +163,8 @@ class PostgresLedger:
         self, key: str, settlement: Settlement, *, case_code: str, sequence: int, now: float
     ) -> None:
         """See ``bridge.delivery.ledger.Ledger.settle``."""
-        async with self._pool.connection() as db, db.transaction():
-            await db.execute(
+        async with self._db.begin() as db:
+            await db.exec_driver_sql(
                 "UPDATE deliveries SET status = %s, attempts = %s, reason = %s,"
                 " zalo_message_id = %s, template_version = %s, settled_at = %s,"
                 " owner = NULL, lease_until = NULL WHERE delivery_key = %s",
@@ -177,7 +179,7 @@ class PostgresLedger:
                 ),
             )
             if settlement.status is SettledStatus.DELIVERED:
-                await db.execute(
+                await db.exec_driver_sql(
                     "INSERT INTO cases (case_code, last_delivered_sequence, updated_at)"
                     " VALUES (%s, %s, %s) ON CONFLICT (case_code) DO UPDATE SET"
                     " last_delivered_sequence = GREATEST(cases.last_delivered_sequence,"
@@ -186,5 +188,6 @@ class PostgresLedger:
                 )
 
     async def close(self) -> None:
-        """Close the pool."""
-        await self._pool.close()
+        """Dispose of the database if the ledger opened it (the process's one is the app's)."""
+        if self._owns_database:
+            await self._db.dispose()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import exc as sa_exc
 
 from bridge.delivery.ledger import (
     ENTRY_COLUMNS,
@@ -26,6 +27,9 @@ from bridge.errors import ConfigurationError, StoreError
 from bridge.store.errors import converting
 from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
 
+if TYPE_CHECKING:
+    from bridge.store.database import Database
+
 __all__ = ["SqliteLedger"]
 
 
@@ -36,26 +40,36 @@ class SqliteLedger:
     small transaction (tens of microseconds), cheaper than a hop to a worker thread. Waiting for
     the write lock never blocks the loop (``busy_timeout`` is 0; ``_begin`` sleeps
     asynchronously and tries again), since the holder may be another store of this process that
-    needs the loop to finish its transaction (aiosqlite). WAL with
+    needs the loop to finish its transaction. WAL with
     ``synchronous=NORMAL`` survives a killed process; a power cut may lose the last moments, which
     then count as in doubt.
     """
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, *, database: Database | None = None) -> None:
         self._db = connection
+        self._owned = database
 
     @classmethod
     def open(cls, path: str) -> SqliteLedger:
-        """Open (the schema must exist: see ``bridge.store.migrate``)."""
+        """Open the ledger on a database of its own (the schema must exist: ``store.migrate``).
+
+        The running bridge gives it a connection of its one ``Database`` instead (``on``).
+        """
+        from bridge.store.database import open_database  # noqa: PLC0415 - only this path
+
+        database = open_database(f"sqlite:///{path}", pool_size=1)
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA busy_timeout=0")
-        except (sqlite3.Error, OSError) as exc:
+            return cls(database.sqlite_connection(), database=database)
+        except (sqlite3.Error, OSError, sa_exc.SQLAlchemyError) as exc:
             raise ConfigurationError(f"cannot open the SQLite ledger {path}: {exc}") from exc
-        return cls(connection)
+
+    @classmethod
+    def on(cls, database: Database) -> SqliteLedger:
+        """The ledger on a plain connection of the process's database (it stays the caller's)."""
+        try:
+            return cls(database.sqlite_connection())
+        except (sqlite3.Error, OSError, sa_exc.SQLAlchemyError) as exc:
+            raise ConfigurationError(f"cannot open the SQLite ledger: {exc}") from exc
 
     async def _begin(self) -> None:
         """Take the write lock, waiting up to ``LOCK_WAIT_SECONDS`` without blocking the loop."""
@@ -241,5 +255,6 @@ class SqliteLedger:
             raise
 
     async def close(self) -> None:
-        """Close the file."""
-        self._db.close()
+        """Let go of the connection (dispose of the database if the ledger opened it)."""
+        if self._owned is not None:
+            await self._owned.dispose()

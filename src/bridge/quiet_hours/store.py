@@ -16,14 +16,13 @@ from bridge.errors import StoreError
 from bridge.store.conflicts import insert_ignoring_duplicates
 from bridge.store.conflicts import materialised as _materialised
 from bridge.store.errors import CONVERTED, store_error
-from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
+from bridge.store.sqlite_reads import SqliteReads, prepare
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
     from bridge.events import CaseStateEvent
+    from bridge.store.database import Database, DatabaseConnection
 
 __all__ = ["HeldRecord", "HoldStatus", "HoldStore", "held_notifications"]
 
@@ -162,32 +161,29 @@ class HoldStore:
     Database errors are raised as ``StoreError``, or ``StoreValueError`` when the database
     refused one record's values (the SQLAlchemy one is the cause). On SQLite
     the read that every event makes (`supersede` finding nothing) is a plain statement on the
-    loop's thread (``SqliteReads``) rather than an aiosqlite round trip.
+    loop's thread (``SqliteReads``) rather than a round trip through SQLAlchemy.
 
     Args:
-        engine: From ``bridge.store.database.open_engine``; the caller disposes of it.
+        database: The process's database (``bridge.store.database``); the caller disposes of it.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        sqlite_path = None
-        if engine.dialect.name == "sqlite":
-            sqlite_path = sqlite_file(engine.url.database)
-        self._reads = SqliteReads(sqlite_path) if sqlite_path is not None else None
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._reads = SqliteReads(database.sqlite_connection) if database.sqlite_path else None
 
     async def close(self) -> None:
-        """Close the SQLite read connection, if any (the engine is the caller's)."""
+        """Forget the SQLite read connection, if any (the database is the caller's)."""
         if self._reads is not None:
             self._reads.close()
 
     @contextlib.asynccontextmanager
-    async def _connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+    async def _connection(self, *, write: bool) -> AsyncIterator[DatabaseConnection]:
         """A connection (in a transaction when ``write``); database errors become bridge's.
 
         ``StoreValueError`` when the values of one record were refused, else ``StoreError``.
         """
         try:
-            opened = self._engine.begin() if write else self._engine.connect()
+            opened = self._db.begin() if write else self._db.connect()
             async with opened as connection:
                 yield connection
         except CONVERTED as exc:
@@ -319,7 +315,7 @@ class HoldStore:
         )
         async with self._connection(write=True) as connection:
             result = await connection.execute(statement)
-        return result.rowcount == 1
+        return bool(result.rowcount == 1)
 
     async def counts(self) -> dict[str, int]:
         """How many records are in each status (for metrics)."""

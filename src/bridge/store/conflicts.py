@@ -9,13 +9,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 if TYPE_CHECKING:
     from sqlalchemy import Select, Table
-    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from bridge.store.database import DatabaseConnection
 
 __all__ = ["insert_ignoring_duplicates", "materialised"]
 
 
 async def insert_ignoring_duplicates(
-    connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]
+    connection: DatabaseConnection, table: Table, rows: list[dict[str, Any]]
 ) -> int:
     """Insert ``rows`` into ``table``, skipping those whose primary key is taken.
 

@@ -19,7 +19,33 @@ class StoreSettings(BaseModel):
             "postgresql://user:password@host:5432/db (several replicas)."
         ),
     )
-    pool_size: int = Field(default=10, ge=1, le=200, description="PostgreSQL connections.")
+    pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description=(
+            "Database connections of one replica: the one pool every store shares (the ledger, "
+            "citizens, webhook inbox, holds, announcements, tokens). On PostgreSQL no replica "
+            "ever opens more; size the server (or PgBouncer) for replicas x pool_size."
+        ),
+    )
+    server_prepared_statements: bool = Field(
+        default=True,
+        description=(
+            "Let psycopg prepare frequent statements on the PostgreSQL server. Turn off behind "
+            "PgBouncer older than 1.21 (or with max_prepared_statements = 0) in transaction mode."
+        ),
+    )
+    pool_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description=(
+            "How long a store waits for a free connection when all are busy: delivery slows "
+            "down meanwhile; after it, the wait counts as a database outage (waited out, the pod "
+            "unready), never as a failed record."
+        ),
+    )
 
     @field_validator("url")
     @classmethod

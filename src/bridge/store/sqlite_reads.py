@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from sqlalchemy.sql import Select
 
 __all__ = ["PreparedRead", "SqliteReads", "prepare", "sqlite_file"]
+
+Connect = Callable[[], sqlite3.Connection]
+"""Gives the plain connection the reads run on (``Database.sqlite_connection``)."""
 
 
 def sqlite_file(database: str | None) -> str | None:
@@ -47,26 +51,26 @@ def prepare(statement: Select[Any]) -> PreparedRead:
 
 
 class SqliteReads:
-    """Reads through one plain ``sqlite3`` connection of the store's file, never writing.
+    """Reads through one plain ``sqlite3`` connection of the store's pool, never writing.
 
-    SQLAlchemy's per-statement work (building, cache key, transaction, result rows) and, on the
-    async engine, aiosqlite's hop to its thread and back cost many times the query itself; the
-    ledger already runs its statements this way. The connection is read-only
-    (``query_only``) and in autocommit mode, so it holds no snapshot between statements: each
-    read sees everything committed before it, by this process or another. In WAL mode a read
-    does not wait for writers; if SQLite is busy all the same (recovery), it tries again after
-    an asynchronous pause, up to ``LOCK_WAIT_SECONDS``.
+    SQLAlchemy's per-statement work (building, cache key, transaction, result rows) costs
+    several times the query itself; the ledger runs its statements this way too. The connection
+    is read-only (``query_only``) and in autocommit mode, so it holds no snapshot between
+    statements: each read sees everything committed before it, by this process or another. In
+    WAL mode a read does not wait for writers; if SQLite is busy all the same (recovery), it
+    tries again after an asynchronous pause, up to ``LOCK_WAIT_SECONDS``.
 
     Args:
-        path: The database file.
+        connect: Gives the connection, on the first read (``Database.sqlite_connection``: the
+            process's one pool; the connection goes back to it when the database is disposed).
     """
 
-    def __init__(self, path: str) -> None:
-        self._path = path
+    def __init__(self, connect: Connect) -> None:
+        self._connect_to = connect
         self._connection: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        connection = self._connect_to()
         connection.execute("PRAGMA busy_timeout=0")
         connection.execute("PRAGMA query_only=ON")
         return connection
@@ -93,7 +97,5 @@ class SqliteReads:
             pause = min(pause * 2, 0.05)
 
     def close(self) -> None:
-        """Close the connection (a later read opens another)."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        """Forget the connection (the database closes it when disposed)."""
+        self._connection = None

@@ -15,6 +15,7 @@ from bridge.zalo.token_store import TokenStore
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from bridge.store.database import Database
     from bridge.zalo.settings import TokensConfig, ZaloSettings
 
 __all__ = ["managed_tokens_enabled", "open_managed_token", "open_oauth", "open_token_store"]
@@ -31,8 +32,10 @@ def _required(value: str | None, name: str) -> str:
     return value
 
 
-async def open_token_store(settings: TokensConfig) -> TokenStore:
-    """Open (and migrate) the token store in ``store.url``.
+async def open_token_store(
+    settings: TokensConfig, *, database: Database | None = None
+) -> TokenStore:
+    """Open (and migrate) the token store in ``store.url``, on ``database`` when given.
 
     The row lock is waited for longer than a refresh call may last, so a replica waiting behind
     another one's refresh sees its result instead of failing.
@@ -41,10 +44,11 @@ async def open_token_store(settings: TokensConfig) -> TokenStore:
     if zalo.token_encryption_key is None:
         raise ConfigurationError("zalo.token_encryption_key is required for managed tokens")
     cipher = TokenCipher(zalo.token_encryption_key.get_secret_value())
+    lock_timeout = 2 * zalo.oauth_timeout_seconds + 10
+    if database is not None:
+        return TokenStore(database, cipher, lock_timeout_seconds=lock_timeout)
     return await TokenStore.open(
-        settings.store.url.get_secret_value(),
-        cipher,
-        lock_timeout_seconds=2 * zalo.oauth_timeout_seconds + 10,
+        settings.store.url.get_secret_value(), cipher, lock_timeout_seconds=lock_timeout
     )
 
 
@@ -70,12 +74,20 @@ def open_oauth(zalo: ZaloSettings) -> tuple[ZaloOAuth, httpx.AsyncClient]:
 
 
 async def open_managed_token(
-    settings: TokensConfig, *, owner: str, on_health: Callable[[bool], None] | None = None
+    settings: TokensConfig,
+    *,
+    owner: str,
+    on_health: Callable[[bool], None] | None = None,
+    database: Database | None = None,
 ) -> ManagedToken:
-    """The managed token source of ``settings``, started (its refresher runs until ``stop``)."""
+    """The managed token source of ``settings``, started (its refresher runs until ``stop``).
+
+    ``database`` is the process's one database (its schema migrated); without it the store
+    opens a database of its own.
+    """
     zalo = settings.zalo
     oa_id = _required(zalo.oa_id, "oa_id")
-    store = await open_token_store(settings)
+    store = await open_token_store(settings, database=database)
     oauth, http = open_oauth(zalo)
     tokens = ManagedToken(
         store,

@@ -12,13 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.errors import TokenStoreError
-from bridge.store.database import open_engine
+from bridge.store.database import open_database
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
-
+    from bridge.store.database import Database, DatabaseConnection, DatabaseTransaction
     from bridge.zalo.token_cipher import TokenCipher
 
 __all__ = ["StoredTokens", "TokenPair", "TokenSlot", "TokenStore"]
@@ -89,8 +88,8 @@ class TokenSlot:
     def __init__(
         self,
         store: TokenStore,
-        connection: AsyncConnection,
-        transaction: AsyncTransaction,
+        connection: DatabaseConnection,
+        transaction: DatabaseTransaction,
         oa_id: str,
         current: StoredTokens | None,
     ) -> None:
@@ -145,9 +144,15 @@ class TokenStore:
     """
 
     def __init__(
-        self, engine: AsyncEngine, cipher: TokenCipher, *, lock_timeout_seconds: float = 45.0
+        self,
+        database: Database,
+        cipher: TokenCipher,
+        *,
+        lock_timeout_seconds: float = 45.0,
+        owns_database: bool = False,
     ) -> None:
-        self._engine = engine
+        self._db = database
+        self._owns_database = owns_database
         self._cipher = cipher
         self._lock_timeout_ms = max(1, int(lock_timeout_seconds * 1000))
         self._locks: dict[str, asyncio.Lock] = {}
@@ -161,17 +166,25 @@ class TokenStore:
         lock_timeout_seconds: float = 45.0,
         migrate: bool = True,
     ) -> TokenStore:
-        """Open the store at ``url`` (a store URL), migrating its schema first by default."""
+        """Open the store at ``url`` on a database of its own (the command line's way).
+
+        The running bridge passes its one ``Database`` to the constructor instead.
+        """
         if migrate:
             from bridge.store.migrate import upgrade  # noqa: PLC0415 - alembic only when needed
 
             await upgrade(url)
-        engine = open_engine(url, pool_size=2)
-        return cls(engine, cipher, lock_timeout_seconds=lock_timeout_seconds)
+        return cls(
+            open_database(url, pool_size=2),
+            cipher,
+            lock_timeout_seconds=lock_timeout_seconds,
+            owns_database=True,
+        )
 
     async def close(self) -> None:
-        """Dispose of the engine."""
-        await self._engine.dispose()
+        """Dispose of the database if the store opened it itself."""
+        if self._owns_database:
+            await self._db.dispose()
 
     def row_values(
         self, pair: TokenPair, *, generation: int, source: str, by: str, now: float
@@ -216,7 +229,7 @@ class TokenStore:
             TokenStoreError: The database cannot be read, or no configured key opens the tokens.
         """
         try:
-            async with self._engine.connect() as connection:
+            async with self._db.connect() as connection:
                 row = (
                     await connection.execute(sa.select(oa_tokens).where(oa_tokens.c.oa_id == oa_id))
                 ).first()
@@ -241,7 +254,7 @@ class TokenStore:
         lock = self._locks.setdefault(oa_id, asyncio.Lock())
         async with lock:
             try:
-                async with self._engine.connect() as connection:
+                async with self._db.connect() as connection:
                     transaction = await connection.begin()
                     try:
                         if connection.dialect.name == "postgresql":
@@ -269,7 +282,7 @@ class TokenStore:
         """Re-encrypt every stored pair under the newest key; return how many rows."""
         count = 0
         try:
-            async with self._engine.begin() as connection:
+            async with self._db.begin() as connection:
                 rows = (
                     await connection.execute(
                         sa.select(
