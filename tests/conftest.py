@@ -1,4 +1,4 @@
-"""Shared fixtures: valid case-state event payloads, and the Kafka broker of the session.
+"""Shared fixtures: valid case-state event payloads, and the servers (Kafka, PostgreSQL, S3).
 
 The tests live in one folder per wing of ``src/bridge``; the fixtures every wing shares come from
 two plugins next to this file: ``use_case_fixtures`` (fake clock and sleep, a SQLite ledger) and
@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings
 
 from bridge_devkit.kafka import LocalKafka
 from bridge_devkit.postgres import LocalPostgres
+from bridge_devkit.s3 import DEFAULT_BUCKET, DEFAULT_REGION, LocalS3, S3Endpoint
 from support import BASE_EVENT
 
 pytest_plugins = ["use_case_fixtures", "service_fixtures"]
@@ -99,5 +100,31 @@ def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.start()
     try:
         yield server.dsn
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """The S3-compatible server of the session: BRIDGE_TEST_S3_ENDPOINT, or SeaweedFS started here.
+
+    With BRIDGE_TEST_S3_ENDPOINT, the server's credentials and an existing bucket come from
+    BRIDGE_TEST_S3_ACCESS_KEY_ID, BRIDGE_TEST_S3_SECRET_ACCESS_KEY and BRIDGE_TEST_S3_BUCKET
+    (BRIDGE_TEST_S3_REGION, default us-east-1). Tests keep apart by key prefix, not by bucket.
+    """
+    existing = os.environ.get("BRIDGE_TEST_S3_ENDPOINT")
+    if existing:
+        yield S3Endpoint(
+            endpoint_url=existing,
+            region=os.environ.get("BRIDGE_TEST_S3_REGION", DEFAULT_REGION),
+            access_key_id=os.environ["BRIDGE_TEST_S3_ACCESS_KEY_ID"],
+            secret_access_key=os.environ["BRIDGE_TEST_S3_SECRET_ACCESS_KEY"],
+            bucket=os.environ.get("BRIDGE_TEST_S3_BUCKET", DEFAULT_BUCKET),
+        )
+        return
+    server = LocalS3(tmp_path_factory.mktemp("s3"))
+    server.start()
+    try:
+        yield server.endpoint
     finally:
         server.stop()

@@ -49,6 +49,10 @@ from bridge.delivery.settling import Settler
 from bridge.delivery.watchdog import ProgressWatchdog
 from bridge.kafka.group_commit import install as install_group_commit
 from bridge.kafka.security import broker_security, client_options, verify_login
+from bridge.objects.factory import link_signer, open_object_store
+from bridge.objects.local import LocalObjectStore
+from bridge.objects.metrics import watch_objects
+from bridge.objects.serving import signed_link_endpoint
 from bridge.observability.logs import get_logger
 from bridge.observability.metrics import Metrics
 from bridge.quiet_hours.holding import (
@@ -585,6 +589,15 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
     )
     if settings.announcements.enabled:
         register_announcement_consumer(broker, settings, runtime.announcement_intake)
+    # Object storage (citizens' attachments): built here, contacted on first use; the local
+    # backend's signed links are served on this port.
+    objects = open_object_store(settings.objects, clock=clock)
+    watch_objects(runtime.metrics, objects)
+    signer = link_signer(settings.objects)
+    object_routes: list[tuple[str, Any]] = []
+    if isinstance(objects, LocalObjectStore) and signer is not None:
+        endpoint = signed_link_endpoint(objects, signer, clock=clock)
+        object_routes.append((settings.objects.local_url_path, endpoint))
 
     @get(include_in_schema=False)
     async def live(_request: AsgiRequest) -> AsgiResponse:
@@ -616,6 +629,7 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
                     enabled=settings.webhook.enabled,
                 ),
             ),
+            *object_routes,
         ],
         logger=logging.getLogger("bridge.app"),
         on_startup=[runtime.start],

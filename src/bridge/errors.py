@@ -18,6 +18,11 @@ that meets them, with ``raise … from exc``, so callers only ever handle bridge
         - AccountError              the OA or app is misconfigured or unpaid: stop and alert
       + OAuthError                  Zalo's OAuth server gave no token pair (refused, or unreachable)
       + TokenStoreError             the stored OA tokens cannot be read or written
+      + InvalidObjectError          a key, content type, metadata or size object storage refuses
+      + ObjectStoreError            object storage failed (unreachable, 5xx, timeout): may retry
+        - ObjectNotFoundError       no object under that key (or its link expired or was forged)
+        - ObjectIntegrityError      the stored bytes do not match their SHA-256: never serve them
+        - ObjectAccessError         credentials refused or bucket missing: fix the settings
 """
 
 from __future__ import annotations
@@ -37,8 +42,13 @@ __all__ = [
     "DeliveryInDoubtError",
     "InvalidEventError",
     "InvalidEventReason",
+    "InvalidObjectError",
     "MessageRejectedError",
     "OAuthError",
+    "ObjectAccessError",
+    "ObjectIntegrityError",
+    "ObjectNotFoundError",
+    "ObjectStoreError",
     "RecipientUnreachableError",
     "RetryableDeliveryError",
     "StoreError",
@@ -211,3 +221,23 @@ class OAuthError(BridgeError):
 
 class TokenStoreError(BridgeError):
     """The stored OA tokens cannot be read, decrypted or written."""
+
+
+class InvalidObjectError(BridgeError):
+    """Object storage refuses this key, content type, metadata or size (a caller's mistake)."""
+
+
+class ObjectStoreError(BridgeError):
+    """Object storage failed (unreachable, a server error, a timeout); it may succeed later."""
+
+
+class ObjectNotFoundError(ObjectStoreError):
+    """No object is stored under the key."""
+
+
+class ObjectIntegrityError(ObjectStoreError):
+    """The stored bytes do not match the SHA-256 written with them (or it is missing)."""
+
+
+class ObjectAccessError(ObjectStoreError):
+    """The credentials are refused or the bucket does not exist: a setting to fix, not to retry."""

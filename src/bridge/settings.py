@@ -23,6 +23,7 @@ from bridge.citizens.settings import LinkingSettings, RetentionSettings
 from bridge.delivery.settings import CascadeSettings, DeliverySettings
 from bridge.errors import ConfigurationError
 from bridge.kafka.settings import KafkaSettings
+from bridge.objects.settings import ObjectsSettings
 from bridge.observability.settings import LogSettings
 from bridge.quiet_hours.settings import QuietHoursSettings
 from bridge.settings_checks import cross_field_problems
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     webhook: WebhookSettings = WebhookSettings()
     linking: LinkingSettings = LinkingSettings()
     retention: RetentionSettings = RetentionSettings()
+    objects: ObjectsSettings = ObjectsSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

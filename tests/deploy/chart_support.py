@@ -67,6 +67,7 @@ class Helm:
 class ChartTools:
     helm: Helm
     kubernetes_validate: Path
+    promtool: Path
 
     @property
     def validator_python(self) -> Path:

@@ -12,9 +12,10 @@ from chart_support import REPO, VALUES_FILES, ChartTools, Helm, Rendered, docume
 
 @pytest.fixture(scope="session")
 def chart_tools() -> ChartTools:
-    """HELM and KUBERNETES_VALIDATE from `make`, or installed now by `make chart-tools`."""
+    """HELM, KUBERNETES_VALIDATE, PROMTOOL from `make`, or installed now by `make chart-tools`."""
     helm, validate = os.environ.get("HELM"), os.environ.get("KUBERNETES_VALIDATE")
-    if not (helm and validate):
+    promtool = os.environ.get("PROMTOOL")
+    if not (helm and validate and promtool):
         done = subprocess.run(
             ["make", "--no-print-directory", "-s", ".chart-tool-paths"],  # noqa: S607 - make on PATH
             cwd=REPO,
@@ -23,8 +24,8 @@ def chart_tools() -> ChartTools:
             timeout=1200,
             check=True,
         )
-        helm, validate = done.stdout.split()[-2:]
-    return ChartTools(Helm(Path(helm)), Path(validate))
+        helm, validate, promtool = done.stdout.split()[-3:]
+    return ChartTools(Helm(Path(helm)), Path(validate), Path(promtool))
 
 
 @pytest.fixture(scope="session")

@@ -147,6 +147,9 @@ def test_values_schema_has_no_place_for_secret_settings():
         ("webhook", "app_secret"),
         ("linking", "hmac_key"),
         ("store", "url"),
+        ("objects", "access_key_id"),
+        ("objects", "secret_access_key"),
+        ("objects", "local_signing_key"),
     }
     assert mapped <= {(by_class[c], k) for c, k in secret_fields}
     for section, key in {(by_class[c], k) for c, k in secret_fields}:
@@ -164,6 +167,9 @@ def test_values_schema_has_no_place_for_secret_settings():
         ("config: {zalo: {access_token: t}}", "'access_token' not allowed"),
         ("config: {linking: {hmac_key: k}}", "'hmac_key' not allowed"),
         ("config: {webhook: {oa_secret_key: k}}", "'oa_secret_key' not allowed"),
+        ("config: {objects: {secret_access_key: k}}", "'secret_access_key' not allowed"),
+        ("prometheusRule: {thresholds: {lagGrowingFor: soon}}", "/prometheusRule/thresholds"),
+        ("grafanaDashboard: {enabled: yes-please}", "/grafanaDashboard/enabled"),
         ("messageTemplates: {footer.txt.j2: x}", "does not match pattern '^(messages|procedure-"),
         ("image: {pullPolicy: Sometimes}", "/image/pullPolicy"),
         ("securityContext: {readOnlyRootFilesystem: false}", "/securityContext"),
@@ -278,6 +284,8 @@ def test_no_secret_reaches_a_config_map(rendered, values_file):
     for config_map in release.of_kind("ConfigMap"):
         text = yaml.safe_dump(config_map["data"], allow_unicode=True)
         assert not [v for v in secret_values if v in text]
+        if config_map["metadata"]["name"].endswith("-dashboard"):
+            continue  # queries only: its panels name the token metrics, never a value
         assert not re.search(r"password|secret|token", text, re.IGNORECASE), text
 
 
@@ -312,6 +320,12 @@ def test_secret_environment_comes_from_the_release_secret(rendered, values_file)
     if settings.get("kafka", {}).get("security_protocol", "PLAINTEXT").startswith("SASL_"):
         expected["BRIDGE_KAFKA__SASL_USERNAME"] = "kafka-sasl-username"
         expected["BRIDGE_KAFKA__SASL_PASSWORD"] = "kafka-sasl-password"
+    objects = settings.get("objects", {})
+    if objects.get("backend") == "s3":
+        expected["BRIDGE_OBJECTS__ACCESS_KEY_ID"] = "objects-access-key-id"
+        expected["BRIDGE_OBJECTS__SECRET_ACCESS_KEY"] = "objects-secret-access-key"
+    if objects.get("local_public_url"):
+        expected["BRIDGE_OBJECTS__LOCAL_SIGNING_KEY"] = "objects-local-signing-key"
     assert {name: ref["key"] for name, ref in refs.items()} == expected
     secrets = release.of_kind("Secret")
     if values.get("existingSecret"):
@@ -326,6 +340,7 @@ def _secret_settings(release: Rendered) -> dict[str, dict[str, str]]:
     samples = {
         ("store", "url"): "sqlite:///ledger.sqlite3",
         ("zalo", "token_encryption_key"): "Y2ktdG9rZW4tZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
+        ("objects", "local_signing_key"): "ci-local-signing-key-of-at-least-32-chars",
     }
     overrides: dict[str, dict[str, str]] = {}
     for env in release.container["env"]:
@@ -405,11 +420,12 @@ def test_service_pdb_and_network_policy_select_this_release_only(rendered, value
 
 
 @BY_FILE
-def test_egress_goes_only_to_dns_kafka_the_database_and_zalo(rendered, values_file):
+def test_egress_goes_only_to_dns_kafka_the_database_object_storage_and_zalo(rendered, values_file):
     release = rendered[values_file]
     values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
     overrides = release.values.get("networkPolicy", {})
     database = overrides.get("database", {}).get("to") or []
+    objects = overrides.get("objectStorage", {})
     ports = [
         sorted({(p["port"], p["protocol"]) for p in rule["ports"]})
         for rule in release.one("NetworkPolicy")["spec"]["egress"]
@@ -417,6 +433,8 @@ def test_egress_goes_only_to_dns_kafka_the_database_and_zalo(rendered, values_fi
     kafka = sorted({(p, "TCP") for p in values["networkPolicy"]["kafka"]["ports"]})
     expected = [[(53, "TCP"), (53, "UDP")], kafka]
     expected += [[(5432, "TCP")]] if database else []
+    if objects.get("to"):
+        expected += [sorted({(p, "TCP") for p in objects.get("ports", [443])})]
     expected += [[(443, "TCP")]]
     assert ports == expected
     zalo = release.one("NetworkPolicy")["spec"]["egress"][-1]["to"]
@@ -581,11 +599,26 @@ def test_keda_scales_on_the_lag_of_bridges_group_with_its_credentials(rendered):
 
 def test_optional_resources_appear_only_when_switched_on(rendered):
     kinds = {path.name: {r["kind"] for r in rendered[path].resources} for path in VALUES_FILES}
-    optional = {"Ingress", "HorizontalPodAutoscaler", "ScaledObject", "ServiceMonitor", "Pod"}
+    optional = {
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "ScaledObject",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "Pod",
+    }
     assert not kinds["default-values.yaml"] & optional
     assert "Ingress" in kinds["webhook-ingress-values.yaml"]
     assert "HorizontalPodAutoscaler" in kinds["hpa-values.yaml"]
     assert "ServiceMonitor" in kinds["servicemonitor-values.yaml"]
+    assert "PrometheusRule" in kinds["monitoring-values.yaml"]
+    dashboards = {
+        path.name
+        for path in VALUES_FILES
+        for r in rendered[path].of_kind("ConfigMap")
+        if r["metadata"]["name"].endswith("-dashboard")
+    }
+    assert dashboards == {"monitoring-values.yaml"}
     assert "PersistentVolumeClaim" in kinds["sqlite-persistence-values.yaml"]
     assert "Pod" in kinds["test-framework-values.yaml"]
 

@@ -121,11 +121,15 @@ What the chart always turns on:
 - the webhook (webhook.oa_secret_key), which needs linking.hmac_key; the app secret reaches the
   webhook too when config.webhook.signature_variant checks with it (*_app_secret, any).
 Kafka SASL credentials are passed, and required, only when config.kafka.security_protocol is
-SASL_PLAINTEXT or SASL_SSL (bridge refuses sasl_* settings otherwise).
+SASL_PLAINTEXT or SASL_SSL (bridge refuses sasl_* settings otherwise). Object storage: the S3 key
+pair with config.objects.backend s3 (unless objectStorage.secretCredentials is false: the pod's
+own identity, e.g. web identity), the local links' signing key when config.objects.local_public_url
+is set.
 */}}
 {{- define "bridge.secretEnvTable" -}}
 {{- $config := .Values.config | default dict }}
 {{- $kafka := (get $config "kafka") | default dict }}
+{{- $objects := (get $config "objects") | default dict }}
 {{- $webhook := (get $config "webhook") | default dict }}
 {{- $variant := (get $webhook "signature_variant") | default "app_id_oa_secret_key" }}
 - env: BRIDGE_STORE__URL
@@ -162,6 +166,22 @@ SASL_PLAINTEXT or SASL_SSL (bridge refuses sasl_* settings otherwise).
 - env: BRIDGE_KAFKA__SASL_PASSWORD
   key: kafka-sasl-password
   value: kafkaSaslPassword
+  required: true
+{{- end }}
+{{- if and (eq ((get $objects "backend") | default "local") "s3") .Values.objectStorage.secretCredentials }}
+- env: BRIDGE_OBJECTS__ACCESS_KEY_ID
+  key: objects-access-key-id
+  value: objectsAccessKeyId
+  required: true
+- env: BRIDGE_OBJECTS__SECRET_ACCESS_KEY
+  key: objects-secret-access-key
+  value: objectsSecretAccessKey
+  required: true
+{{- end }}
+{{- if get $objects "local_public_url" }}
+- env: BRIDGE_OBJECTS__LOCAL_SIGNING_KEY
+  key: objects-local-signing-key
+  value: objectsLocalSigningKey
   required: true
 {{- end }}
 {{- end }}
@@ -204,6 +224,11 @@ app and OA ids, copied from config.zalo so that each id is configured once. Secr
 {{- $_ := set $webhook $id $value }}
 {{- end }}
 {{- $_ := set $config "webhook" $webhook }}
+{{- $objects := (get $config "objects") | default dict }}
+{{- if and (include "bridge.persistent" .) (ne ((get $objects "backend") | default "local") "s3") (not (hasKey $objects "local_directory")) }}
+{{- $_ := set $objects "local_directory" (printf "%s/objects" (include "bridge.dataDir" .)) }}
+{{- $_ := set $config "objects" $objects }}
+{{- end }}
 {{- toYaml $config }}
 {{- end }}
 
@@ -298,7 +323,20 @@ Checks across values that the JSON schema cannot express.
 {{- fail (printf "secrets.values.databaseUrl puts the SQLite file at %s, outside the persistent volume at %s: use sqlite:///%s/ledger.sqlite3" $path (include "bridge.dataDir" .) (include "bridge.dataDir" .)) }}
 {{- end }}
 {{- end }}
+{{- $objects := (.Values.config | default dict).objects | default dict }}
+{{- if and (ne ((get $objects "backend") | default "local") "s3") (get $objects "local_public_url") }}
+{{- if not $persistent }}
+{{- fail "config.objects.local_public_url hands out links to files in the local object directory, but no persistent volume is mounted (persistence.enabled or persistence.existingClaim): the files would vanish with the pod. Mount one, or use config.objects.backend: s3" }}
+{{- end }}
+{{- end }}
 {{- if and (or $persistent (eq $engine "sqlite")) (or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled .Values.keda.enabled) }}
 {{- fail "persistence and SQLite (one file on a ReadWriteOnce volume) allow one replica only: use PostgreSQL (secrets databaseUrl, database.engine: postgresql) for several, or set replicaCount: 1 without autoscaling" }}
 {{- end }}
+{{- end }}
+
+{{/*
+A number as PromQL reads it best: whole numbers without an exponent (YAML makes 1209600 a float).
+*/}}
+{{- define "bridge.number" -}}
+{{- if eq (float64 .) (float64 (int64 .)) }}{{ int64 . }}{{ else }}{{ . }}{{ end }}
 {{- end }}
