@@ -4,7 +4,9 @@ a Zalo outage over a rebalance, broker and PostgreSQL restarts; every check must
 from __future__ import annotations
 
 import json
+import random
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,7 @@ from bridge_devkit.chaos_replicas import (
     CHECK_OFFSETS,
     CHECK_RECOVERY,
     CHECK_SCALING,
+    CHECK_STOPS,
     CHECK_TOKENS,
     ReplicaChaosConfig,
     main,
@@ -66,6 +69,7 @@ def test_reduced_replica_chaos_keeps_every_guarantee(tmp_path):
     stops = report.figures["SIGTERM stops (s, status)"]
     assert stops
     assert all(status == 0 for _seconds, status in stops), stops
+    assert CHECK_STOPS in names
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["ok"] is True
 
@@ -86,3 +90,25 @@ def test_the_command_line_takes_the_runs_and_the_shape(monkeypatch, tmp_path, ca
     assert [c.workdir.name for c in seen] == ["run-1", "run-2", "run-3"]
     assert all(c.scale_steps == (5, 2, 3) and c.fast_timings for c in seen)
     assert "2 of 3 runs passed every check" in capsys.readouterr().out
+
+
+def test_a_committed_offset_that_goes_back_is_caught():
+    from aiokafka import TopicPartition  # noqa: PLC0415
+    from aiokafka.structs import OffsetAndMetadata  # noqa: PLC0415
+
+    from bridge_devkit.chaos import ChaosReport  # noqa: PLC0415
+    from bridge_devkit.chaos_replicas import _note_offsets, _State  # noqa: PLC0415
+
+    state = _State(
+        ReplicaChaosConfig(workdir=Path("unused")), ChaosReport(), print, random.Random(0)
+    )
+    tps = [TopicPartition("in", 0), TopicPartition("in", 1)]
+    ends = dict.fromkeys(tps, 600)
+    _note_offsets(
+        state, {tps[0]: OffsetAndMetadata(528, ""), tps[1]: OffsetAndMetadata(10, "")}, ends, tps
+    )
+    _note_offsets(
+        state, {tps[0]: OffsetAndMetadata(500, ""), tps[1]: OffsetAndMetadata(12, "")}, ends, tps
+    )
+    assert state.went_back == ["p0: 528 → 500"]
+    assert state.last_lag == (600 - 500) + (600 - 12)

@@ -74,6 +74,7 @@ __all__ = [
     "CHECK_OFFSETS",
     "CHECK_RECOVERY",
     "CHECK_SCALING",
+    "CHECK_STOPS",
     "CHECK_TOKENS",
     "ReplicaChaosConfig",
     "main",
@@ -86,6 +87,7 @@ CHECK_RECOVERY = "lag 0 within 60 s of the last fault"
 CHECK_SCALING = "scaled, killed and restarted as planned"
 CHECK_ANNOUNCEMENT = "the announcement reached every follower once"
 CHECK_TOKENS = "each refresh token spent once"
+CHECK_STOPS = "replicas stopped by SIGTERM exit 0 within the grace"
 ANNOUNCEMENTS = "government-announcements"
 _AUDIENCE_BASE = 7_200_000_000_000_000
 RECOVERY_LIMIT_S = 60.0
@@ -725,6 +727,16 @@ def _finish(state: _State, observations: Observations | None) -> None:
             f"{kills} kills, {len(stops)} SIGTERM stops, {state.broker_restarts} broker and "
             f"{state.postgres_restarts} PostgreSQL restarts, outage over a rebalance: "
             f"{state.rebalance_in_outage}",
+        )
+    )
+    unclean = [s for s in stops if s.status != 0 or s.killed_after_grace]
+    checks.append(
+        CheckResult(
+            CHECK_STOPS,
+            ok=bool(stops) and not unclean,
+            detail=f"{len(stops) - len(unclean)} of {len(stops)} clean; slowest "
+            f"{max((s.seconds for s in stops), default=0):.1f} s of {config.grace_s:.0f} s",
+            violations=len(unclean),
         )
     )
     report.checks = checks
