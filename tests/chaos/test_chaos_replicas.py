@@ -99,16 +99,16 @@ def test_a_committed_offset_that_goes_back_is_caught():
     from bridge_devkit.chaos import ChaosReport  # noqa: PLC0415
     from bridge_devkit.chaos_replicas import _note_offsets, _State  # noqa: PLC0415
 
-    state = _State(
-        ReplicaChaosConfig(workdir=Path("unused")), ChaosReport(), print, random.Random(0)
-    )
+    schedule = random.Random(0)  # noqa: S311 - the run's reproducible schedule, not crypto
+    state = _State(ReplicaChaosConfig(workdir=Path("unused")), ChaosReport(), print, schedule)
     tps = [TopicPartition("in", 0), TopicPartition("in", 1)]
     ends = dict.fromkeys(tps, 600)
-    _note_offsets(
-        state, {tps[0]: OffsetAndMetadata(528, ""), tps[1]: OffsetAndMetadata(10, "")}, ends, tps
-    )
-    _note_offsets(
-        state, {tps[0]: OffsetAndMetadata(500, ""), tps[1]: OffsetAndMetadata(12, "")}, ends, tps
-    )
+
+    def sample(first: int, second: int) -> None:
+        committed = {tps[0]: OffsetAndMetadata(first, ""), tps[1]: OffsetAndMetadata(second, "")}
+        _note_offsets(state, committed, ends, tps)
+
+    sample(528, 10)
+    sample(500, 12)
     assert state.went_back == ["p0: 528 → 500"]
     assert state.last_lag == (600 - 500) + (600 - 12)
