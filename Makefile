@@ -192,8 +192,16 @@ chart-check: $(INSTALLED) chart-tools
 	@mkdir -p $(dir $(PYTEST_BASETEMP))
 	HELM=$(HELM) KUBERNETES_VALIDATE=$(KUBE_VALIDATE) PROMTOOL=$(PROMTOOL) $(BIN)/pytest tests/deploy -m "not kafka" --basetemp=$(PYTEST_BASETEMP)
 
-.PHONY: chaos  ## Full chaos suite: 10,000 events, Zalo faults, 5 bridge kills, a broker restart; checks guarantees
-chaos: $(INSTALLED) kafka-jars
+.PHONY: chaos  ## Full chaos: 3-5 replicas on PostgreSQL, 6,000 events, scaling, 7 kills, a 35 s Zalo outage over a rebalance, broker and PostgreSQL restarts, the chart's default timings (~5 min)
+chaos: $(INSTALLED) kafka-jars .postgres
+	$(BIN)/python -m bridge_devkit.chaos_replicas --workdir .cache/chaos-replicas $(CHAOS_ARGS)
+
+.PHONY: chaos-five  ## Five consecutive full multi-replica chaos runs (different seeds), each reported (~25 min)
+chaos-five: $(INSTALLED) kafka-jars .postgres
+	$(BIN)/python -m bridge_devkit.chaos_replicas --runs 5 --workdir .cache/chaos-replicas $(CHAOS_ARGS)
+
+.PHONY: chaos-single  ## One bridge process under heavier Zalo faults: 10,000 events, 5 kills, a broker restart
+chaos-single: $(INSTALLED) kafka-jars
 	$(BIN)/python -m bridge_devkit.chaos --events 10000 --cases 500 --kills 5 --broker-restarts 1 --workdir .cache/chaos
 
 .PHONY: bench  ## Benchmark bridge vs a naive baseline and the raw limits (~15 min); writes docs/benchmarks.md

@@ -39,7 +39,7 @@ from bridge.delivery.deliverer import (
     MessageSender,
     RateLimiter,
 )
-from bridge.delivery.dispatch import Dispatcher
+from bridge.delivery.dispatch import CLOSING, WINDOW_FULL, Dispatcher
 from bridge.delivery.faults import INFRASTRUCTURE_HOLDS, Outage
 from bridge.delivery.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
 from bridge.delivery.ledger_stores import ledger_on
@@ -47,6 +47,7 @@ from bridge.delivery.outbox import OutboundRecord, TransactionalPublisher, outpu
 from bridge.delivery.pacing import PacedSender
 from bridge.delivery.settling import Settler
 from bridge.delivery.watchdog import ProgressWatchdog
+from bridge.kafka.group_commit import install as install_group_commit
 from bridge.kafka.security import broker_security, client_options, verify_login
 from bridge.objects.factory import link_signer, open_object_store
 from bridge.objects.local import LocalObjectStore
@@ -88,7 +89,7 @@ if TYPE_CHECKING:
     from bridge.settings import Settings
     from bridge.zalo.managed_token import ManagedToken
 
-__all__ = ["Runtime", "create_app", "message_context"]
+__all__ = ["Runtime", "create_app", "message_context", "terminate"]
 
 _log = get_logger("bridge.app")
 
@@ -103,7 +104,7 @@ def message_context(settings: Settings) -> MessageContext:
     )
 
 
-def _terminate(error: BaseException) -> None:
+def terminate(error: BaseException) -> None:
     """Stop this process gracefully (Kubernetes starts a new one)."""
     _log.critical("stopping the process", error=str(error))
     os.kill(os.getpid(), signal.SIGTERM)
@@ -119,7 +120,7 @@ class Runtime:
     settings: Settings
     sender: MessageSender | None = None
     ledger: Ledger | None = None
-    on_fatal: Callable[[BaseException], None] = _terminate
+    on_fatal: Callable[[BaseException], None] = terminate
     flow: FlowControl = field(default_factory=FlowControl)
     outage: Outage | None = None
     """Holds the consumer, and readiness, while a record waits out a store or broker outage."""
@@ -265,6 +266,9 @@ class Runtime:
             max_backoff=delivery.max_backoff_seconds,
             outage=outage,
             clock=self.monotonic,
+            # A hand-over does not wait for records that cannot settle now (Zalo unavailable,
+            # no usable token, an outage): they are left to the next owner at once.
+            can_settle=lambda: not (self.flow.reasons - {WINDOW_FULL, CLOSING}),
         )
         self._dispatcher.start()
         self._watch(self._dispatcher, self.breaker)
@@ -533,7 +537,7 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
     *,
     sender: MessageSender | None = None,
     ledger: Ledger | None = None,
-    on_fatal: Callable[[BaseException], None] = _terminate,
+    on_fatal: Callable[[BaseException], None] = terminate,
     clock: Callable[[], float] = time.time,
     audience: Audience | None = None,
     citizen_store: CitizenStore | None = None,
@@ -558,6 +562,9 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
         citizen_store: Replaces the citizens' store opened from ``settings.store``.
         monotonic: Monotonic seconds of the dispatcher and the watchdog (tests pass a fake).
     """
+    # Offsets are committed with the consumer's generation and read stable (KIP-447): a
+    # replica the group has moved past can never commit them (bridge.kafka.group_commit).
+    install_group_commit()
     broker = KafkaBroker(
         settings.kafka.bootstrap_servers,
         client_id=settings.kafka.client_id,

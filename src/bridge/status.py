@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
-from uuid import UUID
+from typing import Any, Final, Literal
+from uuid import UUID, uuid5
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "STATUS_ID_NAMESPACE",
     "STATUS_SCHEMA_ID",
     "Channel",
     "ChannelDelivery",
     "DeliveryStatus",
     "DeliveryStatusEvent",
     "SourceRecord",
+    "status_id_for",
     "status_json_schema",
 ]
 
@@ -89,6 +91,14 @@ class DeliveryStatusEvent(BaseModel):
     )
 
     schema_version: Literal[1] = 1
+    status_id: UUID | None = Field(
+        default=None,
+        description=(
+            "Names this status event: the same input record always gets the same id (one for "
+            "its hold, one for its outcome; see status_id_for), so a consumer that keeps the "
+            "ids it has seen drops any repeat. Null only in events of earlier bridge versions."
+        ),
+    )
     event_id: UUID | None = Field(
         description="The input event's id; null when the record could not be decoded."
     )
@@ -121,6 +131,21 @@ class DeliveryStatusEvent(BaseModel):
             "top-level fields summarise them."
         ),
     )
+
+
+STATUS_ID_NAMESPACE: Final = UUID("6f1d7c1e-8f3a-5b7e-9c4d-2a1b0e5f7c3d")
+"""The UUID namespace of status ids (uuid5 of the input record's coordinates)."""
+
+
+def status_id_for(source: SourceRecord, status: DeliveryStatus) -> UUID:
+    """The deterministic id of the status event of ``source`` with ``status``.
+
+    The input record's topic, partition and offset name it, with its phase: a record held by
+    quiet hours has one id for its ``held`` event and another for its outcome. Processing the
+    record again (after a crash, or by another replica) gives the same id.
+    """
+    phase = "held" if status is DeliveryStatus.HELD else "settled"
+    return uuid5(STATUS_ID_NAMESPACE, f"{source.topic}/{source.partition}/{source.offset}/{phase}")
 
 
 def status_json_schema() -> dict[str, Any]:

@@ -120,12 +120,19 @@ class TestWorkload:
         assert states[-1] == "RESULT_READY"
         assert set(states[1:-1]) == {"IN_PROGRESS"}
 
-    def test_invalid_records_fail_to_parse_in_three_ways(self, workload):
+    def test_invalid_records_fail_to_parse_in_six_ways(self, workload):
         invalid = [r for r in workload.records if r.kind is RecordKind.INVALID]
         for record in invalid:
             with pytest.raises(InvalidEventError):
                 parse_event(record.value, max_bytes=65536)
-        assert {r.form for r in invalid} == {"invalid_json", "unknown_state", "not_utf8"}
+        assert {r.form for r in invalid} == {
+            "invalid_json",
+            "unknown_state",
+            "not_utf8",
+            "huge_integer",
+            "deep_nesting",
+            "sequence_past_int64",
+        }
 
     def test_strangers_are_not_followers(self, workload):
         followers, strangers = set(workload.followers), set(workload.strangers)

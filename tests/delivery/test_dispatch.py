@@ -7,8 +7,9 @@ import asyncio
 import pytest
 
 from bridge.delivery.dispatch import Dispatcher
-from bridge.delivery.outbox import OutboundRecord, PublishError
+from bridge.delivery.outbox import OutboundRecord, OwnershipLostError, PublishError
 from bridge.delivery.records import InboundRecord
+from bridge.kafka.group_commit import GroupIdentity
 
 
 class Flow:
@@ -45,12 +46,18 @@ class Gates:
 class Publisher:
     def __init__(self) -> None:
         self.calls: list[tuple[list[bytes], dict[tuple[str, int], int]]] = []
+        self.owners: list[str | None] = []
         self.fail = False
+        self.refuse: set[tuple[str, int]] = set()
+        """Generations the group coordinator refuses (group id, generation)."""
 
-    async def publish(self, outputs, offsets) -> None:
+    async def publish(self, outputs, offsets, owner=None) -> None:
         if self.fail:
             raise PublishError("broker down")
+        if owner is not None and (str(owner), owner.generation) in self.refuse:
+            raise OwnershipLostError("ILLEGAL_GENERATION")
         self.calls.append(([o.value for o in outputs], dict(offsets)))
+        self.owners.append(owner)
 
 
 def gave_up(record: InboundRecord, error: BaseException, tries: int) -> list[OutboundRecord]:
@@ -74,6 +81,10 @@ def parts():
         give_up=gave_up,
     )
     return dispatcher, gates, publisher, flow
+
+
+def member(generation: int, member_id: str = "m-1") -> GroupIdentity:
+    return GroupIdentity("bridge", generation=generation, member_id=member_id)
 
 
 async def settle() -> None:
@@ -166,6 +177,103 @@ class TestDispatcher:
         assert 1 not in gates.started
 
 
+class TestOwnership:
+    """Offsets are committed under the group identity their records were fetched under."""
+
+    async def test_offsets_are_committed_under_the_identity_that_fetched_the_records(self, parts):
+        dispatcher, gates, publisher, _ = parts
+        dispatcher.submit(record(0, b"A"), member(3))
+        gates.gate(0).set()
+        await settle()
+        await dispatcher.flush()
+        assert publisher.calls == [([b"0"], {("in", 0): 1})]
+        (owner,) = publisher.owners
+        assert (owner.generation, owner.member_id) == (3, "m-1")
+
+    async def test_a_refused_generation_publishes_nothing_and_forgets_its_partitions(self, parts):
+        dispatcher, gates, publisher, _ = parts
+        dispatcher.submit(record(0, b"A", partition=0), member(3))
+        dispatcher.submit(record(7, b"B", partition=1), member(3))
+        publisher.refuse.add(("bridge", 3))
+        gates.gate(0).set()
+        await settle()
+        await dispatcher.flush()  # refused: not raised, not retried
+        assert publisher.calls == []
+        assert dispatcher.in_flight == 0
+        assert dispatcher.oldest_unsettled() == {}
+        gates.gate(7).set()
+        await settle()
+        await dispatcher.flush()
+        assert publisher.calls == []  # the forgotten partition's lane was stopped too
+        assert gates.finished == [0]
+
+    async def test_a_new_generation_starts_the_partition_afresh(self, parts):
+        dispatcher, gates, publisher, _ = parts
+        dispatcher.submit(record(4, b"A"), member(3))
+        dispatcher.submit(record(5, b"B"), member(3))
+        gates.gate(5).set()
+        await settle()
+        # A rebalance gave the partition back to this member, from the committed offset 4.
+        dispatcher.submit(record(4, b"A"), member(4))
+        gates.gate(4).set()
+        await settle()
+        await dispatcher.flush()
+        assert publisher.calls == [([b"4"], {("in", 0): 5})]
+        assert publisher.owners[0].generation == 4
+        assert dispatcher.in_flight == 0
+
+    async def test_a_record_read_again_restarts_the_window_from_it(self, parts):
+        dispatcher, gates, publisher, _ = parts
+        dispatcher.submit(record(10, b"A"), member(3))
+        dispatcher.submit(record(11, b"B"), member(3))
+        dispatcher.submit(record(10, b"A"), member(3))  # the consumer went back to 10
+        for offset in (10, 11):
+            gates.gate(offset).set()
+        await settle()
+        dispatcher.submit(record(11, b"B"), member(3))
+        await settle()
+        await dispatcher.flush()
+        assert publisher.calls == [([b"10", b"11"], {("in", 0): 12})]
+
+    async def test_each_generation_commits_in_its_own_transaction(self, parts):
+        dispatcher, gates, publisher, _ = parts
+        dispatcher.submit(record(0, b"A", partition=0), member(3))
+        dispatcher.submit(record(0, b"B", partition=1), member(4, "m-2"))
+        publisher.refuse.add(("bridge", 3))
+        gates.gate(0).set()
+        await settle()
+        await dispatcher.flush()
+        assert publisher.calls == [([b"0"], {("in", 1): 1})]
+        assert [o.member_id for o in publisher.owners] == ["m-2"]
+
+    async def test_a_hand_over_does_not_wait_while_nothing_can_settle(self):
+        gates, publisher, flow = Gates(), Publisher(), Flow()
+        can_settle = False
+        dispatcher = Dispatcher(
+            process=gates.process,
+            publish=publisher.publish,
+            flow=flow,  # type: ignore[arg-type]
+            max_in_flight=4,
+            commit_interval=3600,
+            on_fatal=lambda _error: None,
+            give_up=gave_up,
+            can_settle=lambda: can_settle,
+        )
+        dispatcher.submit(record(0, b"A"), member(3))
+        dispatcher.submit(record(1, b"B"), member(3))
+        gates.gate(0).set()
+        await settle()
+        # An hour of grace, yet it returns at once: record 1 waits for Zalo, which is down.
+        await asyncio.wait_for(dispatcher.revoke([("in", 0)], timeout=3600), timeout=5)
+        assert publisher.calls == [([b"0"], {("in", 0): 1})]
+        assert dispatcher.in_flight == 0
+
+    async def test_closing_stops_fetching_first(self, parts):
+        dispatcher, _, _, flow = parts
+        await dispatcher.close(timeout=0.01)
+        assert ("closing", True) in flow.changes
+
+
 async def test_a_failing_record_is_retried_not_dropped():
     attempts = []
 
@@ -199,7 +307,7 @@ async def test_a_failing_record_is_retried_not_dropped():
 async def test_an_unexpected_commit_error_stops_the_process_instead_of_the_committer_alone():
     failures = [RuntimeError("producer in an unexpected state")]
 
-    async def broken(_outputs, _offsets) -> None:
+    async def broken(_outputs, _offsets, _owner=None) -> None:
         if failures:
             raise failures.pop()
 

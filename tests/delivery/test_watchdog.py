@@ -77,7 +77,7 @@ def build(timer: Timer, lanes: Lanes, stall: float = STALL):
     return dispatcher, watchdog, held
 
 
-async def _never_committed(_outputs, _offsets) -> None:
+async def _never_committed(_outputs, _offsets, _owner=None) -> None:
     raise AssertionError("the committer does not run in these tests")
 
 

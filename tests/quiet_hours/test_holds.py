@@ -91,7 +91,7 @@ class Pipeline:
     async def deliver_outputs(self, record):
         return outputs(record, await self.handle(record))
 
-    async def publish(self, records, offsets):
+    async def publish(self, records, offsets, _owner=None):
         assert offsets == {}
         self.published.extend(json.loads(r.value) for r in records)
 

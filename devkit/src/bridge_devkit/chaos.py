@@ -94,7 +94,16 @@ _PROCEDURES: Final = (
     ("1.004227", "Đăng ký đất đai, cấp Giấy chứng nhận lần đầu", "Văn phòng đăng ký đất đai"),
     ("2.000908", "Chứng thực bản sao từ bản chính", "Bộ phận Tư pháp - Hộ tịch"),
 )
-_INVALID_FORMS: Final = ("invalid_json", "unknown_state", "not_utf8")
+_INVALID_FORMS: Final = (
+    "invalid_json",
+    "unknown_state",
+    "not_utf8",
+    # Hostile ones: each once stalled a partition for ever (issue 11).
+    "huge_integer",
+    "deep_nesting",
+    "sequence_past_int64",
+)
+_MARK: Final = 7_654_321
 
 # ---------------------------------------------------------------------------- the checks
 
@@ -514,6 +523,13 @@ def _invalid_item(rng: random.Random, n: int, case: int) -> _Item:
         value = raw[: len(raw) // 2]
     elif form == "unknown_state":
         value = _encode({**document, "state": "DA_LUU_TRU", "previous_state": "RECEIVED"})
+    elif form == "huge_integer":  # 5,000 digits: Python's int() refuses it
+        value = _encode({**document, "sequence": _MARK}).replace(b"%d" % _MARK, b"9" * 5_000)
+    elif form == "deep_nesting":  # 1,200 levels: a recursive parser overflows
+        nested = b"[" * 1_200 + b"]" * 1_200
+        value = _encode({**document, "note": _MARK}).replace(b"%d" % _MARK, nested)
+    elif form == "sequence_past_int64":
+        value = _encode({**document, "sequence": 2**63})
     else:
         value = b"\xff\xfe chaos " + n.to_bytes(4, "big") + b"\xc3\x28"
     return _Item(RecordKind.INVALID, None, value, case, form=form)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from bridge.cli.citizens import forget, purge, qr, unlock
 from bridge.cli.dlq import dlq_cli
 from bridge.cli.options import ConfigOption, settings_or_exit
 from bridge.cli.output import JsonOption, emit_json
+from bridge.cli.stopping import GracefulStop
 from bridge.cli.templates import preview, templates_cli
 from bridge.cli.zalo import zalo_cli
 from bridge.errors import ConfigurationError
@@ -83,13 +85,27 @@ def run(
     ] = "0.0.0.0",  # noqa: S104 - a pod must answer its kubelet's probes
     port: Annotated[int, typer.Option(help="Port of the health and webhook endpoints.")] = 8080,
 ) -> None:
-    """Consume case-state events and deliver them to citizens until stopped (SIGTERM, Ctrl-C)."""
-    from bridge.app import create_app  # noqa: PLC0415 - keep `--help` and the other commands fast
+    """Consume case-state events and deliver them to citizens until stopped (SIGTERM, Ctrl-C).
+
+    Exits 0 after a graceful stop on SIGTERM (what Kubernetes sends), and 1 when bridge stopped
+    itself because it could not go on (fenced by another replica, a committer that failed).
+    """
+    from bridge.app import create_app, terminate  # noqa: PLC0415 - keep `--help` fast
 
     settings = settings_or_exit(config)
     configure_logging(settings.log.level, settings.log.format)
-    app = create_app(settings)
+    failures: list[BaseException] = []
+
+    def on_fatal(error: BaseException) -> None:
+        failures.append(error)
+        terminate(error)
+
+    app = create_app(settings, on_fatal=on_fatal)
+    app.after_startup(GracefulStop.begin)  # from now on uvicorn's handler stops it
+    signal.signal(signal.SIGTERM, GracefulStop.handle)  # again, if a test replaced it
     asyncio.run(app.run(run_extra_options={"host": host, "port": port, "access_log": "false"}))
+    if failures:
+        raise typer.Exit(code=1)
 
 
 @cli.command("check-config")

@@ -10,6 +10,8 @@ from aiokafka import ConsumerRebalanceListener
 from faststream import AckPolicy
 
 from bridge.delivery.records import InboundRecord
+from bridge.kafka.group_commit import identity_of
+from bridge.observability.logs import get_logger
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from bridge.delivery.settings import DeliveryConfig
 
 __all__ = ["lenient_parser", "register_consumer", "revoke_grace_seconds", "to_inbound_record"]
+
+_log = get_logger("bridge.consumer")
 
 
 def to_inbound_record(raw: ConsumerRecord[Any, Any]) -> InboundRecord:
@@ -108,10 +112,17 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka is
                 [(tp.topic, tp.partition) for tp in revoked], self._grace
             )
 
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:  # noqa: ARG002 - aiokafka's listener signature
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         consumer = self._consumer()
         if consumer is not None:
             self._flow.attach(consumer)  # before the first record: pause what must wait
+            coordinator = getattr(consumer, "_coordinator", None)
+            _log.info(
+                "partitions assigned; their offsets are committed under this generation",
+                partitions=sorted((tp.topic, tp.partition) for tp in assigned),
+                generation=getattr(coordinator, "generation", None),
+                member_id=getattr(coordinator, "member_id", None),
+            )
         self._flow.reapply()
 
 
@@ -164,4 +175,18 @@ def register_consumer(
     @subscriber
     async def on_case_state_event(fetched: Any) -> None:
         flow.attach(fetched.consumer)
-        dispatcher().submit(fetched.record)
+        record = fetched.record
+        if getattr(fetched.consumer, "_coordinator", None) is None:
+            dispatcher().submit(record)  # no group membership to commit under (test brokers)
+            return
+        owner = identity_of(fetched.consumer, record.topic, record.partition)
+        if owner is None:
+            # Read just before the partition moved: its next owner reads it again.
+            _log.debug(
+                "record of a partition no longer owned; left to its next owner",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
+            return
+        dispatcher().submit(record, owner)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bridge.delivery.faults import OutageWatch, backoff, infrastructure_of
-from bridge.delivery.outbox import FencedError, PublishError
+from bridge.delivery.outbox import FencedError, OwnershipLostError, PublishError
 from bridge.errors import exception_name
 from bridge.observability.logs import get_logger
 
@@ -24,7 +24,12 @@ if TYPE_CHECKING:
     from bridge.delivery.outbox import OutboundRecord
     from bridge.delivery.records import InboundRecord
 
-__all__ = ["Dispatcher", "Partition", "Unsettled"]
+__all__ = ["CLOSING", "WINDOW_FULL", "Dispatcher", "Partition", "Unsettled"]
+
+CLOSING = "closing"
+"""The flow-control reason that stops fetching while the dispatcher closes."""
+WINDOW_FULL = "in_flight_window_full"
+"""The flow-control reason that stops fetching while too many records are in flight."""
 
 _log = get_logger("bridge.dispatch")
 
@@ -47,6 +52,8 @@ class Unsettled:
 class _Entry:
     record: InboundRecord
     read_at: float = 0.0
+    owner: str | None = None
+    """Whose offsets these are: the group identity the record was fetched under."""
     outputs: list[OutboundRecord] | None = None
     skip: bool = False
     """Fetched while closing: never processed, so never committed past."""
@@ -57,6 +64,8 @@ class _Window:
     """The records of one partition that are read but not committed, in offset order."""
 
     entries: deque[_Entry] = field(default_factory=deque)
+    owner: str | None = None
+    """The group identity (member and generation) the entries were fetched under."""
 
     def ready(self) -> tuple[int, list[_Entry]]:
         """How many leading entries are settled, and those entries."""
@@ -66,6 +75,34 @@ class _Window:
                 break
             done.append(entry)
         return len(done), done
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one transaction commits: the settled prefixes read under one group identity."""
+
+    owner: str | None
+    outputs: list[OutboundRecord] = field(default_factory=list)
+    offsets: dict[Partition, int] = field(default_factory=dict)
+    counts: dict[Partition, int] = field(default_factory=dict)
+
+
+def _owner_key(owner: str | None) -> tuple[object, ...]:
+    """A group identity as a value: group, generation, member and instance.
+
+    A ``GroupIdentity`` compares equal to its plain group id; this tells generations apart.
+    """
+    return (
+        owner,
+        getattr(owner, "generation", None),
+        getattr(owner, "member_id", None),
+        getattr(owner, "instance_id", None),
+    )
+
+
+def _same_owner(first: str | None, second: str | None) -> bool:
+    """Whether two group identities are the same member in the same generation."""
+    return _owner_key(first) == _owner_key(second)
 
 
 class Dispatcher:
@@ -86,6 +123,12 @@ class Dispatcher:
     ``max_tries`` times in all, after which ``give_up`` gives the record its outputs
     (dead-lettered as ``processing_failed``), so the partition moves on.
 
+    Partitions handed over (``revoke``, ``close``) get at most the grace period to settle, and
+    none at all while nothing can settle (``can_settle``: Zalo unavailable, an outage): what is
+    settled is committed, the rest is left to the next owner. Offsets are committed under the
+    group identity the records were fetched under, so a replica the group has moved past can
+    never commit them (``bridge.kafka.group_commit``).
+
     Args:
         process: Settles one record and returns what to publish; it retries internally and only
             returns with a final outcome.
@@ -102,13 +145,16 @@ class Dispatcher:
         outage: Holds the consumer while a record waits out an infrastructure fault.
         sleep: Awaited for every wait before a retry; tests pass a fake.
         clock: Monotonic seconds, for the progress the watchdog reads; tests pass a fake.
+        can_settle: Whether records can settle now; a hand-over does not wait while they cannot.
     """
 
     def __init__(  # noqa: PLR0913 - collaborators and knobs, all keyword-only
         self,
         *,
         process: Callable[[InboundRecord], Awaitable[list[OutboundRecord]]],
-        publish: Callable[[Sequence[OutboundRecord], Mapping[Partition, int]], Awaitable[None]],
+        publish: Callable[
+            [Sequence[OutboundRecord], Mapping[Partition, int], str | None], Awaitable[None]
+        ],
         flow: FlowControl,
         max_in_flight: int,
         commit_interval: float,
@@ -119,6 +165,7 @@ class Dispatcher:
         outage: Outage | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        can_settle: Callable[[], bool] = lambda: True,
     ) -> None:
         self._process = process
         self._publish = publish
@@ -141,7 +188,9 @@ class Dispatcher:
         self._flush_lock = asyncio.Lock()
         self._progress = asyncio.Event()
         self._clock = clock
+        self._can_settle = can_settle
         self._settled_at: float | None = None
+        self._fenced = False
 
     @property
     def in_flight(self) -> int:
@@ -170,14 +219,35 @@ class Dispatcher:
         if self._committer is None:
             self._committer = asyncio.create_task(self._commit_loop(), name="bridge-committer")
 
-    def submit(self, record: InboundRecord) -> None:
-        """Take ``record`` in: it joins its partition's window and its dossier's lane."""
+    def submit(self, record: InboundRecord, owner: str | None = None) -> None:
+        """Take ``record`` in: it joins its partition's window and its dossier's lane.
+
+        ``owner`` is the group identity the record was fetched under; its offset is committed
+        under it. A record fetched under another identity than its partition's window, or at an
+        offset the window already holds (the consumer went back), starts the window afresh: the
+        older entries belong to an assignment that is gone and are read again.
+        """
         tp = (record.topic, record.partition)
-        entry = _Entry(record, read_at=self._clock())
-        self._windows.setdefault(tp, _Window()).entries.append(entry)
+        entry = _Entry(record, read_at=self._clock(), owner=owner)
+        window = self._windows.get(tp)
+        if window is not None and (
+            not _same_owner(window.owner, owner)
+            or (window.entries and record.offset <= window.entries[-1].record.offset)
+        ):
+            _log.info(
+                "partition read again under a new assignment; earlier records forgotten",
+                topic=tp[0],
+                partition=tp[1],
+                offset=record.offset,
+            )
+            self._forget({tp})
+            window = None
+        if window is None:
+            window = self._windows[tp] = _Window(owner=owner)
+        window.entries.append(entry)
         self._in_flight += 1
         if self._in_flight >= self._max_in_flight:
-            self._flow.hold("in_flight_window_full", on=True)
+            self._flow.hold(WINDOW_FULL, on=True)
         if self._closing:
             entry.skip = True
             return
@@ -270,6 +340,7 @@ class Dispatcher:
                 await self.flush()
             except FencedError as error:
                 _log.critical("fenced by another process; stopping", error=str(error))
+                self._fenced = True  # nothing can be committed any more: the process stops
                 self._on_fatal(error)
                 return
             except PublishError as error:
@@ -281,30 +352,75 @@ class Dispatcher:
                 return
 
     async def flush(self) -> None:
-        """Publish the settled prefix of every partition and commit the offsets after it."""
+        """Publish the settled prefix of every partition and commit the offsets after it.
+
+        One transaction per group identity (normally one): the coordinator accepts each only
+        from the member and generation that fetched the records. A refused one is aborted (its
+        outputs are never visible) and its partitions are forgotten: their owner reads them.
+        """
         async with self._flush_lock:
-            outputs: list[OutboundRecord] = []
-            offsets: dict[Partition, int] = {}
-            counts: dict[Partition, int] = {}
-            for tp, window in self._windows.items():
-                count, done = window.ready()
-                if count:
-                    counts[tp] = count
-                    offsets[tp] = done[-1].record.offset + 1
-                    for entry in done:
-                        outputs.extend(entry.outputs or ())
-            if not offsets:
-                return
-            await self._publish(outputs, offsets)
-            for tp, count in counts.items():
-                remaining = self._windows.get(tp)
-                if remaining is None:
+            if self._fenced:
+                return  # another process owns this transactional id: it commits, not this one
+            for batch in self._batches():
+                try:
+                    await self._publish(batch.outputs, batch.offsets, batch.owner)
+                except OwnershipLostError as error:
+                    # Every partition read under that identity is stale, settled or not.
+                    stale = {
+                        tp
+                        for tp, window in self._windows.items()
+                        if _same_owner(window.owner, batch.owner)
+                    }
+                    _log.warning(
+                        "the group moved on; these partitions are left to their new owner",
+                        partitions=sorted(stale),
+                        error=str(error),
+                    )
+                    self._forget(stale)
                     continue
-                for _ in range(count):
-                    remaining.entries.popleft()
-                self._in_flight -= count
+                for tp, count in batch.counts.items():
+                    remaining = self._windows.get(tp)
+                    if remaining is None:
+                        continue
+                    for _ in range(count):
+                        remaining.entries.popleft()
+                    self._in_flight -= count
             if self._in_flight < self._resume_below:
-                self._flow.hold("in_flight_window_full", on=False)
+                self._flow.hold(WINDOW_FULL, on=False)
+
+    def _batches(self) -> list[_Batch]:
+        """The settled prefixes of every partition, one batch per group identity."""
+        batches: dict[tuple[object, ...], _Batch] = {}
+        for tp, window in self._windows.items():
+            count, done = window.ready()
+            if count:
+                key = _owner_key(window.owner)
+                batch = batches.get(key)
+                if batch is None:
+                    batch = batches[key] = _Batch(window.owner)
+                batch.counts[tp] = count
+                batch.offsets[tp] = done[-1].record.offset + 1
+                for entry in done:
+                    batch.outputs.extend(entry.outputs or ())
+        return list(batches.values())
+
+    def _forget(self, partitions: set[Partition]) -> None:
+        """Stop working on ``partitions``: cancel their lanes and drop what was read from them.
+
+        Nothing of theirs is committed, so their next owner reads it again; the ledger keeps a
+        message already sent from being sent twice.
+        """
+        for lane_key, task in list(self._tasks.items()):
+            if lane_key[0] in partitions:
+                task.cancel()
+                del self._tasks[lane_key]
+                self._lanes.pop(lane_key, None)
+        for tp in partitions:
+            window = self._windows.pop(tp, None)
+            if window is not None:
+                self._in_flight -= len(window.entries)
+        if self._in_flight < self._resume_below:
+            self._flow.hold(WINDOW_FULL, on=False)
 
     async def _wait_settled(self, partitions: Iterable[Partition], timeout: float) -> bool:
         """Wait until every entry of ``partitions`` is settled (or skipped); False on timeout."""
@@ -322,7 +438,9 @@ class Dispatcher:
         deadline = loop.time() + timeout
         while unsettled():
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or not self._can_settle():
+                # Out of time, or nothing can settle now (Zalo unavailable, an outage…):
+                # waiting would only keep the partitions from their next owner.
                 return False
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
@@ -341,15 +459,7 @@ class Dispatcher:
             await self.flush()
         except PublishError as error:
             _log.warning("could not commit before giving partitions back", error=str(error))
-        for lane_key, task in list(self._tasks.items()):
-            if lane_key[0] in partitions:
-                task.cancel()
-        for tp in partitions:
-            window = self._windows.pop(tp, None)
-            if window is not None:
-                self._in_flight -= len(window.entries)
-        if self._in_flight < self._resume_below:
-            self._flow.hold("in_flight_window_full", on=False)
+        self._forget(partitions)
         if not settled:
             _log.warning(
                 "partitions given back with unsettled records", partitions=sorted(partitions)
@@ -358,6 +468,7 @@ class Dispatcher:
     async def close(self, timeout: float) -> None:
         """Stop taking records, settle and commit what is in flight (up to ``timeout``), stop."""
         self._closing = True
+        self._flow.hold(CLOSING, on=True)  # fetch nothing more while the rest settles
         await self.revoke(list(self._windows), timeout)
         if self._committer is not None:
             self._committer.cancel()

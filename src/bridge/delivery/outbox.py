@@ -12,8 +12,9 @@ from aiokafka.errors import KafkaError, ProducerFenced
 
 from bridge.delivery.dead_letter import dead_letter_copy
 from bridge.errors import BridgeError
+from bridge.kafka.group_commit import is_fenced_commit
 from bridge.observability.masking import mask_text
-from bridge.status import DeliveryStatusEvent, SourceRecord
+from bridge.status import DeliveryStatusEvent, SourceRecord, status_id_for
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FencedError",
     "OutboundRecord",
+    "OwnershipLostError",
     "PublishError",
     "TransactionalPublisher",
     "dead_letter_of",
@@ -69,7 +71,9 @@ def outputs_for(
     """
     moment = now or datetime.now(UTC)
     event = outcome.event
+    source = SourceRecord(topic=record.topic, partition=record.partition, offset=record.offset)
     status = DeliveryStatusEvent(
+        status_id=status_id_for(source, outcome.status),
         event_id=event.event_id if event else None,
         case_code=event.case.code if event else None,
         province=event.province if event else None,
@@ -81,7 +85,7 @@ def outputs_for(
         template_version=outcome.template_version,
         event_occurred_at=event.occurred_at if event else None,
         settled_at=moment,
-        source=SourceRecord(topic=record.topic, partition=record.partition, offset=record.offset),
+        source=source,
         # The one-stop-shop knows the Zalo user it named; who linked the dossier through the OA
         # stays with bridge (data minimisation): linked users' steps carry no user id.
         deliveries=tuple(
@@ -115,6 +119,14 @@ class FencedError(BridgeError):
     """Another process took this replica's transactional id: this one must stop."""
 
 
+class OwnershipLostError(PublishError):
+    """The group coordinator refused the offsets: the group has moved past this member.
+
+    The transaction was aborted, so its outputs are never visible; the partitions belong to
+    another member (or to this one under a newer generation) and are read again there.
+    """
+
+
 class TransactionalPublisher:
     """Publishes outputs and commits consumer offsets in one Kafka transaction.
 
@@ -133,10 +145,19 @@ class TransactionalPublisher:
         self._group_id = group_id
 
     async def publish(
-        self, outputs: Sequence[OutboundRecord], offsets: Mapping[tuple[str, int], int]
+        self,
+        outputs: Sequence[OutboundRecord],
+        offsets: Mapping[tuple[str, int], int],
+        owner: str | None = None,
     ) -> None:
-        """Publish ``outputs`` and commit ``offsets`` ((topic, partition) → next) atomically."""
+        """Publish ``outputs`` and commit ``offsets`` ((topic, partition) → next) atomically.
+
+        ``owner`` is the group identity the records were fetched under
+        (``bridge.kafka.group_commit.GroupIdentity``): the coordinator refuses the offsets, and
+        the whole transaction is aborted, if the group has moved past it since.
+        """
         producer = self._producer
+        group_id = owner if owner is not None else self._group_id
         try:
             async with producer.transaction():
                 for output in outputs:
@@ -145,9 +166,11 @@ class TransactionalPublisher:
                     )
                 if offsets:  # outputs of released holds commit no offsets
                     await producer.send_offsets_to_transaction(
-                        {TopicPartition(t, p): o for (t, p), o in offsets.items()}, self._group_id
+                        {TopicPartition(t, p): o for (t, p), o in offsets.items()}, group_id
                     )
         except ProducerFenced as exc:
             raise FencedError(f"transactional id taken over by another process: {exc}") from exc
         except KafkaError as exc:
+            if is_fenced_commit(exc):
+                raise OwnershipLostError(f"offsets refused by the group: {exc!r}") from exc
             raise PublishError(f"cannot commit the transaction: {exc!r}") from exc

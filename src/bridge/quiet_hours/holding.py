@@ -53,18 +53,25 @@ class SerialPublisher:
     def __init__(
         self,
         publish: Callable[
-            [Sequence[OutboundRecord], Mapping[tuple[str, int], int]], Awaitable[None]
+            [Sequence[OutboundRecord], Mapping[tuple[str, int], int], str | None],
+            Awaitable[None],
         ],
     ) -> None:
         self._publish = publish
         self._lock = asyncio.Lock()
 
     async def publish(
-        self, outputs: Sequence[OutboundRecord], offsets: Mapping[tuple[str, int], int]
+        self,
+        outputs: Sequence[OutboundRecord],
+        offsets: Mapping[tuple[str, int], int],
+        owner: str | None = None,
     ) -> None:
-        """Publish ``outputs`` and commit ``offsets`` in one transaction, after any running one."""
+        """Publish ``outputs`` and commit ``offsets`` in one transaction, after any running one.
+
+        ``owner``: the group identity the offsets are committed under (see ``Dispatcher``).
+        """
         async with self._lock:
-            await self._publish(outputs, offsets)
+            await self._publish(outputs, offsets, owner)
 
 
 @dataclass(frozen=True, slots=True)
