@@ -1,5 +1,5 @@
 """``python -m bridge`` runs the ``zalo-bridge`` command line."""
 
-from bridge.cli.main import main
+from bridge.cli import main
 
 main()

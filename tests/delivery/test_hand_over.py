@@ -179,3 +179,22 @@ async def test_a_replica_whose_transactional_id_is_taken_stops_with_status_1(
         await running.stop()
     assert status == 1
     assert "fenced by another process" in (tmp_path / "bridge-a.log").read_text()
+
+
+@pytest.mark.parametrize("after_s", [0.5, 1.5, 4.0])
+async def test_a_replica_stopped_while_it_starts_exits_0(
+    kafka_bootstrap, topics, tmp_path, after_s
+):
+    """SIGTERM during imports, settings or connecting: nothing was taken, status 0 all the same."""
+    running = await start_emulator(EmulatorConfig(access_tokens=(TOKEN,)))
+    processes = Processes()
+    try:
+        env = bridge_env(running.base_url, kafka_bootstrap, topics, tmp_path / "l.sqlite3", "s")
+        process, _url = start(processes, env, tmp_path / "bridge-s.log")
+        await asyncio.sleep(after_s)
+        process.terminate()
+        status = await asyncio.to_thread(process.wait, 60)
+    finally:
+        processes.stop_all()
+        await running.stop()
+    assert status == 0, (tmp_path / "bridge-s.log").read_text()[-2000:]

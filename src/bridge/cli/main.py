@@ -18,6 +18,7 @@ from bridge.cli.dlq import dlq_cli
 from bridge.cli.feedback import feedback_cli
 from bridge.cli.options import ConfigOption, settings_or_exit
 from bridge.cli.output import JsonOption, emit_json
+from bridge.cli.stopping import GracefulStop
 from bridge.cli.templates import preview, templates_cli
 from bridge.cli.zalo import zalo_cli
 from bridge.errors import ConfigurationError
@@ -102,20 +103,11 @@ def run(
         terminate(error)
 
     app = create_app(settings, on_fatal=on_fatal)
-    # uvicorn handles SIGTERM with a graceful shutdown, then raises the signal again for the
-    # handler it found: with Python's default one the process would die of it (status 143
-    # after a clean stop). This handler lets it return and exit with a status that tells.
-    previous = signal.signal(signal.SIGTERM, _after_graceful_stop)
-    try:
-        asyncio.run(app.run(run_extra_options={"host": host, "port": port, "access_log": "false"}))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    app.after_startup(GracefulStop.begin)  # from now on uvicorn's handler stops it
+    signal.signal(signal.SIGTERM, GracefulStop.handle)  # again, if a test replaced it
+    asyncio.run(app.run(run_extra_options={"host": host, "port": port, "access_log": "false"}))
     if failures:
         raise typer.Exit(code=1)
-
-
-def _after_graceful_stop(_signo: int, _frame: object) -> None:
-    """SIGTERM re-raised by uvicorn once it has shut down gracefully: nothing left to do."""
 
 
 @cli.command("check-config")

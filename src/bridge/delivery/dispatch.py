@@ -190,6 +190,7 @@ class Dispatcher:
         self._clock = clock
         self._can_settle = can_settle
         self._settled_at: float | None = None
+        self._fenced = False
 
     @property
     def in_flight(self) -> int:
@@ -339,6 +340,7 @@ class Dispatcher:
                 await self.flush()
             except FencedError as error:
                 _log.critical("fenced by another process; stopping", error=str(error))
+                self._fenced = True  # nothing can be committed any more: the process stops
                 self._on_fatal(error)
                 return
             except PublishError as error:
@@ -357,6 +359,8 @@ class Dispatcher:
         outputs are never visible) and its partitions are forgotten: their owner reads them.
         """
         async with self._flush_lock:
+            if self._fenced:
+                return  # another process owns this transactional id: it commits, not this one
             for batch in self._batches():
                 try:
                     await self._publish(batch.outputs, batch.offsets, batch.owner)
