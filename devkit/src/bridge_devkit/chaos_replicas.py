@@ -39,13 +39,14 @@ from aiokafka.errors import KafkaError
 
 from bridge.zalo.token_cipher import new_key
 from bridge_devkit.chaos import (
-    AcceptedMessage,
     ChaosReport,
     CheckResult,
     Observations,
     WorkloadSpec,
+    accepted_messages,
     generate_workload,
     verify,
+    write_report,
 )
 from bridge_devkit.chaos import _calm as calm_emulator
 from bridge_devkit.chaos import _dead_letter as dead_letter
@@ -328,11 +329,7 @@ async def run_replica_chaos_async(config: ReplicaChaosConfig) -> ChaosReport:
         if state.postgres is not None:
             await asyncio.to_thread(state.postgres.stop)
     _finish(state, observations)
-    with contextlib.suppress(OSError):
-        (config.workdir / "report.json").write_text(
-            json.dumps(report.to_json(), ensure_ascii=False, indent=2, default=str),
-            encoding="utf-8",
-        )
+    write_report(report, config.workdir)
     return report
 
 
@@ -660,18 +657,7 @@ async def _drain_and_observe(state: _State, bootstrap: str) -> Observations:
     state.announcement_counts = Counter(str(m["user_id"]) for m in announced)
     state.refreshes = (await http.get("/_emulator/oauth/refresh-log")).json()["attempts"]
     log = [m for m in log if m.get("user_id") not in audience]
-    accepted = tuple(
-        AcceptedMessage(
-            seq=int(m["seq"]),
-            user_id=str(m["user_id"]),
-            text=str(m["text"]),
-            message_id=m.get("message_id"),
-            received_at=m.get("received_at"),
-            fault=m.get("fault"),
-        )
-        for m in log
-        if m.get("accepted") and m.get("user_id") is not None and m.get("text") is not None
-    )
+    accepted = accepted_messages(log)
     dlq_records = await read_committed(bootstrap, state.topics[1])
     status_records = await read_committed(bootstrap, state.topics[2])
     state.stops_in_run = list(replicas.stops)  # the teardown's stops are not the run's

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING
 
 from bridge.feedback.answers import Level, level_of
@@ -93,5 +93,5 @@ def to_csv(rows: Iterable[ReportRow]) -> str:
             writer.writeheader()
         writer.writerow(values)
     if writer is None:
-        out.write(",".join(ReportRow.__slots__) + "\n")
+        out.write(",".join(f.name for f in fields(ReportRow)) + "\n")
     return out.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -80,18 +81,9 @@ class PlannedSurvey:
 
 
 @dataclass(frozen=True, slots=True)
-class Survey:
-    """One survey row."""
+class Survey(PlannedSurvey):
+    """One survey row: its dossier, and where it is in its life."""
 
-    case_code: str
-    user_id: str
-    province: str
-    final_state: str
-    procedure_code: str
-    procedure_name: str
-    agency_code: str
-    agency_name: str
-    department: str | None
     status: str
     reason: str | None
     tries: int
@@ -104,11 +96,14 @@ class Survey:
     published_at: float | None
 
 
+_SURVEY_FIELDS = tuple(f.name for f in dataclasses.fields(Survey))
+
+
 def _survey(row: sa.Row[Any]) -> Survey:
-    return Survey(**{name: getattr(row, name) for name in Survey.__slots__})
+    return Survey(**{name: getattr(row, name) for name in _SURVEY_FIELDS})
 
 
-_COLUMNS = [surveys.c[name] for name in Survey.__slots__]
+_COLUMNS = [surveys.c[name] for name in _SURVEY_FIELDS]
 
 
 class SurveyStore:
