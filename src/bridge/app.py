@@ -10,6 +10,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import time as clock_time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -47,6 +48,11 @@ from bridge.delivery.outbox import OutboundRecord, TransactionalPublisher, outpu
 from bridge.delivery.pacing import PacedSender
 from bridge.delivery.settling import Settler
 from bridge.delivery.watchdog import ProgressWatchdog
+from bridge.errors import ConfigurationError
+from bridge.feedback.metrics import watch_feedback
+from bridge.feedback.publisher import KafkaFeedback
+from bridge.feedback.service import SurveyService
+from bridge.feedback.store import SurveyStore
 from bridge.kafka.group_commit import install as install_group_commit
 from bridge.kafka.security import broker_security, client_options, verify_login
 from bridge.objects.factory import link_signer, open_object_store
@@ -86,6 +92,7 @@ if TYPE_CHECKING:
     from bridge.citizens.store import CitizenStore
     from bridge.delivery.ledger import Ledger
     from bridge.delivery.records import DeliveryOutcome, InboundRecord
+    from bridge.events import CaseStateEvent
     from bridge.settings import Settings
     from bridge.zalo.managed_token import ManagedToken
 
@@ -139,6 +146,8 @@ class Runtime:
     _releaser: asyncio.Task[None] | None = None
     citizen_store: CitizenStore | None = None
     citizens: CitizenServices | None = None
+    feedback: SurveyService | None = None
+    """The satisfaction survey, while it runs (``feedback.enabled``)."""
     monotonic: Callable[[], float] = time.monotonic
     """Monotonic seconds of the dispatcher and the watchdog (tests pass a fake)."""
     prober: BreakerProber | None = None
@@ -225,9 +234,15 @@ class Runtime:
                 dead_letter_topic=kafka.dead_letter_topic,
             )
 
-        settler = Settler(
-            handle=deliverer.handle, record_event=citizens.record_event, outputs=outputs
-        )
+        record_event = citizens.record_event
+        if settings.feedback.enabled:
+            survey = await self._survey(sender, citizens)
+
+            async def record_event(event: CaseStateEvent) -> None:
+                await citizens.record_event(event)
+                await survey.plan(event)  # a final state plans the satisfaction survey
+
+        settler = Settler(handle=deliverer.handle, record_event=record_event, outputs=outputs)
         process: Callable[[InboundRecord], Awaitable[list[OutboundRecord]]] = settler.deliver
         if settings.quiet_hours.enabled or settings.announcements.enabled:
             database = await self._database()
@@ -369,6 +384,7 @@ class Runtime:
         watch_quiet_hours(self.metrics, lambda: self.releaser)
         watch_announcements(self.metrics, lambda: self.announcements)
         watch_citizens(self.metrics, lambda: self.citizens)
+        watch_feedback(self.metrics, lambda: self.feedback)
 
     def _quiet_hours(
         self,
@@ -502,6 +518,47 @@ class Runtime:
                     raise
         self._closers.append(started.stop)
         return TransactionalPublisher(started, kafka.consumer_group)
+
+    async def _survey(self, sender: MessageSender, citizens: CitizenServices) -> SurveyService:
+        """The satisfaction survey: its store, its producer, its loop; the desk hands it texts."""
+        settings = self.settings
+        feedback, kafka, quiet = settings.feedback, settings.kafka, settings.quiet_hours
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka.bootstrap_servers,
+            client_id=f"{kafka.client_id}-feedback",
+            enable_idempotence=True,
+            acks="all",
+            **client_options(kafka),
+        )
+        await producer.start()
+        self._closers.append(producer.stop)
+        zone = ZoneInfo(quiet.timezone)
+        window = (
+            QuietWindow(parse_clock_time(quiet.start), parse_clock_time(quiet.end), zone)
+            if quiet.enabled
+            else QuietWindow(clock_time(0), clock_time(0), zone)  # never quiet
+        )
+        key = feedback.pseudonym_key or settings.linking.hmac_key
+        if key is None:  # settings_checks refuses this combination
+            raise ConfigurationError("feedback.pseudonym_key or linking.hmac_key is needed")
+        service = SurveyService(
+            settings=feedback,
+            store=SurveyStore(await self._database()),
+            sender=sender,
+            citizens=citizens.store,
+            publisher=KafkaFeedback(producer, feedback.topic),
+            window=window,
+            pseudonym_key=key.get_secret_value(),
+            owner=self.owner,
+            interaction_window_days=settings.cascade.interaction_window_days,
+            clock=self.clock,
+        )
+        if citizens.desk is not None:
+            citizens.desk.survey = service
+        service.start()
+        self._closers.append(service.stop)
+        self.feedback = service
+        return service
 
     async def drain(self) -> None:
         """Before the consumer stops: settle and commit what is in flight.

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bridge import __version__
 from bridge.announcements.contract import Announcement
 from bridge.events import CaseStateEvent
+from bridge.feedback.contract import CitizenFeedback
 from bridge.settings import Settings
 from bridge.status import DeliveryStatusEvent
 
@@ -152,6 +153,19 @@ def channels(settings: Settings) -> list[Channel]:
                 DeadLetterHeaders,
             ),
         ]
+    listed.append(
+        Channel(
+            "citizen-feedback",
+            settings.feedback.topic,
+            "send",
+            CitizenFeedback,
+            "Citizens' satisfaction ratings (v1), asked in the Zalo chat when a dossier is done "
+            "(only while feedback.enabled): one event per dossier and citizen, the citizen as a "
+            "keyed pseudonym (schemas/citizen-feedback.v1.json). Repeats, if any, carry the "
+            "same feedback_id.",
+            "the dossier code",
+        )
+    )
     return listed
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.announcements.contract import announcement_json_schema
 from bridge.events import event_json_schema
+from bridge.feedback.contract import feedback_json_schema
 from bridge.status import status_json_schema
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "case-state-event.v1.json": event_json_schema,
     "delivery-status-event.v1.json": status_json_schema,
     "announcement.v1.json": announcement_json_schema,
+    "citizen-feedback.v1.json": feedback_json_schema,
 }
 """File name in ``schemas/`` → the function that generates its content from the models."""
 

@@ -22,6 +22,7 @@ from bridge.announcements.settings import AnnouncementSettings
 from bridge.citizens.settings import LinkingSettings, RetentionSettings
 from bridge.delivery.settings import CascadeSettings, DeliverySettings
 from bridge.errors import ConfigurationError
+from bridge.feedback.settings import FeedbackSettings
 from bridge.kafka.settings import KafkaSettings
 from bridge.objects.settings import ObjectsSettings
 from bridge.observability.settings import LogSettings
@@ -72,6 +73,7 @@ class Settings(BaseSettings):
     linking: LinkingSettings = LinkingSettings()
     retention: RetentionSettings = RetentionSettings()
     objects: ObjectsSettings = ObjectsSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

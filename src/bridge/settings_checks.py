@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from bridge.announcements.settings import AnnouncementSettings
-    from bridge.citizens.settings import RetentionSettings
+    from bridge.citizens.settings import LinkingSettings, RetentionSettings
     from bridge.delivery.settings import DeliverySettings
+    from bridge.feedback.settings import FeedbackSettings
     from bridge.kafka.settings import KafkaSettings
     from bridge.quiet_hours.settings import QuietHoursSettings
     from bridge.webhook.settings import WebhookSettings
@@ -42,6 +43,16 @@ class Sections(Protocol):
     @property
     def delivery(self) -> DeliverySettings:
         """The ``delivery`` section."""
+        ...
+
+    @property
+    def feedback(self) -> FeedbackSettings:
+        """The ``feedback`` section."""
+        ...
+
+    @property
+    def linking(self) -> LinkingSettings:
+        """The ``linking`` section."""
         ...
 
     @property
@@ -95,7 +106,25 @@ def cross_field_problems(settings: Sections) -> list[Problem]:
         *_webhook(settings),
         *_retention(settings),
         *_tokens(settings),
+        *_feedback(settings),
     ]
+
+
+def _feedback(settings: Sections) -> Iterator[Problem]:
+    feedback = settings.feedback
+    if not feedback.enabled:
+        return
+    if not settings.webhook.enabled:
+        yield Problem(
+            ("feedback.enabled", "webhook.oa_secret_key"),
+            "the survey's answers arrive through the OA webhook, which is off without its secret "
+            "key: citizens would be asked and never heard",
+        )
+    if feedback.pseudonym_key is None and settings.linking.hmac_key is None:
+        yield Problem(
+            ("feedback.pseudonym_key", "linking.hmac_key"),
+            "feedback events name citizens by a keyed pseudonym: set one of the two keys",
+        )
 
 
 def _kafka(settings: Sections) -> Iterator[Problem]:
@@ -108,6 +137,8 @@ def _kafka(settings: Sections) -> Iterator[Problem]:
     if announcements.enabled:
         topics["announcements.topic"] = announcements.topic
         topics["announcements.dead_letter_topic"] = announcements.dead_letter_topic
+    if settings.feedback.enabled:
+        topics["feedback.topic"] = settings.feedback.topic
     by_name: dict[str, list[str]] = {}
     for key, name in topics.items():
         by_name.setdefault(name, []).append(key)

@@ -72,7 +72,13 @@ def test_the_demo_shows_every_delivered_message_and_stops_what_it_started(
 ):
     output = run_once(tmp_path, demo_env(kafka_bootstrap))
     assert_everything_shown(output, run=1)
-    assert output.count("Kính gửi Ông/Bà,") == 13  # 12 samples + the linked citizen's dossier
+    # 12 samples + the linked citizen's dossier: in progress, then its result handed over
+    assert output.count("Kính gửi Ông/Bà,") == 14
+    # ... which brings the satisfaction survey, answered with a tap and thanked
+    assert "có hài lòng với việc giải quyết hồ sơ" in output
+    assert "[Rất hài lòng]  [Hài lòng]  [Chưa hài lòng]" in output
+    assert "[bấm nút] Hài lòng" in output
+    assert "Cảm ơn Ông/Bà đã dành thời gian đánh giá" in output
     assert "Hồ sơ 000.20.31.H56-" in output
     assert "• Trạng thái: Đã xử lý xong" in output
     assert "thành thật xin lỗi Ông/Bà" in output

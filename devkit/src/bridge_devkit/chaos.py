@@ -65,6 +65,7 @@ __all__ = [
     "RecordKind",
     "Workload",
     "WorkloadSpec",
+    "accepted_messages",
     "expected_statuses",
     "generate_workload",
     "main",
@@ -72,6 +73,7 @@ __all__ = [
     "run_chaos",
     "run_chaos_async",
     "verify",
+    "write_report",
 ]
 
 ACCESS_TOKEN: Final = "chaos-access-token"  # noqa: S105 - the emulator's local token
@@ -1231,12 +1233,33 @@ async def run_chaos_async(config: ChaosConfig) -> ChaosReport:
         if run.kafka is not None:
             await asyncio.to_thread(run.kafka.stop)
     _finish_report(run, observations)
+    write_report(report, config.workdir)
+    return report
+
+
+def accepted_messages(log: Sequence[Mapping[str, Any]]) -> tuple[AcceptedMessage, ...]:
+    """The texts the emulator accepted, from its record of every call."""
+    return tuple(
+        AcceptedMessage(
+            seq=int(m["seq"]),
+            user_id=str(m["user_id"]),
+            text=str(m["text"]),
+            message_id=m.get("message_id"),
+            received_at=m.get("received_at"),
+            fault=m.get("fault"),
+        )
+        for m in log
+        if m.get("accepted") and m.get("user_id") is not None and m.get("text") is not None
+    )
+
+
+def write_report(report: ChaosReport, workdir: Path) -> None:
+    """Write ``report.json`` in ``workdir`` (a run that cannot write it still reports)."""
     with contextlib.suppress(OSError):
-        (config.workdir / "report.json").write_text(
+        (workdir / "report.json").write_text(
             json.dumps(report.to_json(), ensure_ascii=False, indent=2, default=str),
             encoding="utf-8",
         )
-    return report
 
 
 def run_chaos(config: ChaosConfig) -> ChaosReport:
@@ -1660,18 +1683,7 @@ async def _drain_and_observe(run: _Run) -> Observations:
     records = (await run.http.get("/_emulator/messages", params={"status": "all"})).json()
     log: list[dict[str, Any]] = records["messages"]
     reads = (await run.http.get("/_emulator/reads")).json()
-    accepted = tuple(
-        AcceptedMessage(
-            seq=int(m["seq"]),
-            user_id=str(m["user_id"]),
-            text=str(m["text"]),
-            message_id=m.get("message_id"),
-            received_at=m.get("received_at"),
-            fault=m.get("fault"),
-        )
-        for m in log
-        if m.get("accepted") and m.get("user_id") is not None and m.get("text") is not None
-    )
+    accepted = accepted_messages(log)
     _keep_for_post_mortem(run.config.workdir, log, reads["reads"])
     _fault_figures(run, log, int(reads["count"]))
     dlq_records = await read_committed(run.bootstrap, run.topics[1])

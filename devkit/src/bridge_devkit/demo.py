@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from bridge.app import message_context
+from bridge.feedback.preview import survey_messages
 from bridge.settings import load_settings
 from bridge.templates.preview import PreviewServer, load_catalog
 from bridge_devkit.clock_settings import always_day_env
@@ -33,6 +34,7 @@ from bridge_devkit.samples import (
     LINKING_CITIZEN,
     encode,
     linking_case_code,
+    linking_result_returned,
     linking_sample_event,
     sample_citizens,
     sample_events,
@@ -44,6 +46,7 @@ ACCESS_TOKEN = "make-run-access-token"  # noqa: S105 - the emulator's local deve
 INPUT_TOPIC = "case-state-events"
 DLQ_TOPIC = "case-state-events.dlq"
 STATUS_TOPIC = "case-state-events.status"
+FEEDBACK_TOPIC = "citizen-feedback"
 MALFORMED = b'{"event_id": "not-a-uuid", "state": "DONE"'
 HMAC_KEY = "make-run-hmac-key"
 """The demo's linking key (receipt secrets); a real one is a secret."""
@@ -65,7 +68,11 @@ def _start_preview() -> PreviewServer:
     """`zalo-bridge preview` in this process: the package's and the example provinces' templates."""
     settings = load_settings()
     examples = Path(__file__).resolve().parents[3] / "examples" / "templates"
-    catalog = load_catalog([examples] if examples.is_dir() else [], message_context(settings))
+    catalog = load_catalog(
+        [examples] if examples.is_dir() else [],
+        message_context(settings),
+        more_messages=survey_messages(settings.feedback),
+    )
     try:
         server = PreviewServer(catalog, settings.templates.preview_port)
     except OSError:  # the usual port is taken: any free one
@@ -190,6 +197,11 @@ class Demo:
             "BRIDGE_LOG__FORMAT": "json",
             **always_day_env(),  # the demo shows every message at once, at any hour
             **_citizen_env(),
+            # The satisfaction survey, asked a second after the result is handed over.
+            "BRIDGE_FEEDBACK__ENABLED": "true",
+            "BRIDGE_FEEDBACK__TOPIC": FEEDBACK_TOPIC,
+            "BRIDGE_FEEDBACK__DELAY_SECONDS": "1",
+            "BRIDGE_FEEDBACK__POLL_SECONDS": "0.5",
         }
         self.spawn(
             "bridge",
@@ -245,7 +257,12 @@ async def _create_topics(bootstrap: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        for topic, partitions in ((INPUT_TOPIC, 3), (DLQ_TOPIC, 1), (STATUS_TOPIC, 1)):
+        for topic, partitions in (
+            (INPUT_TOPIC, 3),
+            (DLQ_TOPIC, 1),
+            (STATUS_TOPIC, 1),
+            (FEEDBACK_TOPIC, 1),
+        ):
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
@@ -278,6 +295,9 @@ def _bubble(message: dict[str, Any], names: dict[str, str]) -> str:
             paragraph, _WIDTH - 4, break_long_words=False, break_on_hyphens=False
         )
         lines.extend(f"│ {line}" for line in wrapped or [""])
+    buttons = message.get("buttons") or []
+    if buttons:
+        lines.append("│ " + "  ".join(f"[{b.get('title', '')}]" for b in buttons))
     lines.append("└" + "─" * (_WIDTH - 1))
     return "\n".join(lines)
 
@@ -397,12 +417,22 @@ def _citizen_scene(  # noqa: PLR0913 - where everything runs, and the run's numb
         (f"{code} {secret}", {"event_name": "user_send_text", "text": f"{code} {secret}"}, code),
         (None, None, code),  # the dossier moves on: a case event on Kafka
         ("Tra cứu", {"event_name": "user_send_text", "text": "Tra cứu"}, code),
+        # The result is handed over: a case event, then (after feedback.delay_seconds) the
+        # satisfaction survey, answered with a tap on its "Hài lòng" button.
+        (None, {"publish": "result_returned"}, "có hài lòng"),
+        ("[bấm nút] Hài lòng", {"tap": "Hài lòng"}, "Cảm ơn Ông/Bà"),
         (f"HUY {code}", {"event_name": "user_send_text", "text": f"HUY {code}"}, code),
     ]
     for said, event, answer_names in steps:
         before = watcher.shown
         if event is None:
             asyncio.run(_publish_one(bootstrap, linking_sample_event(run=run)))
+        elif event.get("publish") == "result_returned":
+            asyncio.run(_publish_one(bootstrap, linking_result_returned(run=run)))
+        elif "tap" in event:
+            _citizen_says(str(said))
+            tap = {"user_id": user, "title": event["tap"]}
+            admin.post("/_emulator/taps", json=tap).raise_for_status()
         else:
             _citizen_says(str(said))
             admin.post("/_emulator/events", json={"user_id": user, **event}).raise_for_status()

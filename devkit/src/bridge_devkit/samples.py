@@ -267,6 +267,18 @@ def linking_sample_event(now: datetime | None = None, *, run: int = 1) -> dict[s
     }
 
 
+def linking_result_returned(now: datetime | None = None, *, run: int = 1) -> dict[str, Any]:
+    """The last event of `LINKING_CITIZEN`'s dossier: the result handed over (the survey's cue)."""
+    event = linking_sample_event(now, run=run)
+    return {
+        **event,
+        "event_id": str(uuid.uuid4()),
+        "sequence": 5,
+        "state": "RESULT_RETURNED",
+        "previous_state": "RESULT_READY",
+    }
+
+
 def linking_case_code(now: datetime | None = None, *, run: int = 1) -> str:
     """The dossier code printed on `LINKING_CITIZEN`'s receipt (a new dossier each run)."""
     day = (now or datetime.now(UTC)).astimezone(VN).strftime("%y%m%d")

@@ -31,6 +31,7 @@ __all__ = [
     "DeskStore",
     "LinkPolicy",
     "ReplyBudgetPort",
+    "SurveyPort",
 ]
 
 _log = get_logger("bridge.citizens")
@@ -42,6 +43,14 @@ locked: not checked, answered once per account and lock)."""
 REPLY_RESULTS = ("sent", "failed", "over_budget")
 """Chat answers by result: ``sent``; ``failed`` (Zalo refused it); ``over_budget`` (no slot of
 the chat's budget in time: not sent)."""
+
+
+class SurveyPort(Protocol):
+    """Answers to the satisfaction survey (``bridge.feedback.SurveyService``)."""
+
+    async def answer(self, user_id: str, text: str, at: float) -> str | None:
+        """The reply when ``text`` answers a survey, else None (the chat goes on)."""
+        ...
 
 
 class ReplyBudgetPort(Protocol):
@@ -140,6 +149,7 @@ class CitizenDesk:
         clock: Epoch seconds.
         deduplicate: Record each ``dedupe_key`` (``DeskStore.first_seen``) and drop repeats.
         budget: The chat's share of the OA's calls (None: unlimited here).
+        survey: Takes the texts that answer a satisfaction survey first (None: no survey).
     """
 
     def __init__(  # noqa: PLR0913 - keyword-only collaborators
@@ -152,7 +162,10 @@ class CitizenDesk:
         clock: Callable[[], float] = time.time,
         deduplicate: bool = True,
         budget: ReplyBudgetPort | None = None,
+        survey: SurveyPort | None = None,
     ) -> None:
+        self.survey = survey
+        """Set by the composition root when the survey runs (it is built after the desk)."""
         self._store = store
         self._budget = budget
         self._sender = sender
@@ -198,6 +211,11 @@ class CitizenDesk:
             _log.info("oa event ignored", event_name=event.name)
 
     async def _text(self, user: str, text: str, now: float) -> None:
+        if self.survey is not None:
+            answered = await self.survey.answer(user, text, now)
+            if answered is not None:
+                await self._say(user, answered, "survey")
+                return
         command = parse_citizen_text(text)
         replies = self._replies
         if isinstance(command, Unsubscribe):

@@ -117,6 +117,8 @@ def forget(
     """
     del as_json
     from bridge.citizens.store import CitizenStore  # noqa: PLC0415 - keep --help fast
+    from bridge.feedback.store import SurveyStore  # noqa: PLC0415 - same
+    from bridge.store.database import open_database  # noqa: PLC0415 - same
 
     settings = settings_or_exit(config)
     if not user_id.isdigit():
@@ -126,9 +128,14 @@ def forget(
     async def run() -> int:
         store = await CitizenStore.open(settings.store.url.get_secret_value())
         try:
-            return await store.forget(user_id)
+            deleted = await store.forget(user_id)
         finally:
             await store.close()
+        database = open_database(settings.store.url.get_secret_value())
+        try:  # the satisfaction survey's rows (its answers, the opt-out) go too
+            return deleted + await SurveyStore(database).forget(user_id)
+        finally:
+            await database.dispose()
 
     try:
         deleted = asyncio.run(run())

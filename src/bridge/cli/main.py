@@ -15,6 +15,7 @@ from bridge.asyncapi import DOCUMENT_PATH, default_settings, render_asyncapi, st
 from bridge.cli.announce import announce_cli
 from bridge.cli.citizens import forget, purge, qr, unlock
 from bridge.cli.dlq import dlq_cli
+from bridge.cli.feedback import feedback_cli
 from bridge.cli.options import ConfigOption, settings_or_exit
 from bridge.cli.output import JsonOption, emit_json
 from bridge.cli.stopping import GracefulStop
@@ -67,6 +68,7 @@ cli.add_typer(schemas_cli, name="schemas")
 cli.add_typer(dlq_cli, name="dlq")
 cli.add_typer(zalo_cli, name="zalo")
 cli.add_typer(announce_cli, name="announce")
+cli.add_typer(feedback_cli, name="feedback")
 cli.add_typer(templates_cli, name="templates")
 cli.command("preview")(preview)
 db_cli = typer.Typer(help="The delivery ledger's database.", no_args_is_help=True)

@@ -104,6 +104,7 @@ def preview(
     config: ConfigOption = None,
 ) -> None:
     """Serve a page showing every template for a sample case as the Zalo chat shows it."""
+    from bridge.feedback.preview import survey_messages  # noqa: PLC0415 - same
     from bridge.templates.preview import PreviewServer, load_catalog  # noqa: PLC0415 - keep `--help` fast
     from bridge.templates.renderer import card_limits  # noqa: PLC0415 - same
 
@@ -112,7 +113,12 @@ def preview(
     if not directories and settings.templates.directory is not None:
         directories = [settings.templates.directory]
     try:
-        catalog = load_catalog(directories, context, card_limits(settings))
+        catalog = load_catalog(
+            directories,
+            context,
+            card_limits(settings),
+            more_messages=survey_messages(settings.feedback),
+        )
     except TemplateError as exc:
         typer.echo(f"zalo-bridge: {exc}", err=True)
         raise typer.Exit(code=1) from exc

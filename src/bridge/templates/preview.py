@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,10 +55,20 @@ def province_directories(paths: list[Path]) -> list[Path]:
     return found
 
 
+ExtraMessages = Callable[[str, str], list[dict[str, Any]]]
+"""More messages for the page, given the sample's procedure code and name (e.g. the survey's)."""
+
+
 def load_catalog(
-    paths: list[Path], context: MessageContext, limits: CardLimits | None = None
+    paths: list[Path],
+    context: MessageContext,
+    limits: CardLimits | None = None,
+    *,
+    more_messages: ExtraMessages | None = None,
 ) -> PreviewCatalog:
     """The package defaults and every province directory under ``paths``, each validated.
+
+    ``more_messages`` adds messages that are not templates (the satisfaction survey's) after them.
 
     Raises:
         TemplateError: When a directory's templates are invalid.
@@ -66,7 +77,7 @@ def load_catalog(
     for directory in province_directories(paths):
         registry = load_registry(directory, label=directory.name, context=context, limits=limits)
         provinces.append(Province(directory.name, registry.description or directory.name, registry))
-    return PreviewCatalog(provinces, context)
+    return PreviewCatalog(provinces, context, more_messages)
 
 
 def _labels() -> dict[str, str]:
@@ -114,6 +125,7 @@ class PreviewCatalog:
 
     provinces: list[Province]
     context: MessageContext
+    more_messages: ExtraMessages | None = None
     _by_id: dict[str, Province] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -156,6 +168,8 @@ class PreviewCatalog:
             )
             rendered = province.registry.render(event, self.context)
             messages.append(_message(template, labels.get(template, template), rendered))
+        if self.more_messages is not None:
+            messages += self.more_messages(code, name)
         return {"province": province.id, "procedure": code, "messages": messages}
 
 

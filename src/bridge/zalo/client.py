@@ -20,7 +20,7 @@ from bridge.zalo.codes import classify_error, classify_zns_error
 from bridge.zalo.transport_failures import classify_transport_failure
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     import httpx
 
@@ -170,6 +170,32 @@ class ZaloClient:
             RecipientUnreachableError, MessageRejectedError, AccountError: per the error code.
         """
         body = {"recipient": {"user_id": user_id}, "message": {"text": text}}
+        data = await self._call("POST", CS_MESSAGE_PATH, json_body=body)
+        return _receipt(data, ("message_id",))
+
+    async def send_text_with_buttons(
+        self, user_id: str, text: str, buttons: Sequence[tuple[str, str]]
+    ) -> SendReceipt:
+        """Send a CS text with ``oa.query.show`` buttons: (title, payload) pairs, at most 5.
+
+        A tap makes the citizen's phone send the payload to the OA as her own text (it arrives
+        as ``user_send_text``). The shape is the SDKs' "text + buttons" (zalo-oa-api-2 §6.2);
+        whether every Zalo client shows buttons on a CS message is UNCERTAIN, so callers keep a
+        typed answer possible. Raises like ``send_text``.
+        """
+        attachment = {
+            "type": "template",
+            "payload": {
+                "buttons": [
+                    {"title": title, "type": "oa.query.show", "payload": payload}
+                    for title, payload in buttons
+                ]
+            },
+        }
+        body = {
+            "recipient": {"user_id": user_id},
+            "message": {"text": text, "attachment": attachment},
+        }
         data = await self._call("POST", CS_MESSAGE_PATH, json_body=body)
         return _receipt(data, ("message_id",))
 
