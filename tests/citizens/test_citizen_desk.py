@@ -246,6 +246,32 @@ class TestDesk:
         assert await store.receipts("def") == {"seen": T0 + 9}
         assert sender.sent == []
 
+    async def test_a_zns_receipt_by_phone_stores_only_a_keyed_hash_of_it(
+        self, store, sender, clock
+    ):
+        desk = make_desk(store, sender, clock)
+        phone = "84912345678"
+        holders: list[str] = []
+        recorded = store.record_receipt
+
+        async def record_receipt(message_id, kind, *, user_id, at):
+            holders.append(user_id)
+            await recorded(message_id, kind, user_id=user_id, at=at)
+
+        store.record_receipt = record_receipt
+        with capture_logs() as logs:
+            await desk.handle(
+                OaEvent(
+                    "user_received_message", None, T0, "r:z", message_ids=("zns-1",), phone=phone
+                )
+            )
+        assert await store.receipts("zns-1") == {"received": T0}
+        [holder] = holders
+        assert holder.startswith("phone:h:")
+        assert "912345678" not in holder
+        assert "912345678" not in repr(logs)
+        assert sender.sent == []
+
     async def test_a_failed_answer_does_not_undo_the_link(self, store, sender, clock, events):
         sender.fail = True
         desk = make_desk(store, sender, clock)

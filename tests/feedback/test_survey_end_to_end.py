@@ -2,7 +2,8 @@
 
 A RESULT_RETURNED event asks each following citizen once (after the delay); a tapped button and
 a typed score each give one citizen-feedback event; a repeated webhook gives none; a citizen
-whose last interaction is older than the window is not asked; the report matches the events.
+whose last interaction is older than the window is not asked; the report matches the events;
+during quiet hours nothing is asked.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -19,6 +22,7 @@ from bridge.citizens.settings import LinkingSettings, RetentionSettings
 from bridge.citizens.store import CitizenStore
 from bridge.feedback import FeedbackSettings, SurveyStore
 from bridge.feedback.report import satisfaction_report
+from bridge.quiet_hours.settings import QuietHoursSettings
 from bridge.store.database import open_database
 from bridge.store.migrate import upgrade_sync
 from bridge.webhook.settings import WebhookSettings
@@ -161,3 +165,55 @@ async def test_asked_once_answered_by_button_and_by_text_published_once_reported
 
 async def _thanked(admin, user) -> bool:
     return any("Cảm ơn Ông/Bà đã" in t for t in await chat(admin, user))
+
+
+async def test_nothing_is_asked_during_quiet_hours(
+    bridge_settings, emulator, publish, make_event, encode, topics
+):
+    """Quiet hours around this very moment (whatever the hour): the survey waits for their end."""
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    now = datetime.now(zone)
+    start, end = (now - timedelta(hours=1)), (now + timedelta(hours=1))
+    settings = bridge_settings.model_copy(
+        update={
+            "webhook": WebhookSettings(app_id=APP_ID, oa_secret_key=OA_SECRET),
+            "linking": LinkingSettings(hmac_key=HMAC_KEY),
+            "retention": RetentionSettings(purge_interval_seconds=0),
+            "quiet_hours": QuietHoursSettings(
+                enabled=True, start=f"{start:%H:%M}", end=f"{end:%H:%M}"
+            ),
+            "feedback": FeedbackSettings(
+                enabled=True,
+                topic=f"{topics.input}.feedback",
+                delay_seconds=0,
+                poll_seconds=0.2,
+            ),
+        }
+    )
+    await emulator.follow(ALICE)
+    store_url = settings.store.url.get_secret_value()
+    async with create_app(settings) as app, serve(app) as base_url:
+        hook = {"url": base_url + settings.webhook.path}
+        (await emulator.http.put("/_emulator/webhook", json=hook)).raise_for_status()
+        event = make_event(
+            sequence=7,
+            state="RESULT_RETURNED",
+            previous_state="RESULT_READY",
+            case={"code": CODES[ALICE]},
+            recipient={"zalo_user_id": ALICE, "notify_consent": True},
+        )
+        await publish(encode(event), key=CODES[ALICE])
+
+        async def planned():
+            database = open_database(store_url)
+            try:
+                return await SurveyStore(database).between(0, time.time() + 1)
+            finally:
+                await database.dispose()
+
+        [survey] = await until(planned, "the survey is planned (from the held event)")
+        await asyncio.sleep(2.0)  # ten passes of the survey loop
+        assert await chat(emulator.http, ALICE) == []  # neither the news nor the survey
+        [survey] = await planned()
+    assert survey.status == "pending"
+    assert survey.due_at >= end.replace(second=0, microsecond=0).timestamp() - 60

@@ -120,6 +120,24 @@ class TestParse:
         assert (event.name, event.user_id) == ("follow", "24684588352919792")
         assert event.dedupe_key == "follow:24684588352919792:154397978274"
 
+    @pytest.mark.parametrize("phone", ["84912345678", "+84912345678", "0912345678"])
+    def test_a_zns_receipt_names_a_phone_never_as_a_user(self, phone):
+        received = {
+            "app_id": APP_ID,
+            "sender": {"id": OA_ID},
+            "recipient": {"id": phone},
+            "event_name": "user_received_message",
+            "message": {"msg_ids": ["zns-1"]},
+            "timestamp": TS,
+        }
+        event = parse_oa_event(json.dumps(received).encode())
+        assert event.user_id is None
+        assert event.phone == phone
+        assert event.message_ids == ("zns-1",)
+        without_ids = {**received, "message": {}}
+        keyed = parse_oa_event(json.dumps(without_ids).encode()).dedupe_key
+        assert phone.lstrip("+") not in keyed
+
     def test_receipts_name_the_recipient_and_the_messages(self):
         seen = {
             "app_id": APP_ID,

@@ -96,6 +96,17 @@ class TestSendText:
             (-320, AccountError),
             (-321, AccountError),
             (-99999, MessageRejectedError),
+            # older codes still met (zalo-oa-api-2 §7.1) and the token's other signs (§7.2)
+            (-202, AccountError),
+            (-207, AccountError),
+            (-208, AccountError),
+            (-215, AccountError),
+            (-222, RecipientUnreachableError),
+            (-305, RecipientUnreachableError),
+            (-311, RecipientUnreachableError),
+            (216, TokenError),
+            (-401, TokenError),
+            (401, TokenError),
         ],
     )
     async def test_errors_inside_http_200_are_classified(self, code, expected):

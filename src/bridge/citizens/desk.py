@@ -181,6 +181,9 @@ class CitizenDesk:
     async def handle(self, event: OaEvent) -> None:
         """Act on one verified event; a duplicate (Zalo retry) is dropped."""
         now = self._clock()
+        if event.user_id is None and event.phone is not None:
+            await self._phone_receipt(event, now)
+            return
         if event.user_id is None:
             _log.info("oa event without a user ignored", event_name=event.name)
             self.stats.events[event.name, "no_user"] += 1
@@ -209,6 +212,20 @@ class CitizenDesk:
                 await self._store.record_receipt(message_id, kind, user_id=user, at=event.at)
         else:
             _log.info("oa event ignored", event_name=event.name)
+
+    async def _phone_receipt(self, event: OaEvent, now: float) -> None:
+        """A ZNS receipt names a phone: recorded under its keyed hash, never the number."""
+        if self._deduplicate and not await self._store.first_seen(event.dedupe_key, at=now):
+            self.stats.events[event.name, "duplicate"] += 1
+            return
+        self.stats.events[event.name, "handled"] += 1
+        if event.name not in {"user_received_message", "user_seen_message"}:
+            _log.info("oa event by phone ignored", event_name=event.name)
+            return
+        kind = "received" if event.name == "user_received_message" else "seen"
+        holder = "phone:" + pseudonymise(event.phone or "", pepper=self._policy.hmac_key)
+        for message_id in event.message_ids:
+            await self._store.record_receipt(message_id, kind, user_id=holder, at=event.at)
 
     async def _text(self, user: str, text: str, now: float) -> None:
         if self.survey is not None:

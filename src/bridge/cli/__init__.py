@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-
-from bridge.cli.stopping import GracefulStop
-
 __all__ = ["main"]
 
 
@@ -15,6 +11,10 @@ def main() -> None:
     The SIGTERM handler goes in first, before the command line's imports: a process stopped
     while it starts up has nothing to hand over and exits 0, as one stopped later does.
     """
+    import signal  # noqa: PLC0415 - the package's face exports only main
+
+    from bridge.cli.stopping import GracefulStop  # noqa: PLC0415 - a few lines, no imports
+
     signal.signal(signal.SIGTERM, GracefulStop.handle)
     from bridge.cli.main import main as run_command_line  # noqa: PLC0415 - after the handler
 

@@ -71,6 +71,9 @@ _MAX_ID_CHARS = 128
 _MAX_MESSAGE_IDS = 100
 """A receipt names the messages received or seen at once: a handful."""
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
+_PHONE_ID = re.compile(r"(?:\+?84|0)[35789][0-9]{8}")
+"""A Vietnamese mobile number (84…, +84…, 0…): what a ZNS receipt's ``recipient.id`` holds.
+Zalo user ids are 16-19 digits, so the two never meet."""
 
 
 def _timestamp(document: dict[str, Any]) -> str:
@@ -183,6 +186,9 @@ class OaEvent:
     dedupe_key: str
     text: str | None = None
     message_ids: tuple[str, ...] = ()
+    phone: str | None = None
+    """A receipt of a template sent by phone (ZNS) names the phone in ``recipient.id``, not a
+    user: it is kept here, never as ``user_id`` (zalo-oa-api-2 §2, ZNS receipts)."""
 
 
 def _plain(value: Any, what: str, limit: int = _MAX_ID_CHARS) -> str | None:
@@ -248,13 +254,16 @@ def parse_oa_event(raw: bytes) -> OaEvent:
         user = _id(document.get("sender"), "sender.id")
     else:
         user = _id(document.get("recipient"), "recipient.id")
+    phone = None
+    if user is not None and _PHONE_ID.fullmatch(user):
+        phone, user = user, None  # a ZNS receipt by phone: the phone is no user id
     ids = _message_ids(message)
     if name.startswith("user_send_") and ids:
         key = f"msg:{ids[0]}"
     elif ids:
         key = f"{name}:{','.join(ids)}"
     else:
-        key = f"{name}:{user}:{timestamp}"
+        key = f"{name}:{'phone' if phone else user}:{timestamp}"
     return OaEvent(
         name=name,
         user_id=user,
@@ -262,4 +271,5 @@ def parse_oa_event(raw: bytes) -> OaEvent:
         dedupe_key=key,
         text=_readable(message.get("text")),
         message_ids=tuple(ids),
+        phone=phone,
     )

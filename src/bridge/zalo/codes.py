@@ -66,6 +66,19 @@ ERROR_CLASSES: dict[int, type[DeliveryError]] = {
     -235: AccountError,  # API does not support this OA type
     -320: AccountError,  # no Zalo Cloud Account linked
     -321: AccountError,  # Zalo Cloud Account out of money
+    # Older codes, not in today's table but still met in client code and live traffic
+    # (zalo-oa-api-2 §7.1, PYSDK2's table of the old doc tree; all UNCERTAIN):
+    -202: AccountError,  # "Invalid Mac" (old signed calls): auth/config, alert
+    -207: AccountError,  # OA not registered as a third party: config, alert
+    -208: AccountError,  # OA has no secret key: config, alert
+    -215: AccountError,  # "Invalid App ID" (OAuth's -14002): config, alert
+    -222: RecipientUnreachableError,  # blocked or inactive > 45 days: today's -227
+    -305: RecipientUnreachableError,  # the old 48 h reply window: today's -230 (a template next)
+    -311: RecipientUnreachableError,  # the old cap on replies to a user: like -218 (quota)
+    # The invalid-token cause with other signs and magnitudes (§7.2, one integration, GC):
+    216: TokenError,
+    -401: TokenError,
+    401: TokenError,
 }
 
 ACCOUNT_WIDE_CODES = frozenset({-204, -205, -219})
@@ -73,8 +86,9 @@ ACCOUNT_WIDE_CODES = frozenset({-204, -205, -219})
 refuses them. The other account codes may concern one API only (not authorised, not for this
 type of OA, tier too low), so the OA profile read answering one of them says little of sending."""
 
-WINDOW_CODES = frozenset({-230, -232})
-"""Outside the CS interaction window: the cascade moves on to a template message."""
+WINDOW_CODES = frozenset({-230, -232, -305})
+"""Outside the CS interaction window: the cascade moves on to a template message (-305 is the
+older 48-hour form of it, zalo-oa-api-2 §7.1)."""
 
 ZNS_ERROR_CLASSES: dict[int, type[DeliveryError]] = {
     # ``business.openapi.zalo.me`` (template by phone) has its own table (reference §10.5);
