@@ -1,5 +1,5 @@
 """``python -m bridge`` runs the ``zalo-bridge`` command line."""
 
-from bridge.cli import main
+from bridge.cli.entry import main
 
 main()

@@ -77,7 +77,7 @@ def test_the_final_stage_runs_zalo_bridge_as_the_charts_non_root_user():
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"][
         "scripts"
     ]
-    assert scripts["zalo-bridge"] == "bridge.cli:main"
+    assert scripts["zalo-bridge"] == "bridge.cli.entry:main"
 
 
 def test_the_image_writes_nothing_at_run_time_outside_its_volumes():
