@@ -117,6 +117,7 @@ def deliverer(
     citizens=None,
     owner="p1",
     in_doubt="reconcile",
+    documents=None,
 ) -> Deliverer:
     policy = DeliveryPolicy(
         max_attempts=3,
@@ -148,6 +149,7 @@ def deliverer(
         cascade=cascade,
         clock=clock,
         sleep=sleeps,
+        documents=documents,
     )
 
 

@@ -14,6 +14,7 @@ from datetime import time as clock_time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
@@ -37,6 +38,7 @@ from bridge.delivery.deliverer import (
     CitizenDirectory,
     Deliverer,
     DeliveryPolicy,
+    DocumentSender,
     MessageSender,
     RateLimiter,
 )
@@ -71,6 +73,7 @@ from bridge.quiet_hours.holding import (
 from bridge.quiet_hours.metrics import watch_quiet_hours
 from bridge.quiet_hours.store import HoldStore
 from bridge.quiet_hours.window import QuietWindow, parse_clock_time
+from bridge.result_documents.sender import ZaloDocuments
 from bridge.store.database import Database, open_database
 from bridge.templates.renderer import template_renderer
 from bridge.webhook.endpoint import webhook_endpoint
@@ -137,6 +140,8 @@ class Runtime:
     breaker: CircuitBreaker | None = None
     metrics: Metrics = field(default_factory=lambda: Metrics(failure_outcome=transport_outcome))
     tokens: ManagedToken | None = None
+    documents: DocumentSender | None = None
+    """Sends result documents; by default built on the Zalo client (a fake sender: none)."""
     clock: Callable[[], float] = time.time
     audience: Audience | None = None
     announcements: AnnouncementService | None = None
@@ -190,6 +195,8 @@ class Runtime:
         settings = self.settings
         outage = self.outage = Outage(self.flow.hold)
         sender = self.sender or await self._zalo_client()
+        if self.documents is None and isinstance(sender, ZaloClient):
+            self.documents = self._result_documents(sender)
         ledger = self.ledger
         if ledger is None:
             ledger = await ledger_on(await self._database())
@@ -226,6 +233,7 @@ class Runtime:
                 outcome.reason,
                 attempts=outcome.attempts,
                 deliveries=outcome.deliveries,
+                documents=outcome.documents,
             )
             return outputs_for(
                 record,
@@ -367,6 +375,7 @@ class Runtime:
             cascade=cascade_config(settings.cascade),
             max_tries=delivery.max_processing_tries,
             outage=self.outage,
+            documents=self.documents,
         )
 
     def _watch(self, dispatcher: Dispatcher, breaker: CircuitBreaker) -> None:
@@ -465,6 +474,17 @@ class Runtime:
         self.flow.hold("token", on=not self.tokens.healthy)
         self._closers.append(self.tokens.stop)
         return self.tokens
+
+    def _result_documents(self, zalo: ZaloClient) -> ZaloDocuments:
+        """Result documents over the Zalo client, fetched by a client of their own."""
+        documents = self.settings.documents
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(documents.fetch_timeout_seconds, connect=10.0),
+            follow_redirects=False,
+            headers={"user-agent": "zalo-bridge (result documents)"},
+        )
+        self._closers.append(http.aclose)
+        return ZaloDocuments(zalo, http, documents, clock=self.clock)
 
     async def _zalo_client(self) -> ZaloClient:
         zalo = self.settings.zalo

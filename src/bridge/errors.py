@@ -40,6 +40,7 @@ __all__ = [
     "ConfigurationError",
     "DeliveryError",
     "DeliveryInDoubtError",
+    "DocumentNotSendableError",
     "InvalidEventError",
     "InvalidEventReason",
     "InvalidObjectError",
@@ -192,6 +193,20 @@ class MessageRejectedError(DeliveryError):
 
 class AccountError(DeliveryError):
     """The OA or app cannot send at all until an administrator acts."""
+
+
+class DocumentNotSendableError(DeliveryError):
+    """A result document will not go as a file or image; the citizen keeps its link.
+
+    Args:
+        reason: ``link:…`` (not fetchable, too large, a type Zalo does not take, refused by
+            Zalo's upload) or ``refused:…`` (the fetched bytes differ from the event's SHA-256,
+            size or type), as the status event's ``documents[].reason`` shows it.
+    """
+
+    def __init__(self, reason: str, *, code: int | None = None) -> None:
+        super().__init__(f"result document not sent as a file: {reason}", code=code)
+        self.reason = reason
 
 
 class OAuthError(BridgeError):

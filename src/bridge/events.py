@@ -33,6 +33,7 @@ __all__ = [
     "EventType",
     "PaymentInfo",
     "Recipient",
+    "ResultDocument",
     "ResultInfo",
     "SubmissionChannel",
     "TransferInfo",
@@ -205,6 +206,46 @@ class CaseInfo(_Model):
     )
 
 
+_SHA256 = r"^[0-9a-f]{64}$"
+_CONTENT_TYPE = r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$"
+
+MAX_RESULT_DOCUMENTS = 10
+"""Documents one result event may carry (each is fetched, checked and sent on its own)."""
+
+
+class ResultDocument(_Model):
+    """One document of the result (văn bản kết quả): fetched, checked, and sent into the chat."""
+
+    title: Text = Field(
+        min_length=1,
+        max_length=200,
+        description="What the citizen sees the document called.",
+        examples=["Giấy chứng nhận đăng ký hộ kinh doanh"],
+    )
+    url: HttpUrl = Field(
+        description=(
+            "Where bridge fetches it: an HTTPS URL in the one-stop-shop or an object store "
+            "(e.g. a pre-signed URL valid for at least a day). Plain HTTP is refused unless "
+            "the deployment allows it (documents.allow_http, for development)."
+        ),
+        examples=["https://dichvucong.example.gov.vn/ketqua/000.20.31.H56-260310-0042.pdf"],
+    )
+    content_type: str = Field(
+        pattern=_CONTENT_TYPE,
+        description=(
+            "Its media type: application/pdf, application/msword, "
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document, "
+            "image/jpeg or image/png are sent as files or images; others only as the link."
+        ),
+        examples=["application/pdf"],
+    )
+    sha256: str = Field(
+        pattern=_SHA256,
+        description="SHA-256 of its bytes, lowercase hex: a fetched file that differs is not sent.",
+    )
+    size: int = Field(ge=1, le=2**31, description="Its size in bytes.")
+
+
 class ResultInfo(_Model):
     """Where and how the citizen gets the result."""
 
@@ -219,6 +260,14 @@ class ResultInfo(_Model):
         default=None, description="Link to the electronic result, when there is one."
     )
     by_post: bool = Field(default=False, description="The result is returned by public post.")
+    documents: tuple[ResultDocument, ...] = Field(
+        default=(),
+        max_length=MAX_RESULT_DOCUMENTS,
+        description=(
+            "The result's documents, sent into the chat as file or image messages after the "
+            "text (added in bridge 0.x, optional: events without it are unchanged)."
+        ),
+    )
 
 
 class TransferInfo(_Model):

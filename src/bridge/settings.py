@@ -27,6 +27,7 @@ from bridge.kafka.settings import KafkaSettings
 from bridge.objects.settings import ObjectsSettings
 from bridge.observability.settings import LogSettings
 from bridge.quiet_hours.settings import QuietHoursSettings
+from bridge.result_documents.settings import DocumentSettings
 from bridge.settings_checks import cross_field_problems
 from bridge.store.settings import StoreSettings
 from bridge.templates.settings import TemplateSettings
@@ -74,6 +75,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     objects: ObjectsSettings = ObjectsSettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    documents: DocumentSettings = DocumentSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

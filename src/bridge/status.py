@@ -16,6 +16,8 @@ __all__ = [
     "ChannelDelivery",
     "DeliveryStatus",
     "DeliveryStatusEvent",
+    "DocumentDelivery",
+    "DocumentOutcome",
     "SourceRecord",
     "status_id_for",
     "status_json_schema",
@@ -41,6 +43,10 @@ class Channel(StrEnum):
     ZALO_CS = "zalo_cs"
     ZALO_TEMPLATE_UID = "zalo_template_uid"
     ZALO_TEMPLATE_PHONE = "zalo_template_phone"
+    ZALO_FILE = "zalo_file"
+    """A result document as a file message (PDF, DOC, DOCX): only in ``documents``."""
+    ZALO_IMAGE = "zalo_image"
+    """A result document as an image message (JPEG, PNG): only in ``documents``."""
 
 
 class SourceRecord(BaseModel):
@@ -74,6 +80,44 @@ class ChannelDelivery(BaseModel):
     )
     status: DeliveryStatus
     reason: str | None = None
+    zalo_message_id: str | None = None
+    attempts: int = Field(ge=0)
+
+
+class DocumentOutcome(StrEnum):
+    """What became of one result document for one recipient."""
+
+    SENT = "sent"
+    """Sent into the chat as a file or image message (``zalo_message_id`` names it)."""
+    LINK = "link"
+    """Not sent as a file: the citizen has its link in the text (outside the CS window, above
+    Zalo's limits, a type Zalo does not take, or not fetchable); ``reason`` says which."""
+    REFUSED = "refused"
+    """Not sent: the fetched bytes did not match the event's SHA-256, size or type."""
+
+
+class DocumentDelivery(BaseModel):
+    """One result document for one recipient: sent once, across crashes and replays."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(ge=0, description="Its place in the event's result.documents.")
+    sha256: str = Field(description="The document's SHA-256, as the event gave it.")
+    channel: Channel = Field(description="zalo_file or zalo_image: how it goes when sent.")
+    recipient: Literal["event_user", "linked_user"] = Field(
+        description="Documents go only to the event's consenting user and to linked users."
+    )
+    zalo_user_id: str | None = Field(
+        default=None, description="The Zalo user of an event_user delivery; null otherwise."
+    )
+    outcome: DocumentOutcome
+    reason: str | None = Field(
+        default=None,
+        description=(
+            "Why it was not sent as a file: link:window, link:too_large, link:type, "
+            "link:unavailable, link:rejected:<code>, refused:sha256, refused:size, refused:type."
+        ),
+    )
     zalo_message_id: str | None = None
     attempts: int = Field(ge=0)
 
@@ -129,6 +173,13 @@ class DeliveryStatusEvent(BaseModel):
         description=(
             "Every step of the channel cascade, in order (empty when nothing was tried); the "
             "top-level fields summarise them."
+        ),
+    )
+    documents: tuple[DocumentDelivery, ...] = Field(
+        default=(),
+        description=(
+            "What became of each result document for each recipient (empty when the event "
+            "carries none); the top-level status is the text's."
         ),
     )
 

@@ -23,6 +23,7 @@ __all__ = [
     "Step",
     "cascade_config",
     "delivery_key",
+    "document_key",
     "may_reach",
     "phone_step",
     "recipients_of",
@@ -178,6 +179,7 @@ class Step:
         template_data: The template's parameters.
         tracking_id: Correlates Zalo's receipt of a phone template with the event.
         skip: Settle without sending, with this reason (a CS window known to be closed).
+        document: For a result document's step, its index in ``result.documents``.
     """
 
     key: str
@@ -189,6 +191,7 @@ class Step:
     template_data: Mapping[str, str] = field(default_factory=dict)
     tracking_id: str | None = None
     skip: str | None = None
+    document: int | None = None
 
 
 def delivery_key(event: CaseStateEvent, channel: Channel, user_id: str | None) -> str:
@@ -202,6 +205,14 @@ def delivery_key(event: CaseStateEvent, channel: Channel, user_id: str | None) -
         return f"{event.event_id}/{channel.value}"
     who = user_id if user_id is not None else "phone"
     return f"{event.event_id}/{who}/{channel.value}"
+
+
+def document_key(event: CaseStateEvent, user_id: str, index: int, channel: Channel) -> str:
+    """The ledger key of one result document for one user: one per (event, document, user).
+
+    The user stays a segment of its own (the citizen's erasure finds it), the channel the last.
+    """
+    return f"{event.event_id}/{user_id}/doc{index}/{channel.value}"
 
 
 def user_steps(  # noqa: PLR0913 - the facts one user's steps depend on

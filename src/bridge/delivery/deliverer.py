@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -16,7 +17,15 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bridge.delivery.cascade import CascadeConfig, Step, phone_step, recipients_of, user_steps
+from bridge.delivery.cascade import (
+    CascadeConfig,
+    Recipients,
+    Step,
+    document_key,
+    phone_step,
+    recipients_of,
+    user_steps,
+)
 from bridge.delivery.faults import OutageWatch, backoff, infrastructure_of
 from bridge.delivery.ledger import ClaimResult, SettledStatus, Settlement
 from bridge.delivery.records import DeliveryOutcome, InboundRecord
@@ -24,6 +33,7 @@ from bridge.errors import (
     AccountError,
     DeliveryError,
     DeliveryInDoubtError,
+    DocumentNotSendableError,
     InvalidEventError,
     InvalidEventReason,
     MessageRejectedError,
@@ -36,7 +46,13 @@ from bridge.errors import (
 from bridge.events import CaseStateEvent, parse_event
 from bridge.observability.logs import get_logger
 from bridge.observability.masking import mask_text, pseudonymise
-from bridge.status import Channel, ChannelDelivery, DeliveryStatus
+from bridge.status import (
+    Channel,
+    ChannelDelivery,
+    DeliveryStatus,
+    DocumentDelivery,
+    DocumentOutcome,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -46,6 +62,7 @@ if TYPE_CHECKING:
     from bridge.delivery.faults import Outage
     from bridge.delivery.flow import CircuitBreaker
     from bridge.delivery.ledger import Ledger, LedgerEntry
+    from bridge.events import ResultDocument
     from bridge.wording import CitizenMessage
     from bridge.zalo.client import SendReceipt
 
@@ -55,6 +72,8 @@ __all__ = [
     "Deliverer",
     "DeliveryPolicy",
     "DeliveryStatus",
+    "DocumentPlan",
+    "DocumentSender",
     "EmptyDirectory",
     "MessageRenderer",
     "MessageSender",
@@ -95,6 +114,28 @@ class MessageSender(Protocol):
         tracking_id: str,
     ) -> SendReceipt:
         """Send a template message to ``phone``, or raise a ``DeliveryError``."""
+        ...
+
+
+class DocumentPlan(Protocol):
+    """How one result document goes to one citizen (``bridge.result_documents.Plan``)."""
+
+    @property
+    def channel(self) -> Channel: ...  # noqa: D102 - zalo_file or zalo_image
+
+    @property
+    def link_reason(self) -> str | None: ...  # noqa: D102 - set when only the link goes
+
+
+class DocumentSender(Protocol):
+    """Sends result documents into the chat (``bridge.result_documents.ZaloDocuments``)."""
+
+    def plan(self, document: ResultDocument, *, window_open: bool) -> DocumentPlan:
+        """Decide from the event alone how ``document`` may go (the same on every redelivery)."""
+        ...
+
+    async def send(self, user_id: str, document: ResultDocument, channel: Channel) -> SendReceipt:
+        """Fetch, check, upload and send; ``DocumentNotSendableError`` when only the link goes."""
         ...
 
 
@@ -215,6 +256,7 @@ class Deliverer:
         sleep: Awaited for every wait; tests pass a fake.
         max_tries: Tries of an event whose delivery raises an unexpected exception.
         outage: Holds the consumer while the store cannot be reached.
+        documents: Sends a result's documents after the text (None: the links only).
     """
 
     def __init__(  # noqa: PLR0913 - the use case's collaborators, all keyword-only
@@ -234,7 +276,9 @@ class Deliverer:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_tries: int = 5,
         outage: Outage | None = None,
+        documents: DocumentSender | None = None,
     ) -> None:
+        self._documents = documents
         self._max_tries = max(1, max_tries)
         self._outage = outage
         self._sender = sender
@@ -276,6 +320,7 @@ class Deliverer:
             message_id=outcome.message_id,
             attempts=outcome.attempts,
             steps=len(outcome.deliveries),
+            documents=len(outcome.documents),
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
         return outcome
@@ -367,7 +412,7 @@ class Deliverer:
         route = self._cascade.route(event.state)
         uses_cs = Channel.ZALO_CS in route.usable()
         done: list[tuple[Step, DeliveryOutcome]] = []
-        reached = False
+        reached_by: dict[str, Channel] = {}
         for user_id in recipients.users:
             last = await self._citizens.last_interaction_at(user_id) if uses_cs else None
             steps = user_steps(
@@ -386,7 +431,7 @@ class Deliverer:
                 if outcome.status is DeliveryStatus.SUPPRESSED:
                     return _summary(event, message, done)  # stale: the whole event is
                 if outcome.status is DeliveryStatus.DELIVERED:
-                    reached = True
+                    reached_by[user_id] = step.channel
                     break
                 log.info(
                     "channel did not reach the citizen",
@@ -394,7 +439,7 @@ class Deliverer:
                     recipient=pseudonymise(user_id),
                     reason=outcome.reason,
                 )
-        last_resort = None if reached else phone_step(event, message, route)
+        last_resort = None if reached_by else phone_step(event, message, route)
         if last_resort is not None:
             done.append((last_resort, await self._round(event, message, last_resort, log)))
         if not done:
@@ -402,7 +447,46 @@ class Deliverer:
             return DeliveryOutcome(
                 DeliveryStatus.FAILED, reason=reason, template_version=version, event=event
             )
-        return _summary(event, message, done)
+        summary = _summary(event, message, done)
+        documents = await self._documents_of(event, message, recipients, reached_by, log)
+        return dataclasses.replace(summary, documents=documents) if documents else summary
+
+    async def _documents_of(
+        self,
+        event: CaseStateEvent,
+        message: CitizenMessage,
+        recipients: Recipients,
+        reached_by: Mapping[str, Channel],
+        log: FilteringBoundLogger,
+    ) -> tuple[DocumentDelivery, ...]:
+        """Send the result's documents to each user the text reached, each once (its own step).
+
+        Only Zalo users get documents: the event's own user (with consent) and the users linked
+        to the dossier with the second factor; a phone-only recipient never does. A user the
+        text reached by template is outside the CS window: she keeps the links of the text.
+        """
+        result = event.result
+        if self._documents is None or result is None or not result.documents:
+            return ()
+        delivered: list[DocumentDelivery] = []
+        for user_id, channel in reached_by.items():
+            kind = recipients.kind(user_id)
+            if kind == "phone":
+                continue
+            window_open = channel is Channel.ZALO_CS
+            for index, document in enumerate(result.documents):
+                plan = self._documents.plan(document, window_open=window_open)
+                step = Step(
+                    document_key(event, user_id, index, plan.channel),
+                    plan.channel,
+                    kind,
+                    user_id=user_id,
+                    skip=plan.link_reason,
+                    document=index,
+                )
+                outcome = await self._round(event, message, step, log)
+                delivered.append(_document_delivery(step, document, outcome))
+        return tuple(delivered)
 
     async def _round(
         self,
@@ -515,10 +599,19 @@ class Deliverer:
             )
         return attempts
 
-    async def _transmit(self, step: Step, message: CitizenMessage) -> SendReceipt:
+    async def _transmit(
+        self, step: Step, event: CaseStateEvent, message: CitizenMessage
+    ) -> SendReceipt:
         """The one call to Zalo that the step stands for."""
         sender = self._sender
         match step.channel:
+            case Channel.ZALO_FILE | Channel.ZALO_IMAGE:
+                assert step.user_id is not None  # noqa: S101 - document steps carry the user
+                assert step.document is not None  # noqa: S101 - and the document's index
+                assert event.result is not None  # noqa: S101 - only results have documents
+                assert self._documents is not None  # noqa: S101 - only planned with a sender
+                document = event.result.documents[step.document]
+                return await self._documents.send(step.user_id, document, step.channel)
             case Channel.ZALO_CS:
                 assert step.user_id is not None  # noqa: S101 - user steps carry the user
                 return await sender.send_text(step.user_id, message.text)
@@ -549,7 +642,25 @@ class Deliverer:
     ) -> DeliveryOutcome:
         ledger, now, key = self._ledger, self._clock, step.key
         try:
-            receipt = await self._transmit(step, message)
+            receipt = await self._transmit(step, event, message)
+        except DocumentNotSendableError as error:
+            # The document cannot go as a file (its host, its bytes, Zalo's upload): the citizen
+            # keeps the link of the text. Settled, so a redelivery does not fetch it again.
+            history.append(error.reason)
+            settlement = Settlement(
+                SettledStatus.FAILED,
+                attempts=attempts,
+                reason=error.reason,
+                template_version=message.template_version,
+            )
+            await self._settle(key, event, settlement)
+            return DeliveryOutcome(
+                DeliveryStatus.FAILED,
+                reason=error.reason,
+                attempts=attempts,
+                template_version=message.template_version,
+                event=event,
+            )
         except DeliveryInDoubtError as error:
             history.append(f"in doubt: {error}")
             self._breaker.failure("no answer from Zalo")
@@ -742,6 +853,37 @@ def _processing_error(detail: str, cause: BaseException) -> InvalidEventError:
     """The record's own fault met while processing it, naming the exception behind it."""
     return InvalidEventError(
         InvalidEventReason.PROCESSING_ERROR, detail, exception=exception_name(cause)
+    )
+
+
+def _document_delivery(
+    step: Step, document: ResultDocument, outcome: DeliveryOutcome
+) -> DocumentDelivery:
+    """What the status event says of one document step."""
+    reason = outcome.reason or outcome.status.value
+    if outcome.status is DeliveryStatus.DELIVERED:
+        result, reason_out = DocumentOutcome.SENT, None
+    elif reason.startswith("refused:"):
+        result, reason_out = DocumentOutcome.REFUSED, reason
+    elif reason.startswith("link:"):
+        result, reason_out = DocumentOutcome.LINK, reason
+    else:
+        # Zalo refused the file message (rejected:<code>), the window closed meanwhile
+        # (unreachable:<code>), or a newer event overtook it (stale): the link remains.
+        result, reason_out = DocumentOutcome.LINK, f"link:{reason}"
+    recipient: Literal["event_user", "linked_user"] = (
+        "event_user" if step.recipient == "event_user" else "linked_user"
+    )
+    return DocumentDelivery(
+        index=step.document or 0,
+        sha256=document.sha256,
+        channel=step.channel,
+        recipient=recipient,
+        zalo_user_id=step.user_id,  # the status event keeps only the event's own (outbox)
+        outcome=result,
+        reason=reason_out,
+        zalo_message_id=outcome.message_id,
+        attempts=outcome.attempts,
     )
 
 

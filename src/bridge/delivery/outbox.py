@@ -92,6 +92,10 @@ def outputs_for(
             d.model_copy(update={"zalo_user_id": None}) if d.recipient == "linked_user" else d
             for d in outcome.deliveries
         ),
+        documents=tuple(
+            d.model_copy(update={"zalo_user_id": None}) if d.recipient == "linked_user" else d
+            for d in outcome.documents
+        ),
     )
     key = event.case.code.encode() if event else record.key
     outputs = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bridge.status import Channel, ChannelDelivery, DeliveryStatus
+from bridge.status import Channel, ChannelDelivery, DeliveryStatus, DocumentDelivery
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -43,3 +43,4 @@ class DeliveryOutcome:
     history: tuple[str, ...] = ()
     channel: Channel = Channel.ZALO_CS
     deliveries: tuple[ChannelDelivery, ...] = ()
+    documents: tuple[DocumentDelivery, ...] = ()

@@ -186,6 +186,13 @@ class Metrics:
             ["channel", "recipient", "status"],
             registry=self.registry,
         )
+        self.documents = Counter(
+            f"{PREFIX}result_documents",
+            "Result documents settled per recipient, by channel (zalo_file, zalo_image), "
+            "outcome (sent, link, refused) and reason (link:window, link:too_large, …).",
+            ["channel", "outcome", "reason"],
+            registry=self.registry,
+        )
         self._gauges = _Gauges()
         self.registry.register(self._gauges)
         self._watched = _Watched()
@@ -221,7 +228,7 @@ class Metrics:
         finally:
             _TAKEN_UP_AT.reset(token)
 
-    def settled(
+    def settled(  # noqa: PLR0913 - the outcome and its parts, keyword-only
         self,
         status: str,
         reason: str | None,
@@ -229,8 +236,9 @@ class Metrics:
         attempts: int,
         since: float | None = None,
         deliveries: Iterable[Any] = (),
+        documents: Iterable[Any] = (),
     ) -> None:
-        """Count a record's final outcome, its retries and its cascade steps.
+        """Count a record's final outcome, its retries, its cascade steps and its documents.
 
         Args:
             status: The ``DeliveryStatus`` value.
@@ -240,6 +248,8 @@ class Metrics:
                 `processing_of` block, if any (a held record released later is not timed).
             deliveries: The outcome's ``ChannelDelivery`` steps (``channel``, ``recipient``,
                 ``status``), counted in ``zalo_bridge_deliveries_total``.
+            documents: The outcome's ``DocumentDelivery`` entries (``channel``, ``outcome``,
+                ``reason``), counted in ``zalo_bridge_result_documents_total``.
         """
         status_label = label_value(str(status))
         self.child(self.outcomes, status_label, label_value(reason)).inc()
@@ -254,6 +264,13 @@ class Metrics:
                 label_value(str(step.channel)),
                 label_value(str(step.recipient)),
                 label_value(str(step.status)),
+            ).inc()
+        for document in documents:
+            self.child(
+                self.documents,
+                label_value(str(document.channel)),
+                label_value(str(document.outcome)),
+                label_value(document.reason),
             ).inc()
 
     def instrument(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:

@@ -54,6 +54,16 @@ class CaseVars:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentVars:
+    """``result.documents[]``: one document of the result (sent as a file after the text)."""
+
+    title: str
+    url: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class ResultVars:
     """``result``: where and how the citizen gets the result (None when the event has none)."""
 
@@ -61,6 +71,7 @@ class ResultVars:
     note: str | None
     electronic_result_url: str | None
     by_post: bool
+    documents: tuple[DocumentVars, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +126,7 @@ _VARIABLE_NAMES = tuple(field.name for field in dataclasses.fields(_Variables))
 """The top-level variables, in order (read once: every event is worded)."""
 
 RECORD_TYPES: frozenset[type] = frozenset(
-    {CaseVars, ResultVars, TransferVars, DueChangeVars, PaymentVars}
+    {CaseVars, ResultVars, DocumentVars, TransferVars, DueChangeVars, PaymentVars}
 )
 """The records templates see; they hold data only (the sandbox's fast path relies on it)."""
 
@@ -165,6 +176,9 @@ def message_variables(event: CaseStateEvent, context: MessageContext) -> dict[st
             note=result.note,
             electronic_result_url=_str(result.electronic_result_url),
             by_post=result.by_post,
+            documents=tuple(
+                DocumentVars(d.title, str(d.url), d.content_type, d.size) for d in result.documents
+            ),
         ),
         transfer=None
         if transfer is None

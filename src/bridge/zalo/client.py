@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bridge.errors import (
     AccountError,
@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 CS_MESSAGE_PATH = "/v3.0/oa/message/cs"
+UPLOAD_PATHS = {"file": "/v2.0/oa/upload/file", "image": "/v2.0/oa/upload/image"}
+"""The uploads stay on v2.0 (zalo-oa-api-2 §1.1, VERIFIED by the SDKs; v3.0 answered 404)."""
 CONVERSATION_PATH = "/v2.0/oa/conversation"
 OA_INFO_PATH = "/v2.0/oa/getoa"
 """The OA's own profile: the cheapest call that needs the token (reference §8, VERIFIED)."""
@@ -199,6 +201,62 @@ class ZaloClient:
         data = await self._call("POST", CS_MESSAGE_PATH, json_body=body)
         return _receipt(data, ("message_id",))
 
+    async def upload(
+        self, kind: Literal["file", "image"], name: str, content: bytes, content_type: str
+    ) -> str:
+        """Upload a file (PDF, DOC, DOCX) or an image (JPEG, PNG) for a later message.
+
+        One multipart part named ``file`` (zalo-oa-api-2 §1.1, VERIFIED (SDK)). Zalo answers a
+        file with ``data.token`` and an image with ``data.attachment_id`` (§1.3); either key is
+        accepted, as GC's fixtures disagree for files (UNCERTAIN).
+
+        Returns:
+            The asset's token or attachment id, valid for about 7 days (§1.4, UNCERTAIN).
+
+        Raises:
+            RetryableDeliveryError: Nothing came back that can be used: an upload sends the
+                citizen nothing, so a lost answer is simply tried again (never in doubt).
+            MessageRejectedError: Zalo refuses the file (-201 type, -210 size, §7.2).
+            TokenError, AccountError: as for sends.
+        """
+        files = {"file": (name, content, content_type)}
+        try:
+            data = await self._call("POST", UPLOAD_PATHS[kind], files=files)
+        except DeliveryInDoubtError as exc:
+            raise RetryableDeliveryError(f"upload answer lost: {exc}") from exc
+        keys = ("token", "attachment_id") if kind == "file" else ("attachment_id", "token")
+        if isinstance(data, dict):
+            for key in keys:
+                value = data.get(key)
+                if isinstance(value, str) and value:
+                    return value
+        raise RetryableDeliveryError(f"Zalo accepted the {kind} upload without an id")
+
+    async def send_file(self, user_id: str, token: str) -> SendReceipt:
+        """Send an uploaded file as a CS file message (§1.5: type ``file``, no caption)."""
+        body = {
+            "recipient": {"user_id": user_id},
+            "message": {"attachment": {"type": "file", "payload": {"token": token}}},
+        }
+        data = await self._call("POST", CS_MESSAGE_PATH, json_body=body)
+        return _receipt(data, ("message_id",))
+
+    async def send_image(self, user_id: str, attachment_id: str, caption: str) -> SendReceipt:
+        """Send an uploaded image as a CS media message with a caption (§1.5, one element)."""
+        element = {"media_type": "image", "attachment_id": attachment_id}
+        body = {
+            "recipient": {"user_id": user_id},
+            "message": {
+                "text": caption,
+                "attachment": {
+                    "type": "template",
+                    "payload": {"template_type": "media", "elements": [element]},
+                },
+            },
+        }
+        data = await self._call("POST", CS_MESSAGE_PATH, json_body=body)
+        return _receipt(data, ("message_id",))
+
     async def send_template(
         self, user_id: str, template_id: str, template_data: Mapping[str, str]
     ) -> SendReceipt:
@@ -310,7 +368,7 @@ class ZaloClient:
             oa_type=oa_type if isinstance(oa_type, int) and not isinstance(oa_type, bool) else None,
         )
 
-    async def _call(
+    async def _call(  # noqa: PLR0913 - one call needs all of these, keyword-only past the path
         self,
         method: str,
         path: str,
@@ -318,19 +376,24 @@ class ZaloClient:
         json_body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         classify: Callable[[int, str], DeliveryError] = classify_error,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
         token = await self._tokens.token()
         if not token:
             raise TokenError("no Zalo access token is configured")
         try:
-            return await self._request(method, path, token, json_body, params, classify=classify)
+            return await self._request(
+                method, path, token, json_body, params, classify=classify, files=files
+            )
         except TokenError:
             if not await self._tokens.refresh(token):
                 raise
             fresh = await self._tokens.token()
             if not fresh:
                 raise
-            return await self._request(method, path, fresh, json_body, params, classify=classify)
+            return await self._request(
+                method, path, fresh, json_body, params, classify=classify, files=files
+            )
 
     async def _request(  # noqa: PLR0913 - one request needs all of these
         self,
@@ -341,13 +404,19 @@ class ZaloClient:
         params: dict[str, str] | None,
         *,
         classify: Callable[[int, str], DeliveryError],
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
         headers = {"access_token": token}
         try:
             async with self._slots, asyncio.timeout(self._deadline):
-                response = await self._http.request(
-                    method, self._url(path), json=json_body, params=params, headers=headers
-                )
+                if files is None:
+                    response = await self._http.request(
+                        method, self._url(path), json=json_body, params=params, headers=headers
+                    )
+                else:
+                    response = await self._http.request(
+                        method, self._url(path), files=dict(files), headers=headers
+                    )
         except Exception as exc:  # every transport failure is converted, by its cause
             raise _transport_error(exc) from exc
         if response.status_code >= 500 or response.status_code == 429:  # noqa: PLR2004 - HTTP codes
