@@ -10,6 +10,7 @@ from bridge.errors import DocumentNotSendableError, MessageRejectedError, Retrya
 from bridge.result_documents import DocumentSettings, plan
 from bridge.status import Channel, DeliveryStatus, DocumentOutcome
 from bridge.zalo import SendReceipt
+from bridge_devkit.document_host import JPEG, document, jpeg_bytes, pdf_bytes
 from cascade_support import (
     CS,
     DAY,
@@ -23,7 +24,6 @@ from cascade_support import (
     outside_window,
     record_of,
 )
-from documents_support import JPEG, document, jpeg_bytes, pdf_bytes
 
 CASE = "000.20.31.H56-260310-0042"
 PDF_DOC = document("https://dvc.example.gov.vn/kq/1.pdf", pdf_bytes(2_000_000))

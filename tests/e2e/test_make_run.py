@@ -46,7 +46,9 @@ def run_once(workdir: Path, env: dict[str, str]) -> str:
 
 def assert_everything_shown(output: str, run: int) -> None:
     assert f"• run {run} in " in output
-    assert DELIVERED.search(output).groups() == ("12", "12"), output  # type: ignore[union-attr]
+    # 12 texts and the marriage result's PDF, as a file message after its text.
+    assert DELIVERED.search(output).groups() == ("13", "13"), output  # type: ignore[union-attr]
+    assert "📎 Tệp đính kèm (văn bản kết quả)" in output
     assert "Not everything arrived" not in output
     assert "The chat scene did not complete" not in output
     assert "đã ngừng nhận thông báo về hồ sơ" in output  # the scene's last answer

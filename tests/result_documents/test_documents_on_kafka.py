@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from bridge_devkit.clock_settings import always_day_env
+from bridge_devkit.document_host import JPEG, DocumentHost, document, jpeg_bytes, pdf_bytes
 from bridge_devkit.harness import Processes, clean_env, free_port, read_committed
-from documents_support import JPEG, DocumentHost, document, jpeg_bytes, pdf_bytes
 from support import TOKEN, USER
 
 pytestmark = [pytest.mark.kafka]

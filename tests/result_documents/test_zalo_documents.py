@@ -13,7 +13,7 @@ from bridge.result_documents import DocumentSettings, ZaloDocuments, plan
 from bridge.result_documents.sender import upload_name
 from bridge.status import Channel
 from bridge.zalo import SendReceipt
-from documents_support import JPEG, PDF, DocumentHost, document, jpeg_bytes, pdf_bytes
+from bridge_devkit.document_host import JPEG, PDF, DocumentHost, document, jpeg_bytes, pdf_bytes
 
 USER = "2512523625412515"
 SETTINGS = DocumentSettings(allow_http=True, fetch_timeout_seconds=5)

@@ -10,8 +10,8 @@ from bridge.events import ResultDocument
 from bridge.result_documents import DocumentSettings, ZaloDocuments
 from bridge.status import Channel
 from bridge.zalo import StaticToken, ZaloClient
+from bridge_devkit.document_host import JPEG, DocumentHost, document, jpeg_bytes, pdf_bytes
 from bridge_devkit.emulator import EmulatorConfig, start_emulator
-from documents_support import JPEG, DocumentHost, document, jpeg_bytes, pdf_bytes
 from support import OTHER_USER, TOKEN, USER, Emulator
 
 PDF = pdf_bytes(300_000)

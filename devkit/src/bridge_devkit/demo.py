@@ -27,6 +27,7 @@ from bridge.feedback.preview import survey_messages
 from bridge.settings import load_settings
 from bridge.templates.preview import PreviewServer, load_catalog
 from bridge_devkit.clock_settings import always_day_env
+from bridge_devkit.document_host import DocumentHost, document
 from bridge_devkit.emulator import EmulatorConfig
 from bridge_devkit.kafka import LocalKafka, stop_broker_in
 from bridge_devkit.processes import ProcessRecord
@@ -38,6 +39,7 @@ from bridge_devkit.samples import (
     linking_sample_event,
     sample_citizens,
     sample_events,
+    sample_result_pdf,
 )
 
 __all__ = ["main"]
@@ -104,7 +106,15 @@ class Demo:
         self.workdir = workdir
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.kafka: LocalKafka | None = None
+        self.documents: DocumentHost | None = None
         self.record = ProcessRecord(workdir / "processes.json")
+
+    def serve_result_pdf(self, run: int) -> dict[str, Any]:
+        """Serve the marriage result's PDF on loopback; the ``result.documents[]`` entry."""
+        self.documents = DocumentHost().__enter__()
+        pdf = sample_result_pdf()
+        url = self.documents.put(f"ket-qua-{run}.pdf", pdf)
+        return document(url, pdf, title="Trích lục đăng ký kết hôn")
 
     def stop_leftovers(self) -> None:
         """Stop what an earlier, interrupted run in this directory left running."""
@@ -202,6 +212,8 @@ class Demo:
             "BRIDGE_FEEDBACK__TOPIC": FEEDBACK_TOPIC,
             "BRIDGE_FEEDBACK__DELAY_SECONDS": "1",
             "BRIDGE_FEEDBACK__POLL_SECONDS": "0.5",
+            # The result's PDF comes from a loopback host over plain HTTP (the contract: HTTPS).
+            "BRIDGE_DOCUMENTS__ALLOW_HTTP": "true",
         }
         self.spawn(
             "bridge",
@@ -249,6 +261,9 @@ class Demo:
                 self.kafka.stop()
                 _say("  stopped the local Kafka broker")
                 self.kafka = None
+            if self.documents is not None:
+                self.documents.__exit__(None, None, None)
+                self.documents = None
         finally:
             signal.signal(signal.SIGINT, previous)
 
@@ -295,6 +310,11 @@ def _bubble(message: dict[str, Any], names: dict[str, str]) -> str:
             paragraph, _WIDTH - 4, break_long_words=False, break_on_hyphens=False
         )
         lines.extend(f"│ {line}" for line in wrapped or [""])
+    attachment = message.get("attachment")
+    if attachment == "file":
+        lines.append("│ 📎 Tệp đính kèm (văn bản kết quả)")
+    elif attachment == "image":
+        lines.append("│ 🖼  Ảnh đính kèm")
     buttons = message.get("buttons") or []
     if buttons:
         lines.append("│ " + "  ".join(f"[{b.get('title', '')}]" for b in buttons))
@@ -320,7 +340,9 @@ class Watcher:
         self.messages: list[dict[str, Any]] = []
 
     def ours(self, message: dict[str, Any]) -> bool:
-        """Whether ``message`` is about one of this run's dossiers."""
+        """Whether ``message`` is about one of this run's dossiers (or is a result document)."""
+        if message.get("attachment") in {"file", "image"}:
+            return message.get("user_id") in self.notified
         text = str(message.get("text") or "")
         return any(code in text for code in self.codes)
 
@@ -472,12 +494,14 @@ def main(argv: list[str] | None = None) -> int:
     run = next_run_number(demo.workdir)
     preview = _start_preview()
     try:
+        result_pdf = demo.serve_result_pdf(run)
         bootstrap = demo.start_kafka()
         asyncio.run(_create_topics(bootstrap))
         zalo_url = demo.start_emulator()
         bridge_url = demo.start_bridge(bootstrap, zalo_url)
-        events = sample_events(run=run)
+        events = sample_events(run=run, result_documents=[result_pdf])
         codes = {event["case"]["code"] for event in events}
+        expected = len(events) + 1  # the marriage result's PDF follows its text
         asyncio.run(_publish(bootstrap, events))
         _say(
             f"• run {run} in {args.workdir}: published {len(events)} sample case events of "
@@ -485,12 +509,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         _say("What the citizens received on Zalo:\n")
         watcher = Watcher(zalo_url, codes | {linking_case_code(run=run)})
-        shown = watcher.wait_for(len(events), args.timeout)
+        shown = watcher.wait_for(expected, args.timeout)
         _say(
-            f"\n{shown} of {len(events)} messages delivered; "
+            f"\n{shown} of {expected} messages delivered (one of them the result's PDF); "
             f"the malformed record went to {DLQ_TOPIC}."
         )
-        if shown < len(events):
+        if shown < expected:
             _say(f"Not everything arrived: see {args.workdir / 'bridge.log'}")
             return 1
         if not _citizen_scene(demo.workdir, bootstrap, zalo_url, bridge_url, watcher, run=run):

@@ -16,6 +16,7 @@ __all__ = [
     "linking_sample_event",
     "sample_citizens",
     "sample_events",
+    "sample_result_pdf",
 ]
 
 VN = timezone(timedelta(hours=7))
@@ -75,14 +76,20 @@ def dossier_number(first_run: int, run: int) -> str:
     return f"{first_run + _RUN_STRIDE * (run - 1):04d}"
 
 
-def sample_events(now: datetime | None = None, *, run: int = 1) -> list[dict[str, Any]]:
+def sample_events(
+    now: datetime | None = None,
+    *,
+    run: int = 1,
+    result_documents: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Events of four dossiers, in the order a one-stop-shop system would publish them.
 
     Marriage registration (received, in progress, result ready), a household-business
     registration (submitted online, received, fee requested), a construction permit (received,
     transferred, supplement requested, new appointment date) and a land-use certificate
     (received, rejected at intake). ``run`` numbers the run of `make run` in its checkout: each
-    run's dossiers are new ones (``dossier_number``).
+    run's dossiers are new ones (``dossier_number``). ``result_documents`` go with the marriage
+    result (``result.documents[]``), sent into the chat after its text.
     """
     start = (
         (now or datetime.now(UTC)).astimezone(VN).replace(hour=8, minute=0, second=0, microsecond=0)
@@ -186,6 +193,7 @@ def sample_events(now: datetime | None = None, *, run: int = 1) -> list[dict[str
                 "result": {
                     "pickup_location": f"Quầy số 3, {_AGENCY['name']}",
                     "note": "Hai bên nam, nữ có mặt và mang theo căn cước.",
+                    **({"documents": result_documents} if result_documents else {}),
                 }
             },
         ),
@@ -283,3 +291,30 @@ def linking_case_code(now: datetime | None = None, *, run: int = 1) -> str:
     """The dossier code printed on `LINKING_CITIZEN`'s receipt (a new dossier each run)."""
     day = (now or datetime.now(UTC)).astimezone(VN).strftime("%y%m%d")
     return f"000.20.31.H56-{day}-{dossier_number(77, run)}"
+
+
+def sample_result_pdf() -> bytes:
+    """A one-page PDF: the electronic copy of a marriage certificate extract (`make run`)."""
+    text = "Trich luc dang ky ket hon (ban dien tu) - make run"
+    stream = f"BT /F1 14 Tf 72 760 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    trailer = f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    out += trailer.encode()
+    return bytes(out)

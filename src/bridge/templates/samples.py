@@ -48,6 +48,16 @@ def _details(variant: Variant) -> dict[str, Any]:
                 "pickup_location": _fill(300, "Quầy số 3, Trung tâm Phục vụ hành chính công "),
                 "note": _fill(500, "Mang theo giấy hẹn và căn cước công dân bản chính. "),
                 "electronic_result_url": url,
+                "documents": [
+                    {
+                        "title": _fill(200, "Giấy chứng nhận đăng ký hộ kinh doanh "),
+                        "url": url,
+                        "content_type": "application/pdf",
+                        "sha256": "0" * 64,
+                        "size": 2**31,
+                    }
+                ]
+                * 10,
             },
             "transfer": {
                 "from_unit": _fill(300, "Phòng Quản lý đô thị thành phố "),
@@ -67,7 +77,19 @@ def _details(variant: Variant) -> dict[str, Any]:
         }
     return {
         "reason": "Thiếu bản sao giấy chứng nhận quyền sử dụng đất",
-        "result": {"pickup_location": "Quầy số 3", "note": "Mang theo giấy hẹn."},
+        "result": {
+            "pickup_location": "Quầy số 3",
+            "note": "Mang theo giấy hẹn.",
+            "documents": [
+                {
+                    "title": "Giấy chứng nhận đăng ký hộ kinh doanh",
+                    "url": "https://dichvucong.example.gov.vn/ket-qua/000.20.31.H56-260310-0042.pdf",
+                    "content_type": "application/pdf",
+                    "sha256": "0" * 64,
+                    "size": 250_000,
+                }
+            ],
+        },
         "transfer": {"to_unit": "Phòng Tài nguyên và Môi trường", "step_name": "Thẩm định"},
         "due_date_change": {
             "old_due_at": "2026-03-13T17:00:00+07:00",

@@ -1,4 +1,4 @@
-"""Result documents for tests: real PDF/JPEG/PNG-looking bytes and a loopback HTTP host for them."""
+"""Result documents for tests and `make run`: PDF/JPEG/PNG-headed bytes and a loopback HTTP host."""
 
 from __future__ import annotations
 
@@ -31,11 +31,12 @@ def jpeg_bytes(size: int, seed: int = 0) -> bytes:
 
 
 def png_bytes(size: int) -> bytes:
+    """A PNG-headed file of exactly ``size`` bytes."""
     head = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
     return (head + b"\x00" * size)[:size]
 
 
-def document(url: str, content: bytes, content_type: str = PDF, **changes: Any) -> dict:
+def document(url: str, content: bytes, content_type: str = PDF, **changes: Any) -> dict[str, Any]:
     """The ``result.documents[]`` entry describing ``content`` at ``url``."""
     return {
         "title": "Giấy chứng nhận đăng ký hộ kinh doanh",
@@ -79,24 +80,28 @@ class DocumentHost:
                 self.wfile.write(content)
 
             def log_message(self, *args: object) -> None:
-                pass
+                """Quiet: tests and the demo print what matters themselves."""
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> Self:
+        """Start serving (a daemon thread)."""
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Stop serving and close the socket."""
         self._server.shutdown()
         self._server.server_close()
 
     @property
     def base_url(self) -> str:
+        """Where it listens."""
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def put(self, name: str, content: bytes, content_type: str = PDF) -> str:
+        """Serve ``content`` at ``/name``; its URL."""
         self.files[f"/{name}"] = (content, content_type)
         return f"{self.base_url}/{name}"
 
