@@ -235,11 +235,12 @@ class Runtime:
                 deliveries=outcome.deliveries,
                 documents=outcome.documents,
             )
+            v2 = kafka.v2_enabled and record.topic == kafka.v2_input_topic
             return outputs_for(
                 record,
                 outcome,
-                status_topic=kafka.status_topic,
-                dead_letter_topic=kafka.dead_letter_topic,
+                status_topic=kafka.v2_status_topic if v2 else kafka.status_topic,
+                dead_letter_topic=kafka.v2_dead_letter_topic if v2 else kafka.dead_letter_topic,
             )
 
         record_event = citizens.record_event

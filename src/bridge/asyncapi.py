@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import __version__
 from bridge.announcements.contract import Announcement
+from bridge.case_kinds.contract import CaseEventV2
 from bridge.events import CaseStateEvent
 from bridge.feedback.contract import CitizenFeedback
 from bridge.settings import Settings
@@ -127,6 +128,35 @@ def channels(settings: Settings) -> list[Channel]:
             "Case-state records bridge could not deliver or understand: value, key and headers "
             "unchanged, plus the x-dlq-* and x-original-* headers. `zalo-bridge dlq replay` "
             "puts a selection back on the input topic.",
+            "the original record's key",
+            DeadLetterHeaders,
+        ),
+        Channel(
+            "case-state-events-v2",
+            kafka.v2_input_topic,
+            "receive",
+            CaseEventV2,
+            "Case events (v2) of every kind: complaints, denunciations and land disputes beside "
+            "dossiers, read when kafka.v2_enabled; case.kind is required. A denunciation reaches "
+            "its denouncer only (schemas/case-state-event.v2.json).",
+            "the case code: every event of a case on one partition of this topic",
+        ),
+        Channel(
+            "delivery-status-v2",
+            kafka.v2_status_topic,
+            "send",
+            DeliveryStatusEvent,
+            "One delivery-status event per v2 input record (read_committed); for a "
+            "denunciation no recipient is named.",
+            "the case code, or the input record's key when it could not be read",
+        ),
+        Channel(
+            "case-state-events-v2-dead-letter",
+            kafka.v2_dead_letter_topic,
+            "send",
+            None,
+            "v2 records bridge could not deliver or understand, with restricted ACLs like the "
+            "v2 topic: value, key and headers unchanged, plus the x-dlq-* headers.",
             "the original record's key",
             DeadLetterHeaders,
         ),

@@ -18,6 +18,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from bridge.errors import InvalidEventError, InvalidEventReason, exception_name
 from bridge.record_json import INT64_MAX, decode_json_object
@@ -31,6 +32,7 @@ __all__ = [
     "CaseStateEvent",
     "DueDateChange",
     "EventType",
+    "KindDetails",
     "PaymentInfo",
     "Recipient",
     "ResultDocument",
@@ -39,6 +41,7 @@ __all__ = [
     "TransferInfo",
     "decode_v1_document",
     "event_json_schema",
+    "invalid_event",
     "is_national_case_code",
     "parse_event",
 ]
@@ -323,6 +326,53 @@ class Recipient(_Model):
         return self
 
 
+class KindDetails(_Model):
+    """A complaint's, denunciation's or land dispute's own state, beside the generic one.
+
+    Never read from a v1 record: the v2 contract (``bridge.case_kinds.contract``) fills it when
+    it turns a v2 event into this model, so everything after decoding works on one model.
+
+    Args:
+        kind: ``COMPLAINT``, ``DENUNCIATION`` or ``LAND_DISPUTE``.
+        state: The kind's state name (e.g. ``FIRST_DECISION``).
+        label: Its official Vietnamese label.
+        step: The part of the lifecycle (receipt, acceptance, refusal, decision, …).
+        source: The articles that set it.
+        terminal: No state follows.
+        urgent: Sent even in quiet hours.
+        told: Whether the citizen is told of it (internal steps are not, by default).
+        statutory_period: The time limit running in it, in Vietnamese (``30 ngày``), if any.
+        statutory_party: Whom that limit binds: ``agency`` (to decide), ``citizen`` (to
+            complain again or sue), ``effect`` (the decision takes effect).
+        statutory_source: Where that limit is written.
+        due_at: The agency's due date for the step, as the producer computed it.
+        decision_number, decision_issued_at: The decision or conclusion, when one was issued.
+        meeting_at, meeting_place: The dialogue or mediation meeting, when one is set.
+    """
+
+    kind: str
+    state: str
+    label: str
+    step: str
+    source: str
+    terminal: bool = False
+    urgent: bool = False
+    told: bool = True
+    statutory_period: str | None = None
+    statutory_party: str | None = None
+    statutory_source: str | None = None
+    due_at: AwareDatetime | None = None
+    decision_number: str | None = None
+    decision_issued_at: AwareDatetime | None = None
+    meeting_at: AwareDatetime | None = None
+    meeting_place: str | None = None
+
+    @property
+    def protects_identity(self) -> bool:
+        """A denunciation: the denouncer's identity is protected (Luật Tố cáo 2018 Art. 8, 47)."""
+        return self.kind == "DENUNCIATION"
+
+
 class CaseStateEvent(_Model):
     """One change to one dossier, as published by the one-stop-shop system (v1).
 
@@ -369,6 +419,8 @@ class CaseStateEvent(_Model):
         default=None, description="Overrides the province's lookup link for this dossier."
     )
     recipient: Recipient
+    kind_details: SkipJsonSchema[KindDetails | None] = Field(default=None, exclude=True)
+    """Set only for v2 events of another kind than administrative procedures (never in v1)."""
 
     @model_validator(mode="after")
     def _details_match_type(self) -> CaseStateEvent:
@@ -393,10 +445,26 @@ def parse_event(raw: bytes, *, max_bytes: int) -> CaseStateEvent:
         InvalidEventError: With the reason the record must be dead-lettered.
     """
     document = decode_v1_document(raw, max_bytes=max_bytes)
+    _refuse_other_kinds(document)
     try:
         return CaseStateEvent.model_validate(document)
     except ValidationError as exc:
-        raise _invalid(exc) from exc
+        raise invalid_event(exc) from exc
+
+
+def _refuse_other_kinds(document: dict[str, Any]) -> None:
+    """Fail closed: v1 carries administrative procedures only, never another kind of case.
+
+    A v1 producer that marks a denunciation must not have it worded, linked and looked up as an
+    ordinary dossier: such a record is dead-lettered (docs/complaints-and-disputes.md §9.1).
+    """
+    case = document.get("case")
+    kind = case.get("kind") if isinstance(case, dict) else None
+    if "kind_details" in document or kind not in {None, "ADMINISTRATIVE_PROCEDURE"}:
+        raise InvalidEventError(
+            InvalidEventReason.SCHEMA_VIOLATION,
+            "case.kind: complaints, denunciations and land disputes need schema_version 2",
+        )
 
 
 def decode_v1_document(raw: bytes, *, max_bytes: int) -> dict[str, Any]:
@@ -417,7 +485,7 @@ def decode_v1_document(raw: bytes, *, max_bytes: int) -> dict[str, Any]:
     return document
 
 
-def _invalid(exc: ValidationError) -> InvalidEventError:
+def invalid_event(exc: ValidationError) -> InvalidEventError:
     """Summarise a validation error without echoing input values (they may be personal data)."""
     errors = exc.errors(include_url=False, include_input=False)
     state_fields = {("state",), ("previous_state",)}

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from bridge.announcements.contract import announcement_json_schema
+from bridge.case_kinds.contract import event_v2_json_schema
 from bridge.events import event_json_schema
 from bridge.feedback.contract import feedback_json_schema
 from bridge.status import status_json_schema
@@ -18,6 +19,7 @@ __all__ = ["SCHEMAS", "render_schema", "stale_schemas", "write_schemas"]
 
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "case-state-event.v1.json": event_json_schema,
+    "case-state-event.v2.json": event_v2_json_schema,
     "delivery-status-event.v1.json": status_json_schema,
     "announcement.v1.json": announcement_json_schema,
     "citizen-feedback.v1.json": feedback_json_schema,

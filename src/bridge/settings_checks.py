@@ -134,6 +134,10 @@ def _kafka(settings: Sections) -> Iterator[Problem]:
         "kafka.dead_letter_topic": kafka.dead_letter_topic,
         "kafka.status_topic": kafka.status_topic,
     }
+    if kafka.v2_enabled:
+        topics["kafka.v2_input_topic"] = kafka.v2_input_topic
+        topics["kafka.v2_dead_letter_topic"] = kafka.v2_dead_letter_topic
+        topics["kafka.v2_status_topic"] = kafka.v2_status_topic
     if announcements.enabled:
         topics["announcements.topic"] = announcements.topic
         topics["announcements.dead_letter_topic"] = announcements.dead_letter_topic

@@ -52,7 +52,8 @@ def test_the_catalog_lists_provinces_procedures_and_templates(server):
     assert catalog["provinces"][2]["procedures"] == [
         {"code": "1.000894", "label": "Đăng ký kết hôn"}
     ]
-    assert len(catalog["templates"]) == 20
+    # 10 dossier states, 44 states of complaints, denunciations and land disputes, 10 event types
+    assert len(catalog["templates"]) == 64
 
 
 def test_render_gives_every_template_for_the_sample_case(server):

@@ -72,7 +72,9 @@ def test_the_page_shows_every_state_as_a_text_bubble_and_a_template_card(page):
         card = chat(page, f"states.{state.value}").locator(".card")
         expect(card.locator(".pill")).to_have_text(state.label)
         expect(card.locator(".buttons a")).to_have_text("Tra cứu hồ sơ")
-    expect(page.locator('section.chat[data-sent="true"]')).to_have_count(15)
+    # 15 dossier wordings and the 44 steps of complaints, denunciations and land disputes (the
+    # internal ones are worded too, and labelled "nội bộ, không gửi")
+    expect(page.locator('section.chat[data-sent="true"]')).to_have_count(59)
     expect(page.locator('section.chat[data-sent="false"]')).to_have_count(5)
 
 
@@ -137,3 +139,17 @@ def test_a_screenshot_is_not_blank(page, browser):
     assert len(set(blank_pixels)) < 8
     assert len(set(pixels)) > 64
     assert len(shot) > 10 * len(blank)
+
+
+def test_a_denunciation_names_nobody_and_links_nothing(page):
+    bubble = chat(page, "states.DENUNCIATION.ACCEPTED").locator(".bubble")
+    expect(bubble).to_contain_text("Đơn tố cáo số KN-2026-000042 đã được thụ lý giải quyết.")
+    expect(bubble).to_contain_text("• Loại vụ việc: Tố cáo")
+    expect(bubble).not_to_contain_text("Nội dung:")
+    expect(bubble).not_to_contain_text("Tra cứu")
+
+
+def test_a_complaint_decision_shows_the_statutory_time_beside_the_step(page):
+    bubble = chat(page, "states.COMPLAINT.FIRST_DECISION").locator(".bubble")
+    expect(bubble).to_contain_text("quyết định giải quyết khiếu nại lần đầu số 125/QĐ-UBND")
+    expect(bubble).to_contain_text("• Thời hạn để Ông/Bà khiếu nại, khởi kiện: 30 ngày")

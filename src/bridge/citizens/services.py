@@ -185,7 +185,13 @@ class CitizenServices:
         return services
 
     async def record_event(self, event: CaseStateEvent) -> None:
-        """Keep the dossier's latest state (newest sequence wins; idempotent; group-committed)."""
+        """Keep the dossier's latest state (newest sequence wins; idempotent; group-committed).
+
+        Complaints, denunciations and land disputes leave no footprint here: no chat lookup, no
+        link by code, no announcement tag (docs/complaints-and-disputes.md §9.3, R2).
+        """
+        if event.kind_details is not None:
+            return
         phone_hash = None
         phone = event.recipient.phone
         last4 = None if phone is None else phone_last4(phone)

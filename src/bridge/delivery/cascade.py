@@ -145,9 +145,17 @@ class Recipients:
 
 
 def recipients_of(event: CaseStateEvent, linked: Sequence[str]) -> Recipients:
-    """The recipients of ``event`` given the users linked to its dossier."""
+    """The recipients of ``event`` given the users linked to its dossier.
+
+    A denunciation reaches its denouncer only, by Zalo user id: never a linked user, never a
+    phone (a number may have changed hands), since the law protects the denouncer's identity
+    (Luật Tố cáo 2018 Art. 8(3), 47; docs/complaints-and-disputes.md §9.3, R1).
+    """
     recipient = event.recipient
     own = recipient.zalo_user_id if recipient.notify_consent else None
+    details = event.kind_details
+    if details is not None and details.protects_identity:
+        return Recipients(users=(own,) if own else (), event_user=own, phone=None)
     users = tuple(dict.fromkeys([*([own] if own else []), *linked]))
     phone = recipient.phone if recipient.notify_consent else None
     return Recipients(users=users, event_user=own, phone=phone)

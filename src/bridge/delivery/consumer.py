@@ -152,8 +152,11 @@ def register_consumer(
     kafka = settings.kafka
     grace = revoke_grace_seconds(settings)
     listener = _Rebalance(dispatcher, flow, grace)
+    # One consumer reads both contracts: each record's schema_version decides how it is read,
+    # and its topic where its status event and dead letter go.
+    topics = (kafka.input_topic, kafka.v2_input_topic) if kafka.v2_enabled else (kafka.input_topic,)
     subscriber = broker.subscriber(
-        kafka.input_topic,
+        *topics,
         group_id=kafka.consumer_group,
         auto_offset_reset=kafka.auto_offset_reset,
         ack_policy=AckPolicy.MANUAL,

@@ -17,6 +17,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from bridge.case_kinds.contract import parse_case_event
 from bridge.delivery.cascade import (
     CascadeConfig,
     Recipients,
@@ -43,7 +44,6 @@ from bridge.errors import (
     TokenError,
     exception_name,
 )
-from bridge.events import CaseStateEvent, parse_event
 from bridge.observability.logs import get_logger
 from bridge.observability.masking import mask_text, pseudonymise
 from bridge.status import (
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from bridge.delivery.faults import Outage
     from bridge.delivery.flow import CircuitBreaker
     from bridge.delivery.ledger import Ledger, LedgerEntry
-    from bridge.events import ResultDocument
+    from bridge.events import CaseStateEvent, ResultDocument
     from bridge.wording import CitizenMessage
     from bridge.zalo.client import SendReceipt
 
@@ -327,7 +327,7 @@ class Deliverer:
 
     def _understand(self, record: InboundRecord) -> tuple[CaseStateEvent, CitizenMessage | None]:
         try:
-            event = parse_event(record.value, max_bytes=self._max_event_bytes)
+            event = parse_case_event(record.value, max_bytes=self._max_event_bytes)
         except InvalidEventError:
             raise
         except Exception as exc:
@@ -436,7 +436,7 @@ class Deliverer:
                 log.info(
                     "channel did not reach the citizen",
                     channel=step.channel.value,
-                    recipient=pseudonymise(user_id),
+                    recipient=_who(event, user_id),
                     reason=outcome.reason,
                 )
         last_resort = None if reached_by else phone_step(event, message, route)
@@ -789,7 +789,7 @@ class Deliverer:
                     "in-doubt send found in the conversation",
                     event_id=str(event.event_id),
                     message_id=found,
-                    recipient=pseudonymise(step.user_id),
+                    recipient=_who(event, step.user_id),
                 )
                 settlement = Settlement(
                     SettledStatus.DELIVERED,
@@ -854,6 +854,16 @@ def _processing_error(detail: str, cause: BaseException) -> InvalidEventError:
     return InvalidEventError(
         InvalidEventReason.PROCESSING_ERROR, detail, exception=exception_name(cause)
     )
+
+
+def _who(event: CaseStateEvent, user_id: str) -> str | None:
+    """The user as logs may name her: a keyed pseudonym, or nothing for a denouncer.
+
+    Even the pseudonym of a denouncer would tie the denunciation to her other, named dossiers
+    (docs/complaints-and-disputes.md §9.3, R4).
+    """
+    details = event.kind_details
+    return None if details is not None and details.protects_identity else pseudonymise(user_id)
 
 
 def _document_delivery(

@@ -72,6 +72,8 @@ def outputs_for(
     moment = now or datetime.now(UTC)
     event = outcome.event
     source = SourceRecord(topic=record.topic, partition=record.partition, offset=record.offset)
+    details = event.kind_details if event else None
+    protected = details is not None and details.protects_identity
     status = DeliveryStatusEvent(
         status_id=status_id_for(source, outcome.status),
         event_id=event.event_id if event else None,
@@ -88,12 +90,17 @@ def outputs_for(
         source=source,
         # The one-stop-shop knows the Zalo user it named; who linked the dossier through the OA
         # stays with bridge (data minimisation): linked users' steps carry no user id.
+        # A denouncer is named nowhere, not even to the agency's own status consumer (R6).
         deliveries=tuple(
-            d.model_copy(update={"zalo_user_id": None}) if d.recipient == "linked_user" else d
+            d.model_copy(update={"zalo_user_id": None})
+            if d.recipient == "linked_user" or protected
+            else d
             for d in outcome.deliveries
         ),
         documents=tuple(
-            d.model_copy(update={"zalo_user_id": None}) if d.recipient == "linked_user" else d
+            d.model_copy(update={"zalo_user_id": None})
+            if d.recipient == "linked_user" or protected
+            else d
             for d in outcome.documents
         ),
     )

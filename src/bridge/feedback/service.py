@@ -126,7 +126,7 @@ class SurveyService:
 
     async def plan(self, event: CaseStateEvent) -> None:
         """Plan the surveys of a dossier that reached a final state (else nothing)."""
-        if event.state.value not in self._final:
+        if event.kind_details is not None or event.state.value not in self._final:
             return
         users: list[str] = []
         recipient = event.recipient

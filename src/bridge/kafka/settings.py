@@ -33,6 +33,28 @@ class KafkaSettings(BaseModel):
         min_length=1,
         description="One delivery-status event per input record, keyed by dossier code.",
     )
+    v2_enabled: bool = Field(
+        default=False,
+        description=(
+            "Also read the v2 topic: complaints, denunciations and land disputes "
+            "(schemas/case-state-event.v2.json, docs/complaints-and-disputes.md)."
+        ),
+    )
+    v2_input_topic: str = Field(
+        default="case-state-events.v2",
+        min_length=1,
+        description="The v2 case events (its own ACLs: denunciations protect their author).",
+    )
+    v2_dead_letter_topic: str = Field(
+        default="case-state-events.v2.dlq",
+        min_length=1,
+        description="Where unreadable v2 records go (restricted like the v2 topic).",
+    )
+    v2_status_topic: str = Field(
+        default="case-state-events.v2.status",
+        min_length=1,
+        description="One delivery-status event per v2 input record.",
+    )
     consumer_group: str = Field(default="zalo-bridge", min_length=1)
     client_id: str = Field(default="zalo-bridge", min_length=1)
     transactional_id: str | None = Field(

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential_jitter
 
+from bridge.case_kinds.contract import parse_case_event
 from bridge.delivery.cascade import CascadeConfig, may_reach
 from bridge.delivery.records import DeliveryOutcome
 from bridge.errors import BridgeError, InvalidEventError
-from bridge.events import parse_event
 from bridge.observability.logs import get_logger
 from bridge.quiet_hours.window import is_urgent
 from bridge.status import DeliveryStatus
@@ -142,7 +142,7 @@ class QuietHoursGate:
 
         async def process(record: InboundRecord) -> list[OutboundRecord]:
             try:
-                event = parse_event(record.value, max_bytes=self._max_event_bytes)
+                event = parse_case_event(record.value, max_bytes=self._max_event_bytes)
             except InvalidEventError:
                 return await deliver(record)
             now = self._clock()
@@ -183,7 +183,7 @@ class QuietHoursGate:
         outputs: Callable[[InboundRecord, DeliveryOutcome], list[OutboundRecord]],
     ) -> list[OutboundRecord]:
         try:
-            event = parse_event(held.record.value, max_bytes=len(held.record.value) + 1)
+            event = parse_case_event(held.record.value, max_bytes=len(held.record.value) + 1)
         except InvalidEventError:  # pragma: no cover - it was parsed before it was held
             return []
         _log.info("held event superseded", event_id=held.event_id, case_code=held.case_code)

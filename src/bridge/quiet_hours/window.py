@@ -72,8 +72,14 @@ def is_urgent(
 
     A state change into one of ``urgent_states`` (e.g. RESULT_READY) is urgent; so is any event
     whose type is in ``urgent_event_types`` (e.g. DUE_DATE_CHANGED). Other event types that
-    merely carry an urgent state (a transfer while a payment is requested) are not.
+    merely carry an urgent state (a transfer while a payment is requested) are not. A
+    complaint's, denunciation's or land dispute's state is urgent as its lifecycle says (a
+    dialogue or mediation invitation, a decision that starts the citizen's 30 days): the
+    ``urgent_states`` of dossiers do not apply to it.
     """
+    details = event.kind_details
+    if details is not None:
+        return details.urgent
     if event.event_type.value in urgent_event_types:
         return True
     return event.event_type.value == "STATE_CHANGED" and event.state.value in urgent_states

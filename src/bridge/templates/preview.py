@@ -12,6 +12,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from bridge.case_kinds.lifecycles import CaseKind, Notice, lifecycle
 from bridge.events import CaseState, EventType
 from bridge.templates.builtin import package_registry
 from bridge.templates.files import MESSAGES_FILE
@@ -94,6 +95,12 @@ def _labels() -> dict[str, str]:
         "events.OVERDUE": "Quá hạn",
         "events.CORRECTION": "Đính chính dữ liệu",
     }
+    for kind in CaseKind:
+        if kind is CaseKind.ADMINISTRATIVE_PROCEDURE:
+            continue
+        for spec in lifecycle(kind).specs:
+            told = "" if spec.notice is not Notice.NONE else " (nội bộ, không gửi)"
+            labels[f"states.{kind.value}.{spec.name}"] = f"{kind.label}: {spec.label}{told}"
     return labels
 
 

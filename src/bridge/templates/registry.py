@@ -50,7 +50,16 @@ HEADLINE = "headline"
 
 
 def entry_name(event: CaseStateEvent) -> str:
-    """The template an event is worded with: ``states.<STATE>`` or ``events.<EVENT_TYPE>``."""
+    """The template an event is worded with: ``states.<STATE>`` or ``events.<EVENT_TYPE>``.
+
+    A complaint's, denunciation's or land dispute's state is ``states.<KIND>.<STATE>``
+    (``states.COMPLAINT.FIRST_DECISION``); its other event types are not news.
+    """
+    details = event.kind_details
+    if details is not None:
+        if event.event_type is not EventType.STATE_CHANGED:
+            return "events.NOT_NEWS"
+        return f"states.{details.kind}.{details.state}"
     if event.event_type is EventType.STATE_CHANGED:
         return f"states.{event.state.value}"
     return f"events.{event.event_type.value}"
@@ -344,6 +353,13 @@ class TemplateRenderer:
     context: MessageContext
 
     def render(self, event: CaseStateEvent) -> CitizenMessage | None:
-        """The message about ``event``, or None when it is not news for the citizen."""
+        """The message about ``event``, or None when it is not news for the citizen.
+
+        A complaint's, denunciation's or land dispute's internal step (the law does not have the
+        citizen told of it) is not news; its wording exists for provinces that choose to tell.
+        """
+        details = event.kind_details
+        if details is not None and not details.told:
+            return None
         rendered = self.registry.render(event, self.context)
         return None if rendered is None else rendered.citizen_message()

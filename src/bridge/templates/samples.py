@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from bridge.case_kinds.contract import CaseEventV2, upcast
+from bridge.case_kinds.lifecycles import CaseKind, lifecycle
 from bridge.events import CaseState, CaseStateEvent, EventType
 
 __all__ = ["Variant", "entry_names", "sample_event"]
@@ -31,8 +33,60 @@ _STATE_OF_EVENT = {
 def entry_names() -> list[str]:
     """Every template an event can be worded with: each state, then each other event type."""
     states = [f"states.{state.value}" for state in CaseState]
+    kinds = [
+        f"states.{kind.value}.{state}"
+        for kind in CaseKind
+        if kind is not CaseKind.ADMINISTRATIVE_PROCEDURE
+        for state in lifecycle(kind).states
+    ]
     events = [f"events.{t.value}" for t in EventType if t is not EventType.STATE_CHANGED]
-    return states + events
+    return states + kinds + events
+
+
+_KIND_SUBJECTS = {
+    CaseKind.COMPLAINT: "Khiếu nại quyết định thu hồi đất ",
+    CaseKind.DENUNCIATION: "Tố cáo",
+    CaseKind.LAND_DISPUTE: "Tranh chấp ranh giới thửa đất ",
+}
+
+
+def _kind_event(kind: CaseKind, state: str, variant: Variant) -> CaseStateEvent:
+    """A complaint's, denunciation's or land dispute's event in ``state`` (v2, upcast)."""
+    longest = variant is Variant.LONGEST
+    case: dict[str, Any] = {
+        "kind": kind.value,
+        "code": "KN-2026-000042" if not longest else "KN-2026-000042.THANH-TRA-TINH-01"[:40],
+        "receiving_agency": {
+            "name": _fill(300, "Thanh tra tỉnh Thanh Hóa ") if longest else "Thanh tra tỉnh"
+        },
+    }
+    document: dict[str, Any] = {
+        "schema_version": 2,
+        "event_id": "3f0c7c56-5b0e-4a52-9d7e-0a4f3f7d2b11",
+        "occurred_at": "2026-03-10T09:30:11+07:00",
+        "province": "thanh-hoa",
+        "sequence": 2,
+        "case": case,
+        "state": state,
+        "recipient": {"zalo_user_id": "2512523625412515", "notify_consent": True},
+    }
+    if variant is not Variant.BAREST:
+        subject = _KIND_SUBJECTS[kind]
+        case["procedure_name"] = _fill(500, subject) if longest else subject.strip()
+        document |= {
+            "reason": _fill(1000, "Đơn không đủ điều kiện thụ lý theo quy định; ")
+            if longest
+            else "Đơn không đủ điều kiện thụ lý theo quy định",
+            "decision": {"number": "125/QĐ-UBND", "issued_at": "2026-04-02T08:00:00+07:00"},
+            "meeting": {
+                "at": "2026-03-20T08:30:00+07:00",
+                "place": _fill(300, "Hội trường Ủy ban nhân dân phường Hạc Thành ")
+                if longest
+                else "Hội trường Ủy ban nhân dân phường Hạc Thành",
+            },
+            "deadline": {"due_at": "2026-04-10T17:00:00+07:00"},
+        }
+    return upcast(CaseEventV2.model_validate(document))
 
 
 def _fill(length: int, words: str) -> str:
@@ -137,8 +191,11 @@ def sample_event(
     procedure_code: str | None = None,
     procedure_name: str | None = None,
 ) -> CaseStateEvent:
-    """A valid event worded by template ``name`` (``states.X`` or ``events.Y``)."""
+    """A valid event worded by template ``name`` (``states.X``, ``states.KIND.X``, ``events.Y``)."""
     kind, _, key = name.partition(".")
+    if kind == "states" and "." in key:
+        case_kind, _, state_name = key.partition(".")
+        return _kind_event(CaseKind(case_kind), state_name, variant)
     if kind == "states":
         event_type, state = EventType.STATE_CHANGED, CaseState(key)
     else:

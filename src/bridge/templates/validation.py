@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import TemplateError as JinjaTemplateError
 from jinja2 import nodes
 
+from bridge.case_kinds.lifecycles import CaseKind, lifecycle
 from bridge.errors import TemplateProblem
 from bridge.events import CaseState, EventType
 from bridge.templates.environment import TIMEZONE_VARIABLE, template_environment
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_ROW_KEY",
     "MIN_HEADLINE_ROOM",
     "CardLimits",
+    "kind_state_keys",
     "unknown_placeholders",
     "validate_registry",
 ]
@@ -170,7 +172,7 @@ class _Checker:
             self.add(("layout",), "layout", "layout", "missing: no file gives the layout")
         elif "headline" not in merged.layout:
             self.add(("layout",), "layout", "layout", "the layout never shows {{ headline }}")
-        states = {state.value for state in CaseState}
+        states = {state.value for state in CaseState} | kind_state_keys()
         events = {t.value for t in EventType if t is not EventType.STATE_CHANGED}
         for key, entry in merged.states.items():
             if key not in states:
@@ -321,3 +323,13 @@ def validate_registry(
         for checker in checkers:
             checker.rendering(context)
     return problems
+
+
+def kind_state_keys() -> set[str]:
+    """``<KIND>.<STATE>`` for every state of complaints, denunciations and land disputes."""
+    return {
+        f"{kind.value}.{state}"
+        for kind in CaseKind
+        if kind is not CaseKind.ADMINISTRATIVE_PROCEDURE
+        for state in lifecycle(kind).states
+    }

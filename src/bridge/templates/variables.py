@@ -20,12 +20,20 @@ __all__ = [
     "RECORD_TYPES",
     "CaseVars",
     "DueChangeVars",
+    "KindVars",
     "PaymentVars",
     "ResultVars",
     "TransferVars",
     "message_variables",
     "variable_schema",
 ]
+
+_KIND_LABELS = {
+    "COMPLAINT": "Khiếu nại",
+    "DENUNCIATION": "Tố cáo",
+    "LAND_DISPUTE": "Tranh chấp đất đai",
+}
+"""The kinds' Vietnamese names (``bridge.case_kinds.CaseKind.label``; the wording stays pure)."""
 
 CLOSED_STATES = frozenset(
     {
@@ -101,6 +109,33 @@ class PaymentVars:
 
 
 @dataclass(frozen=True, slots=True)
+class KindVars:
+    """``kind``: a complaint, denunciation or land dispute (None for a dossier).
+
+    ``name`` is ``COMPLAINT``, ``DENUNCIATION`` or ``LAND_DISPUTE``; ``label`` its Vietnamese
+    name; ``state``/``state_label`` the kind's own state; ``statutory_period`` the time limit the
+    law sets for the step (``30 ngày``), binding ``statutory_party`` (``agency``, ``citizen``,
+    ``effect``); ``due_at`` the agency's due date; the decision and the meeting when given.
+    ``protected`` is true for a denunciation: name nobody, link nothing.
+    """
+
+    name: str
+    label: str
+    state: str
+    state_label: str
+    step: str
+    terminal: bool
+    statutory_period: str | None
+    statutory_party: str | None
+    due_at: datetime | None
+    decision_number: str | None
+    decision_issued_at: datetime | None
+    meeting_at: datetime | None
+    meeting_place: str | None
+    protected: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Variables:
     """The top-level variables (documented in docs/templates.md)."""
 
@@ -120,13 +155,14 @@ class _Variables:
     closed: bool
     lookup_url: str
     signature: str | None
+    kind: KindVars | None
 
 
 _VARIABLE_NAMES = tuple(field.name for field in dataclasses.fields(_Variables))
 """The top-level variables, in order (read once: every event is worded)."""
 
 RECORD_TYPES: frozenset[type] = frozenset(
-    {CaseVars, ResultVars, DocumentVars, TransferVars, DueChangeVars, PaymentVars}
+    {CaseVars, ResultVars, DocumentVars, TransferVars, DueChangeVars, PaymentVars, KindVars}
 )
 """The records templates see; they hold data only (the sandbox's fast path relies on it)."""
 
@@ -149,6 +185,25 @@ def message_variables(event: CaseStateEvent, context: MessageContext) -> dict[st
     transfer = event.transfer
     change = event.due_date_change
     payment = event.payment
+    details = event.kind_details
+    kind = None
+    if details is not None:
+        kind = KindVars(
+            name=details.kind,
+            label=_KIND_LABELS.get(details.kind, details.kind),
+            state=details.state,
+            state_label=details.label,
+            step=details.step,
+            terminal=details.terminal,
+            statutory_period=details.statutory_period,
+            statutory_party=details.statutory_party,
+            due_at=details.due_at,
+            decision_number=details.decision_number,
+            decision_issued_at=details.decision_issued_at,
+            meeting_at=details.meeting_at,
+            meeting_place=details.meeting_place,
+            protected=details.protects_identity,
+        )
     variables = _Variables(
         case=CaseVars(
             code=case.code,
@@ -161,10 +216,10 @@ def message_variables(event: CaseStateEvent, context: MessageContext) -> dict[st
             received_at=case.received_at,
             due_at=case.due_at,
         ),
-        state=event.state.value,
-        state_label=event.state.label,
-        state_code=event.state.dvcqg_code,
-        previous_state=_str(event.previous_state),
+        state=kind.state if kind else event.state.value,
+        state_label=kind.state_label if kind else event.state.label,
+        state_code=0 if kind else event.state.dvcqg_code,
+        previous_state=None if kind else _str(event.previous_state),
         event_type=event.event_type.value,
         occurred_at=event.occurred_at,
         province=event.province,
@@ -189,9 +244,10 @@ def message_variables(event: CaseStateEvent, context: MessageContext) -> dict[st
         payment=None
         if payment is None
         else PaymentVars(payment.amount_vnd, _str(payment.payment_url)),
-        closed=event.state in CLOSED_STATES,
-        lookup_url=lookup_url(event, context),
+        closed=kind.terminal if kind else event.state in CLOSED_STATES,
+        lookup_url="" if kind and kind.protected else lookup_url(event, context),
         signature=context.signature,
+        kind=kind,
     )
     return {name: getattr(variables, name) for name in _VARIABLE_NAMES}
 
