@@ -187,10 +187,15 @@ class TestStatusEvent:
         schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
         assert "deliveries" in schema["properties"]
         assert "deliveries" not in schema.get("required", [])
+        assert "documents" not in schema.get("required", [])
+        # zalo_file and zalo_image name result documents, in `documents` only: the top-level
+        # channel and the cascade's steps keep the first three.
         assert set(schema["$defs"]["Channel"]["enum"]) == {
             "zalo_cs",
             "zalo_template_uid",
             "zalo_template_phone",
+            "zalo_file",
+            "zalo_image",
         }
 
 

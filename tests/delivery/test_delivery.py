@@ -463,7 +463,7 @@ class TestEveryEventEndsInBoundedTime:
         def broken(*_args, **_kwargs):
             raise RecursionError("maximum recursion depth exceeded")
 
-        monkeypatch.setattr("bridge.delivery.deliverer.parse_event", broken)
+        monkeypatch.setattr("bridge.delivery.deliverer.parse_case_event", broken)
         outcome = await deliverer(ScriptedZalo(), ledger, clock, sleeps).handle(record_of(b"{}"))
         assert (outcome.status, outcome.reason) == (
             DeliveryStatus.DEAD_LETTERED,

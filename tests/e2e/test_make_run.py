@@ -46,9 +46,13 @@ def run_once(workdir: Path, env: dict[str, str]) -> str:
 
 def assert_everything_shown(output: str, run: int) -> None:
     assert f"• run {run} in " in output
-    # 12 texts and the marriage result's PDF, as a file message after its text.
-    assert DELIVERED.search(output).groups() == ("13", "13"), output  # type: ignore[union-attr]
+    # 12 texts, the marriage result's PDF (a file message after its text), and 3 messages about
+    # a complaint and a land dispute (the v2 topic).
+    assert DELIVERED.search(output).groups() == ("16", "16"), output  # type: ignore[union-attr]
     assert "📎 Tệp đính kèm (văn bản kết quả)" in output
+    assert "Đã có quyết định giải quyết khiếu nại lần đầu số 118/QĐ-UBND" in output
+    assert "Thời hạn để Ông/Bà khiếu nại, khởi kiện: 30 ngày" in output
+    assert "Ông/Bà được mời tham dự cuộc họp hòa giải đơn về tranh chấp đất đai số" in output
     assert "Not everything arrived" not in output
     assert "The chat scene did not complete" not in output
     assert "đã ngừng nhận thông báo về hồ sơ" in output  # the scene's last answer

@@ -37,6 +37,7 @@ from bridge_devkit.samples import (
     linking_case_code,
     linking_result_returned,
     linking_sample_event,
+    sample_case_events,
     sample_citizens,
     sample_events,
     sample_result_pdf,
@@ -48,6 +49,9 @@ ACCESS_TOKEN = "make-run-access-token"  # noqa: S105 - the emulator's local deve
 INPUT_TOPIC = "case-state-events"
 DLQ_TOPIC = "case-state-events.dlq"
 STATUS_TOPIC = "case-state-events.status"
+V2_TOPIC = "case-state-events.v2"
+V2_DLQ_TOPIC = "case-state-events.v2.dlq"
+V2_STATUS_TOPIC = "case-state-events.v2.status"
 FEEDBACK_TOPIC = "citizen-feedback"
 MALFORMED = b'{"event_id": "not-a-uuid", "state": "DONE"'
 HMAC_KEY = "make-run-hmac-key"
@@ -214,6 +218,11 @@ class Demo:
             "BRIDGE_FEEDBACK__POLL_SECONDS": "0.5",
             # The result's PDF comes from a loopback host over plain HTTP (the contract: HTTPS).
             "BRIDGE_DOCUMENTS__ALLOW_HTTP": "true",
+            # Complaints and land disputes (the v2 contract) on their own topics.
+            "BRIDGE_KAFKA__V2_ENABLED": "true",
+            "BRIDGE_KAFKA__V2_INPUT_TOPIC": V2_TOPIC,
+            "BRIDGE_KAFKA__V2_DEAD_LETTER_TOPIC": V2_DLQ_TOPIC,
+            "BRIDGE_KAFKA__V2_STATUS_TOPIC": V2_STATUS_TOPIC,
         }
         self.spawn(
             "bridge",
@@ -277,6 +286,9 @@ async def _create_topics(bootstrap: str) -> None:
             (DLQ_TOPIC, 1),
             (STATUS_TOPIC, 1),
             (FEEDBACK_TOPIC, 1),
+            (V2_TOPIC, 3),
+            (V2_DLQ_TOPIC, 1),
+            (V2_STATUS_TOPIC, 1),
         ):
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
@@ -286,7 +298,9 @@ async def _create_topics(bootstrap: str) -> None:
         await admin.close()
 
 
-async def _publish(bootstrap: str, events: list[dict[str, Any]]) -> None:
+async def _publish(
+    bootstrap: str, events: list[dict[str, Any]], cases: list[dict[str, Any]]
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
@@ -295,6 +309,10 @@ async def _publish(bootstrap: str, events: list[dict[str, Any]]) -> None:
                 INPUT_TOPIC, encode(event), key=event["case"]["code"].encode()
             )
         await producer.send_and_wait(INPUT_TOPIC, MALFORMED, key=b"khong-hop-le")
+        for event in cases:
+            await producer.send_and_wait(
+                V2_TOPIC, encode(event), key=event["case"]["code"].encode()
+            )
     finally:
         await producer.stop()
 
@@ -500,18 +518,22 @@ def main(argv: list[str] | None = None) -> int:
         zalo_url = demo.start_emulator()
         bridge_url = demo.start_bridge(bootstrap, zalo_url)
         events = sample_events(run=run, result_documents=[result_pdf])
-        codes = {event["case"]["code"] for event in events}
-        expected = len(events) + 1  # the marriage result's PDF follows its text
-        asyncio.run(_publish(bootstrap, events))
+        cases = sample_case_events(run=run)
+        codes = {event["case"]["code"] for event in events + cases}
+        # The marriage result's PDF follows its text; a complaint and a land dispute (v2).
+        expected = len(events) + 1 + len(cases)
+        asyncio.run(_publish(bootstrap, events, cases))
         _say(
             f"• run {run} in {args.workdir}: published {len(events)} sample case events of "
-            f"{len(codes)} new dossiers, and 1 malformed record\n"
+            f"{len(codes) - 2} new dossiers, and 1 malformed record; {len(cases)} events of a "
+            f"complaint and a land dispute on {V2_TOPIC}\n"
         )
         _say("What the citizens received on Zalo:\n")
         watcher = Watcher(zalo_url, codes | {linking_case_code(run=run)})
         shown = watcher.wait_for(expected, args.timeout)
         _say(
-            f"\n{shown} of {expected} messages delivered (one of them the result's PDF); "
+            f"\n{shown} of {expected} messages delivered (one of them the result's PDF, "
+            f"{len(cases)} about a complaint and a land dispute); "
             f"the malformed record went to {DLQ_TOPIC}."
         )
         if shown < expected:

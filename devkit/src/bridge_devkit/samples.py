@@ -14,6 +14,7 @@ __all__ = [
     "dossier_number",
     "linking_case_code",
     "linking_sample_event",
+    "sample_case_events",
     "sample_citizens",
     "sample_events",
     "sample_result_pdf",
@@ -318,3 +319,82 @@ def sample_result_pdf() -> bytes:
     trailer = f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
     out += trailer.encode()
     return bytes(out)
+
+
+def sample_case_events(now: datetime | None = None, *, run: int = 1) -> list[dict[str, Any]]:
+    """A complaint and a land dispute (v2 contract, read from the v2 topic) for `make run`.
+
+    The complaint about a land recovery decision is accepted, then decided at first instance
+    (the citizen's 30 days to complain again or sue beside it); the land dispute's mediation
+    meeting is set at the commune People's Committee.
+    """
+    start = (now or datetime.now(UTC)).astimezone(VN).replace(hour=8, minute=0, second=0)
+    start = start.replace(microsecond=0)
+    an, bich, _minh = (c.zalo_user_id for c in _CITIZENS)
+    complaint = f"KN.H56-{start:%y%m%d}-{dossier_number(7, run)}"
+    dispute = f"TC-DD.H56-{start:%y%m%d}-{dossier_number(9, run)}"
+
+    def event(  # noqa: PLR0913, PLR0917 - one sample row, read as a table
+        code: str,
+        kind: str,
+        subject: str,
+        state: str,
+        sequence: int,
+        user: str,
+        hours: float,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        return {
+            "schema_version": 2,
+            "event_id": str(uuid.uuid4()),
+            "occurred_at": (start + timedelta(hours=hours)).isoformat(),
+            "province": "thanh-hoa",
+            "source_system": "make-run",
+            "sequence": sequence,
+            "case": {
+                "kind": kind,
+                "code": code,
+                "procedure_name": subject,
+                "receiving_agency": {"name": "Ủy ban nhân dân phường Hạc Thành"},
+            },
+            "state": state,
+            "recipient": {"zalo_user_id": user, "notify_consent": True},
+            **extra,
+        }
+
+    subject = "Khiếu nại quyết định thu hồi đất số 52/QĐ-UBND"
+    return [
+        event(
+            complaint,
+            "COMPLAINT",
+            subject,
+            "ACCEPTED",
+            1,
+            an,
+            1.0,
+            deadline={"due_at": (start + timedelta(days=30)).replace(hour=17).isoformat()},
+        ),
+        event(
+            complaint,
+            "COMPLAINT",
+            subject,
+            "FIRST_DECISION",
+            2,
+            an,
+            2.0,
+            decision={"number": "118/QĐ-UBND", "issued_at": start.isoformat()},
+        ),
+        event(
+            dispute,
+            "LAND_DISPUTE",
+            "Tranh chấp ranh giới thửa đất số 215, tờ bản đồ số 9",
+            "MEDIATION_MEETING",
+            1,
+            bich,
+            2.5,
+            meeting={
+                "at": (start + timedelta(days=7, hours=0.5)).isoformat(),
+                "place": "Hội trường Ủy ban nhân dân phường Hạc Thành",
+            },
+        ),
+    ]

@@ -270,6 +270,9 @@ def phone_step(event: CaseStateEvent, message: CitizenMessage, route: Route) -> 
     """The template by phone, when the event carries consent and a phone and the route has it."""
     phone = event.recipient.phone
     usable = Channel.ZALO_TEMPLATE_PHONE in route.usable()
+    details = event.kind_details
+    if details is not None and details.protects_identity:
+        return None  # a number may have changed hands: a denouncer is told by Zalo user only
     if not (usable and phone and event.recipient.notify_consent):
         return None
     return Step(

@@ -7,7 +7,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from bridge.errors import TemplateError
-from bridge.templates.registry import TemplateRegistry, build_registry
+from bridge.templates.registry import TemplateRegistry, build_registry, is_news
 
 if TYPE_CHECKING:
     from bridge.events import CaseStateEvent
@@ -47,5 +47,7 @@ def render_message(event: CaseStateEvent, context: MessageContext) -> CitizenMes
         The message (NFC, at most ``MAX_TEXT_LENGTH`` characters), or None when this kind of
         event is not news for the citizen (internal steps, data corrections).
     """
+    if not is_news(event):
+        return None
     rendered = package_registry().render(event, context)
     return None if rendered is None else rendered.citizen_message()

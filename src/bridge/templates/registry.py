@@ -43,10 +43,21 @@ __all__ = [
     "TemplateSet",
     "build_registry",
     "entry_name",
+    "is_news",
 ]
 
 HEADLINE = "headline"
 """The layout's variable holding the rendered headline."""
+
+
+def is_news(event: CaseStateEvent) -> bool:
+    """False for a complaint's, denunciation's or land dispute's internal step.
+
+    The law does not have the citizen told of it (``Notice.NONE``); its wording exists, and the
+    preview shows it, for a province that chooses to tell.
+    """
+    details = event.kind_details
+    return details is None or details.told
 
 
 def entry_name(event: CaseStateEvent) -> str:
@@ -358,8 +369,7 @@ class TemplateRenderer:
         A complaint's, denunciation's or land dispute's internal step (the law does not have the
         citizen told of it) is not news; its wording exists for provinces that choose to tell.
         """
-        details = event.kind_details
-        if details is not None and not details.told:
+        if not is_news(event):
             return None
         rendered = self.registry.render(event, self.context)
         return None if rendered is None else rendered.citizen_message()
