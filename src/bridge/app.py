@@ -29,6 +29,7 @@ from tenacity import (
 from bridge.announcements.consumer import register_announcement_consumer
 from bridge.announcements.metrics import watch_announcements
 from bridge.announcements.service import AnnouncementService
+from bridge.case_kinds.contract import CaseEventReader
 from bridge.citizens.metrics import watch_citizens
 from bridge.citizens.services import CitizenServices
 from bridge.delivery.breaker_probe import BreakerProber, OaProfileReader
@@ -377,6 +378,7 @@ class Runtime:
             max_tries=delivery.max_processing_tries,
             outage=self.outage,
             documents=self.documents,
+            decode=self._reader(),
         )
 
     def _watch(self, dispatcher: Dispatcher, breaker: CircuitBreaker) -> None:
@@ -432,6 +434,7 @@ class Runtime:
             clock=self.clock,
             linked=self.citizens.store.linked_users if self.citizens else None,
             cascade=cascade_config(self.settings.cascade),
+            decode=self._reader(),
         )
 
     async def _database(self) -> Database:
@@ -475,6 +478,10 @@ class Runtime:
         self.flow.hold("token", on=not self.tokens.healthy)
         self._closers.append(self.tokens.stop)
         return self.tokens
+
+    def _reader(self) -> CaseEventReader:
+        """Reads both contracts with the province's statutory time limits (checked here)."""
+        return CaseEventReader.from_overrides(self.settings.case_kinds.deadlines)
 
     def _result_documents(self, zalo: ZaloClient) -> ZaloDocuments:
         """Result documents over the Zalo client, fetched by a client of their own."""

@@ -19,6 +19,7 @@ from pydantic_settings import (
 )
 
 from bridge.announcements.settings import AnnouncementSettings
+from bridge.case_kinds.settings import CaseKindSettings
 from bridge.citizens.settings import LinkingSettings, RetentionSettings
 from bridge.delivery.settings import CascadeSettings, DeliverySettings
 from bridge.errors import ConfigurationError
@@ -76,6 +77,7 @@ class Settings(BaseSettings):
     objects: ObjectsSettings = ObjectsSettings()
     feedback: FeedbackSettings = FeedbackSettings()
     documents: DocumentSettings = DocumentSettings()
+    case_kinds: CaseKindSettings = CaseKindSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from bridge.announcements.settings import AnnouncementSettings
+    from bridge.case_kinds.settings import CaseKindSettings
     from bridge.citizens.settings import LinkingSettings, RetentionSettings
     from bridge.delivery.settings import DeliverySettings
     from bridge.feedback.settings import FeedbackSettings
@@ -38,6 +39,11 @@ class Sections(Protocol):
     @property
     def announcements(self) -> AnnouncementSettings:
         """The ``announcements`` section."""
+        ...
+
+    @property
+    def case_kinds(self) -> CaseKindSettings:
+        """The ``case_kinds`` section."""
         ...
 
     @property
@@ -107,7 +113,21 @@ def cross_field_problems(settings: Sections) -> list[Problem]:
         *_retention(settings),
         *_tokens(settings),
         *_feedback(settings),
+        *_case_kinds(settings),
     ]
+
+
+def _case_kinds(settings: Sections) -> Iterator[Problem]:
+    overrides = settings.case_kinds.deadlines
+    if not overrides:
+        return
+    from bridge.case_kinds.statutory import statutory_catalogue  # noqa: PLC0415 - only if set
+    from bridge.errors import ConfigurationError  # noqa: PLC0415 - idem
+
+    try:
+        statutory_catalogue().with_overrides(overrides)
+    except ConfigurationError as error:
+        yield Problem(("case_kinds.deadlines",), str(error))
 
 
 def _feedback(settings: Sections) -> Iterator[Problem]:

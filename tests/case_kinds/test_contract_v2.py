@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from bridge.case_kinds import CaseKind, lifecycle
-from bridge.case_kinds.contract import generic_state, parse_case_event
+from bridge.case_kinds.contract import CaseEventReader, generic_state, parse_case_event
 from bridge.errors import InvalidEventError, InvalidEventReason
 from bridge.events import CaseState
+from bridge.quiet_hours.window import is_urgent
+from bridge.settings import Settings
 
 MAX = 64 * 1024
 KINDS = [CaseKind.COMPLAINT, CaseKind.DENUNCIATION, CaseKind.LAND_DISPUTE]
@@ -167,3 +170,36 @@ def test_any_v2_shaped_record_is_read_or_refused_with_a_reason(kind, state, vers
     except InvalidEventError as refused:
         outcome = refused.reason
     assert isinstance(outcome, InvalidEventReason) or outcome.event_id is not None
+
+
+class TestProvinceLimits:
+    def test_the_province_s_figure_stands_beside_the_state(self):
+        reader = CaseEventReader.from_overrides({"complaint.accept": {"normal": "5wd"}})
+        raw = json.dumps(v2(CaseKind.COMPLAINT, "RECEIVED"), ensure_ascii=False).encode()
+        assert reader(raw, max_bytes=MAX).kind_details.statutory_period == "5 ngày làm việc"
+
+    def test_a_wrong_override_is_refused_at_start_naming_it(self):
+        with pytest.raises(ValidationError) as refused:
+            Settings.model_validate(
+                {"case_kinds": {"deadlines": {"complaint.acept": {"normal": "7wd"}}}}
+            )
+        assert "case_kinds.deadlines: no statutory time limit is called 'complaint.acept'" in str(
+            refused.value
+        )
+
+
+class TestQuietHours:
+    @pytest.mark.parametrize(
+        ("kind", "state", "urgent"),
+        [
+            (CaseKind.COMPLAINT, "DIALOGUE", True),
+            (CaseKind.COMPLAINT, "FIRST_DECISION", True),
+            (CaseKind.COMPLAINT, "ACCEPTED", False),
+            (CaseKind.LAND_DISPUTE, "MEDIATION_MEETING", True),
+            (CaseKind.DENUNCIATION, "CONCLUDED", False),
+        ],
+    )
+    def test_a_kind_is_urgent_as_its_lifecycle_says(self, kind, state, urgent):
+        event = parse(v2(kind, state))
+        # The dossiers' urgent states do not apply: a decision is not a RESULT_READY.
+        assert is_urgent(event, urgent_states={"RESULT_READY"}, urgent_event_types=()) is urgent

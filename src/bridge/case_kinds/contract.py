@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from bridge.case_kinds.deadlines import DayCount
+from bridge.case_kinds.deadlines import DayCount, DeadlineCatalogue
 from bridge.case_kinds.lifecycles import CaseKind, Notice, Step, lifecycle
 from bridge.case_kinds.statutory import statutory_catalogue
 from bridge.errors import InvalidEventError, InvalidEventReason, exception_name
@@ -42,10 +42,12 @@ from bridge.events import (
 from bridge.record_json import INT64_MAX, decode_json_object
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import date
 
 __all__ = [
     "SCHEMA_V2_ID",
+    "CaseEventReader",
     "CaseEventV2",
     "CaseInfoV2",
     "DeadlineInfo",
@@ -194,7 +196,9 @@ def generic_state(kind: CaseKind, state: str) -> CaseState:
     return _GENERIC[spec.step]
 
 
-def _period(kind: CaseKind, state: str, on: date) -> tuple[str | None, str | None, str | None]:
+def _period(
+    catalogue: DeadlineCatalogue, kind: CaseKind, state: str, on: date
+) -> tuple[str | None, str | None, str | None]:
     """The statutory limit running in ``state``, in Vietnamese; whom it binds; its source.
 
     The figure is the rule's general case (its last variant); the agency's own due date for the
@@ -204,7 +208,7 @@ def _period(kind: CaseKind, state: str, on: date) -> tuple[str | None, str | Non
     if key is None:
         return None, None, None
     try:
-        rule = statutory_catalogue().rule(key, on)
+        rule = catalogue.rule(key, on)
     except (KeyError, ValueError):
         return None, None, None
     period = rule.variants[-1].period
@@ -214,8 +218,10 @@ def _period(kind: CaseKind, state: str, on: date) -> tuple[str | None, str | Non
     return f"{period.days} {unit}", rule.party.value, rule.source
 
 
-def upcast(event: CaseEventV2) -> CaseStateEvent:
+def upcast(event: CaseEventV2, catalogue: DeadlineCatalogue | None = None) -> CaseStateEvent:
     """The internal model of a v2 event: the generic fields, and the kind's own state.
+
+    ``catalogue`` gives the time limits shown beside the state (default: the laws' figures).
 
     A denunciation keeps nothing that could name anyone: its procedure name, department, result
     notes and lookup link are dropped here (docs/complaints-and-disputes.md §9.3, R3); its
@@ -250,7 +256,8 @@ def upcast(event: CaseEventV2) -> CaseStateEvent:
         document["previous_state"] = event.previous_state
         return CaseStateEvent.model_validate(document)
     spec = lifecycle(kind).spec(event.state)
-    period, party, source = _period(kind, event.state, event.occurred_at.date())
+    limits = catalogue if catalogue is not None else statutory_catalogue()
+    period, party, source = _period(limits, kind, event.state, event.occurred_at.date())
     document["state"] = generic_state(kind, event.state)
     document["previous_state"] = (
         generic_state(kind, event.previous_state) if event.previous_state else None
@@ -280,7 +287,25 @@ def upcast(event: CaseEventV2) -> CaseStateEvent:
     return CaseStateEvent.model_validate(document)
 
 
-def parse_case_event(raw: bytes, *, max_bytes: int) -> CaseStateEvent:
+class CaseEventReader:
+    """Reads records of either contract with the province's time limits (``case_kinds``)."""
+
+    def __init__(self, catalogue: DeadlineCatalogue) -> None:
+        self._catalogue = catalogue
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Mapping[str, str]]) -> CaseEventReader:
+        """With the laws' figures, overridden; ``ConfigurationError`` names a bad override."""
+        return cls(statutory_catalogue().with_overrides(overrides))
+
+    def __call__(self, raw: bytes, *, max_bytes: int) -> CaseStateEvent:
+        """See ``parse_case_event``."""
+        return parse_case_event(raw, max_bytes=max_bytes, catalogue=self._catalogue)
+
+
+def parse_case_event(
+    raw: bytes, *, max_bytes: int, catalogue: DeadlineCatalogue | None = None
+) -> CaseStateEvent:
     """Decode a record of either contract: its ``schema_version`` decides (absent: 1).
 
     Raises:
@@ -299,7 +324,7 @@ def parse_case_event(raw: bytes, *, max_bytes: int) -> CaseStateEvent:
             )
         raise error from exc
     try:
-        return upcast(event)
+        return upcast(event, catalogue)
     except ValidationError as exc:
         raise InvalidEventError(
             InvalidEventReason.SCHEMA_VIOLATION,

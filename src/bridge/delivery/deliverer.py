@@ -257,6 +257,7 @@ class Deliverer:
         max_tries: Tries of an event whose delivery raises an unexpected exception.
         outage: Holds the consumer while the store cannot be reached.
         documents: Sends a result's documents after the text (None: the links only).
+        decode: Reads a record's value (both contracts; the province's time limits).
     """
 
     def __init__(  # noqa: PLR0913 - the use case's collaborators, all keyword-only
@@ -277,8 +278,10 @@ class Deliverer:
         max_tries: int = 5,
         outage: Outage | None = None,
         documents: DocumentSender | None = None,
+        decode: Callable[..., CaseStateEvent] = parse_case_event,
     ) -> None:
         self._documents = documents
+        self._decode = decode
         self._max_tries = max(1, max_tries)
         self._outage = outage
         self._sender = sender
@@ -327,7 +330,7 @@ class Deliverer:
 
     def _understand(self, record: InboundRecord) -> tuple[CaseStateEvent, CitizenMessage | None]:
         try:
-            event = parse_case_event(record.value, max_bytes=self._max_event_bytes)
+            event = self._decode(record.value, max_bytes=self._max_event_bytes)
         except InvalidEventError:
             raise
         except Exception as exc:

@@ -118,7 +118,9 @@ class QuietHoursGate:
         clock: Callable[[], float],
         linked: Callable[[str], Awaitable[list[str]]] | None = None,
         cascade: CascadeConfig | None = None,
+        decode: Callable[..., CaseStateEvent] = parse_case_event,
     ) -> None:
+        self._decode = decode
         self._linked = linked
         self._cascade = cascade or CascadeConfig()
         self._store = store
@@ -142,7 +144,7 @@ class QuietHoursGate:
 
         async def process(record: InboundRecord) -> list[OutboundRecord]:
             try:
-                event = parse_case_event(record.value, max_bytes=self._max_event_bytes)
+                event = self._decode(record.value, max_bytes=self._max_event_bytes)
             except InvalidEventError:
                 return await deliver(record)
             now = self._clock()
@@ -183,7 +185,7 @@ class QuietHoursGate:
         outputs: Callable[[InboundRecord, DeliveryOutcome], list[OutboundRecord]],
     ) -> list[OutboundRecord]:
         try:
-            event = parse_case_event(held.record.value, max_bytes=len(held.record.value) + 1)
+            event = self._decode(held.record.value, max_bytes=len(held.record.value) + 1)
         except InvalidEventError:  # pragma: no cover - it was parsed before it was held
             return []
         _log.info("held event superseded", event_id=held.event_id, case_code=held.case_code)
