@@ -76,6 +76,7 @@ from bridge.quiet_hours.store import HoldStore
 from bridge.quiet_hours.window import QuietWindow, parse_clock_time
 from bridge.result_documents.sender import ZaloDocuments
 from bridge.store.database import Database, open_database
+from bridge.submissions.forms import FormCatalogue, load_forms
 from bridge.templates.renderer import template_renderer
 from bridge.webhook.endpoint import webhook_endpoint
 from bridge.wording import MessageContext
@@ -154,6 +155,8 @@ class Runtime:
     citizens: CitizenServices | None = None
     feedback: SurveyService | None = None
     """The satisfaction survey, while it runs (``feedback.enabled``)."""
+    forms: FormCatalogue | None = None
+    """The forms citizens file dossiers with (``submissions.enabled``), checked before start."""
     monotonic: Callable[[], float] = time.monotonic
     """Monotonic seconds of the dispatcher and the watchdog (tests pass a fake)."""
     prober: BreakerProber | None = None
@@ -667,6 +670,8 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
         audience=audience,
         citizen_store=citizen_store,
         monotonic=monotonic,
+        # Invalid forms stop the service here, naming file, form and field (FormError).
+        forms=load_forms(settings.submissions) if settings.submissions.enabled else None,
     )
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)
     runtime.metrics.watch_consumers(

@@ -31,6 +31,7 @@ from bridge.quiet_hours.settings import QuietHoursSettings
 from bridge.result_documents.settings import DocumentSettings
 from bridge.settings_checks import cross_field_problems
 from bridge.store.settings import StoreSettings
+from bridge.submissions.settings import SubmissionSettings
 from bridge.templates.settings import TemplateSettings
 from bridge.webhook.settings import WebhookSettings
 from bridge.wording import ProvinceSettings
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     feedback: FeedbackSettings = FeedbackSettings()
     documents: DocumentSettings = DocumentSettings()
     case_kinds: CaseKindSettings = CaseKindSettings()
+    submissions: SubmissionSettings = SubmissionSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
