@@ -179,7 +179,8 @@ def _prompt(form: Form, draft: Draft) -> str:
     document = _next_document(form, draft)
     if document is not None:
         return wording.ask_document(document, draft.count(document.key))
-    return wording.summary(form, draft)
+    counts = {spec.key: draft.count(spec.key) for spec in form.documents}
+    return wording.summary(form, draft.answers, counts)
 
 
 def step(  # noqa: PLR0911 - one return per kind of input, in the order they are tried

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from bridge.submissions.answers import display_value
 
 if TYPE_CHECKING:
-    from bridge.submissions.conversation import Draft
+    from collections.abc import Mapping
+
     from bridge.submissions.forms import DocumentSpec, FieldSpec, Form, FormCatalogue
 
 __all__ = [
@@ -89,13 +90,13 @@ def attachment_refused(spec: DocumentSpec | None, reason: str) -> str:
     return f"Chưa nhận tệp này: {reason} Xin gửi lại cho «{spec.label}»."
 
 
-def summary(form: Form, draft: Draft) -> str:
+def summary(form: Form, answers: Mapping[str, str | int | None], counts: Mapping[str, int]) -> str:
     """Everything she answered and sent, the consent, and how to confirm or change."""
     lines = [f"Hồ sơ «{form.name}» của Ông/Bà:"]
     for number, spec in enumerate(form.fields, 1):
-        lines.append(f"{number}. {spec.label}: {display_value(spec, draft.answers.get(spec.key))}")
+        lines.append(f"{number}. {spec.label}: {display_value(spec, answers.get(spec.key))}")
     for document in form.documents:
-        count = draft.count(document.key)
+        count = counts.get(document.key, 0)
         lines.append(
             f"• {document.label}: {count} tệp" if count else f"• {document.label}: không gửi"
         )
