@@ -204,3 +204,45 @@ async def test_the_chat_desk_hands_submission_events_over_first(desk):
     assert "Ông/Bà muốn nộp hồ sơ thủ tục nào?" in sender.texts[-1][1]
     await chat.handle(text("HUY"))  # HUY ends the draft, not a dossier's notifications
     assert "Đã hủy hồ sơ đang khai" in sender.texts[-1][1]
+
+
+async def test_one_reminder_then_expiry_deletes_the_photos(ledger_url):
+    upgrade_sync(ledger_url)
+    database = open_database(ledger_url)
+    now = [NOON]
+    sender, intake = Sender(), Intake()
+    store = SubmissionStore(database)
+    service = SubmissionDesk(
+        catalogue=load_forms(SubmissionSettings()),
+        store=store,
+        sender=sender,
+        intake=intake,
+        province="da-nang",
+        timezone="Asia/Ho_Chi_Minh",
+        clock=lambda: now[0],
+    )
+    try:
+        await service.take(text("NOP HO SO"))
+        await service.take(text("1"))
+        for answer in ANSWERS:
+            await service.take(text(answer))
+        await service.take(image())
+        sent = len(sender.texts)
+        limits = {"remind_after": 1_800.0, "expire_after": 86_400.0}
+        now[0] += 1_799
+        await service.sweep(**limits)
+        assert len(sender.texts) == sent  # not yet
+        now[0] += 2
+        await service.sweep(**limits)
+        await service.sweep(**limits)
+        assert len(sender.texts) == sent + 1  # once
+        assert "còn dang dở" in sender.texts[-1][1]
+        assert "Đăng ký khai sinh" in sender.texts[-1][1]
+        now[0] += 86_400
+        await service.sweep(**limits)
+        assert "đã được hủy" in sender.texts[-1][1]
+        assert intake.discarded == intake.taken != []
+        assert await store.draft(USER) is None
+        assert (service.stats.reminded, service.stats.expired) == (1, 1)
+    finally:
+        await database.dispose()

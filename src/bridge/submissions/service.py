@@ -71,6 +71,8 @@ class SubmissionStats:
     started: int = 0
     confirmed: int = 0
     cancelled: int = 0
+    reminded: int = 0
+    expired: int = 0
     attachments: dict[str, int] = field(default_factory=dict)
     replies_failed: int = 0
 
@@ -235,6 +237,28 @@ class SubmissionDesk:
             object_keys=tuple(item.object_key for item in draft.attachments),
             submitted_at=now,
         )
+
+    async def sweep(self, *, remind_after: float, expire_after: float, limit: int = 100) -> None:
+        """Remind quiet citizens once; drop drafts quiet for too long and delete their files.
+
+        Each draft is changed only if it is still at the version read (she may answer while
+        the sweep runs): then the reminder is not marked and the expiry is not made.
+        """
+        now = self._clock()
+        for pending in await self._store.idle(updated_before=now - remind_after, limit=limit):
+            form = self.catalogue.by_code(pending.draft.form_code or "")
+            if pending.updated_at < now - expire_after:
+                if await self._store.expire(pending.user_id, version=pending.version):
+                    keys = tuple(item.object_key for item in pending.draft.attachments)
+                    if keys:
+                        await self._intake.discard(keys)
+                    self.stats.expired += 1
+                    await self._say(pending.user_id, wording.expired(form))
+            elif pending.reminded_at is None and await self._store.reminded(
+                pending.user_id, version=pending.version, at=now
+            ):
+                self.stats.reminded += 1
+                await self._say(pending.user_id, wording.reminder(form))
 
     async def _say(self, user: str, text: str) -> None:
         try:
