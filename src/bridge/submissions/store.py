@@ -58,6 +58,7 @@ submissions = sa.Table(
     sa.Column("published_at", _TIME),
     sa.Column("case_code", sa.Text()),
     sa.Column("linked_at", _TIME),
+    sa.Column("purged_at", _TIME),
 )
 
 
@@ -309,6 +310,34 @@ class SubmissionStore:
                 sa.select(t.c.user_id).where(t.c.submission_id == submission_id)
             )
         return user
+
+    @converting("submission store")
+    async def past_retention(self, *, submitted_before: float, limit: int = 100) -> list[Filed]:
+        """Published dossiers whose attachments are due for deletion (retention)."""
+        t = submissions
+        async with self._db.connect() as connection:
+            rows = (
+                await connection.execute(
+                    sa.select(t)
+                    .where(
+                        t.c.submitted_at < submitted_before,
+                        t.c.published_at.is_not(None),
+                        t.c.purged_at.is_(None),
+                    )
+                    .order_by(t.c.submitted_at)
+                    .limit(limit)
+                )
+            ).all()
+        return [_filed(row) for row in rows]
+
+    @converting("submission store")
+    async def purged(self, submission_id: str, *, at: float) -> None:
+        """The attachments of ``submission_id`` were deleted."""
+        t = submissions
+        async with self._db.begin() as connection:
+            await connection.execute(
+                sa.update(t).where(t.c.submission_id == submission_id).values(purged_at=at)
+            )
 
     @converting("submission store")
     async def purge_steps(self, *, before: float) -> int:

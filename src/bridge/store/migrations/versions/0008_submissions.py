@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("published_at", _TIME),
         sa.Column("case_code", sa.Text()),
         sa.Column("linked_at", _TIME),
+        sa.Column("purged_at", _TIME),
     )
     op.create_index("submissions_published_at", "submissions", ["published_at"])
     op.create_index("submissions_submitted_at", "submissions", ["submitted_at"])
