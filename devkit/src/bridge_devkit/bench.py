@@ -138,6 +138,8 @@ class BenchConfig:
     rate_limit_window_s: float = 240.0
     stall_s: float = 30.0
     seed: int = 20261201
+    bridge_env: tuple[tuple[str, str], ...] = ()
+    """Extra BRIDGE_… settings of every bridge the bench starts (A/B runs of one lever)."""
     quick: bool = False
     deadline_s: float = 3600.0
     bootstrap_servers: str | None = None
@@ -462,6 +464,7 @@ def _bridge_env(
     }
     if rate_limit is not None:
         wanted["BRIDGE_DELIVERY__RATE_LIMIT_PER_MINUTE"] = str(rate_limit)
+    wanted |= dict(bench.config.bridge_env)
     kept, dropped = keep_supported(wanted, bench.supported)
     if dropped:
         bench.results.notes.append(f"{phase}: settings this bridge lacks (not set): {dropped}")
@@ -470,7 +473,7 @@ def _bridge_env(
         bench.results.bridge_settings = {
             name: value
             for name, value in kept.items()
-            if name.startswith(("BRIDGE_DELIVERY", "BRIDGE_STORE", "BRIDGE_LOG"))
+            if name.startswith(("BRIDGE_DELIVERY", "BRIDGE_STORE", "BRIDGE_LOG", "BRIDGE_PROCESS"))
         }
     return {**bench.base_env, **kept}, dropped
 
@@ -1285,9 +1288,24 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate-limit-backlog", type=int)
     parser.add_argument("--rate-limit-window", type=float, dest="rate_limit_window_s")
     parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--bridge-env",
+        action="append",
+        type=_setting,
+        default=[],
+        metavar="BRIDGE_X=V",
+        help="an extra setting of the bridge under test (repeatable), for A/B runs",
+    )
     parser.add_argument("--deadline", type=float, dest="deadline_s", help="seconds")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.startswith("BRIDGE_"):
+        raise argparse.ArgumentTypeError(f"expected BRIDGE_NAME=value, got {text!r}")
+    return name, value
 
 
 _OVERRIDES: Final = (
@@ -1323,6 +1341,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         "bootstrap_servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
         "progress": _say,
     }
+    if args.bridge_env:
+        changes["bridge_env"] = tuple(args.bridge_env)
     if args.no_saturation_point:
         changes["saturation_point"] = False
     if args.no_plot:
