@@ -29,7 +29,7 @@ from tenacity import (
 from bridge.announcements.consumer import register_announcement_consumer
 from bridge.announcements.metrics import watch_announcements
 from bridge.announcements.service import AnnouncementService
-from bridge.case_kinds.contract import CaseEventReader
+from bridge.case_kinds.contract import CaseEventReader, unconfirmed_limits
 from bridge.citizens.metrics import watch_citizens
 from bridge.citizens.services import CitizenServices
 from bridge.delivery.breaker_probe import BreakerProber, OaProfileReader
@@ -163,6 +163,7 @@ class Runtime:
     _guards: list[asyncio.Task[None]] = field(default_factory=list)
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    _warned_of_limits: bool = False
     _db: Database | None = None
 
     def announcement_intake(self) -> AnnouncementIntake:
@@ -481,7 +482,16 @@ class Runtime:
 
     def _reader(self) -> CaseEventReader:
         """Reads both contracts with the province's statutory time limits (checked here)."""
-        return CaseEventReader.from_overrides(self.settings.case_kinds.deadlines)
+        overrides = self.settings.case_kinds.deadlines
+        if self.settings.kafka.v2_enabled and not self._warned_of_limits:
+            self._warned_of_limits = True
+            if unconfirmed := unconfirmed_limits(overrides):
+                _log.warning(
+                    "statutory time limits at unconfirmed defaults: confirm them with the "
+                    "province's legal office, or set case_kinds.deadlines",
+                    limits=unconfirmed,
+                )
+        return CaseEventReader.from_overrides(overrides)
 
     def _result_documents(self, zalo: ZaloClient) -> ZaloDocuments:
         """Result documents over the Zalo client, fetched by a client of their own."""

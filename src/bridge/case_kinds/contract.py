@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from bridge.case_kinds.deadlines import DayCount, DeadlineCatalogue
+from bridge.case_kinds.deadlines import Certainty, DayCount, DeadlineCatalogue
 from bridge.case_kinds.lifecycles import CaseKind, Notice, Step, lifecycle
 from bridge.case_kinds.statutory import statutory_catalogue
 from bridge.errors import InvalidEventError, InvalidEventReason, exception_name
@@ -56,6 +56,7 @@ __all__ = [
     "event_v2_json_schema",
     "generic_state",
     "parse_case_event",
+    "unconfirmed_limits",
     "upcast",
 ]
 
@@ -301,6 +302,21 @@ class CaseEventReader:
     def __call__(self, raw: bytes, *, max_bytes: int) -> CaseStateEvent:
         """See ``parse_case_event``."""
         return parse_case_event(raw, max_bytes=max_bytes, catalogue=self._catalogue)
+
+
+def unconfirmed_limits(overrides: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """The statutory limits still at a default nobody confirmed (not ``verified``, not overridden).
+
+    Law 136/2025/QH15 amended both laws and was not read (docs/complaints-and-disputes.md §2):
+    an operator should see at start which figures her province's legal office has yet to confirm.
+    """
+    catalogue = statutory_catalogue()
+    return sorted(
+        key
+        for key in catalogue.names()
+        if key not in overrides
+        and any(rule.certainty is not Certainty.VERIFIED for rule in catalogue.versions(key))
+    )
 
 
 def parse_case_event(
