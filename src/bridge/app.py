@@ -163,7 +163,7 @@ class Runtime:
     _guards: list[asyncio.Task[None]] = field(default_factory=list)
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
-    _warned_of_limits: bool = False
+    _case_reader: CaseEventReader | None = None
     _db: Database | None = None
 
     def announcement_intake(self) -> AnnouncementIntake:
@@ -481,17 +481,22 @@ class Runtime:
         return self.tokens
 
     def _reader(self) -> CaseEventReader:
-        """Reads both contracts with the province's statutory time limits (checked here)."""
+        """Reads both contracts with the province's statutory time limits (checked here).
+
+        One reader for the quiet-hours gate and the deliverer, so a record is decoded once.
+        """
+        if self._case_reader is not None:
+            return self._case_reader
         overrides = self.settings.case_kinds.deadlines
-        if self.settings.kafka.v2_enabled and not self._warned_of_limits:
-            self._warned_of_limits = True
-            if unconfirmed := unconfirmed_limits(overrides):
-                _log.warning(
-                    "statutory time limits at unconfirmed defaults: confirm them with the "
-                    "province's legal office, or set case_kinds.deadlines",
-                    limits=unconfirmed,
-                )
-        return CaseEventReader.from_overrides(overrides)
+        unconfirmed = unconfirmed_limits(overrides) if self.settings.kafka.v2_enabled else []
+        if unconfirmed:
+            _log.warning(
+                "statutory time limits at unconfirmed defaults: confirm them with the "
+                "province's legal office, or set case_kinds.deadlines",
+                limits=unconfirmed,
+            )
+        self._case_reader = CaseEventReader.from_overrides(overrides)
+        return self._case_reader
 
     def _result_documents(self, zalo: ZaloClient) -> ZaloDocuments:
         """Result documents over the Zalo client, fetched by a client of their own."""
