@@ -6,16 +6,16 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bridge_devkit.clock_settings import always_day_env
 from bridge_devkit.emulator import EmulatorConfig, start_emulator
-from bridge_devkit.harness import Processes, clean_env, free_port, read_committed
+from bridge_devkit.harness import Processes, free_port
+from process_support import bridge_env as process_env
+from process_support import committed_statuses, http_status, until
 from support import TOKEN, USER, Emulator
 
 pytestmark = [pytest.mark.kafka]
@@ -24,37 +24,14 @@ EVENTS = 12
 
 
 def env_of(emulator_url: str, bootstrap: str, topics, store: Path) -> dict:
-    return {
-        **clean_env(),
-        "BRIDGE_PROCESS__WORKERS": "2",
-        "BRIDGE_ZALO__BASE_URL": emulator_url,
-        "BRIDGE_ZALO__ACCESS_TOKEN": TOKEN,
-        "BRIDGE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-        "BRIDGE_KAFKA__INPUT_TOPIC": topics.input,
-        "BRIDGE_KAFKA__DEAD_LETTER_TOPIC": topics.dead_letter,
-        "BRIDGE_KAFKA__STATUS_TOPIC": topics.status,
-        "BRIDGE_KAFKA__CONSUMER_GROUP": topics.group,
-        "BRIDGE_KAFKA__TRANSACTIONAL_ID": f"{topics.group}-pod",
-        "BRIDGE_KAFKA__SESSION_TIMEOUT_MS": "6000",
-        "BRIDGE_STORE__URL": f"sqlite:///{store}",
-        "BRIDGE_LOG__FORMAT": "json",
-        **always_day_env(),
-    }
-
-
-async def status_of(url: str) -> int | None:
-    async with httpx.AsyncClient(timeout=3) as http:
-        try:
-            return (await http.get(url)).status_code
-        except httpx.HTTPError:
-            return None
-
-
-async def until(check, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.2)
+    return process_env(
+        emulator_url,
+        bootstrap,
+        topics,
+        store,
+        transactional_id=f"{topics.group}-pod",
+        BRIDGE_PROCESS__WORKERS="2",
+    )
 
 
 def children_of(pid: int) -> list[int]:
@@ -83,20 +60,17 @@ async def test_two_workers_share_the_partitions_and_answer_on_one_port(
         pod = processes.spawn(
             "pod", argv, env_of(running.base_url, kafka_bootstrap, topics, tmp_path / "s.db"), log
         )
-        await until(lambda: _is(status_of(f"{base}/health/ready"), 204), "the pod became ready")
+        await until(lambda: _is(http_status(f"{base}/health/ready"), 204), "the pod became ready")
         assert len(children_of(pod.pid)) == 2
         codes = [f"000.20.31.H56-261205-{n:04d}" for n in range(EVENTS)]
         for code in codes:
             await publish(encode(make_event(sequence=1, case={"code": code})), key=code)
         accepted = await emulator.wait_for_accepted(EVENTS, timeout=60)
-        statuses: list = []
-        deadline = time.monotonic() + 60
-        while len(statuses) < EVENTS and time.monotonic() < deadline:
-            statuses = await read_committed(kafka_bootstrap, topics.status, timeout=3)
+        statuses = await committed_statuses(kafka_bootstrap, topics.status, EVENTS, timeout=60)
         async with httpx.AsyncClient(timeout=5) as http:
             metrics = (await http.get(f"{base}/metrics")).text
             forwarded = await http.get(f"{base}/no-such-page")
-        assert await status_of(f"{base}/health/live") == 204
+        assert await http_status(f"{base}/health/live") == 204
 
         pod.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(pod.wait, 90)
@@ -130,7 +104,7 @@ async def test_a_worker_that_dies_stops_the_pod_with_status_1(kafka_bootstrap, t
             tmp_path / "pod.log",
         )
         ready = f"http://127.0.0.1:{port}/health/ready"
-        await until(lambda: _is(status_of(ready), 204), "the pod became ready")
+        await until(lambda: _is(http_status(ready), 204), "the pod became ready")
         os.kill(children_of(pod.pid)[1], signal.SIGKILL)
         code = await asyncio.to_thread(pod.wait, 120)
     finally:
