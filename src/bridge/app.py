@@ -29,7 +29,7 @@ from tenacity import (
 from bridge.announcements.consumer import register_announcement_consumer
 from bridge.announcements.metrics import watch_announcements
 from bridge.announcements.service import AnnouncementService
-from bridge.case_kinds.contract import CaseEventReader
+from bridge.case_kinds.contract import CaseEventReader, unconfirmed_limits
 from bridge.citizens.metrics import watch_citizens
 from bridge.citizens.services import CitizenServices
 from bridge.delivery.breaker_probe import BreakerProber, OaProfileReader
@@ -178,6 +178,7 @@ class Runtime:
     _guards: list[asyncio.Task[None]] = field(default_factory=list)
     _dispatcher: Dispatcher | None = None
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    _case_reader: CaseEventReader | None = None
     _db: Database | None = None
 
     def announcement_intake(self) -> AnnouncementIntake:
@@ -498,8 +499,22 @@ class Runtime:
         return self.tokens
 
     def _reader(self) -> CaseEventReader:
-        """Reads both contracts with the province's statutory time limits (checked here)."""
-        return CaseEventReader.from_overrides(self.settings.case_kinds.deadlines)
+        """Reads both contracts with the province's statutory time limits (checked here).
+
+        One reader for the quiet-hours gate and the deliverer, so a record is decoded once.
+        """
+        if self._case_reader is not None:
+            return self._case_reader
+        overrides = self.settings.case_kinds.deadlines
+        unconfirmed = unconfirmed_limits(overrides) if self.settings.kafka.v2_enabled else []
+        if unconfirmed:
+            _log.warning(
+                "statutory time limits at unconfirmed defaults: confirm them with the "
+                "province's legal office, or set case_kinds.deadlines",
+                limits=unconfirmed,
+            )
+        self._case_reader = CaseEventReader.from_overrides(overrides)
+        return self._case_reader
 
     def _result_documents(self, zalo: ZaloClient) -> ZaloDocuments:
         """Result documents over the Zalo client, fetched by a client of their own."""

@@ -40,6 +40,7 @@ __all__ = [
     "SubmissionChannel",
     "TransferInfo",
     "decode_v1_document",
+    "event_from_document",
     "event_json_schema",
     "invalid_event",
     "is_national_case_code",
@@ -453,7 +454,15 @@ def parse_event(raw: bytes, *, max_bytes: int) -> CaseStateEvent:
     Raises:
         InvalidEventError: With the reason the record must be dead-lettered.
     """
-    document = decode_v1_document(raw, max_bytes=max_bytes)
+    return event_from_document(decode_v1_document(raw, max_bytes=max_bytes))
+
+
+def event_from_document(document: dict[str, Any]) -> CaseStateEvent:
+    """The v1 event of an already-decoded record value (``decode_v1_document``'s output).
+
+    Raises:
+        InvalidEventError: With the reason the record must be dead-lettered.
+    """
     _refuse_other_kinds(document)
     try:
         return CaseStateEvent.model_validate(document)

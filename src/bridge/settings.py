@@ -27,6 +27,7 @@ from bridge.feedback.settings import FeedbackSettings
 from bridge.kafka.settings import KafkaSettings
 from bridge.objects.settings import ObjectsSettings
 from bridge.observability.settings import LogSettings
+from bridge.process_settings import ProcessSettings
 from bridge.quiet_hours.settings import QuietHoursSettings
 from bridge.result_documents.settings import DocumentSettings
 from bridge.settings_checks import cross_field_problems
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     documents: DocumentSettings = DocumentSettings()
     case_kinds: CaseKindSettings = CaseKindSettings()
     submissions: SubmissionSettings = SubmissionSettings()
+    process: ProcessSettings = ProcessSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

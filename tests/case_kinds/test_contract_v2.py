@@ -203,3 +203,25 @@ class TestQuietHours:
         event = parse(v2(kind, state))
         # The dossiers' urgent states do not apply: a decision is not a RESULT_READY.
         assert is_urgent(event, urgent_states={"RESULT_READY"}, urgent_event_types=()) is urgent
+
+
+def test_the_limits_nobody_confirmed_are_listed_until_the_province_sets_them():
+    from bridge.case_kinds.contract import unconfirmed_limits  # noqa: PLC0415 - one test
+
+    listed = unconfirmed_limits({})
+    assert "complaint.first_instance.resolve" in listed, "pre-amendment: Law 136/2025 unread"
+    assert "land.resolution" not in listed, "verified"
+    overridden = {"complaint.first_instance.resolve": {"normal": "30d"}}
+    assert "complaint.first_instance.resolve" not in unconfirmed_limits(overridden)
+
+
+def test_the_reader_decodes_the_very_same_bytes_once_and_equal_bytes_again():
+    reader = CaseEventReader.from_overrides({})
+    raw = json.dumps(v2(CaseKind.COMPLAINT, "RECEIVED"), ensure_ascii=False).encode()
+    first = reader(raw, max_bytes=MAX)
+    assert reader(raw, max_bytes=MAX) is first
+    copy = bytes(bytearray(raw))
+    assert reader(copy, max_bytes=MAX) is not first
+    assert reader(copy, max_bytes=MAX) == first
+    with pytest.raises(InvalidEventError):
+        reader(raw, max_bytes=10)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,9 @@ import httpx
 import pytest
 
 from bridge.observability.masking import pseudonymise
-from bridge_devkit.clock_settings import always_day_env
-from bridge_devkit.harness import Processes, clean_env, create_topics, free_port, read_committed
+from bridge_devkit.harness import Processes, create_topics, read_committed
+from process_support import bridge_env as process_env
+from process_support import committed_statuses, start_bridge
 from support import OTHER_USER, TOKEN, USER
 
 pytestmark = [pytest.mark.kafka]
@@ -61,27 +60,19 @@ def v2(kind: str, code: str, state: str, sequence: int, user: str) -> dict[str, 
 
 
 def bridge_env(emulator_url: str, bootstrap: str, topics, v2_topics, store: Path) -> dict:
-    return {
-        **clean_env(),
-        "BRIDGE_ZALO__BASE_URL": emulator_url,
-        "BRIDGE_ZALO__ACCESS_TOKEN": TOKEN,
-        "BRIDGE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-        "BRIDGE_KAFKA__INPUT_TOPIC": topics.input,
-        "BRIDGE_KAFKA__DEAD_LETTER_TOPIC": topics.dead_letter,
-        "BRIDGE_KAFKA__STATUS_TOPIC": topics.status,
-        "BRIDGE_KAFKA__V2_ENABLED": "true",
-        "BRIDGE_KAFKA__V2_INPUT_TOPIC": v2_topics["input"],
-        "BRIDGE_KAFKA__V2_DEAD_LETTER_TOPIC": v2_topics["dlq"],
-        "BRIDGE_KAFKA__V2_STATUS_TOPIC": v2_topics["status"],
-        "BRIDGE_KAFKA__CONSUMER_GROUP": topics.group,
-        "BRIDGE_KAFKA__TRANSACTIONAL_ID": f"{topics.group}-tx",
-        "BRIDGE_KAFKA__SESSION_TIMEOUT_MS": "6000",
-        "BRIDGE_STORE__URL": f"sqlite:///{store}",
-        "BRIDGE_CASCADE__TEMPLATE_ID_PHONE": "tpl-phone",
-        "BRIDGE_LOG__FORMAT": "json",
-        "BRIDGE_LOG__LEVEL": "DEBUG",
-        **always_day_env(),
-    }
+    return process_env(
+        emulator_url,
+        bootstrap,
+        topics,
+        store,
+        transactional_id=f"{topics.group}-tx",
+        BRIDGE_KAFKA__V2_ENABLED="true",
+        BRIDGE_KAFKA__V2_INPUT_TOPIC=v2_topics["input"],
+        BRIDGE_KAFKA__V2_DEAD_LETTER_TOPIC=v2_topics["dlq"],
+        BRIDGE_KAFKA__V2_STATUS_TOPIC=v2_topics["status"],
+        BRIDGE_CASCADE__TEMPLATE_ID_PHONE="tpl-phone",
+        BRIDGE_LOG__LEVEL="DEBUG",
+    )
 
 
 async def test_a_denunciation_reaches_its_denouncer_only_and_names_her_nowhere(  # noqa: PLR0915 - one story
@@ -109,12 +100,10 @@ async def test_a_denunciation_reaches_its_denouncer_only_and_names_her_nowhere( 
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     try:
-        port = free_port()
-        argv = [sys.executable, "-m", "bridge", "run", "--host", "127.0.0.1", "--port", str(port)]
         env = bridge_env(
             running.base_url, kafka_bootstrap, topics, v2_topics, tmp_path / "b.sqlite3"
         )
-        processes.spawn(log.stem, argv, env, log)
+        _bridge, url = start_bridge(processes, env, log)
         for sequence, (state, _told) in enumerate(LIFECYCLE, start=1):
             event = v2("DENUNCIATION", CODE, state, sequence, USER)
             await producer.send_and_wait(
@@ -130,7 +119,7 @@ async def test_a_denunciation_reaches_its_denouncer_only_and_names_her_nowhere( 
         await asyncio.sleep(0.5)
         accepted = await emulator.accepted()
         async with httpx.AsyncClient(timeout=5) as http:
-            metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+            metrics = (await http.get(f"{url}/metrics")).text
         v1_statuses = await read_committed(kafka_bootstrap, topics.status, timeout=2)
     finally:
         await producer.stop()
@@ -172,8 +161,4 @@ async def test_a_denunciation_reaches_its_denouncer_only_and_names_her_nowhere( 
 
 
 async def _statuses(bootstrap: str, topic: str, count: int) -> list[dict]:
-    deadline = time.monotonic() + 90
-    records: list = []
-    while len(records) < count and time.monotonic() < deadline:
-        records = await read_committed(bootstrap, topic, timeout=3)
-    return [json.loads(record.value) for record in records]
+    return await committed_statuses(bootstrap, topic, count)

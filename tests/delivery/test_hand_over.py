@@ -6,17 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 
-from bridge_devkit.clock_settings import always_day_env
 from bridge_devkit.emulator import EmulatorConfig, start_emulator
-from bridge_devkit.harness import Processes, clean_env, free_port, read_committed
+from bridge_devkit.harness import Processes
+from process_support import bridge_env as process_env
+from process_support import committed_statuses, http_status, start_bridge, until
 from support import TOKEN, USER, Emulator
 
 pytestmark = [pytest.mark.kafka]
@@ -27,46 +26,25 @@ GRACE_S = 120
 
 
 def bridge_env(emulator_url: str, bootstrap: str, topics, store: Path, replica: str) -> dict:
-    return {
-        **clean_env(),
-        "BRIDGE_ZALO__BASE_URL": emulator_url,
-        "BRIDGE_ZALO__ACCESS_TOKEN": TOKEN,
-        "BRIDGE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-        "BRIDGE_KAFKA__INPUT_TOPIC": topics.input,
-        "BRIDGE_KAFKA__DEAD_LETTER_TOPIC": topics.dead_letter,
-        "BRIDGE_KAFKA__STATUS_TOPIC": topics.status,
-        "BRIDGE_KAFKA__CONSUMER_GROUP": topics.group,
-        "BRIDGE_KAFKA__TRANSACTIONAL_ID": f"{topics.group}-{replica}",
-        "BRIDGE_KAFKA__SESSION_TIMEOUT_MS": "6000",
-        "BRIDGE_STORE__URL": f"sqlite:///{store}",
-        "BRIDGE_DELIVERY__LEASE_SECONDS": str(GRACE_S),
-        "BRIDGE_DELIVERY__BREAKER_OPEN_SECONDS": "1",
-        "BRIDGE_DELIVERY__INITIAL_BACKOFF_SECONDS": "0.05",
-        "BRIDGE_DELIVERY__MAX_BACKOFF_SECONDS": "0.2",
-        "BRIDGE_LOG__FORMAT": "json",
-        **always_day_env(),
-    }
+    return process_env(
+        emulator_url,
+        bootstrap,
+        topics,
+        store,
+        transactional_id=f"{topics.group}-{replica}",
+        BRIDGE_DELIVERY__LEASE_SECONDS=str(GRACE_S),
+        BRIDGE_DELIVERY__BREAKER_OPEN_SECONDS="1",
+        BRIDGE_DELIVERY__INITIAL_BACKOFF_SECONDS="0.05",
+        BRIDGE_DELIVERY__MAX_BACKOFF_SECONDS="0.2",
+    )
 
 
 def start(processes: Processes, env: dict, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    argv = [sys.executable, "-m", "bridge", "run", "--host", "127.0.0.1", "--port", str(port)]
-    return processes.spawn(log.stem, argv, env, log), f"http://127.0.0.1:{port}"
+    return start_bridge(processes, env, log)
 
 
 async def health(url: str, path: str = "/health/ready") -> int | None:
-    async with httpx.AsyncClient(timeout=2) as http:
-        try:
-            return (await http.get(f"{url}{path}")).status_code
-        except httpx.HTTPError:
-            return None
-
-
-async def until(check, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.2)
+    return await http_status(f"{url}{path}")
 
 
 async def test_a_replica_stopped_while_zalo_is_down_lets_go_at_once_and_the_next_one_delivers(
@@ -138,14 +116,7 @@ async def _is(status, wanted: int) -> bool:
 
 
 async def _statuses(bootstrap: str, topic: str, count: int) -> list[dict]:
-    deadline = time.monotonic() + 60
-    while True:
-        records = await read_committed(bootstrap, topic, timeout=10)
-        if len(records) >= count or time.monotonic() > deadline:
-            # One more read after a pause: a duplicate, if any, has time to show up.
-            await asyncio.sleep(1.0)
-            return [json.loads(r.value) for r in await read_committed(bootstrap, topic, timeout=10)]
-        await asyncio.sleep(0.3)
+    return await committed_statuses(bootstrap, topic, count, timeout=60)
 
 
 async def test_a_replica_whose_transactional_id_is_taken_stops_with_status_1(

@@ -160,6 +160,7 @@ def test_values_schema_has_no_place_for_secret_settings():
     ("override", "message"),
     [
         ("replicaCount: two", "at '/replicaCount': got string, want integer"),
+        ("workers: 0", "at '/workers': minimum: got 0, want 1"),
         ("replicaz: 2", "additional properties 'replicaz' not allowed"),
         ("config: {kafka: {input_topik: x}}", "at '/config/kafka': additional properties"),
         ("config: {kafka: {security_protocol: SASL}}", "/config/kafka/security_protocol"),
@@ -817,3 +818,23 @@ def test_postgresql_needs_no_volume_and_gets_no_writable_data_directory(helm):
     assert "data" not in {v["name"] for v in pod["volumes"]}
     assert not [r for r in resources if r["kind"] == "PersistentVolumeClaim"]
     assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+
+
+def test_the_workers_value_becomes_the_process_setting_the_pod_reads(helm):
+    text = helm.template("r", DEFAULT_CI, sets=["workers=3"])
+    [config] = [
+        doc
+        for doc in yaml.safe_load_all(text)
+        if doc and doc["kind"] == "ConfigMap" and doc["metadata"]["name"].endswith("-config")
+    ]
+    settings = yaml.safe_load(config["data"]["settings.yaml"])
+    assert settings["process"]["workers"] == 3
+    assert Settings.model_validate(settings | {"store": {}}).process.workers == 3
+
+
+def test_one_worker_writes_nothing_and_a_second_place_for_it_is_refused(helm):
+    text = helm.template("r", DEFAULT_CI)
+    assert "workers" not in text.split("settings.yaml: |", 1)[1].split("---", 1)[0]
+    done = helm.try_template("r", DEFAULT_CI, sets=["workers=2", "config.process.workers=4"])
+    assert done.returncode != 0
+    assert "set workers only" in done.stderr

@@ -8,20 +8,18 @@ an image message, each exactly once across a kill -9 in the middle and a replay 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from bridge_devkit.clock_settings import always_day_env
 from bridge_devkit.document_host import JPEG, DocumentHost, document, jpeg_bytes, pdf_bytes
-from bridge_devkit.harness import Processes, clean_env, free_port, read_committed
+from bridge_devkit.harness import Processes
+from process_support import bridge_env as process_env
+from process_support import committed_statuses, start_bridge, until
 from support import TOKEN, USER
 
 pytestmark = [pytest.mark.kafka]
@@ -35,42 +33,25 @@ CONTENT = "/_emulator/uploads/content"
 
 
 def bridge_env(emulator_url: str, bootstrap: str, topics, store: Path) -> dict:
-    return {
-        **clean_env(),
-        "BRIDGE_ZALO__BASE_URL": emulator_url,
-        "BRIDGE_ZALO__ACCESS_TOKEN": TOKEN,
-        "BRIDGE_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-        "BRIDGE_KAFKA__INPUT_TOPIC": topics.input,
-        "BRIDGE_KAFKA__DEAD_LETTER_TOPIC": topics.dead_letter,
-        "BRIDGE_KAFKA__STATUS_TOPIC": topics.status,
-        "BRIDGE_KAFKA__CONSUMER_GROUP": topics.group,
-        "BRIDGE_KAFKA__TRANSACTIONAL_ID": f"{topics.group}-tx",
-        "BRIDGE_KAFKA__SESSION_TIMEOUT_MS": "6000",
-        "BRIDGE_STORE__URL": f"sqlite:///{store}",
+    return process_env(
+        emulator_url,
+        bootstrap,
+        topics,
+        store,
+        transactional_id=f"{topics.group}-tx",
         # A killed owner's claim lapses after 15 s (longer than a call), then 1 s in doubt.
-        "BRIDGE_DELIVERY__LEASE_SECONDS": "15",
-        "BRIDGE_DELIVERY__IN_DOUBT_HOLD_SECONDS": "1",
-        "BRIDGE_DELIVERY__INITIAL_BACKOFF_SECONDS": "0.05",
-        "BRIDGE_DELIVERY__MAX_BACKOFF_SECONDS": "0.2",
-        "BRIDGE_DELIVERY__REDELIVERY_PAUSE_SECONDS": "0.5",
-        "BRIDGE_CASCADE__TEMPLATE_ID_UID": "tpl-uid",
-        "BRIDGE_DOCUMENTS__ALLOW_HTTP": "true",  # the test's document host is loopback HTTP
-        "BRIDGE_LOG__FORMAT": "json",
-        **always_day_env(),
-    }
+        BRIDGE_DELIVERY__LEASE_SECONDS="15",
+        BRIDGE_DELIVERY__IN_DOUBT_HOLD_SECONDS="1",
+        BRIDGE_DELIVERY__INITIAL_BACKOFF_SECONDS="0.05",
+        BRIDGE_DELIVERY__MAX_BACKOFF_SECONDS="0.2",
+        BRIDGE_DELIVERY__REDELIVERY_PAUSE_SECONDS="0.5",
+        BRIDGE_CASCADE__TEMPLATE_ID_UID="tpl-uid",
+        BRIDGE_DOCUMENTS__ALLOW_HTTP="true",  # the test's document host is loopback HTTP
+    )
 
 
 def start(processes: Processes, env: dict, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    argv = [sys.executable, "-m", "bridge", "run", "--host", "127.0.0.1", "--port", str(port)]
-    return processes.spawn(log.stem, argv, env, log), f"http://127.0.0.1:{port}"
-
-
-async def until(check, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.1)
+    return start_bridge(processes, env, log)
 
 
 def result_event(make_event, code: str, documents: list[dict], user: str = USER) -> dict:
@@ -195,8 +176,4 @@ async def test_documents_reach_the_chat_once_across_a_kill_and_a_replay(  # noqa
 
 
 async def _statuses(bootstrap: str, topic: str, count: int) -> list[dict]:
-    deadline = time.monotonic() + 120
-    records: list = []
-    while len(records) < count and time.monotonic() < deadline:
-        records = await read_committed(bootstrap, topic, timeout=3)
-    return [json.loads(record.value) for record in records]
+    return await committed_statuses(bootstrap, topic, count, timeout=120)

@@ -138,6 +138,11 @@ class BenchConfig:
     rate_limit_window_s: float = 240.0
     stall_s: float = 30.0
     seed: int = 20261201
+    workers: int = 2
+    """The worker processes of the second drain (``process.workers``; 1: not run)."""
+    workers_events: int = 10_000
+    bridge_env: tuple[tuple[str, str], ...] = ()
+    """Extra BRIDGE_… settings of every bridge the bench starts (A/B runs of one lever)."""
     quick: bool = False
     deadline_s: float = 3600.0
     bootstrap_servers: str | None = None
@@ -148,6 +153,7 @@ class BenchConfig:
         """The reduced sizes of `--quick` (a few minutes), with `changes` applied."""
         preset: dict[str, Any] = {
             "events": 5_000,
+            "workers_events": 2_000,
             "fixed_seconds": 10.0,
             "fixed_repeats": 1,
             "rates": (250.0, 1000.0),
@@ -462,6 +468,7 @@ def _bridge_env(
     }
     if rate_limit is not None:
         wanted["BRIDGE_DELIVERY__RATE_LIMIT_PER_MINUTE"] = str(rate_limit)
+    wanted |= dict(bench.config.bridge_env)
     kept, dropped = keep_supported(wanted, bench.supported)
     if dropped:
         bench.results.notes.append(f"{phase}: settings this bridge lacks (not set): {dropped}")
@@ -470,15 +477,21 @@ def _bridge_env(
         bench.results.bridge_settings = {
             name: value
             for name, value in kept.items()
-            if name.startswith(("BRIDGE_DELIVERY", "BRIDGE_STORE", "BRIDGE_LOG"))
+            if name.startswith(("BRIDGE_DELIVERY", "BRIDGE_STORE", "BRIDGE_LOG", "BRIDGE_PROCESS"))
         }
     return {**bench.base_env, **kept}, dropped
 
 
 async def _start_bridge(
-    bench: _Bench, phase: str, topics: tuple[str, str, str], *, rate_limit: int | None = 0
+    bench: _Bench,
+    phase: str,
+    topics: tuple[str, str, str],
+    *,
+    rate_limit: int | None = 0,
+    extra: dict[str, str] | None = None,
 ) -> tuple[BridgeProcess, float]:
     env, lacks = _bridge_env(bench, phase, topics, rate_limit=rate_limit)
+    env |= extra or {}
     log = bench.workdir / f"bridge-{phase}.log"
     bridge = BridgeProcess(bench.processes, env, log, bench.say, lacks=lacks)
     bridge.start()
@@ -495,17 +508,23 @@ def _alive(bridge: BridgeProcess) -> Callable[[], bool]:
 # ---------------------------------------------------------------------------- phases
 
 
-async def _saturation(bench: _Bench, producer: AIOKafkaProducer) -> tuple[str, int]:
+async def _saturation(
+    bench: _Bench, producer: AIOKafkaProducer, *, workers: int = 1
+) -> tuple[str, int]:
+    """Drain a backlog with one bridge process (or ``workers`` worker processes in one pod)."""
     config = bench.config
-    records = await _workload(bench, config.events, config.seed)
+    phase = "saturation" if workers == 1 else "workers"
+    size = config.events if workers == 1 else config.workers_events
+    records = await _workload(bench, size, config.seed + (0 if workers == 1 else 7))
     cases = len({r.case_code for r in records})
-    topics = await bench.create("saturation")
+    topics = await bench.create(phase)
     publish_rate = await _publish_backlog(producer, topics[0], records)
-    bench.say(f"saturation: {len(records):,} events published at {publish_rate:,.0f}/s")
+    bench.say(f"{phase}: {len(records):,} events published at {publish_rate:,.0f}/s")
     await _clear_log(bench)
     began = time.monotonic()
-    bridge, ready = await _start_bridge(bench, "saturation", topics)
-    bench.say(f"saturation: bridge ready in {ready:.1f} s; draining")
+    extra = {"BRIDGE_PROCESS__WORKERS": str(workers)} if workers > 1 else None
+    bridge, ready = await _start_bridge(bench, phase, topics, extra=extra)
+    bench.say(f"{phase}: bridge ready in {ready:.1f} s; draining")
     pid = bridge.pid
     snapshots: list[_Snapshot] = []
 
@@ -516,7 +535,7 @@ async def _saturation(bench: _Bench, producer: AIOKafkaProducer) -> tuple[str, i
         await _wait_for_deliveries(bench, len(records), alive=_alive(bridge), on_first=first)
         snapshots.append(_Snapshot({"bridge": pid, **bench.pids()}))
         rss = peak_rss_bytes(pid) if pid is not None else None
-        wall = await _wait_committed(bench, topics[0], "saturation", began)
+        wall = await _wait_committed(bench, topics[0], phase, began)
     finally:
         await asyncio.to_thread(bridge.stop)
     calls = await _fetch_log(bench)
@@ -525,9 +544,7 @@ async def _saturation(bench: _Bench, producer: AIOKafkaProducer) -> tuple[str, i
     accepted = [c for c in calls if c.accepted and (c.user_id or "", c.text or "") in wanted]
     delivered = len({(c.user_id, c.text) for c in accepted})
     if delivered < len(records):
-        bench.results.errors.append(
-            f"saturation: {delivered:,} of {len(records):,} events delivered"
-        )
+        bench.results.errors.append(f"{phase}: {delivered:,} of {len(records):,} events delivered")
     span = accepted[-1].at - accepted[0].at if len(accepted) > 1 else 0.0
     usage = snapshots[0].usage_until(snapshots[-1]) if len(snapshots) > 1 else ()
     run = SaturationRun(
@@ -544,9 +561,13 @@ async def _saturation(bench: _Bench, producer: AIOKafkaProducer) -> tuple[str, i
         usage=usage,
         rejected=sum(not c.accepted for c in calls),
     )
-    bench.results.saturation = run
+    if workers == 1:
+        bench.results.saturation = run
+    else:
+        bench.results.workers = run
+        bench.results.workers_count = workers
     bench.say(
-        f"saturation: {delivered:,} delivered in {span:.1f} s = {run.throughput:,.0f}/s; "
+        f"{phase}: {delivered:,} delivered in {span:.1f} s = {run.throughput:,.0f}/s; "
         f"peak RSS {(rss or 0) / 1e6:.0f} MB; bridge CPU "
         f"{run.cpu_per_1000('bridge') or 0:.2f} s/1000"
     )
@@ -1158,6 +1179,12 @@ async def _orchestrate(bench: _Bench) -> None:
             await _raw_http(bench, bodies)
 
         await _phase(bench, "saturation", drain)
+
+        async def pod() -> None:
+            await _saturation(bench, producer, workers=config.workers)
+
+        if config.workers > 1:
+            await _phase(bench, "workers", pod)
         await _phase(bench, "raw consume", consume)
         await _phase(bench, "raw HTTP", http)
         await _phase(bench, "naive baseline", lambda: _naive(bench, producer))
@@ -1285,9 +1312,26 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate-limit-backlog", type=int)
     parser.add_argument("--rate-limit-window", type=float, dest="rate_limit_window_s")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--workers", type=int, help="worker processes of the second drain (2)")
+    parser.add_argument("--workers-events", type=int, help="its backlog (10,000)")
+    parser.add_argument(
+        "--bridge-env",
+        action="append",
+        type=_setting,
+        default=[],
+        metavar="BRIDGE_X=V",
+        help="an extra setting of the bridge under test (repeatable), for A/B runs",
+    )
     parser.add_argument("--deadline", type=float, dest="deadline_s", help="seconds")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.startswith("BRIDGE_"):
+        raise argparse.ArgumentTypeError(f"expected BRIDGE_NAME=value, got {text!r}")
+    return name, value
 
 
 _OVERRIDES: Final = (
@@ -1309,6 +1353,8 @@ _OVERRIDES: Final = (
     "rate_limit_window_s",
     "seed",
     "deadline_s",
+    "workers",
+    "workers_events",
 )
 
 
@@ -1323,6 +1369,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         "bootstrap_servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
         "progress": _say,
     }
+    if args.bridge_env:
+        changes["bridge_env"] = tuple(args.bridge_env)
     if args.no_saturation_point:
         changes["saturation_point"] = False
     if args.no_plot:

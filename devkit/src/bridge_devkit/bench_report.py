@@ -395,6 +395,7 @@ class BenchResults:
         bridge_settings: The `BRIDGE_…` variables the bridge ran with (throughput runs).
         machine: What it ran on.
         saturation: The backlog drain.
+        workers: The same drain by ``workers_count`` worker processes in one pod.
         naive: The naive baseline.
         raw_consume: aiokafka alone.
         raw_http: HTTP clients alone (the first `primary` one is the raw limit).
@@ -413,6 +414,8 @@ class BenchResults:
     bridge_settings: dict[str, str] = field(default_factory=dict)
     machine: Machine | None = None
     saturation: SaturationRun | None = None
+    workers: SaturationRun | None = None
+    workers_count: int = 2
     naive: NaiveRun | None = None
     raw_consume: RawConsume | None = None
     raw_http: list[RawHttp] = field(default_factory=list)
@@ -736,6 +739,19 @@ def _throughput_section(results: BenchResults) -> list[str]:
         )
         rows.append(
             ("**bridge** (one process, backlog drain)", f"**{_n(sat.throughput)}**", detail)
+        )
+    pod = results.workers
+    if pod is not None:
+        scale = pod.throughput / sat.throughput if sat is not None and sat.throughput else None
+        cpu = pod.cpu_per_1000("bridge")
+        detail = (
+            f"{pod.delivered:,} of {pod.events:,} events; "
+            + (f"{scale:.2f}× one process; " if scale is not None else "")
+            + (f"CPU {cpu:.2f} s / 1,000 events (all workers); " if cpu is not None else "")
+            + "the broker, the emulator and the load share the same cores"
+        )
+        rows.append(
+            (f"bridge, {results.workers_count} workers in one pod", _n(pod.throughput), detail)
         )
     naive = results.naive
     if naive is not None:

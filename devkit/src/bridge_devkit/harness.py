@@ -270,7 +270,18 @@ class BridgeProcess:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """Return the user + system CPU seconds process `pid` has used, or None if it is gone."""
+    """Return the user + system CPU seconds process `pid` and its live children have used.
+
+    The children count for a bridge run with `process.workers` (a supervisor and its workers);
+    None if `pid` is gone.
+    """
+    own = _own_cpu_seconds(pid)
+    if own is None:
+        return None
+    return own + sum(_own_cpu_seconds(child) or 0.0 for child in descendants(pid))
+
+
+def _own_cpu_seconds(pid: int) -> float | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
@@ -278,6 +289,26 @@ def cpu_seconds(pid: int) -> float | None:
     # The command name (field 2) may hold spaces: the fields after its ")" are fixed.
     fields = stat.rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def descendants(pid: int) -> list[int]:
+    """The live descendants of process `pid` (children, their children, …), or none."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            pending += children
+    return found
 
 
 def machine_busy_seconds() -> float | None:
@@ -292,7 +323,17 @@ def machine_busy_seconds() -> float | None:
 
 
 def peak_rss_bytes(pid: int) -> int | None:
-    """Return the peak resident set size (VmHWM) of process `pid`, or None if it is gone."""
+    """Return the peak resident set size (VmHWM) of `pid` plus its live children's, or None.
+
+    With workers, the pod's memory is the supervisor's and every worker's together.
+    """
+    own = _own_peak_rss(pid)
+    if own is None:
+        return None
+    return own + sum(_own_peak_rss(child) or 0 for child in descendants(pid))
+
+
+def _own_peak_rss(pid: int) -> int | None:
     try:
         status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
     except OSError:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +16,7 @@ from bridge.asyncapi import DOCUMENT_PATH, default_settings, render_asyncapi, st
 from bridge.cli.announce import announce_cli
 from bridge.cli.citizens import forget, purge, qr, unlock
 from bridge.cli.dlq import dlq_cli
+from bridge.cli.event_loop import loop_factory
 from bridge.cli.feedback import feedback_cli
 from bridge.cli.options import ConfigOption, settings_or_exit
 from bridge.cli.output import JsonOption, emit_json
@@ -25,6 +27,9 @@ from bridge.cli.zalo import zalo_cli
 from bridge.errors import ConfigurationError
 from bridge.observability.logs import configure_logging
 from bridge.schemas import stale_schemas, write_schemas
+
+if TYPE_CHECKING:
+    from bridge.settings import Settings
 
 __all__ = ["main"]
 
@@ -98,6 +103,8 @@ def run(
 
     settings = settings_or_exit(config)
     configure_logging(settings.log.level, settings.log.format)
+    if settings.process.workers > 1:
+        raise typer.Exit(code=_supervise(settings, host=host, port=port, config=config))
     failures: list[BaseException] = []
 
     def on_fatal(error: BaseException) -> None:
@@ -107,9 +114,31 @@ def run(
     app = create_app(settings, on_fatal=on_fatal)
     app.after_startup(GracefulStop.begin)  # from now on uvicorn's handler stops it
     signal.signal(signal.SIGTERM, GracefulStop.handle)  # again, if a test replaced it
-    asyncio.run(app.run(run_extra_options={"host": host, "port": port, "access_log": "false"}))
+    with asyncio.Runner(loop_factory=loop_factory(settings.process.event_loop)) as runner:
+        runner.run(app.run(run_extra_options={"host": host, "port": port, "access_log": "false"}))
     if failures:
         raise typer.Exit(code=1)
+
+
+def _supervise(settings: Settings, *, host: str, port: int, config: Path | None) -> int:
+    """Run ``process.workers`` workers behind a supervisor (bridge.workers); its exit status."""
+    from bridge.store.migrate import upgrade_sync  # noqa: PLC0415 - only with workers
+    from bridge.workers.supervisor import Supervisor, worker_specs  # noqa: PLC0415 - idem
+
+    # The schema is migrated once, here, before the workers race to do it.
+    upgrade_sync(settings.store.url.get_secret_value())
+    specs = worker_specs(settings, port=port, environ=os.environ)
+    supervisor = Supervisor(
+        specs,
+        host=host,
+        port=port,
+        config=config,
+        grace=settings.delivery.lease_seconds + 15,
+        on_serving=GracefulStop.begin,
+    )
+    signal.signal(signal.SIGTERM, GracefulStop.handle)
+    with asyncio.Runner(loop_factory=loop_factory(settings.process.event_loop)) as runner:
+        return runner.run(supervisor.run())
 
 
 @cli.command("check-config")

@@ -278,10 +278,10 @@ class Deliverer:
         max_tries: int = 5,
         outage: Outage | None = None,
         documents: DocumentSender | None = None,
-        decode: Callable[..., CaseStateEvent] = parse_case_event,
+        decode: Callable[..., CaseStateEvent] | None = None,
     ) -> None:
         self._documents = documents
-        self._decode = decode
+        self._decode = decode or parse_case_event
         self._max_tries = max(1, max_tries)
         self._outage = outage
         self._sender = sender

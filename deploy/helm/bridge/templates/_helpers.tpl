@@ -202,6 +202,14 @@ app and OA ids, copied from config.zalo so that each id is configured once. Secr
 */}}
 {{- define "bridge.settingsYaml" -}}
 {{- $config := deepCopy (.Values.config | default dict) }}
+{{- if gt (int .Values.workers) 1 }}
+{{- $process := (get $config "process") | default dict }}
+{{- if and (hasKey $process "workers") (ne (int (get $process "workers")) (int .Values.workers)) }}
+{{- fail "config.process.workers differs from workers: set workers only (the chart copies it)" }}
+{{- end }}
+{{- $_ := set $process "workers" (int .Values.workers) }}
+{{- $_ := set $config "process" $process }}
+{{- end }}
 {{- if .Values.messageTemplates }}
 {{- $templates := (get $config "templates") | default dict }}
 {{- $_ := set $templates "directory" (include "bridge.templatesDir" .) }}

@@ -1,0 +1,60 @@
+"""The supervisor's parts: the workers' settings, and their metrics as one exposition."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bridge.cli.event_loop import loop_factory
+from bridge.settings import Settings
+from bridge.workers import merged_metrics, worker_specs
+
+
+def exposition(consumed: float) -> str:
+    registry = CollectorRegistry()
+    Counter("zalo_bridge_consumed", "Records.", ["topic"], registry=registry).labels("in").inc(
+        consumed
+    )
+    Gauge("zalo_bridge_in_flight", "In flight.", registry=registry).set(consumed / 10)
+    return generate_latest(registry).decode()
+
+
+def test_each_worker_is_its_own_replica_with_its_own_transactional_id():
+    settings = Settings.model_validate(
+        {"process": {"workers": 3}, "kafka": {"transactional_id": "thanh-hoa-pod-7"}}
+    )
+    specs = worker_specs(settings, port=8080, environ={"PATH": "/bin", "BRIDGE_X": "y"})
+    assert [(s.index, s.port) for s in specs] == [(0, 8081), (1, 8082), (2, 8083)]
+    assert [s.env["BRIDGE_KAFKA__TRANSACTIONAL_ID"] for s in specs] == [
+        "thanh-hoa-pod-7-w0",
+        "thanh-hoa-pod-7-w1",
+        "thanh-hoa-pod-7-w2",
+    ]
+    assert all(s.env["BRIDGE_PROCESS__WORKERS"] == "1" for s in specs), "no worker forks again"
+    assert all(s.env["BRIDGE_X"] == "y" for s in specs)
+
+
+def test_the_workers_metrics_merge_into_one_valid_exposition_with_a_worker_label():
+    merged = merged_metrics({0: exposition(5), 1: exposition(7)}, workers=3).decode()
+    families = {f.name: f for f in text_string_to_metric_families(merged)}
+    consumed = {
+        s.labels["worker"]: s.value
+        for s in families["zalo_bridge_consumed"].samples
+        if s.name == "zalo_bridge_consumed_total"
+    }
+    assert consumed == {"0": 5.0, "1": 7.0}
+    up = {s.labels["worker"]: s.value for s in families["zalo_bridge_worker_up"].samples}
+    assert up == {"0": 1.0, "1": 1.0, "2": 0.0}, "the worker that did not answer is down"
+    assert merged.count("# TYPE zalo_bridge_consumed_total counter") == 1
+
+
+def test_the_event_loop_is_a_choice():
+    import asyncio  # noqa: PLC0415 - only here
+
+    assert loop_factory("asyncio") is asyncio.new_event_loop
+    loop = loop_factory("uvloop")()
+    try:
+        assert type(loop).__module__.startswith("uvloop")
+    finally:
+        loop.close()
+    assert loop_factory("auto") is not asyncio.new_event_loop
