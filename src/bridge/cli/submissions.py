@@ -57,3 +57,58 @@ def check_forms_command(
         for form in catalogue.forms:
             typer.echo(f"{form.code}  {form.name}  ({catalogue.sources[form.code]})")
         typer.echo(f"{folder or 'package forms'}: ok, {len(catalogue.forms)} forms")
+
+
+@submissions_cli.command("preview")
+def preview_command(
+    code: Annotated[
+        str | None, typer.Argument(help="A procedure code; default: every form.")
+    ] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--forms", help="The province's form directory; default: the settings'."),
+    ] = None,
+    config: ConfigOption = None,
+    *,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the conversation of each form (or one) as the citizen sees it in the chat."""
+    from datetime import UTC, datetime  # noqa: PLC0415 - `--help` stays fast
+
+    from bridge.submissions.forms import check_forms  # noqa: PLC0415 - same
+    from bridge.submissions.preview import conversation  # noqa: PLC0415 - same
+
+    settings = settings_or_exit(config).submissions
+    catalogue, problems = check_forms(
+        directory or settings.forms_directory, max_attachment_bytes=settings.max_attachment_bytes
+    )
+    if problems:
+        lines = "\n  ".join(str(problem) for problem in problems)
+        typer.echo(f"zalo-bridge: invalid submission forms:\n  {lines}", err=True)
+        raise typer.Exit(code=1)
+    forms = [form for form in catalogue.forms if code in {None, form.code}]
+    if not forms:
+        typer.echo(f"zalo-bridge: no form for procedure {code}", err=True)
+        raise typer.Exit(code=1)
+    today = datetime.now(UTC).date()
+    if as_json:
+        emit_json(
+            [
+                {
+                    "code": form.code,
+                    "name": form.name,
+                    "conversation": [
+                        {"who": who, "text": text}
+                        for who, text in conversation(catalogue, form, today=today)
+                    ],
+                }
+                for form in forms
+            ]
+        )
+        return
+    for form in forms:
+        typer.echo(f"=== {form.code} {form.name}")
+        for who, text in conversation(catalogue, form, today=today):
+            prefix = "Công dân" if who == "citizen" else "OA"
+            typer.echo(f"[{prefix}] " + text.replace("\n", "\n    "))
+        typer.echo("")
