@@ -667,6 +667,7 @@ class Runtime:
             desk=desk,
             objects=self.objects,
             publisher=KafkaSubmissions(producer, wing.topic),
+            owner=self.owner,
             clock=self.clock,
         )
         if citizens.desk is not None:

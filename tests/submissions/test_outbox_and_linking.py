@@ -99,6 +99,7 @@ async def parts(ledger_url, tmp_path):
         desk=desk,
         objects=objects,
         publisher=publisher,
+        owner="replica-1",
         clock=lambda: now[0],
     )
     key = "submissions/abc-0"
@@ -179,3 +180,13 @@ async def test_the_first_case_event_naming_the_submission_links_her_once(parts, 
     await handle(other)
     assert len(links.links) == 2
     assert len(handled) == 4
+
+
+async def test_a_dossier_claimed_by_another_worker_is_left_to_it_until_its_lease_ends(parts):
+    store, _, worker, publisher, now = parts
+    assert await store.claim(SUBMISSION, owner="replica-2", now=now[0], lease=60.0)
+    assert await worker.publish_pending() == 0
+    assert publisher.events == []
+    now[0] += 61  # replica-2 died holding it
+    assert await worker.publish_pending() == 1
+    assert not await store.claim(SUBMISSION, owner="replica-2", now=now[0], lease=60.0)

@@ -40,8 +40,10 @@ class SubmissionPublisher(Protocol):
 class SubmissionWorker:
     """Publishes each confirmed dossier once (the outbox), then marks it; runs the sweeps.
 
-    An event is published before it is marked: a crash between the two publishes it again
-    with the same ``submission_id`` (consumers keep the first). Pre-signed links are made at
+    Each publication is claimed first (``owner``, a lease), so workers and replicas do not
+    publish the same dossier side by side. An event is published before it is marked: a crash
+    between the two publishes it again, after the lease, with the same ``submission_id``
+    (consumers keep the first). Pre-signed links are made at
     publication, valid for ``objects.presign_expiry_seconds``; without a signer (a local
     backend without its key) the attachments go without links (the centre reads the bucket).
     """
@@ -54,6 +56,8 @@ class SubmissionWorker:
         desk: SubmissionDesk,
         objects: ObjectStore,
         publisher: SubmissionPublisher,
+        owner: str,
+        lease_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -61,6 +65,8 @@ class SubmissionWorker:
         self._desk = desk
         self._objects = objects
         self._publisher = publisher
+        self._owner = owner
+        self._lease = lease_seconds
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self.published = 0
@@ -70,6 +76,11 @@ class SubmissionWorker:
         """Publish what the outbox holds; the number published."""
         count = 0
         for filed in await self._store.unpublished():
+            claimed = await self._store.claim(
+                filed.submission_id, owner=self._owner, now=self._clock(), lease=self._lease
+            )
+            if not claimed:
+                continue  # another worker or replica publishes it
             event = dict(filed.event)
             event["attachments"] = [await self._linked(item) for item in event["attachments"]]
             CitizenSubmission.model_validate(event)  # the contract, before it leaves

@@ -23,8 +23,8 @@ class SubmissionSettings(BaseModel):
     forms_directory: Path | None = Field(
         default=None,
         description=(
-            "Directory of the province's form files (form-<code>.yaml; the Helm chart mounts a "
-            "ConfigMap there), over the package's forms; null: the package's forms only."
+            "Directory of the province's form files (form-<code>.yaml; a mounted ConfigMap "
+            "works), over the package's forms; null: the package's forms only."
         ),
     )
     topic: str = Field(

@@ -59,6 +59,8 @@ submissions = sa.Table(
     sa.Column("case_code", sa.Text()),
     sa.Column("linked_at", _TIME),
     sa.Column("purged_at", _TIME),
+    sa.Column("owner", sa.Text()),
+    sa.Column("lease_until", _TIME),
 )
 
 
@@ -269,6 +271,22 @@ class SubmissionStore:
                 )
             ).all()
         return [_filed(row) for row in rows]
+
+    @converting("submission store")
+    async def claim(self, submission_id: str, *, owner: str, now: float, lease: float) -> bool:
+        """Take the publication of ``submission_id`` for ``lease`` seconds (one worker at a time).
+
+        False when it is published, or another worker's lease still runs.
+        """
+        t = submissions
+        free = sa.or_(t.c.lease_until.is_(None), t.c.lease_until < now, t.c.owner == owner)
+        async with self._db.begin() as connection:
+            result = await connection.execute(
+                sa.update(t)
+                .where(t.c.submission_id == submission_id, t.c.published_at.is_(None), free)
+                .values(owner=owner, lease_until=now + lease)
+            )
+        return bool(result.rowcount == 1)
 
     @converting("submission store")
     async def published(self, submission_id: str, *, at: float) -> None:

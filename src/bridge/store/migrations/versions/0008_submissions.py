@@ -51,6 +51,8 @@ def upgrade() -> None:
         sa.Column("case_code", sa.Text()),
         sa.Column("linked_at", _TIME),
         sa.Column("purged_at", _TIME),
+        sa.Column("owner", sa.Text()),
+        sa.Column("lease_until", _TIME),
     )
     op.create_index("submissions_published_at", "submissions", ["published_at"])
     op.create_index("submissions_submitted_at", "submissions", ["submitted_at"])
