@@ -127,3 +127,19 @@ async def test_old_event_keys_are_purged(store):
     assert await store.purge_steps(before=50.0) == 0
     assert await store.purge_steps(before=150.0) == 1
     assert not await store.seen("m1")
+
+
+async def test_forgetting_her_deletes_her_rows_and_names_her_files(store):
+    attachment = StoredAttachment("birth_certificate", "submissions/d-0", "0" * 64, "image/png", 9)
+    other = "7700000000000001"
+    await store.apply(other, event_key="o1", draft=Draft(), at=100.0, read=None)
+    await store.apply(USER, event_key="m1", draft=None, at=100.0, read=None, filed=filed())
+    draft = Draft(form_code="1.001193", attachments=(attachment,))
+    await store.apply(USER, event_key="m2", draft=draft, at=200.0, read=None)
+    deleted, keys = await store.forget(USER)
+    assert deleted == 4  # the draft, two steps, the filed dossier
+    assert sorted(keys) == ["submissions/a", "submissions/b", "submissions/d-0"]
+    assert await store.draft(USER) is None
+    assert await store.filed("HS-20260310ABCD1234") is None
+    assert await store.draft(other) is not None
+    assert await store.forget(USER) == (0, [])

@@ -358,6 +358,42 @@ class SubmissionStore:
             )
 
     @converting("submission store")
+    async def forget(self, user_id: str) -> tuple[int, list[str]]:
+        """Delete every row about ``user_id`` (a deletion request).
+
+        Returns the rows deleted, and the keys of the stored files the caller must delete (the
+        draft's, and the filed dossiers' not yet purged). The one-stop-shop keeps its own copy
+        of what was filed.
+        """
+        drafts, steps, filed = submission_drafts, submission_steps, submissions
+        keys: list[str] = []
+        async with self._db.begin() as connection:
+            row = (
+                await connection.execute(
+                    sa.select(drafts.c.draft).where(drafts.c.user_id == user_id)
+                )
+            ).first()
+            if row is not None:
+                keys += [
+                    item.object_key for item in Draft.from_json(json.loads(row.draft)).attachments
+                ]
+            for row in (
+                await connection.execute(
+                    sa.select(filed.c.object_keys).where(
+                        filed.c.user_id == user_id, filed.c.purged_at.is_(None)
+                    )
+                )
+            ).all():
+                keys += json.loads(row.object_keys)
+            deleted = 0
+            for table in (drafts, steps, filed):
+                result = await connection.execute(
+                    sa.delete(table).where(table.c.user_id == user_id)
+                )
+                deleted += int(result.rowcount or 0)
+        return deleted, keys
+
+    @converting("submission store")
     async def purge_steps(self, *, before: float) -> int:
         """Forget the event keys taken before ``before`` (past any replay)."""
         t = submission_steps
