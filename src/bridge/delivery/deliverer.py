@@ -586,19 +586,13 @@ class Deliverer:
         if step.skip is not None:
             # Known to be out of reach on this channel: settled without a send, so that a
             # redelivery walks past it the same way. The claim counted a send that is not made.
-            settlement = Settlement(
+            return await self._settled(
+                step.key,
+                event,
+                message,
                 SettledStatus.FAILED,
                 attempts=attempts - 1,
                 reason=step.skip,
-                template_version=message.template_version,
-            )
-            await self._settle(step.key, event, settlement)
-            return DeliveryOutcome(
-                DeliveryStatus.FAILED,
-                reason=step.skip,
-                attempts=attempts - 1,
-                template_version=message.template_version,
-                event=event,
             )
         return attempts
 
@@ -650,19 +644,8 @@ class Deliverer:
             # The document cannot go as a file (its host, its bytes, Zalo's upload): the citizen
             # keeps the link of the text. Settled, so a redelivery does not fetch it again.
             history.append(error.reason)
-            settlement = Settlement(
-                SettledStatus.FAILED,
-                attempts=attempts,
-                reason=error.reason,
-                template_version=message.template_version,
-            )
-            await self._settle(key, event, settlement)
-            return DeliveryOutcome(
-                DeliveryStatus.FAILED,
-                reason=error.reason,
-                attempts=attempts,
-                template_version=message.template_version,
-                event=event,
+            return await self._settled(
+                key, event, message, SettledStatus.FAILED, attempts=attempts, reason=error.reason
             )
         except DeliveryInDoubtError as error:
             history.append(f"in doubt: {error}")
@@ -696,16 +679,39 @@ class Deliverer:
                 key, event, message, error=error, attempts=attempts, history=history
             )
         self._breaker.success()
-        settlement = Settlement(
+        return await self._settled(
+            key,
+            event,
+            message,
             SettledStatus.DELIVERED,
             attempts=attempts,
-            zalo_message_id=receipt.message_id,
+            message_id=receipt.message_id,
+        )
+
+    async def _settled(  # noqa: PLR0913 - the settlement and its context
+        self,
+        key: str,
+        event: CaseStateEvent,
+        message: CitizenMessage,
+        status: SettledStatus,
+        *,
+        attempts: int,
+        reason: str | None = None,
+        message_id: str | None = None,
+    ) -> DeliveryOutcome:
+        """Settle the step under ``key`` as ``status`` and report the same outcome."""
+        settlement = Settlement(
+            status,
+            attempts=attempts,
+            reason=reason,
+            zalo_message_id=message_id,
             template_version=message.template_version,
         )
         await self._settle(key, event, settlement)
         return DeliveryOutcome(
-            DeliveryStatus.DELIVERED,
-            message_id=receipt.message_id,
+            DeliveryStatus(status.value),
+            reason=reason,
+            message_id=message_id,
             attempts=attempts,
             template_version=message.template_version,
             event=event,
