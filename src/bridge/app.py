@@ -76,6 +76,14 @@ from bridge.quiet_hours.store import HoldStore
 from bridge.quiet_hours.window import QuietWindow, parse_clock_time
 from bridge.result_documents.sender import ZaloDocuments
 from bridge.store.database import Database, open_database
+from bridge.submissions.forms import FormCatalogue, load_forms
+from bridge.submissions.intake import HttpAttachmentIntake
+from bridge.submissions.linking import SubmissionLinker
+from bridge.submissions.metrics import watch_submissions
+from bridge.submissions.outbox import SubmissionWorker
+from bridge.submissions.publisher import KafkaSubmissions
+from bridge.submissions.service import SubmissionDesk
+from bridge.submissions.store import SubmissionStore
 from bridge.templates.renderer import template_renderer
 from bridge.webhook.endpoint import webhook_endpoint
 from bridge.wording import MessageContext
@@ -97,6 +105,7 @@ if TYPE_CHECKING:
     from bridge.delivery.ledger import Ledger
     from bridge.delivery.records import DeliveryOutcome, InboundRecord
     from bridge.events import CaseStateEvent
+    from bridge.objects.store import ObjectStore
     from bridge.settings import Settings
     from bridge.zalo.managed_token import ManagedToken
 
@@ -154,6 +163,12 @@ class Runtime:
     citizens: CitizenServices | None = None
     feedback: SurveyService | None = None
     """The satisfaction survey, while it runs (``feedback.enabled``)."""
+    forms: FormCatalogue | None = None
+    """The forms citizens file dossiers with (``submissions.enabled``), checked before start."""
+    objects: ObjectStore | None = None
+    """Object storage (citizens' attachments); set by ``create_app``."""
+    submissions: tuple[SubmissionDesk, SubmissionWorker] | None = None
+    """The submission desk and its worker, while they run (``submissions.enabled``)."""
     monotonic: Callable[[], float] = time.monotonic
     """Monotonic seconds of the dispatcher and the watchdog (tests pass a fake)."""
     prober: BreakerProber | None = None
@@ -253,7 +268,9 @@ class Runtime:
                 await citizens.record_event(event)
                 await survey.plan(event)  # a final state plans the satisfaction survey
 
-        settler = Settler(handle=deliverer.handle, record_event=record_event, outputs=outputs)
+        # With submissions, a case event naming one links its citizen before it is delivered.
+        handle = await self._submissions(sender, citizens, deliverer.handle)
+        settler = Settler(handle=handle, record_event=record_event, outputs=outputs)
         process: Callable[[InboundRecord], Awaitable[list[OutboundRecord]]] = settler.deliver
         if settings.quiet_hours.enabled or settings.announcements.enabled:
             database = await self._database()
@@ -398,6 +415,7 @@ class Runtime:
         watch_announcements(self.metrics, lambda: self.announcements)
         watch_citizens(self.metrics, lambda: self.citizens)
         watch_feedback(self.metrics, lambda: self.feedback)
+        watch_submissions(self.metrics, lambda: self.submissions)
 
     def _quiet_hours(
         self,
@@ -603,6 +621,69 @@ class Runtime:
         self.feedback = service
         return service
 
+    async def _submissions(
+        self,
+        sender: MessageSender,
+        citizens: CitizenServices,
+        handle: Callable[[InboundRecord], Awaitable[DeliveryOutcome]],
+    ) -> Callable[[InboundRecord], Awaitable[DeliveryOutcome]]:
+        """Dossiers filed in the chat: the desk (before the chat's), its worker, the linker.
+
+        Returns ``handle`` preceded by the link of a submission's citizen (``handle`` itself
+        while submissions are off).
+        """
+        settings = self.settings
+        if not settings.submissions.enabled:
+            return handle
+        kafka, wing = settings.kafka, settings.submissions
+        if self.forms is None or self.objects is None:
+            raise ConfigurationError("submissions need their forms and object storage")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka.bootstrap_servers,
+            client_id=f"{kafka.client_id}-submissions",
+            enable_idempotence=True,
+            acks="all",
+            **client_options(kafka),
+        )
+        await producer.start()
+        self._closers.append(producer.stop)
+        http = httpx.AsyncClient(
+            follow_redirects=False, timeout=httpx.Timeout(wing.download_timeout_seconds)
+        )
+        self._closers.append(http.aclose)
+        store = SubmissionStore(await self._database())
+        desk = SubmissionDesk(
+            catalogue=self.forms,
+            store=store,
+            sender=sender,
+            intake=HttpAttachmentIntake(http=http, objects=self.objects, settings=wing),
+            province=settings.province.slug,
+            timezone=settings.province.timezone,
+            clock=self.clock,
+        )
+        worker = SubmissionWorker(
+            settings=wing,
+            store=store,
+            desk=desk,
+            objects=self.objects,
+            publisher=KafkaSubmissions(producer, wing.topic),
+            owner=self.owner,
+            clock=self.clock,
+        )
+        if citizens.desk is not None:
+            citizens.desk.submissions = desk
+        worker.start()
+        self._closers.append(worker.stop)
+        self.submissions = (desk, worker)
+        linker = SubmissionLinker(
+            store=store,
+            citizens=citizens.store,
+            input_topic=kafka.input_topic,
+            max_event_bytes=kafka.max_event_bytes,
+            clock=self.clock,
+        )
+        return linker.before(handle)
+
     async def drain(self) -> None:
         """Before the consumer stops: settle and commit what is in flight.
 
@@ -682,6 +763,8 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
         audience=audience,
         citizen_store=citizen_store,
         monotonic=monotonic,
+        # Invalid forms stop the service here, naming file, form and field (FormError).
+        forms=load_forms(settings.submissions) if settings.submissions.enabled else None,
     )
     register_consumer(broker, settings, runtime.dispatcher, runtime.flow)
     runtime.metrics.watch_consumers(
@@ -692,6 +775,7 @@ def create_app(  # noqa: PLR0913 - settings, then test seams, all keyword-only
     # Object storage (citizens' attachments): built here, contacted on first use; the local
     # backend's signed links are served on this port.
     objects = open_object_store(settings.objects, clock=clock)
+    runtime.objects = objects
     watch_objects(runtime.metrics, objects)
     signer = link_signer(settings.objects)
     object_routes: list[tuple[str, Any]] = []

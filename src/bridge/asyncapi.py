@@ -17,6 +17,7 @@ from bridge.events import CaseStateEvent
 from bridge.feedback.contract import CitizenFeedback
 from bridge.settings import Settings
 from bridge.status import DeliveryStatusEvent
+from bridge.submissions.contract import CitizenSubmission
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -194,6 +195,20 @@ def channels(settings: Settings) -> list[Channel]:
             "keyed pseudonym (schemas/citizen-feedback.v1.json). Repeats, if any, carry the "
             "same feedback_id.",
             "the dossier code",
+        )
+    )
+    listed.append(
+        Channel(
+            "citizen-submission",
+            settings.submissions.topic,
+            "send",
+            CitizenSubmission,
+            "Dossiers citizens filed in the Zalo chat (v1), confirmed with XAC NHAN (only while "
+            "submissions.enabled): form answers and attachments as object-storage references, "
+            "never bytes (schemas/citizen-submission.v1.json). Holds personal data. Repeats, if "
+            "any, carry the same submission_id; the centre echoes it on the dossier's first "
+            "case-state event.",
+            "the submission id",
         )
     )
     return listed

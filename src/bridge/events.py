@@ -420,6 +420,15 @@ class CaseStateEvent(_Model):
         default=None, description="Overrides the province's lookup link for this dossier."
     )
     recipient: Recipient
+    submission_id: str | None = Field(
+        default=None,
+        pattern=r"^HS-[0-9A-Z]{4,40}$",
+        description=(
+            "Set by the centre on the dossier's first event when it was filed through Zalo: the "
+            "submission_id of the citizen-submission.v1 event it came from (docs/submissions.md). "
+            "bridge then links the citizen who filed it to this dossier."
+        ),
+    )
     kind_details: SkipJsonSchema[KindDetails | None] = Field(default=None, exclude=True)
     """Set only for v2 events of another kind than administrative procedures (never in v1)."""
 

@@ -10,6 +10,7 @@ from bridge.case_kinds.contract import event_v2_json_schema
 from bridge.events import event_json_schema
 from bridge.feedback.contract import feedback_json_schema
 from bridge.status import status_json_schema
+from bridge.submissions.contract import submission_json_schema
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,6 +24,7 @@ SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "delivery-status-event.v1.json": status_json_schema,
     "announcement.v1.json": announcement_json_schema,
     "citizen-feedback.v1.json": feedback_json_schema,
+    "citizen-submission.v1.json": submission_json_schema,
 }
 """File name in ``schemas/`` → the function that generates its content from the models."""
 

@@ -32,6 +32,7 @@ from bridge.quiet_hours.settings import QuietHoursSettings
 from bridge.result_documents.settings import DocumentSettings
 from bridge.settings_checks import cross_field_problems
 from bridge.store.settings import StoreSettings
+from bridge.submissions.settings import SubmissionSettings
 from bridge.templates.settings import TemplateSettings
 from bridge.webhook.settings import WebhookSettings
 from bridge.wording import ProvinceSettings
@@ -79,6 +80,7 @@ class Settings(BaseSettings):
     feedback: FeedbackSettings = FeedbackSettings()
     documents: DocumentSettings = DocumentSettings()
     case_kinds: CaseKindSettings = CaseKindSettings()
+    submissions: SubmissionSettings = SubmissionSettings()
     process: ProcessSettings = ProcessSettings()
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bridge.feedback.settings import FeedbackSettings
     from bridge.kafka.settings import KafkaSettings
     from bridge.quiet_hours.settings import QuietHoursSettings
+    from bridge.submissions.settings import SubmissionSettings
     from bridge.webhook.settings import WebhookSettings
     from bridge.zalo.settings import ZaloSettings
 
@@ -54,6 +55,11 @@ class Sections(Protocol):
     @property
     def feedback(self) -> FeedbackSettings:
         """The ``feedback`` section."""
+        ...
+
+    @property
+    def submissions(self) -> SubmissionSettings:
+        """The ``submissions`` section."""
         ...
 
     @property
@@ -113,6 +119,7 @@ def cross_field_problems(settings: Sections) -> list[Problem]:
         *_retention(settings),
         *_tokens(settings),
         *_feedback(settings),
+        *_submissions(settings),
         *_case_kinds(settings),
     ]
 
@@ -147,6 +154,15 @@ def _feedback(settings: Sections) -> Iterator[Problem]:
         )
 
 
+def _submissions(settings: Sections) -> Iterator[Problem]:
+    if settings.submissions.enabled and not settings.webhook.enabled:
+        yield Problem(
+            ("submissions.enabled", "webhook.oa_secret_key"),
+            "citizens answer the forms through the OA webhook, which is off without its secret "
+            "key: no dossier could ever be filed",
+        )
+
+
 def _kafka(settings: Sections) -> Iterator[Problem]:
     kafka, announcements = settings.kafka, settings.announcements
     topics = {
@@ -163,6 +179,8 @@ def _kafka(settings: Sections) -> Iterator[Problem]:
         topics["announcements.dead_letter_topic"] = announcements.dead_letter_topic
     if settings.feedback.enabled:
         topics["feedback.topic"] = settings.feedback.topic
+    if settings.submissions.enabled:
+        topics["submissions.topic"] = settings.submissions.topic
     by_name: dict[str, list[str]] = {}
     for key, name in topics.items():
         by_name.setdefault(name, []).append(key)

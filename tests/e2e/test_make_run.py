@@ -97,6 +97,12 @@ def test_the_demo_shows_every_delivered_message_and_stops_what_it_started(
     assert "đã đăng ký nhận thông báo về hồ sơ 000.20.31.H56-" in output
     assert "Thông tin hồ sơ 000.20.31.H56-" in output
     assert "• Trạng thái: Đang xử lý" in output
+    # She files a birth registration in the chat: a PDF, two photos, XAC NHAN.
+    assert "Ông/Bà muốn nộp hồ sơ thủ tục nào?" in output
+    assert "[ảnh] căn cước, mặt sau" in output
+    assert "Đã nhận đủ 2/2 tệp cho «Căn cước của người đi khai sinh»" in output
+    assert re.search(r"Mã nộp hồ sơ: HS-\d{8}[0-9A-Z]{8}", output)
+    assert len(list((tmp_path / "objects").rglob("*-0*"))) >= 3
     assert list(tmp_path.glob("receipt-*.png"))
     assert len(started_pids(output)) == 2
     log = (tmp_path / "bridge.log").read_text(encoding="utf-8")

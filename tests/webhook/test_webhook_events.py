@@ -151,3 +151,50 @@ class TestParse:
         assert event.user_id == "2512523625412515"
         assert event.message_ids == ("aa", "bb")
         assert event.dedupe_key == "user_seen_message:aa,bb"
+
+
+class TestAttachments:
+    def event(self, name, attachments):
+        return json.dumps(
+            {
+                "event_name": name,
+                "sender": {"id": "2512523625412515"},
+                "recipient": {"id": "oa"},
+                "message": {"msg_id": "m1", "attachments": attachments},
+                "timestamp": "1700000000000",
+            }
+        ).encode()
+
+    def test_photos_and_files_are_read_with_their_hints(self):
+        raw = self.event(
+            "user_send_file",
+            [
+                {
+                    "type": "file",
+                    "payload": {"url": "https://f.zdn.vn/a.pdf", "name": "a.pdf", "size": "2339"},
+                },
+                {"type": "image", "payload": {"url": "https://f.zdn.vn/b.jpg", "thumbnail": "x"}},
+            ],
+        )
+        event = parse_oa_event(raw)
+        assert [(a.kind, a.url, a.name, a.size) for a in event.attachments] == [
+            ("file", "https://f.zdn.vn/a.pdf", "a.pdf", 2339),
+            ("image", "https://f.zdn.vn/b.jpg", None, None),
+        ]
+
+    @pytest.mark.parametrize(
+        "attachments",
+        [
+            None,
+            "not a list",
+            [{"type": "sticker", "payload": {"url": "https://x/y"}}],
+            [{"type": "image", "payload": {"url": "file:///etc/passwd"}}],
+            [{"type": "image", "payload": {"url": 42}}],
+            [{"type": "image", "payload": "https://x/y"}],
+            [{"type": "file", "payload": {"url": "https://x/" + "a" * 3000}}],
+        ],
+    )
+    def test_anything_else_is_left_out(self, attachments):
+        event = parse_oa_event(self.event("user_send_image", attachments))
+        assert event.attachments == ()
+        assert event.dedupe_key == "msg:m1"

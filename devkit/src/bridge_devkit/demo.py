@@ -53,6 +53,7 @@ V2_TOPIC = "case-state-events.v2"
 V2_DLQ_TOPIC = "case-state-events.v2.dlq"
 V2_STATUS_TOPIC = "case-state-events.v2.status"
 FEEDBACK_TOPIC = "citizen-feedback"
+SUBMISSION_TOPIC = "citizen-submission"
 MALFORMED = b'{"event_id": "not-a-uuid", "state": "DONE"'
 HMAC_KEY = "make-run-hmac-key"
 """The demo's linking key (receipt secrets); a real one is a secret."""
@@ -216,6 +217,10 @@ class Demo:
             "BRIDGE_FEEDBACK__TOPIC": FEEDBACK_TOPIC,
             "BRIDGE_FEEDBACK__DELAY_SECONDS": "1",
             "BRIDGE_FEEDBACK__POLL_SECONDS": "0.5",
+            # Dossiers filed in the chat: photos and files kept in a local directory.
+            "BRIDGE_SUBMISSIONS__ENABLED": "true",
+            "BRIDGE_SUBMISSIONS__TOPIC": SUBMISSION_TOPIC,
+            "BRIDGE_OBJECTS__LOCAL_DIRECTORY": str(self.workdir / "objects"),
             # The result's PDF comes from a loopback host over plain HTTP (the contract: HTTPS).
             "BRIDGE_DOCUMENTS__ALLOW_HTTP": "true",
             # Complaints and land disputes (the v2 contract) on their own topics.
@@ -286,6 +291,7 @@ async def _create_topics(bootstrap: str) -> None:
             (DLQ_TOPIC, 1),
             (STATUS_TOPIC, 1),
             (FEEDBACK_TOPIC, 1),
+            (SUBMISSION_TOPIC, 1),
             (V2_TOPIC, 3),
             (V2_DLQ_TOPIC, 1),
             (V2_STATUS_TOPIC, 1),
@@ -462,6 +468,7 @@ def _citizen_scene(  # noqa: PLR0913 - where everything runs, and the run's numb
         (None, {"publish": "result_returned"}, "có hài lòng"),
         ("[bấm nút] Hài lòng", {"tap": "Hài lòng"}, "Cảm ơn Ông/Bà"),
         (f"HUY {code}", {"event_name": "user_send_text", "text": f"HUY {code}"}, code),
+        *_submission_steps(),
     ]
     for said, event, answer_names in steps:
         before = watcher.shown
@@ -481,6 +488,49 @@ def _citizen_scene(  # noqa: PLR0913 - where everything runs, and the run's numb
         time.sleep(0.5)  # the latest-state row follows the message by a moment
     admin.close()
     return True
+
+
+_BIRTH_ANSWERS = (
+    ("Nguyễn Thị Minh Anh", "(2/10)"),
+    ("05/03/2026", "(3/10)"),
+    ("Nữ", "(4/10)"),
+    ("Bệnh viện Phụ sản, 123 Lê Lợi, Hải Châu, Đà Nẵng", "(5/10)"),
+    ("Trần Thị Bình", "(6/10)"),
+    ("1", "(7/10)"),
+    ("001203004567", "(8/10)"),
+    ("0905123456", "(9/10)"),
+    ("12 Lê Lợi, Hải Châu, Đà Nẵng", "(10/10)"),
+    ("BO QUA", "Giấy chứng sinh"),
+)
+
+
+def _submission_steps() -> list[tuple[str | None, dict[str, Any] | None, str | None]]:
+    """She files a birth registration in the chat: a PDF, two photos of her ID card, XAC NHAN."""
+
+    def text(said: str, answer: str) -> tuple[str, dict[str, Any], str]:
+        return said, {"event_name": "user_send_text", "text": said}, answer
+
+    photo = {"generate": {"kind": "jpeg", "width": 320, "height": 200, "exif_gps": True}}
+    pdf = {"generate": {"kind": "pdf", "size": 4000}, "name": "giay-chung-sinh.pdf"}
+    return [
+        text("Nộp hồ sơ", "1. Đăng ký khai sinh"),
+        text("1", "(1/10)"),
+        *(text(said, answer) for said, answer in _BIRTH_ANSWERS),
+        ("[tệp] giay-chung-sinh.pdf", {"event_name": "user_send_file", "attachment": pdf}, "1/2"),
+        text("XONG", "căn cước"),
+        (
+            "[ảnh] căn cước, mặt trước",
+            {"event_name": "user_send_image", "attachment": photo},
+            "1/2",
+        ),
+        (
+            "[ảnh] căn cước, mặt sau",
+            {"event_name": "user_send_image", "attachment": photo},
+            "kết hôn",
+        ),
+        text("BO QUA", "XAC NHAN"),
+        text("XAC NHAN", "Mã nộp hồ sơ"),
+    ]
 
 
 async def _publish_one(bootstrap: str, event: dict[str, Any]) -> None:

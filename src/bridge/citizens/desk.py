@@ -31,6 +31,7 @@ __all__ = [
     "DeskStore",
     "LinkPolicy",
     "ReplyBudgetPort",
+    "SubmissionPort",
     "SurveyPort",
 ]
 
@@ -50,6 +51,14 @@ class SurveyPort(Protocol):
 
     async def answer(self, user_id: str, text: str, at: float) -> str | None:
         """The reply when ``text`` answers a survey, else None (the chat goes on)."""
+        ...
+
+
+class SubmissionPort(Protocol):
+    """Dossiers filed in the chat (``bridge.submissions.SubmissionDesk``)."""
+
+    async def take(self, event: OaEvent) -> bool:
+        """Act on a text, photo or file of a submission; False: not one (the chat goes on)."""
         ...
 
 
@@ -166,6 +175,9 @@ class CitizenDesk:
     ) -> None:
         self.survey = survey
         """Set by the composition root when the survey runs (it is built after the desk)."""
+        self.submissions: SubmissionPort | None = None
+        """Set by the composition root when citizens file dossiers in the chat: it takes the
+        texts, photos and files of a submission in progress (and ``NOP HO SO``) first."""
         self._store = store
         self._budget = budget
         self._sender = sender
@@ -201,17 +213,22 @@ class CitizenDesk:
             codes = await self._store.unfollowed(user, event.at)
             _log.info("citizen unfollowed", user=self._who(user), unlinked=len(codes))
             self.stats.unlinks["unfollow"] += len(codes)
-        elif event.name == "user_send_text":
-            await self._store.interacted(user, event.at)
-            await self._text(user, event.text or "", now)
         elif event.name.startswith("user_send_"):
             await self._store.interacted(user, event.at)
+            await self._message(event, user, now)
         elif event.name in {"user_received_message", "user_seen_message"}:
             kind = "received" if event.name == "user_received_message" else "seen"
             for message_id in event.message_ids:
                 await self._store.record_receipt(message_id, kind, user_id=user, at=event.at)
         else:
             _log.info("oa event ignored", event_name=event.name)
+
+    async def _message(self, event: OaEvent, user: str, now: float) -> None:
+        """A text, photo or file: a submission's first, then the chat's commands for texts."""
+        if self.submissions is not None and await self.submissions.take(event):
+            return
+        if event.name == "user_send_text":
+            await self._text(user, event.text or "", now)
 
     async def _phone_receipt(self, event: OaEvent, now: float) -> None:
         """A ZNS receipt names a phone: recorded under its keyed hash, never the number."""

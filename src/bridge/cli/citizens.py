@@ -118,7 +118,9 @@ def forget(
     del as_json
     from bridge.citizens.store import CitizenStore  # noqa: PLC0415 - keep --help fast
     from bridge.feedback.store import SurveyStore  # noqa: PLC0415 - same
+    from bridge.objects.factory import open_object_store  # noqa: PLC0415 - same
     from bridge.store.database import open_database  # noqa: PLC0415 - same
+    from bridge.submissions.store import SubmissionStore  # noqa: PLC0415 - same
 
     settings = settings_or_exit(config)
     if not user_id.isdigit():
@@ -133,9 +135,15 @@ def forget(
             await store.close()
         database = open_database(settings.store.url.get_secret_value())
         try:  # the satisfaction survey's rows (its answers, the opt-out) go too
-            return deleted + await SurveyStore(database).forget(user_id)
+            deleted += await SurveyStore(database).forget(user_id)
+            # ... and her submissions: drafts, filed dossiers, their stored files.
+            rows, keys = await SubmissionStore(database).forget(user_id)
         finally:
             await database.dispose()
+        objects = open_object_store(settings.objects)
+        for key in keys:
+            await objects.delete(key)
+        return deleted + rows
 
     try:
         deleted = asyncio.run(run())

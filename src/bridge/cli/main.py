@@ -21,6 +21,7 @@ from bridge.cli.feedback import feedback_cli
 from bridge.cli.options import ConfigOption, settings_or_exit
 from bridge.cli.output import JsonOption, emit_json
 from bridge.cli.stopping import GracefulStop
+from bridge.cli.submissions import submissions_cli
 from bridge.cli.templates import preview, templates_cli
 from bridge.cli.zalo import zalo_cli
 from bridge.errors import ConfigurationError
@@ -74,6 +75,7 @@ cli.add_typer(dlq_cli, name="dlq")
 cli.add_typer(zalo_cli, name="zalo")
 cli.add_typer(announce_cli, name="announce")
 cli.add_typer(feedback_cli, name="feedback")
+cli.add_typer(submissions_cli, name="submissions")
 cli.add_typer(templates_cli, name="templates")
 cli.command("preview")(preview)
 db_cli = typer.Typer(help="The delivery ledger's database.", no_args_is_help=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +11,8 @@ from bridge.cli.output import JsonOption, emit_json
 from bridge.errors import ConfigurationError, TemplateError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bridge.settings import Settings
     from bridge.wording import MessageContext
 
@@ -87,6 +89,25 @@ def check(
     )
 
 
+def _extra_messages(settings: Settings) -> Callable[[str, str], list[dict[str, Any]]]:
+    """The survey's messages, then the conversation of the procedure's form (if it has one)."""
+    from datetime import UTC, datetime  # noqa: PLC0415 - only when the preview runs
+
+    from bridge.feedback.preview import survey_messages  # noqa: PLC0415 - same
+    from bridge.submissions.forms import check_forms  # noqa: PLC0415 - same
+    from bridge.submissions.preview import submission_messages  # noqa: PLC0415 - same
+
+    survey = survey_messages(settings.feedback)
+    wing = settings.submissions
+    catalogue, problems = check_forms(
+        wing.forms_directory, max_attachment_bytes=wing.max_attachment_bytes
+    )
+    if problems:  # `zalo-bridge submissions check-forms` names them; the page goes without
+        return survey
+    forms = submission_messages(catalogue, datetime.now(UTC).date())
+    return lambda code, name: [*survey(code, name), *forms(code, name)]
+
+
 def preview(
     templates: Annotated[
         list[Path] | None,
@@ -104,7 +125,6 @@ def preview(
     config: ConfigOption = None,
 ) -> None:
     """Serve a page showing every template for a sample case as the Zalo chat shows it."""
-    from bridge.feedback.preview import survey_messages  # noqa: PLC0415 - same
     from bridge.templates.preview import PreviewServer, load_catalog  # noqa: PLC0415 - keep `--help` fast
     from bridge.templates.renderer import card_limits  # noqa: PLC0415 - same
 
@@ -117,7 +137,7 @@ def preview(
             directories,
             context,
             card_limits(settings),
-            more_messages=survey_messages(settings.feedback),
+            more_messages=_extra_messages(settings),
         )
     except TemplateError as exc:
         typer.echo(f"zalo-bridge: {exc}", err=True)

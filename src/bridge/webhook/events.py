@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "SIGNATURE_HEADER",
+    "InboundAttachment",
     "OaEvent",
     "SignatureKeys",
     "WebhookRejectedError",
@@ -173,6 +174,20 @@ def check_age(raw: bytes, *, now: float, max_age: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundAttachment:
+    """A photo or file a citizen sent (``user_send_image``/``user_send_file``), by its URL.
+
+    ``name`` and ``size`` are what Zalo says (a file's name, a size as text or a number): hints,
+    never trusted; the URL expires (zalo-oa-api-2 §2.2).
+    """
+
+    kind: str
+    url: str
+    name: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OaEvent:
     """One OA event reduced to what the bridge acts on.
 
@@ -189,6 +204,8 @@ class OaEvent:
     phone: str | None = None
     """A receipt of a template sent by phone (ZNS) names the phone in ``recipient.id``, not a
     user: it is kept here, never as ``user_id`` (zalo-oa-api-2 §2, ZNS receipts)."""
+    attachments: tuple[InboundAttachment, ...] = ()
+    """The photos and files of a ``user_send_image``/``user_send_file`` (at most a few)."""
 
 
 def _plain(value: Any, what: str, limit: int = _MAX_ID_CHARS) -> str | None:
@@ -234,6 +251,42 @@ def _message_ids(message: dict[str, Any]) -> list[str]:
     return ids
 
 
+_MAX_ATTACHMENTS = 10
+_MAX_URL_CHARS = 2_048
+
+
+def _attachments(message: dict[str, Any]) -> tuple[InboundAttachment, ...]:
+    """The image and file attachments with an http(s) URL; anything else is left out."""
+    found: list[InboundAttachment] = []
+    items = message.get("attachments")
+    if not isinstance(items, list):
+        return ()
+    for item in items[:_MAX_ATTACHMENTS]:
+        if not isinstance(item, dict) or item.get("type") not in {"image", "file"}:
+            continue
+        payload = item.get("payload")
+        url = payload.get("url") if isinstance(payload, dict) else None
+        if not isinstance(url, str) or len(url) > _MAX_URL_CHARS or not url.isprintable():
+            continue
+        if not url.startswith(("https://", "http://")):
+            continue
+        assert isinstance(payload, dict)  # noqa: S101 - narrowed above, for mypy
+        name = payload.get("name")
+        size = payload.get("size")
+        size_number = int(size) if isinstance(size, str) and size.isdigit() else size
+        found.append(
+            InboundAttachment(
+                kind=str(item["type"]),
+                url=url,
+                name=name[:255] if isinstance(name, str) and name.isprintable() else None,
+                size=size_number
+                if isinstance(size_number, int) and not isinstance(size_number, bool)
+                else None,
+            )
+        )
+    return tuple(found)
+
+
 def parse_oa_event(raw: bytes) -> OaEvent:
     """Read a verified webhook body (zalo-oa-api.md §7.3).
 
@@ -272,4 +325,5 @@ def parse_oa_event(raw: bytes) -> OaEvent:
         text=_readable(message.get("text")),
         message_ids=tuple(ids),
         phone=phone,
+        attachments=_attachments(message) if name.startswith("user_send_") else (),
     )
