@@ -23,8 +23,11 @@ def test_each_worker_is_its_own_replica_with_its_own_transactional_id():
     settings = Settings.model_validate(
         {"process": {"workers": 3}, "kafka": {"transactional_id": "thanh-hoa-pod-7"}}
     )
-    specs = worker_specs(settings, port=8080, environ={"PATH": "/bin", "BRIDGE_X": "y"})
-    assert [(s.index, s.port) for s in specs] == [(0, 8081), (1, 8082), (2, 8083)]
+    ports = iter([41001, 41002, 41003])
+    specs = worker_specs(
+        settings, environ={"PATH": "/bin", "BRIDGE_X": "y"}, ports=lambda: next(ports)
+    )
+    assert [(s.index, s.port) for s in specs] == [(0, 41001), (1, 41002), (2, 41003)]
     assert [s.env["BRIDGE_KAFKA__TRANSACTIONAL_ID"] for s in specs] == [
         "thanh-hoa-pod-7-w0",
         "thanh-hoa-pod-7-w1",

@@ -50,9 +50,6 @@ async def test_two_workers_share_the_partitions_and_answer_on_one_port(
     await emulator.follow(USER)
     processes = Processes()
     port = free_port()
-    # The workers take the two ports after the pod's.
-    while any(_taken(p) for p in (port + 1, port + 2)):
-        port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "bridge", "run", "--host", "127.0.0.1", "--port", str(port)]
     log = tmp_path / "pod.log"
@@ -93,8 +90,6 @@ async def test_a_worker_that_dies_stops_the_pod_with_status_1(kafka_bootstrap, t
     running = await start_emulator(EmulatorConfig(access_tokens=(TOKEN,)))
     processes = Processes()
     port = free_port()
-    while any(_taken(p) for p in (port + 1, port + 2)):
-        port = free_port()
     argv = [sys.executable, "-m", "bridge", "run", "--host", "127.0.0.1", "--port", str(port)]
     try:
         pod = processes.spawn(
@@ -116,10 +111,3 @@ async def test_a_worker_that_dies_stops_the_pod_with_status_1(kafka_bootstrap, t
 
 async def _is(status, wanted: int) -> bool:
     return await status == wanted
-
-
-def _taken(port: int) -> bool:
-    import socket  # noqa: PLC0415 - only here
-
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0

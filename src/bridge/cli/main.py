@@ -127,7 +127,7 @@ def _supervise(settings: Settings, *, host: str, port: int, config: Path | None)
 
     # The schema is migrated once, here, before the workers race to do it.
     upgrade_sync(settings.store.url.get_secret_value())
-    specs = worker_specs(settings, port=port, environ=os.environ)
+    specs = worker_specs(settings, environ=os.environ)
     supervisor = Supervisor(
         specs,
         host=host,

@@ -40,8 +40,23 @@ class WorkerSpec:
     env: Mapping[str, str]
 
 
-def worker_specs(settings: Settings, *, port: int, environ: Mapping[str, str]) -> list[WorkerSpec]:
-    """The workers of ``settings.process.workers``: ports after ``port``, one transactional id each.
+def loopback_port() -> int:
+    """A port free on 127.0.0.1 now, chosen by the system (a worker binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def worker_specs(
+    settings: Settings,
+    *,
+    environ: Mapping[str, str],
+    ports: Callable[[], int] = loopback_port,
+) -> list[WorkerSpec]:
+    """The workers of ``settings.process.workers``: a loopback port and a transactional id each.
+
+    The ports are the system's free ones, not the pod's port plus one: a port next to it may be
+    held by an outgoing connection, and a worker that cannot bind would stop the pod.
 
     Each worker is a replica of its own (its own consumer in the group, its own Kafka
     transactional id ``<id>-w<n>``, so a restarted pod fences its predecessor's workers one by
@@ -53,7 +68,7 @@ def worker_specs(settings: Settings, *, port: int, environ: Mapping[str, str]) -
     return [
         WorkerSpec(
             index=index,
-            port=port + 1 + index,
+            port=ports(),
             env={
                 **environ,
                 "BRIDGE_PROCESS__WORKERS": "1",
