@@ -681,6 +681,7 @@ class Runtime:
             input_topic=kafka.input_topic,
             max_event_bytes=kafka.max_event_bytes,
             clock=self.clock,
+            decode=self._reader(),
         )
         return linker.before(handle)
 

@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.s3]
 USER = "7700000000000042"
 ANSWERS = [
     "Nguyễn Thị Minh Anh",
-    "05/03/2026",
+    "05/03/2024",
     "2",
     "Bệnh viện Phụ sản, 123 Lê Lợi, Hải Châu",
     "Trần Thị Bình",
@@ -143,7 +143,7 @@ async def test_a_dossier_filed_with_two_photos_and_a_pdf_reaches_the_centre_and_
         assert submission_id in await last_reply()
         assert event["province"] == "da-nang"
         assert event["citizen"]["zalo_user_id"] == USER
-        assert event["fields"]["child_birth_date"] == "2026-03-05"
+        assert event["fields"]["child_birth_date"] == "2024-03-05"
         assert len(event["attachments"]) == 3
         store = open_object_store(objects_settings)
         for attachment in event["attachments"]:

@@ -65,7 +65,7 @@ async def test_a_kill_mid_conversation_loses_no_step_and_a_replay_adds_none(
         await say("NOP HO SO", "1. Đăng ký khai sinh")
         await say("1", "(1/10)")
         await say("Nguyễn Thị Minh Anh", "(2/10)")
-        answered = await say("05/03/2026", "(3/10)")
+        answered = await say("05/03/2024", "(3/10)")
         os.kill(first.pid, signal.SIGKILL)  # kill -9: no drain, nothing closed
         await asyncio.to_thread(first.wait, 10)
 
@@ -87,7 +87,7 @@ async def test_a_kill_mid_conversation_loses_no_step_and_a_replay_adds_none(
         # its key, so it is not taken twice, and her next answer is the third question's.
         await say("2", "(4/10)")
         await say("SUA 2", "(2/10)")
-        await say("06/03/2026", "(4/10)")  # back where she was
+        await say("06/03/2024", "(4/10)")  # back where she was
     finally:
         processes.stop_all()
 

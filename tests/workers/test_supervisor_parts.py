@@ -61,3 +61,26 @@ def test_the_event_loop_is_a_choice():
     finally:
         loop.close()
     assert loop_factory("auto") is not asyncio.new_event_loop
+
+
+async def test_a_body_larger_than_the_limit_is_refused_without_being_held_whole():
+    from bridge.workers.supervisor import MAX_FORWARDED_BYTES, Supervisor  # noqa: PLC0415
+
+    supervisor = Supervisor([], host="127.0.0.1", port=0, config=None, grace=1)
+    chunk = b"x" * 65536
+    sent_chunks = 0
+
+    async def receive() -> dict:
+        nonlocal sent_chunks
+        sent_chunks += 1
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    answers: list[dict] = []
+
+    async def send(message: dict) -> None:
+        answers.append(message)
+
+    scope = {"type": "http", "path": "/webhook/zalo", "method": "POST", "headers": []}
+    await supervisor._asgi(scope, receive, send)
+    assert answers[0]["status"] == 413
+    assert sent_chunks * len(chunk) <= MAX_FORWARDED_BYTES + len(chunk)

@@ -492,7 +492,7 @@ def _citizen_scene(  # noqa: PLR0913 - where everything runs, and the run's numb
 
 _BIRTH_ANSWERS = (
     ("Nguyễn Thị Minh Anh", "(2/10)"),
-    ("05/03/2026", "(3/10)"),
+    ("05/03/2024", "(3/10)"),
     ("Nữ", "(4/10)"),
     ("Bệnh viện Phụ sản, 123 Lê Lợi, Hải Châu, Đà Nẵng", "(5/10)"),
     ("Trần Thị Bình", "(6/10)"),

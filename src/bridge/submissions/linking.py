@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from bridge.delivery.records import InboundRecord
+    from bridge.events import CaseStateEvent
     from bridge.submissions.store import SubmissionStore
 
 __all__ = ["LINK_FACTOR", "LinkPort", "SubmissionLinker"]
@@ -46,9 +47,11 @@ class SubmissionLinker:
         input_topic: The v1 topic (only v1 carries ``submission_id``).
         max_event_bytes: As the deliverer reads records.
         clock: Epoch seconds.
+        decode: Reads a record's value; the app passes the reader the quiet-hours gate and the
+            deliverer share, so the record is decoded once for all three.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators and knobs, keyword-only
         self,
         *,
         store: SubmissionStore,
@@ -56,7 +59,9 @@ class SubmissionLinker:
         input_topic: str,
         max_event_bytes: int,
         clock: Callable[[], float] = time.time,
+        decode: Callable[..., CaseStateEvent] = parse_event,
     ) -> None:
+        self._decode = decode
         self._store = store
         self._citizens = citizens
         self._topic = input_topic
@@ -86,7 +91,7 @@ class SubmissionLinker:
         async def linked_first(record: InboundRecord) -> _Outcome:
             if record.topic == self._topic:
                 try:
-                    event = parse_event(record.value, max_bytes=self._max_bytes)
+                    event = self._decode(record.value, max_bytes=self._max_bytes)
                 except InvalidEventError:
                     event = None  # the deliverer dead-letters it
                 if event is not None and event.submission_id is not None:

@@ -26,6 +26,9 @@ __all__ = ["Supervisor", "WorkerSpec", "worker_specs"]
 
 _log = get_logger("bridge.workers")
 
+MAX_FORWARDED_BYTES = 1024 * 1024
+"""Largest request body forwarded to worker 0 (its webhook takes 256 KiB; the rest is refused)."""
+
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"}
 )
@@ -229,13 +232,16 @@ class Supervisor:
         send: Callable[[dict[str, Any]], Awaitable[None]],
     ) -> None:
         """Forward a request to worker 0 (the OA webhook, signed links), body and all."""
-        assert self._http is not None  # noqa: S101 - set by run
         body = bytearray()
         while True:
             message = await receive()
             body += message.get("body", b"")
+            if len(body) > MAX_FORWARDED_BYTES:
+                await _respond(send, 413, b"")  # never held in memory whole
+                return
             if not message.get("more_body"):
                 break
+        assert self._http is not None  # noqa: S101 - set by run
         target = f"http://127.0.0.1:{self._specs[0].port}{scope['path']}"
         query = scope.get("query_string", b"").decode("latin-1")
         headers = [
