@@ -80,8 +80,9 @@ def test_the_demo_shows_every_delivered_message_and_stops_what_it_started(
     output = run_once(tmp_path, demo_env(kafka_bootstrap))
     assert_everything_shown(output, run=1)
     # 12 samples, 3 about a complaint and a land dispute, and the linked citizen's dossier: in
-    # progress, then its result handed over (the result's PDF has no greeting)
-    assert output.count("Kính gửi Ông/Bà,") == 17
+    # progress, then its result handed over (the result's PDF has no greeting), and the dossier
+    # she filed through Zalo, opened by the centre
+    assert output.count("Kính gửi Ông/Bà,") == 18
     # ... which brings the satisfaction survey, answered with a tap and thanked
     assert "có hài lòng với việc giải quyết hồ sơ" in output
     assert "[Rất hài lòng]  [Hài lòng]  [Chưa hài lòng]" in output
@@ -103,6 +104,18 @@ def test_the_demo_shows_every_delivered_message_and_stops_what_it_started(
     assert "Đã nhận đủ 2/2 tệp cho «Căn cước của người đi khai sinh»" in output
     assert re.search(r"Mã nộp hồ sơ: HS-\d{8}[0-9A-Z]{8}", output)
     assert len(list((tmp_path / "objects").rglob("*-0*"))) >= 3
+    # The centre reads her submission off Kafka and opens the dossier; its first event reaches
+    # her chat (linked by the submission id, the event carries only a phone without consent).
+    [submission_id] = re.findall(r"Mã nộp hồ sơ: (HS-\w+)", output)
+    assert re.search(
+        rf"The centre reads {submission_id} from citizen-submission: procedure 1\.001193, "
+        r"\d+ answers, 3 files",
+        output,
+    )
+    filed = re.search(r"it opens a dossier\.\n(.*)", output, re.DOTALL)
+    assert filed, output
+    assert "→ Phạm Thị Dung" in filed.group(1)
+    assert re.search(r"000\.20\.31\.H56-\d{6}-0078", filed.group(1).replace("\n│ ", " "))
     assert list(tmp_path.glob("receipt-*.png"))
     assert len(started_pids(output)) == 2
     log = (tmp_path / "bridge.log").read_text(encoding="utf-8")
@@ -115,7 +128,7 @@ def test_the_demo_shows_every_delivered_message_and_stops_what_it_started(
     assert_everything_shown(again, run=2)
     first_codes = set(re.findall(r"000\.\d\d\.\d\d\.H56-\d{6}-\d+", output))
     second_codes = set(re.findall(r"000\.\d\d\.\d\d\.H56-\d{6}-\d+", again))
-    assert len(second_codes - first_codes) >= 5  # 4 sample dossiers and the linked one are new
+    assert len(second_codes - first_codes) >= 6  # 4 samples, the linked and the filed one are new
 
 
 class _Demo:

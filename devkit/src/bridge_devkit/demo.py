@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -34,6 +35,7 @@ from bridge_devkit.processes import ProcessRecord
 from bridge_devkit.samples import (
     LINKING_CITIZEN,
     encode,
+    filed_dossier_event,
     linking_case_code,
     linking_result_returned,
     linking_sample_event,
@@ -487,7 +489,68 @@ def _citizen_scene(  # noqa: PLR0913 - where everything runs, and the run's numb
             return False
         time.sleep(0.5)  # the latest-state row follows the message by a moment
     admin.close()
-    return True
+    return _centre_opens_the_filed_dossier(bootstrap, watcher, run=run)
+
+
+_SUBMISSION_ID = re.compile(r"Mã nộp hồ sơ:\s*(\S+)")
+
+
+def _centre_opens_the_filed_dossier(bootstrap: str, watcher: Watcher, *, run: int) -> bool:
+    """The centre takes her submission off Kafka and opens a dossier; its first event reaches her.
+
+    The submission is the one whose id the OA's acknowledgement gave her; the centre's event
+    names it, and bridge links her to the new dossier by itself.
+    """
+    user = LINKING_CITIZEN.zalo_user_id
+    acknowledged = [
+        match.group(1)
+        for message in watcher.messages
+        if message.get("user_id") == user
+        and (match := _SUBMISSION_ID.search(str(message.get("text") or "")))
+    ]
+    if not acknowledged:
+        return False
+    submission_id = acknowledged[-1].rstrip(".,;")
+    submission = asyncio.run(_read_submission(bootstrap, submission_id))
+    if submission is None:
+        _say(f"make run: submission {submission_id} is not on {SUBMISSION_TOPIC}")
+        return False
+    attachments = submission.get("attachments") or []
+    _say(
+        f"\nThe centre reads {submission_id} from {SUBMISSION_TOPIC}: procedure "
+        f"{submission.get('procedure_code')}, {len(submission.get('fields') or {})} answers, "
+        f"{len(attachments)} files in object storage ("
+        + ", ".join(f"{a.get('content_type')} {a.get('size')} B" for a in attachments)
+        + "); it opens a dossier.\n"
+    )
+    event = filed_dossier_event(submission_id, run=run)
+    before = watcher.shown
+    asyncio.run(_publish_one(bootstrap, event))
+    return watcher.wait_for_reply(user, before, event["case"]["code"], 30)
+
+
+async def _read_submission(bootstrap: str, submission_id: str) -> dict[str, Any] | None:
+    """The submission event keyed ``submission_id`` (read from the start of the topic)."""
+    consumer = AIOKafkaConsumer(
+        SUBMISSION_TOPIC,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    if record.key == submission_id.encode() and record.value:
+                        found: dict[str, Any] = json.loads(record.value)
+                        return found
+        return None
+    finally:
+        await consumer.stop()
 
 
 _BIRTH_ANSWERS = (

@@ -12,6 +12,7 @@ __all__ = [
     "LINKING_CITIZEN",
     "SampleCitizen",
     "dossier_number",
+    "filed_dossier_event",
     "linking_case_code",
     "linking_sample_event",
     "sample_case_events",
@@ -292,6 +293,42 @@ def linking_case_code(now: datetime | None = None, *, run: int = 1) -> str:
     """The dossier code printed on `LINKING_CITIZEN`'s receipt (a new dossier each run)."""
     day = (now or datetime.now(UTC)).astimezone(VN).strftime("%y%m%d")
     return f"000.20.31.H56-{day}-{dossier_number(77, run)}"
+
+
+def filed_dossier_event(
+    submission_id: str, now: datetime | None = None, *, run: int = 1
+) -> dict[str, Any]:
+    """The centre's first event of the dossier `LINKING_CITIZEN` filed through Zalo.
+
+    It names her submission (``submission_id``) and carries only the phone she typed in the
+    form, without consent: it reaches her chat because bridge links the filer by itself.
+    """
+    start = (
+        (now or datetime.now(UTC)).astimezone(VN).replace(hour=8, minute=0, second=0, microsecond=0)
+    )
+    day = start.strftime("%y%m%d")
+    return {
+        "schema_version": 1,
+        "event_id": str(uuid.uuid4()),
+        "event_type": "STATE_CHANGED",
+        "occurred_at": (start + timedelta(hours=7)).isoformat(),
+        "province": "thanh-hoa",
+        "source_system": "make-run",
+        "sequence": 1,
+        "case": _case(
+            f"000.20.31.H56-{day}-{dossier_number(78, run)}",
+            "1.001193",
+            "Đăng ký khai sinh",
+            _AGENCY,
+            channel="ONLINE",
+            due_at=(start + timedelta(days=3)).replace(hour=17).isoformat(),
+            handling_department="Bộ phận Tư pháp - Hộ tịch",
+        ),
+        "state": "RECEIVED",
+        "previous_state": "SUBMITTED",
+        "recipient": {"phone": "0905123456", "notify_consent": False},
+        "submission_id": submission_id,
+    }
 
 
 def sample_result_pdf() -> bytes:
