@@ -82,7 +82,9 @@ async def test_a_dossier_filed_with_two_photos_and_a_pdf_reaches_the_centre_and_
             "linking": LinkingSettings(hmac_key=HMAC_KEY),
             "retention": RetentionSettings(purge_interval_seconds=0),
             "objects": objects_settings,
-            "submissions": SubmissionSettings(enabled=True, topic=topic),
+            "submissions": SubmissionSettings(
+                enabled=True, topic=topic, attachment_hosts=("127.0.0.1",)
+            ),
             "province": bridge_settings.province.model_copy(update={"slug": "da-nang"}),
         }
     )

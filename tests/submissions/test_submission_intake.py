@@ -7,12 +7,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.objects.local import LocalObjectStore
 from bridge.submissions import SubmissionSettings
 from bridge.submissions.conversation import StoredAttachment
 from bridge.submissions.forms import DocumentSpec
-from bridge.submissions.intake import HttpAttachmentIntake
+from bridge.submissions.intake import HttpAttachmentIntake, allowed_url
 from bridge.webhook.events import InboundAttachment
 from bridge_devkit.emulator import media
 
@@ -109,3 +111,61 @@ async def test_discard_deletes_and_tolerates_missing_objects(store):
     await store.put("submissions/x-0", b"abc", content_type="application/pdf")
     await intake(Host((200, b"")), store).discard(["submissions/x-0", "submissions/none"])
     assert not await store.exists("submissions/x-0")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.1/latest/meta-data",  # inside the cluster
+        "http://127.0.0.1:8080/admin",
+        "file:///etc/passwd",
+        "gopher://f.zdn.vn/x",
+        "https://f.zdn.vn.attacker.example/p.jpg",  # a suffix is not a parent domain
+        "https://f.zdn.vn@attacker.example/p.jpg",  # user info, the host is attacker.example
+        "https://evilzdn.vn/p.jpg",
+        "https://[::1]/p.jpg",
+        "not a url",
+    ],
+)
+async def test_a_url_outside_zalos_hosts_is_refused_unfetched(store, url):
+    host = Host((200, media.jpeg(32, 32)))
+    refused = await intake(host, store).take(photo(url), document=PHOTO, object_key="k/h-0")
+    assert refused == "liên kết tệp không phải của Zalo, xin gửi lại tệp trong Zalo."
+    assert host.calls == 0
+    assert not await store.exists("k/h-0")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://f6.photo.talk.zdn.vn/a/b.jpg", "https://ZDN.VN/x.jpg", "https://dl.zalo.me./f.pdf"],
+)
+def test_zalos_hosts_and_their_subdomains_are_allowed(url):
+    assert allowed_url(url, SubmissionSettings().attachment_hosts)
+
+
+def test_no_hosts_allows_any_http_host_but_never_another_scheme():
+    assert allowed_url("http://127.0.0.1:9000/f", ())
+    assert not allowed_url("ftp://127.0.0.1/f", ())
+
+
+_LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=8)
+_HOST = st.one_of(
+    st.sampled_from(["zdn.vn", "zalo.me", "zdn.vn.evil.example", "evilzdn.vn", "127.0.0.1"]),
+    st.builds(lambda a, b: f"{a}.{b}", _LABEL, st.sampled_from(["zdn.vn", "zalo.me", "evil.io"])),
+)
+
+
+@given(
+    scheme=st.sampled_from(["http", "https", "file", "ftp", "javascript"]),
+    user=st.sampled_from(["", "zdn.vn@", "u:p@"]),
+    host=_HOST,
+    port=st.sampled_from(["", ":443", ":8080"]),
+    path=st.text(max_size=20).map(lambda t: "/" + t.replace("#", "").replace("?", "")),
+    hosts=st.lists(st.sampled_from(["zdn.vn", "zalo.me"]), max_size=2),
+)
+def test_only_http_urls_on_an_allowed_host_are_fetched(scheme, user, host, port, path, hosts):
+    url = f"{scheme}://{user}{host}{port}{path}"
+    expected = scheme in {"http", "https"} and (
+        not hosts or any(host == h or host.endswith("." + h) for h in hosts)
+    )
+    assert allowed_url(url, hosts) == expected

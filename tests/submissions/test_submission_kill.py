@@ -36,6 +36,7 @@ async def test_a_kill_mid_conversation_loses_no_step_and_a_replay_adds_none(
         BRIDGE_LINKING__HMAC_KEY=HMAC_KEY,
         BRIDGE_SUBMISSIONS__ENABLED="true",
         BRIDGE_SUBMISSIONS__TOPIC=f"{topics.input}.submissions",
+        BRIDGE_SUBMISSIONS__ATTACHMENT_HOSTS='["127.0.0.1"]',  # the emulator's file host
         BRIDGE_OBJECTS__LOCAL_DIRECTORY=str(tmp_path / "objects"),
         # The killed process's claim on the event it was finishing lapses after this; her
         # later events wait for it (the inbox keeps each citizen's events in order).

@@ -222,6 +222,7 @@ class Demo:
             # Dossiers filed in the chat: photos and files kept in a local directory.
             "BRIDGE_SUBMISSIONS__ENABLED": "true",
             "BRIDGE_SUBMISSIONS__TOPIC": SUBMISSION_TOPIC,
+            "BRIDGE_SUBMISSIONS__ATTACHMENT_HOSTS": '["127.0.0.1"]',  # the emulator's files
             "BRIDGE_OBJECTS__LOCAL_DIRECTORY": str(self.workdir / "objects"),
             # The result's PDF comes from a loopback host over plain HTTP (the contract: HTTPS).
             "BRIDGE_DOCUMENTS__ALLOW_HTTP": "true",

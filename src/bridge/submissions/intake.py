@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from bridge.submissions.settings import SubmissionSettings
     from bridge.webhook.events import InboundAttachment
 
-__all__ = ["HttpAttachmentIntake"]
+__all__ = ["HttpAttachmentIntake", "allowed_url"]
 
 _log = structlog.get_logger("bridge.submissions")
 _MIB = 1024 * 1024
@@ -35,6 +36,21 @@ class _HostFailedError(Exception):
 
 class _RefusedError(Exception):
     """Not taken; the message says why, in Vietnamese."""
+
+
+def allowed_url(url: str, hosts: Sequence[str]) -> bool:
+    """Whether ``url`` is http(s) on one of ``hosts`` or below one of them (empty: any host)."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+    except ValueError:
+        return False
+    if parts.scheme not in {"http", "https"} or not host:
+        return False
+    return not hosts or any(
+        host == allowed or host.endswith("." + allowed)
+        for allowed in (h.lower().strip(".") for h in hosts)
+    )
 
 
 def _mib(size: int) -> str:
@@ -74,6 +90,9 @@ class HttpAttachmentIntake:
         )
         if attachment.size is not None and attachment.size > limit:
             return f"tệp {_mib(attachment.size)} lớn hơn giới hạn {_mib(limit)} của mục này."
+        if not allowed_url(attachment.url, self._settings.attachment_hosts):
+            _log.warning("attachment url refused: host not allowed", document=document.key)
+            return "liên kết tệp không phải của Zalo, xin gửi lại tệp trong Zalo."
         try:
             data = await self._fetch(attachment.url, limit)
         except _RefusedError as refused:

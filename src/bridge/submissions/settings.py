@@ -60,6 +60,15 @@ class SubmissionSettings(BaseModel):
         description="Images with more pixels are refused before decoding (decompression bombs).",
     )
     download_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    attachment_hosts: tuple[str, ...] = Field(
+        default=("zdn.vn", "zadn.vn", "zalo.me", "zaloapp.com"),
+        description=(
+            "Hosts, or parent domains, an attachment URL in a webhook event may point at; any "
+            "other URL (or a scheme other than http/https) is refused unfetched, so a forged or "
+            "replayed event cannot make bridge fetch from inside the cluster. Zalo's CDN is "
+            "*.zdn.vn (VERIFIED); the other three are UNCERTAIN. Empty: any host."
+        ),
+    )
     retention_days: int = Field(
         default=90,
         ge=1,
