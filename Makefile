@@ -204,7 +204,7 @@ chaos-five: $(INSTALLED) kafka-jars .postgres
 chaos-single: $(INSTALLED) kafka-jars
 	$(BIN)/python -m bridge_devkit.chaos --events 10000 --cases 500 --kills 5 --broker-restarts 1 --workdir .cache/chaos
 
-.PHONY: bench  ## Benchmark bridge vs a naive baseline and the raw limits (~15 min); writes docs/benchmarks.md
+.PHONY: bench  ## Benchmark bridge vs a naive baseline and the raw limits, memory by dossiers (~19 min); writes docs/benchmarks.md
 bench: $(INSTALLED) kafka-jars
 	$(BIN)/pip install --quiet --constraint constraints.txt --editable './devkit[plot]'
 	$(BIN)/python -m bridge_devkit.bench --workdir .cache/bench --report docs/benchmarks.md --plot docs/benchmarks-throughput.png $(BENCH_ARGS)

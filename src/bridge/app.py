@@ -473,6 +473,7 @@ class Runtime:
                 pool_timeout=store.pool_timeout_seconds,
                 application_name=f"zalo-bridge {self.owner}"[:63],
                 prepared_statements=store.server_prepared_statements,
+                sqlite_cache_kib=store.sqlite_cache_kib,
             )
             database = self._db
             self.metrics.watch_gauge(

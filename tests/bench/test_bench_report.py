@@ -19,6 +19,7 @@ from bridge_devkit.bench_report import (
     LatencyStats,
     LoadPoint,
     Machine,
+    MemoryPoint,
     NaiveRun,
     PlotUnavailableError,
     ProcessUsage,
@@ -183,6 +184,10 @@ def _results(**changes) -> BenchResults:
             max_in_60s=3973,
             max_in_calendar_minute=3960,
         ),
+        memory=[
+            MemoryPoint(20_000, 5_000, 20_000, 118_000_000, 60.0),
+            MemoryPoint(100_000, 100_000, 100_000, 125_000_000, 220.0),
+        ],
     )
     return dataclasses.replace(results, **changes)
 
@@ -192,8 +197,8 @@ def _verdicts(results: BenchResults) -> list[str]:
 
 
 class TestTargets:
-    def test_a_run_meeting_every_target_passes_all_seven(self):
-        assert _verdicts(_results()) == ["PASS"] * 7
+    def test_a_run_meeting_every_target_passes_all_nine(self):
+        assert _verdicts(_results()) == ["PASS"] * 9
 
     def test_the_raw_limit_is_the_slower_of_consume_and_the_bridges_http_client(self):
         results = _results()
@@ -207,7 +212,7 @@ class TestTargets:
         results = _results(saturation=slow)
 
         # 1,500/s: under 2,000/s, 37.5 % of the raw limit, 75× the naive baseline.
-        assert _verdicts(results) == ["FAIL", "FAIL", "PASS", "PASS", "PASS", "PASS", "PASS"]
+        assert _verdicts(results) == ["FAIL", "FAIL"] + ["PASS"] * 7
 
     def test_p99_and_rss_and_rate_limit(self):
         results = _results()
@@ -219,7 +224,7 @@ class TestTargets:
             _results(points=[results.points[0], point], saturation=heavy, rate_limit=rate)
         )
 
-        assert verdicts == ["PASS", "PASS", "PASS", "FAIL", "FAIL", "FAIL", "FAIL"]
+        assert verdicts == ["PASS", "PASS", "PASS", "FAIL", "FAIL", "FAIL", "FAIL", "PASS", "PASS"]
 
     def test_repeated_runs_at_the_target_rate_are_pooled(self):
         results = _results()
@@ -239,7 +244,7 @@ class TestTargets:
     def test_what_was_not_measured_says_so(self):
         results = BenchResults(started_at="2026-11-29T10:00:00+00:00")
 
-        assert _verdicts(results) == ["NOT MEASURED"] * 7
+        assert _verdicts(results) == ["NOT MEASURED"] * 9
 
     def test_a_run_smaller_than_the_target_is_only_indicative(self):
         small = dataclasses.replace(_results().saturation, events=5000, delivered=5000)
@@ -248,6 +253,55 @@ class TestTargets:
         assert targets[0].verdict == "PASS*"
         assert targets[4].verdict == "PASS*"
         assert "over 5,000 events, not 100,000" in targets[0].caveat
+
+
+class TestMemoryTargets:
+    def test_growth_with_the_dossiers_beyond_ten_mb_fails(self):
+        few, many = _results().memory
+        grown = dataclasses.replace(many, peak_rss_bytes=few.peak_rss_bytes + 12_000_000)
+        peak, growth = evaluate_targets(_results(memory=[few, grown]))[-2:]
+
+        assert peak.verdict == "PASS"
+        assert peak.measured == "130 MB (100,000 dossiers)"
+        assert growth.verdict == "FAIL"
+        assert growth.name == "memory: growth of the peak RSS from 5,000 to 100,000 dossiers"
+        assert growth.measured == "+12.0 MB"
+
+    def test_a_peak_over_150_mb_fails_and_smaller_runs_are_indicative(self):
+        few = MemoryPoint(2_000, 500, 2_000, 140_000_000, 9.0)
+        many = MemoryPoint(5_000, 5_000, 5_000, 160_000_000, 12.0)
+        peak, growth = evaluate_targets(_results(memory=[few, many]))[-2:]
+
+        assert peak.verdict == "FAIL*"
+        assert peak.caveat == "over 5,000 events and 5,000 dossiers, not 100,000 and 100,000"
+        assert growth.verdict == "FAIL*"
+        assert growth.caveat == "from 500 to 5,000 dossiers, not from 5,000 to 100,000"
+
+    def test_the_report_lists_each_drain(self):
+        text = render_markdown(_results(), None)
+
+        assert "| 100,000 | 100,000 | 100,000 | 125 MB | 220 s |" in text
+        assert "| memory: growth of the peak RSS from 5,000 to 100,000 dossiers |" in text
+
+
+class TestMemoryOptions:
+    def test_phases_and_memory_points_from_the_command_line(self, tmp_path):
+        args = bench._build_parser().parse_args(
+            ["--workdir", str(tmp_path), "--phases", "memory", "--memory-points", "10:5,7:7"]
+        )
+        config = bench.config_from_args(args)
+
+        assert config.phases == ("memory",)
+        assert config.memory_points == ((10, 5), (7, 7))
+
+    @pytest.mark.parametrize(
+        ("option", "value"),
+        [("--phases", "memory,nap"), ("--memory-points", "5:10"), ("--memory-points", "5")],
+    )
+    def test_nonsense_is_refused(self, tmp_path, option, value, capsys):
+        with pytest.raises(SystemExit):
+            bench._build_parser().parse_args(["--workdir", str(tmp_path), option, value])
+        assert "error" in capsys.readouterr().err
 
 
 class TestSweepPlan:
@@ -335,7 +389,7 @@ class TestReport:
     def test_states_targets_figures_and_ratios(self):
         text = render_markdown(_results(), None)
 
-        assert "7 of 7 targets met." in text
+        assert "9 of 9 targets met." in text
         assert "| bridge / naive | 125.0× |" in text
         assert "| bridge / min(raw consume, raw HTTP) | 0.62 |" in text
         assert "| **bridge** (one process, backlog drain) | **2,500** |" in text
@@ -374,7 +428,7 @@ class TestReport:
         text = render_markdown(BenchResults(started_at="2026-11-29T10:00:00+00:00"), None)
 
         assert all(heading in text for heading in SECTIONS)
-        assert "0 of 7 targets met." in text
+        assert "0 of 9 targets met." in text
 
     def test_plot_without_matplotlib_says_how_to_get_it(self, tmp_path, monkeypatch):
         # `make test` installs no matplotlib (the dev kit's `plot` extra is `make bench`'s);

@@ -37,7 +37,8 @@ def test_a_tiny_run_measures_every_phase_and_writes_the_report(tmp_path, kafka_b
         stall_s=15.0,
         workers=2,
         workers_events=200,
-        deadline_s=100.0,
+        memory_points=((100, 20), (100, 100)),
+        deadline_s=140.0,
         bootstrap_servers=kafka_bootstrap,
         progress=lambda line: sys.stderr.write(f"[bench] {line}\n"),
     )
@@ -46,13 +47,17 @@ def test_a_tiny_run_measures_every_phase_and_writes_the_report(tmp_path, kafka_b
     results = run_bench(config)
 
     assert results.errors == []
-    assert time.monotonic() - began < 90  # a hang, not a speed: speeds are `make bench`'s
+    assert time.monotonic() - began < 150  # a hang, not a speed: speeds are `make bench`'s
     saturation = results.saturation
     assert saturation is not None
     assert saturation.delivered == 300
     assert results.workers is not None
     assert results.workers.delivered == 200, "two workers in one pod drained their backlog"
     assert "bridge, 2 workers in one pod" in config.report.read_text(encoding="utf-8")
+    few, many = results.memory
+    assert (few.cases, few.delivered, many.cases, many.delivered) == (20, 100, 100, 100)
+    assert few.peak_rss_bytes is not None
+    assert many.peak_rss_bytes is not None
     assert 20 < saturation.throughput < 100_000
     assert saturation.peak_rss_bytes is not None
     assert 20e6 < saturation.peak_rss_bytes < 2e9

@@ -225,3 +225,17 @@ def test_the_reader_decodes_the_very_same_bytes_once_and_equal_bytes_again():
     assert reader(copy, max_bytes=MAX) == first
     with pytest.raises(InvalidEventError):
         reader(raw, max_bytes=10)
+
+
+def test_the_reader_remembers_a_few_records_however_many_dossiers_pass():
+    reader = CaseEventReader.from_overrides({})
+    first: bytes | None = None
+    for n in range(2_000):
+        case = {**v2(CaseKind.COMPLAINT, "RECEIVED")["case"], "code": f"TC-2026-{n:06d}"}
+        raw = json.dumps(v2(CaseKind.COMPLAINT, "RECEIVED", case=case)).encode()
+        first = first or raw
+        assert reader(raw, max_bytes=MAX).case.code == f"TC-2026-{n:06d}"
+        assert reader.remembered <= 64
+    assert reader.remembered == 64
+    assert first is not None
+    assert reader(first, max_bytes=MAX).case.code == "TC-2026-000000", "forgotten, decoded again"

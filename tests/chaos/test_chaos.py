@@ -152,9 +152,37 @@ class TestWorkload:
         assert first == again
         assert first.records != other.records
 
+    def test_one_event_per_dossier(self):
+        spec = WorkloadSpec(
+            events=300,
+            cases=300,
+            invalid_ratio=0.0,
+            non_follower_ratio=0.0,
+            duplicate_ratio=0.0,
+            stale_ratio=0.0,
+        )
+        workload = generate_workload(spec)
+
+        assert [r.case_code for r in workload.records].count(workload.cases[0]) == 1
+        assert len({r.case_code for r in workload.records}) == 300
+
+    def test_more_dossiers_than_one_day_s_serials_are_filed_on_earlier_days(self):
+        codes = [chaos.case_code(n) for n in (0, 99_998, 99_999, 199_997, 199_998)]
+
+        assert codes == [
+            "000.20.31.H56-261130-00001",
+            "000.20.31.H56-261130-99999",
+            "000.20.31.H56-261129-00001",
+            "000.20.31.H56-261129-99999",
+            "000.20.31.H56-261128-00001",
+        ]
+        assert len({chaos.case_code(n) for n in range(0, 300_000, 7)}) == len(range(0, 300_000, 7))
+
     def test_too_few_events_for_the_cases_is_refused(self):
         with pytest.raises(ValueError, match="fewer than 2 per case"):
             generate_workload(WorkloadSpec(events=100, cases=60))
+        with pytest.raises(ValueError, match="fewer than 1 per case"):
+            generate_workload(WorkloadSpec(events=50, cases=60, stale_ratio=0.0))
 
     def test_duplicates_may_also_be_suppressed(self, workload):
         records = workload.records

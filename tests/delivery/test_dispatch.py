@@ -455,3 +455,49 @@ class TestEveryRecordEndsInBoundedTime:
         await settle_all(dispatcher)
         assert publisher.calls == [([b"ForeverError x2"], {("in", 0): 1})]
         assert sleep.waits == [8]
+
+
+class TestNothingKeptPerDossier:
+    """Memory follows the records in flight, never the number of dossiers seen (issue 16)."""
+
+    async def test_lanes_close_when_their_dossier_settles(self):
+        gates, publisher, flow = Gates(), Publisher(), Flow()
+        dispatcher = Dispatcher(
+            process=gates.process,
+            publish=publisher.publish,
+            flow=flow,  # type: ignore[arg-type]
+            max_in_flight=100_000,
+            commit_interval=3600,
+            on_fatal=lambda _error: None,
+            give_up=gave_up,
+        )
+        most = 0
+        for offset in range(20_000):  # 20,000 distinct dossiers, in batches of 500
+            gates.gate(offset).set()
+            dispatcher.submit(record(offset, b"D%06d" % offset, partition=offset % 3))
+            if offset % 500 == 499:
+                most = max(most, dispatcher.open_lanes)
+                await settle()
+                await dispatcher.flush()
+        await settle()
+        await dispatcher.flush()
+
+        assert most == 500
+        assert dispatcher.open_lanes == 0
+        assert dispatcher.in_flight == 0
+        assert len(gates.finished) == 20_000
+
+        # A dossier whose lane closed long ago comes back: its records still go in order.
+        dispatcher.submit(record(20_000, b"D000007"))
+        dispatcher.submit(record(20_001, b"D000007"))
+        dispatcher.submit(record(20_002, b"D000008"))
+        await settle()
+        assert gates.started[-2:] == [20_000, 20_002]
+        gates.gate(20_002).set()
+        gates.gate(20_001).set()
+        await settle()
+        assert gates.finished[-1] == 20_002, "the second record of D000007 waits for the first"
+        gates.gate(20_000).set()
+        await settle()
+        assert gates.finished[-3:] == [20_002, 20_000, 20_001]
+        assert dispatcher.open_lanes == 0

@@ -34,6 +34,7 @@ from bridge_devkit.bench_report import (
     BenchResults,
     LoadPoint,
     Machine,
+    MemoryPoint,
     NaiveRun,
     ProcessUsage,
     RateLimitRun,
@@ -75,6 +76,17 @@ CS_MESSAGE_PATH: Final = "/v3.0/oa/message/cs"
 _MAX_CASES: Final = 99_999
 _PAGE: Final = 5000
 OTHERS: Final = "other processes (not this run's)"
+PHASES: Final = (
+    "saturation",
+    "workers",
+    "memory",
+    "raw-consume",
+    "raw-http",
+    "naive",
+    "sweep",
+    "rate-limit",
+)
+"""The phases, in the order a run takes them (``--phases`` chooses some)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +153,10 @@ class BenchConfig:
     workers: int = 2
     """The worker processes of the second drain (``process.workers``; 1: not run)."""
     workers_events: int = 10_000
+    memory_points: tuple[tuple[int, int], ...] = ((20_000, 5_000), (100_000, 100_000))
+    """The memory phase's drains, fewest dossiers first: (events, distinct dossiers) each."""
+    phases: tuple[str, ...] = ()
+    """Run only these phases (``PHASES``); empty: every phase."""
     bridge_env: tuple[tuple[str, str], ...] = ()
     """Extra BRIDGE_… settings of every bridge the bench starts (A/B runs of one lever)."""
     quick: bool = False
@@ -154,6 +170,7 @@ class BenchConfig:
         preset: dict[str, Any] = {
             "events": 5_000,
             "workers_events": 2_000,
+            "memory_points": ((2_000, 500), (5_000, 5_000)),
             "fixed_seconds": 10.0,
             "fixed_repeats": 1,
             "rates": (250.0, 1000.0),
@@ -268,13 +285,17 @@ class _Snapshot:
 # ---------------------------------------------------------------------------- workloads
 
 
-async def _workload(bench: _Bench, events: int, seed: int) -> list[PlannedRecord]:
+async def _workload(
+    bench: _Bench, events: int, seed: int, *, cases: int | None = None
+) -> list[PlannedRecord]:
     """Deliverable events only, each message unique, their recipients made followers.
 
-    The events are spread over `events / events_per_case` dossiers and interleaved.
+    The events are spread over ``cases`` dossiers (default: `events / events_per_case`) and
+    interleaved.
     """
-    per_case = bench.config.events_per_case
-    cases = max(1, min(_MAX_CASES, events // max(per_case, 2)))
+    if cases is None:
+        per_case = bench.config.events_per_case
+        cases = max(1, min(_MAX_CASES, events // max(per_case, 2)))
     spec = WorkloadSpec(
         events=events,
         cases=cases,
@@ -572,6 +593,47 @@ async def _saturation(
         f"{run.cpu_per_1000('bridge') or 0:.2f} s/1000"
     )
     return topics[0], len(records)
+
+
+async def _memory(bench: _Bench, producer: AIOKafkaProducer) -> None:
+    """Peak RSS of one bridge process per number of distinct dossiers (issue 16's memory).
+
+    Each point is its own backlog, topic, consumer group, ledger and bridge process, drained
+    whole; its peak RSS (VmHWM) is read once every event was delivered. State kept per dossier
+    shows as growth from the first point (fewest dossiers) to the last.
+    """
+    for n, (events, cases) in enumerate(bench.config.memory_points):
+        records = await _workload(bench, events, bench.config.seed + 11 + n, cases=cases)
+        phase = f"memory-{cases}"
+        topics = await bench.create(phase)
+        await _publish_backlog(producer, topics[0], records)
+        await _clear_log(bench)
+        began = time.monotonic()
+        bridge, _ready = await _start_bridge(bench, phase, topics)
+        bench.say(f"{phase}: {len(records):,} events over {cases:,} dossiers; draining")
+        pid = bridge.pid
+        try:
+            await _wait_for_deliveries(bench, len(records), alive=_alive(bridge))
+            rss = peak_rss_bytes(pid) if pid is not None else None
+            wall = await _wait_committed(bench, topics[0], phase, began)
+        finally:
+            await asyncio.to_thread(bridge.stop)
+        calls = await _fetch_log(bench)
+        await _clear_log(bench)
+        wanted = {_key(r) for r in records}
+        delivered = len(
+            {(c.user_id, c.text) for c in calls if c.accepted and _call_key(c) in wanted}
+        )
+        if delivered < len(records):
+            bench.results.errors.append(
+                f"{phase}: {delivered:,} of {len(records):,} events delivered"
+            )
+        bench.results.memory.append(MemoryPoint(len(records), cases, delivered, rss, wall))
+        bench.say(f"{phase}: peak RSS {(rss or 0) / 1e6:.0f} MB over {delivered:,} delivered")
+
+
+def _call_key(call: _Call) -> tuple[str, str]:
+    return call.user_id or "", call.text or ""
 
 
 async def _wait_committed(bench: _Bench, topic: str, phase: str, began: float) -> float:
@@ -1147,6 +1209,7 @@ async def _orchestrate(bench: _Bench) -> None:
     bench.results.machine = _machine(bench.kafka, bench.bootstrap)
     followers = bench.workdir / "followers.json"
     write_followers(followers, ())  # each phase makes its workload's recipients followers
+    wanted = set(config.phases or PHASES)
     bench.zalo_url, emulator = await start_emulator_process(
         bench.processes,
         bench.workdir,
@@ -1178,18 +1241,25 @@ async def _orchestrate(bench: _Bench) -> None:
             bodies = [_key(r) for r in await _workload(bench, 2_000, config.seed + 4)]
             await _raw_http(bench, bodies)
 
-        await _phase(bench, "saturation", drain)
-
         async def pod() -> None:
             await _saturation(bench, producer, workers=config.workers)
 
-        if config.workers > 1:
-            await _phase(bench, "workers", pod)
-        await _phase(bench, "raw consume", consume)
-        await _phase(bench, "raw HTTP", http)
-        await _phase(bench, "naive baseline", lambda: _naive(bench, producer))
-        await _phase(bench, "offered-load sweep", lambda: _sweep(bench, producer))
-        await _phase(bench, "rate limit", lambda: _rate_limit(bench, producer))
+        steps: dict[str, Callable[[], Awaitable[None]]] = {
+            "saturation": drain,
+            "workers": pod,
+            "memory": lambda: _memory(bench, producer),
+            "raw-consume": consume,
+            "raw-http": http,
+            "naive": lambda: _naive(bench, producer),
+            "sweep": lambda: _sweep(bench, producer),
+            "rate-limit": lambda: _rate_limit(bench, producer),
+        }
+        for name, step in steps.items():
+            if name not in wanted or (name == "workers" and config.workers <= 1):
+                continue
+            if name == "memory" and not config.memory_points:
+                continue
+            await _phase(bench, name, step)
     finally:
         await producer.stop()
 
@@ -1315,6 +1385,19 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, help="worker processes of the second drain (2)")
     parser.add_argument("--workers-events", type=int, help="its backlog (10,000)")
     parser.add_argument(
+        "--memory-points",
+        type=_memory_points,
+        help="the memory phase's drains, fewest dossiers first, as EVENTS:DOSSIERS,… "
+        "(default 20000:5000,100000:100000: peak RSS at 5,000 and at 100,000 distinct "
+        "dossiers; one event per dossier in the second)",
+    )
+    parser.add_argument(
+        "--phases",
+        type=_phases,
+        help=f"run only these phases, comma-separated, of: {', '.join(PHASES)} (default: all; "
+        "raw-consume reads the saturation phase's topic, so it needs saturation)",
+    )
+    parser.add_argument(
         "--bridge-env",
         action="append",
         type=_setting,
@@ -1325,6 +1408,26 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--deadline", type=float, dest="deadline_s", help="seconds")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
+
+
+def _memory_points(text: str) -> tuple[tuple[int, int], ...]:
+    points: list[tuple[int, int]] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        events, sep, cases = part.partition(":")
+        if not sep or not events.isdigit() or not cases.isdigit():
+            raise argparse.ArgumentTypeError(f"expected EVENTS:DOSSIERS, got {part!r}")
+        if not 1 <= int(cases) <= int(events):
+            raise argparse.ArgumentTypeError(f"{part}: at least one event per dossier")
+        points.append((int(events), int(cases)))
+    return tuple(points)
+
+
+def _phases(text: str) -> tuple[str, ...]:
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = [name for name in names if name not in PHASES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown phases {unknown}; known: {', '.join(PHASES)}")
+    return names
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -1355,6 +1458,8 @@ _OVERRIDES: Final = (
     "deadline_s",
     "workers",
     "workers_events",
+    "memory_points",
+    "phases",
 )
 
 

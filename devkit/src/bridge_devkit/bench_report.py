@@ -17,6 +17,7 @@ __all__ = [
     "LatencyStats",
     "LoadPoint",
     "Machine",
+    "MemoryPoint",
     "NaiveRun",
     "PlotUnavailableError",
     "ProcessUsage",
@@ -226,6 +227,25 @@ class SaturationRun:
 
 
 @dataclass(frozen=True, slots=True)
+class MemoryPoint:
+    """One bridge process draining a backlog spread over a given number of dossiers.
+
+    Attributes:
+        events: Events in the backlog.
+        cases: Distinct dossiers they belong to.
+        delivered: Messages the emulator accepted.
+        peak_rss_bytes: The bridge's VmHWM once every event was delivered.
+        wall_s: From starting the bridge process to every record committed.
+    """
+
+    events: int
+    cases: int
+    delivered: int
+    peak_rss_bytes: int | None
+    wall_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class NaiveRun:
     """The naive baseline draining a backlog for a fixed window.
 
@@ -368,6 +388,9 @@ class Targets:
         peak_rss_mb: Peak RSS of the bridge over `rss_events` events (MB = 10^6 bytes).
         rss_events: Events the RSS target is stated for.
         rate_accuracy: Largest allowed deviation from the rate limit.
+        memory_peak_mb: Peak RSS of the memory phase's largest drain (issue 16).
+        memory_growth_mb: Most the peak may grow from its fewest to its most dossiers.
+        memory_cases: The numbers of dossiers the growth target is stated for.
     """
 
     throughput: float = 2000.0
@@ -378,6 +401,9 @@ class Targets:
     peak_rss_mb: float = 200.0
     rss_events: int = 100_000
     rate_accuracy: float = 0.02
+    memory_peak_mb: float = 150.0
+    memory_growth_mb: float = 10.0
+    memory_cases: tuple[int, int] = (5_000, 100_000)
 
 
 TARGETS: Final = Targets()
@@ -403,6 +429,7 @@ class BenchResults:
         fixed_rate: The offered load of the latency target, as run.
         fixed_latency: The latencies of every run at `fixed_rate`, pooled.
         rate_limit: The rate-limit accuracy run.
+        memory: The memory phase: one drain per number of dossiers, fewest first.
         notes: What a reader should know.
         errors: Phases that broke off, with the reason.
     """
@@ -423,6 +450,7 @@ class BenchResults:
     fixed_rate: float | None = None
     fixed_latency: LatencyStats | None = None
     rate_limit: RateLimitRun | None = None
+    memory: list[MemoryPoint] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -581,7 +609,49 @@ def evaluate_targets(results: BenchResults, targets: Targets = TARGETS) -> list[
             None if rate is None else rate.minus_32 == 0,
         )
     )
+    out += _memory_targets(results, targets)
     return out
+
+
+def _memory_targets(results: BenchResults, targets: Targets) -> list[TargetResult]:
+    """Issue 16's memory: the peak of the most dossiers, and its growth from the fewest."""
+    points = [p for p in results.memory if p.peak_rss_bytes is not None]
+    few, many = targets.memory_cases
+    last = points[-1] if points else None
+    peak = last.peak_rss_bytes / 1e6 if last is not None and last.peak_rss_bytes else None
+    smaller = (
+        f"over {last.events:,} events and {last.cases:,} dossiers, not "
+        f"{targets.rss_events:,} and {many:,}"
+        if last is not None and (last.events, last.cases) != (targets.rss_events, many)
+        else ""
+    )
+    growth = (
+        (points[-1].peak_rss_bytes or 0) / 1e6 - (points[0].peak_rss_bytes or 0) / 1e6
+        if len(points) > 1
+        else None
+    )
+    span = (
+        f"from {points[0].cases:,} to {points[-1].cases:,} dossiers"
+        if len(points) > 1
+        else f"from {few:,} to {many:,} dossiers"
+    )
+    other_span = len(points) > 1 and (points[0].cases, points[-1].cases) != (few, many)
+    return [
+        TargetResult(
+            f"memory: peak RSS over {targets.rss_events:,} events, {many:,} dossiers",
+            f"≤ {_n(targets.memory_peak_mb)} MB",
+            "—" if peak is None or last is None else f"{_n(peak)} MB ({last.cases:,} dossiers)",
+            None if peak is None else peak <= targets.memory_peak_mb,
+            smaller,
+        ),
+        TargetResult(
+            f"memory: growth of the peak RSS {span}",
+            f"≤ +{_n(targets.memory_growth_mb)} MB",
+            "—" if growth is None else f"{growth:+,.1f} MB",
+            None if growth is None else growth <= targets.memory_growth_mb,
+            f"{span}, not from {few:,} to {many:,}" if other_span else "",
+        ),
+    ]
 
 
 # ---------------------------------------------------------------------------- the report
@@ -634,6 +704,12 @@ _METHOD: Final = (
         "calls are counted in a window after a warm-up (the limiter's initial allowance)."
     ),
     (
+        "**Memory**: one bridge process per number of distinct dossiers (by default 5,000 "
+        "dossiers over 20,000 events, then 100,000 dossiers of one event each), each draining "
+        "its own backlog with a fresh ledger; growth = the peak RSS of the most dossiers minus "
+        "that of the fewest. State kept per dossier would show there."
+    ),
+    (
         "**Resources**: peak RSS is `VmHWM` of the bridge process (MB = 10⁶ bytes); CPU is "
         "`utime + stime` from `/proc/<pid>/stat` of each process (the harness: its own process "
         "time)."
@@ -679,6 +755,7 @@ def render_markdown(results: BenchResults, plot_name: str | None) -> str:
     lines += _throughput_section(results)
     lines += _latency_section(results, plot_name)
     lines += _resources_section(results)
+    lines += _memory_lines(results)
     lines += _rate_limit_section(results)
     lines += ["", SECTIONS[6], ""]
     lines += [f"- {item}" for item in _METHOD]
@@ -921,6 +998,34 @@ def _resources_section(results: BenchResults) -> list[str]:
                     "parsing, wording, the ledger, status events and the dispatcher."
                 ),
             ]
+    return lines
+
+
+def _memory_lines(results: BenchResults) -> list[str]:
+    """The memory phase: peak RSS per number of distinct dossiers (part of the resources)."""
+    if not results.memory:
+        return []
+    lines = [
+        "",
+        (
+            "Memory by number of dossiers: each drain is a fresh bridge process (fresh ledger) "
+            "draining its whole backlog; peak RSS is its VmHWM once every event was delivered."
+        ),
+        "",
+    ]
+    lines += _table(
+        ("dossiers", "events", "delivered", "peak RSS", "drained in"),
+        (
+            (
+                f"{p.cases:,}",
+                f"{p.events:,}",
+                f"{p.delivered:,}",
+                _opt(p.peak_rss_bytes / 1e6 if p.peak_rss_bytes else None, 0, " MB"),
+                f"{p.wall_s:,.0f} s",
+            )
+            for p in results.memory
+        ),
+    )
     return lines
 
 

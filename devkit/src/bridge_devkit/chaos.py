@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -81,8 +81,10 @@ EMULATOR_LATENCY_MS: Final = 20.0
 MAX_EVENT_BYTES: Final = 64 * 1024
 _VN = timezone(timedelta(hours=7), "ICT")
 _BASE_TIME = datetime(2026, 11, 30, 8, 0, tzinfo=_VN)
-_CASE_PREFIX = "000.20.31.H56-261130-"
-_MAX_CASES = 99_999  # the national code's serial has at most five digits
+_CASE_AGENCY = "000.20.31.H56"
+_CASE_DAY = date(2026, 11, 30)
+_SERIALS = 99_999  # the national code's serial has at most five digits (per agency and day)
+_MAX_CASES = 20 * _SERIALS  # more dossiers than that are filed on earlier days
 _FOLLOWER_BASE = 7_100_000_000_000_000
 _STRANGER_BASE = 7_900_000_000_000_000
 _AGENCY: Final = {
@@ -184,7 +186,8 @@ class WorkloadSpec:
 
     Attributes:
         events: Input records in all, every kind included.
-        cases: Dossiers; each gets a RECEIVED, TRANSFERRED events and a RESULT_READY.
+        cases: Dossiers; each gets a RECEIVED, TRANSFERRED events and a RESULT_READY (one event
+            per dossier: its RECEIVED only, allowed when there are no stale events).
         seed: Seed of the generator: the same spec gives the same records.
         invalid_ratio: Share of invalid records (bad JSON, unknown state, not UTF-8).
         non_follower_ratio: Share of events addressed to users who do not follow the OA.
@@ -300,12 +303,14 @@ def generate_workload(spec: WorkloadSpec, context: MessageContext | None = None)
     n_normal = spec.events - n_invalid - n_duplicate - n_stale
     if not 1 <= spec.cases <= _MAX_CASES:
         raise ValueError(f"cases must be between 1 and {_MAX_CASES}")
-    if n_normal < 2 * spec.cases:
+    if n_stale and n_normal < 2 * spec.cases:  # a stale event needs a newer one in its case
         raise ValueError(f"{spec.events} events leave fewer than 2 per case for {spec.cases}")
+    if n_normal < spec.cases:
+        raise ValueError(f"{spec.events} events leave fewer than 1 per case for {spec.cases}")
     per_case = [n_normal // spec.cases] * spec.cases
     for case in rng.sample(range(spec.cases), n_normal % spec.cases):
         per_case[case] += 1
-    codes = [f"{_CASE_PREFIX}{case + 1:05d}" for case in range(spec.cases)]
+    codes = [case_code(case) for case in range(spec.cases)]
 
     strangers_cases = _pick_stranger_cases(
         rng, per_case, round(spec.events * spec.non_follower_ratio)
@@ -349,6 +354,17 @@ def generate_workload(spec: WorkloadSpec, context: MessageContext | None = None)
         strangers=tuple(strangers),
         cases=tuple(codes),
     )
+
+
+def case_code(case: int) -> str:
+    """The national code of the workload's dossier number ``case`` (from 0).
+
+    The first 99,999 are filed on 30 November 2026 (serials 00001…99999); each further 99,999
+    one day earlier, so that a workload may hold more dossiers than one day's serials.
+    """
+    day, serial = divmod(case, _SERIALS)
+    filed = _CASE_DAY - timedelta(days=day)
+    return f"{_CASE_AGENCY}-{filed:%y%m%d}-{serial + 1:05d}"
 
 
 def _pick_stranger_cases(rng: random.Random, per_case: list[int], target: int) -> set[int]:
@@ -516,7 +532,7 @@ def _interleave(rng: random.Random, streams: list[_CaseStream]) -> list[_Item]:
 
 def _invalid_item(rng: random.Random, n: int, case: int) -> _Item:
     form = _INVALID_FORMS[n % len(_INVALID_FORMS)]
-    code = f"{_CASE_PREFIX}{case + 1:05d}"
+    code = case_code(case)
     document = _event(
         rng, case, code, str(_FOLLOWER_BASE), sequence=1, state="RECEIVED", previous="SUBMITTED"
     )

@@ -309,6 +309,11 @@ class CaseEventReader:
         """With the laws' figures, overridden; ``ConfigurationError`` names a bad override."""
         return cls(statutory_catalogue().with_overrides(overrides))
 
+    @property
+    def remembered(self) -> int:
+        """Records remembered now: at most the last 64 read, however many dossiers pass."""
+        return len(self._recent)
+
     def __call__(self, raw: bytes, *, max_bytes: int) -> CaseStateEvent:
         """See ``parse_case_event``."""
         seen = self._recent.get(id(raw))

@@ -198,6 +198,15 @@ class Dispatcher:
         return self._in_flight
 
     @property
+    def open_lanes(self) -> int:
+        """Dossiers with a record read and not yet settled (a lane lives only while it has one).
+
+        Nothing is kept per dossier once its records are settled: memory follows the records in
+        flight, never the number of dossiers seen.
+        """
+        return len(self._lanes)
+
+    @property
     def last_settled_at(self) -> float | None:
         """When a record was last settled (on the dispatcher's clock); None before the first."""
         return self._settled_at

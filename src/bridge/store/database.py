@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 import time
 from pathlib import Path
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, CursorResult
 
 __all__ = [
+    "SQLITE_CACHE_KIB",
     "Database",
     "DatabaseConnection",
     "DatabaseTransaction",
@@ -53,6 +55,9 @@ __all__ = [
 _T = TypeVar("_T")
 _HELD_SQLITE = 4
 """Plain SQLite connections held for a process's life: the ledger's and the stores' reads."""
+
+SQLITE_CACHE_KIB = 512
+"""SQLite's page cache per connection (KiB) unless ``store.sqlite_cache_kib`` says otherwise."""
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -189,9 +194,12 @@ class Database:
         application_name: Shown in PostgreSQL's ``pg_stat_activity`` for these connections.
         prepared_statements: Let psycopg prepare frequent statements on the server (off behind
             an old PgBouncer in transaction mode).
+        sqlite_cache_kib: SQLite's page cache of each connection, in KiB
+            (``store.sqlite_cache_kib``; SQLite's own default is 2,000 KiB per connection, which
+            a pool of fourteen fills as the tables grow).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the URL, then the pool's knobs, keyword-only
         self,
         url: str,
         *,
@@ -199,6 +207,7 @@ class Database:
         pool_timeout: float = 30.0,
         application_name: str = "zalo-bridge",
         prepared_statements: bool = True,
+        sqlite_cache_kib: int = SQLITE_CACHE_KIB,
     ) -> None:
         self.url = url
         self.pool_size = pool_size
@@ -219,7 +228,9 @@ class Database:
                 pool_timeout=pool_timeout,
                 hide_parameters=True,
             )
-            event.listen(self._sqlite, "connect", _sqlite_pragmas)
+            event.listen(
+                self._sqlite, "connect", functools.partial(_sqlite_pragmas, sqlite_cache_kib)
+            )
         else:
             self.dialect = "postgresql"
             self._async = create_async_engine(
@@ -364,21 +375,25 @@ async def _begin_immediate(connection: Connection) -> None:
             return
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(cache_kib: int, connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
+    # Bounded explicitly: SQLite's page cache is native memory, per connection, and fills up to
+    # its size as the tables grow (with the number of dossiers), whatever the load.
+    cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=0")  # lock waits happen asynchronously, never blocking
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
-def open_database(
+def open_database(  # noqa: PLR0913 - the URL, then the pool's knobs, keyword-only
     url: str,
     *,
     pool_size: int = 10,
     pool_timeout: float = 30.0,
     application_name: str = "zalo-bridge",
     prepared_statements: bool = True,
+    sqlite_cache_kib: int = SQLITE_CACHE_KIB,
 ) -> Database:
     """Create (without connecting) the ``Database`` of ``url``; ``dispose`` it when done."""
     return Database(
@@ -387,4 +402,5 @@ def open_database(
         pool_timeout=pool_timeout,
         application_name=application_name,
         prepared_statements=prepared_statements,
+        sqlite_cache_kib=sqlite_cache_kib,
     )

@@ -47,6 +47,18 @@ class StoreSettings(BaseModel):
         ),
     )
 
+    sqlite_cache_kib: int = Field(
+        default=512,
+        ge=64,
+        le=1_048_576,
+        description=(
+            "SQLite only: the page cache of each connection of the pool, in KiB (PRAGMA "
+            "cache_size). SQLite's own 2,000 KiB per connection fills as the tables grow with "
+            "the number of dossiers (up to ~28 MB for the pool); pages not cached are read from "
+            "the operating system's file cache. Ignored on PostgreSQL."
+        ),
+    )
+
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, value: SecretStr) -> SecretStr:
