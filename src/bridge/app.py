@@ -660,6 +660,7 @@ class Runtime:
             province=settings.province.slug,
             timezone=settings.province.timezone,
             clock=self.clock,
+            reply_retry_seconds=wing.reply_retry_seconds,
         )
         worker = SubmissionWorker(
             settings=wing,
