@@ -397,6 +397,7 @@ class Runtime:
             outage=self.outage,
             documents=self.documents,
             decode=self._reader(),
+            delivered_sample=settings.log.delivered_sample,
         )
 
     def _watch(self, dispatcher: Dispatcher, breaker: CircuitBreaker) -> None:
