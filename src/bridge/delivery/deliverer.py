@@ -206,6 +206,10 @@ class DeliveryPolicy:
     in_doubt_hold: float = 300.0
 
 
+def _is_not_sent(error: BaseException) -> bool:
+    return isinstance(error, _NotSent)
+
+
 class _TryLater(Exception):  # noqa: N818 - control flow inside this module, never escapes it
     """Nothing can be settled now; rest ``seconds`` and start the round again."""
 
@@ -299,6 +303,16 @@ class Deliverer:
         self._cascade = cascade or CascadeConfig()
         self._clock = clock
         self._sleep = sleep
+        # The round's stop, wait and retry conditions hold no state: built once, not per round.
+        self._retry_parts = (
+            stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.budget),
+            wait_exponential_jitter(
+                multiplier=policy.initial_backoff,
+                max=policy.max_backoff,
+                jitter=policy.initial_backoff,
+            ),
+            retry_if_exception(_is_not_sent),
+        )
 
     async def handle(self, record: InboundRecord) -> DeliveryOutcome:
         """Settle ``record``; see the class docstring for what it guarantees."""
@@ -519,14 +533,11 @@ class Deliverer:
                 error=str(error),
             )
 
+        stop, wait, retry = self._retry_parts
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.budget),
-            wait=wait_exponential_jitter(
-                multiplier=policy.initial_backoff,
-                max=policy.max_backoff,
-                jitter=policy.initial_backoff,
-            ),
-            retry=retry_if_exception(lambda error: isinstance(error, _NotSent)),
+            stop=stop,
+            wait=wait,
+            retry=retry,
             before_sleep=before_sleep,
             sleep=self._sleep,
             reraise=True,
