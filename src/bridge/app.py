@@ -56,6 +56,7 @@ from bridge.feedback.metrics import watch_feedback
 from bridge.feedback.publisher import KafkaFeedback
 from bridge.feedback.service import SurveyService
 from bridge.feedback.store import SurveyStore
+from bridge.kafka.codecs import require_codecs
 from bridge.kafka.group_commit import install as install_group_commit
 from bridge.kafka.security import broker_security, client_options, verify_login
 from bridge.objects.factory import link_signer, open_object_store
@@ -209,6 +210,7 @@ class Runtime:
 
     async def start(self) -> None:
         """Open the Zalo client, the ledger and the transactional producer; build the pipeline."""
+        require_codecs()
         settings = self.settings
         outage = self.outage = Outage(self.flow.hold)
         sender = self.sender or await self._zalo_client()
