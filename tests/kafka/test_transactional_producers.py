@@ -51,7 +51,10 @@ async def test_events_of_an_aborted_transaction_are_never_delivered(
     await admin.start()
     try:
         await admin.create_topics(
-            [NewTopic(name, num_partitions=1, replication_factor=1) for name in (topic, status, dlq)]
+            [
+                NewTopic(name, num_partitions=1, replication_factor=1)
+                for name in (topic, status, dlq)
+            ]
         )
     finally:
         await admin.close()
