@@ -9,89 +9,42 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaProducer
 
 from bridge.app import create_app
+from support import read_topic
 
 pytestmark = pytest.mark.kafka
 
 
-async def _statuses(bootstrap: str, topic: str) -> list[dict]:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    try:
-        found: list[dict] = []
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                found.extend(json.loads(r.value) for r in records)
-        return found
-    finally:
-        await consumer.stop()
-
-
 async def test_events_of_an_aborted_transaction_are_never_delivered(
-    kafka_bootstrap, emulator, bridge_settings, make_event, encode
+    kafka_bootstrap, topics, emulator, bridge_settings, make_event, encode
 ):
-    suffix = uuid.uuid4().hex[:8]
-    topic, group = f"txn-in-{suffix}", f"bridge-txn-{suffix}"
-    status, dlq = f"{topic}.status", f"{topic}.dlq"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(name, num_partitions=1, replication_factor=1)
-                for name in (topic, status, dlq)
-            ]
-        )
-    finally:
-        await admin.close()
     code = "000.20.31.H56-261205-0901"
     aborted = make_event(case={"code": code}, sequence=1, state="RESULT_READY")
     committed = make_event(case={"code": code}, sequence=1, state="RECEIVED")
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, transactional_id=f"one-stop-shop-{suffix}"
+        bootstrap_servers=kafka_bootstrap, transactional_id=f"one-stop-shop-{uuid.uuid4().hex}"
     )
     await producer.start()
     try:
         await producer.begin_transaction()
-        await producer.send_and_wait(topic, encode(aborted), key=code.encode())
+        await producer.send_and_wait(topics.input, encode(aborted), key=code.encode())
         await producer.abort_transaction()
         await producer.begin_transaction()
-        await producer.send_and_wait(topic, encode(committed), key=code.encode())
+        await producer.send_and_wait(topics.input, encode(committed), key=code.encode())
         await producer.commit_transaction()
     finally:
         await producer.stop()
-    settings = bridge_settings.model_copy(
-        update={
-            "kafka": bridge_settings.kafka.model_copy(
-                update={
-                    "input_topic": topic,
-                    "dead_letter_topic": dlq,
-                    "status_topic": status,
-                    "consumer_group": group,
-                    "transactional_id": f"{group}-tx",
-                }
-            )
-        }
-    )
-    async with create_app(settings):
+    async with create_app(bridge_settings):
         await emulator.wait_for_accepted(1, timeout=60)
         await asyncio.sleep(2)  # an aborted event delivered late would show by now
     [message] = await emulator.accepted()
     assert "Đã xử lý xong" not in message["text"]  # RESULT_READY was aborted
-    statuses = await _statuses(kafka_bootstrap, status)
+    records = await read_topic(kafka_bootstrap, topics.status, 2, 5, committed=True)
+    statuses = [json.loads(r.value) for r in records]
     assert [s["event_id"] for s in statuses] == [str(committed["event_id"])]
     assert [s["status"] for s in statuses] == ["delivered"]
