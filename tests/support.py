@@ -81,10 +81,20 @@ class Emulator:
             await asyncio.sleep(0.1)
 
 
-async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 20) -> list[Any]:
-    """Read ``count`` records from the start of ``topic`` (fewer if the timeout passes)."""
+async def read_topic(
+    bootstrap: str, topic: str, count: int, timeout: float = 20, *, committed: bool = False
+) -> list[Any]:
+    """Read ``count`` records from the start of ``topic`` (fewer if the timeout passes).
+
+    ``committed`` reads as the one-stop-shop does (``read_committed``): only what a committed
+    transaction wrote.
+    """
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed" if committed else "read_uncommitted",
     )
     await consumer.start()
     records: list[Any] = []

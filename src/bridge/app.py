@@ -56,6 +56,7 @@ from bridge.feedback.metrics import watch_feedback
 from bridge.feedback.publisher import KafkaFeedback
 from bridge.feedback.service import SurveyService
 from bridge.feedback.store import SurveyStore
+from bridge.kafka.codecs import require_codecs
 from bridge.kafka.group_commit import install as install_group_commit
 from bridge.kafka.security import broker_security, client_options, verify_login
 from bridge.objects.factory import link_signer, open_object_store
@@ -209,6 +210,7 @@ class Runtime:
 
     async def start(self) -> None:
         """Open the Zalo client, the ledger and the transactional producer; build the pipeline."""
+        require_codecs()
         settings = self.settings
         outage = self.outage = Outage(self.flow.hold)
         sender = self.sender or await self._zalo_client()
@@ -397,6 +399,7 @@ class Runtime:
             outage=self.outage,
             documents=self.documents,
             decode=self._reader(),
+            delivered_sample=settings.log.delivered_sample,
         )
 
     def _watch(self, dispatcher: Dispatcher, breaker: CircuitBreaker) -> None:
@@ -661,6 +664,7 @@ class Runtime:
             province=settings.province.slug,
             timezone=settings.province.timezone,
             clock=self.clock,
+            reply_retry_seconds=wing.reply_retry_seconds,
         )
         worker = SubmissionWorker(
             settings=wing,

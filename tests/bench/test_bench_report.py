@@ -197,34 +197,52 @@ def _verdicts(results: BenchResults) -> list[str]:
 
 
 class TestTargets:
-    def test_a_run_meeting_every_target_passes_all_nine(self):
-        assert _verdicts(_results()) == ["PASS"] * 9
+    def test_a_run_meeting_every_target_passes_all_ten(self):
+        assert _verdicts(_results()) == ["PASS"] * 10
 
-    def test_the_raw_limit_is_the_slower_of_consume_and_the_bridges_http_client(self):
+    def test_cpu_per_event_is_the_bridge_process_s_over_what_it_delivered(self):
+        target = evaluate_targets(_results())[0]
+        assert target.measured == "0.36 ms"  # 36 CPU s over 100,000 events
+        busy = dataclasses.replace(
+            _results().saturation, usage=(ProcessUsage("bridge", 140.0, 40.0),)
+        )
+        assert evaluate_targets(_results(saturation=busy))[0].verdict == "FAIL"
+
+    def test_the_raw_ceiling_is_the_bridges_http_client_alone(self):
         results = _results()
 
-        assert results.raw_limit == 4000.0  # not the reference client's 100/s
-        target = evaluate_targets(results)[1]
-        assert target.measured.startswith("62% (2,500 / 4,000)")
+        target = evaluate_targets(results)[2]
+        assert target.measured.startswith("62% (2,500 / 4,000)")  # not the reference's 100/s
 
     def test_each_miss_fails_its_own_target(self):
-        slow = dataclasses.replace(_results().saturation, throughput=1500.0)
+        slow = dataclasses.replace(_results().saturation, throughput=900.0)
         results = _results(saturation=slow)
 
-        # 1,500/s: under 2,000/s, 37.5 % of the raw limit, 75× the naive baseline.
-        assert _verdicts(results) == ["FAIL", "FAIL"] + ["PASS"] * 7
+        # 900/s: under 1,000/s, 22.5 % of the raw HTTP ceiling, 45× the naive baseline.
+        assert _verdicts(results) == [
+            "PASS",
+            "FAIL",
+            "FAIL",
+            "FAIL",
+            "PASS",
+            "PASS",
+            "PASS",
+            "PASS",
+            "PASS",
+            "PASS",
+        ]
 
     def test_p99_and_rss_and_rate_limit(self):
         results = _results()
-        point = dataclasses.replace(results.points[1], latency=latency_stats([0.3] * 10))
-        heavy = dataclasses.replace(results.saturation, peak_rss_bytes=250_000_000)
+        point = dataclasses.replace(results.points[1], latency=latency_stats([0.16] * 10))
+        heavy = dataclasses.replace(results.saturation, peak_rss_bytes=151_000_000)
         rate = dataclasses.replace(results.rate_limit, achieved_per_minute=3900.0, minus_32=3)
 
         verdicts = _verdicts(
             _results(points=[results.points[0], point], saturation=heavy, rate_limit=rate)
         )
 
-        assert verdicts == ["PASS", "PASS", "PASS", "FAIL", "FAIL", "FAIL", "FAIL", "PASS", "PASS"]
+        assert verdicts == ["PASS"] * 4 + ["FAIL"] * 4 + ["PASS", "PASS"]
 
     def test_repeated_runs_at_the_target_rate_are_pooled(self):
         results = _results()
@@ -236,7 +254,7 @@ class TestTargets:
             _results(
                 points=[results.points[0], good, good, bad], fixed_rate=500.0, fixed_latency=pooled
             )
-        )[3]
+        )[4]
 
         assert target.verdict == "FAIL"
         assert target.measured == "9,000 ms (pooled over 3 runs: 32 / 32 / 9,000 ms)"
@@ -244,15 +262,34 @@ class TestTargets:
     def test_what_was_not_measured_says_so(self):
         results = BenchResults(started_at="2026-11-29T10:00:00+00:00")
 
-        assert _verdicts(results) == ["NOT MEASURED"] * 9
+        assert _verdicts(results) == ["NOT MEASURED"] * 10
 
     def test_a_run_smaller_than_the_target_is_only_indicative(self):
         small = dataclasses.replace(_results().saturation, events=5000, delivered=5000)
         targets = evaluate_targets(_results(saturation=small))
 
-        assert targets[0].verdict == "PASS*"
-        assert targets[4].verdict == "PASS*"
-        assert "over 5,000 events, not 100,000" in targets[0].caveat
+        assert targets[1].verdict == "PASS*"
+        assert targets[5].verdict == "PASS*"
+        assert "over 5,000 events, not 100,000" in targets[1].caveat
+
+
+class TestBaseline:
+    def test_the_issue_s_figures_stand_beside_this_run_s(self):
+        pod = dataclasses.replace(_results().saturation, throughput=4000.0)
+        text = render_markdown(_results(workers=pod), None)
+
+        assert "| figure | before | this run |" in text
+        assert "| saturation throughput | 445 events/s | 2,500 events/s |" in text
+        assert "| bridge CPU per event | 1.67 ms | 0.36 ms |" in text
+        assert "| bridge / raw HTTP | 24% | 62% |" in text
+        assert "| peak RSS | 176 MB | 150 MB |" in text
+        assert "| 2 workers in one pod / one process | — | 1.60× (4,000 / 2,500) |" in text
+
+    def test_what_was_not_measured_is_a_dash(self):
+        text = render_markdown(BenchResults(started_at="2026-11-29T10:00:00+00:00"), None)
+
+        assert "| bridge CPU per event | 1.67 ms | — |" in text
+        assert "workers in one pod" not in text
 
 
 class TestMemoryTargets:
@@ -389,7 +426,7 @@ class TestReport:
     def test_states_targets_figures_and_ratios(self):
         text = render_markdown(_results(), None)
 
-        assert "9 of 9 targets met." in text
+        assert "10 of 10 targets met." in text
         assert "| bridge / naive | 125.0× |" in text
         assert "| bridge / min(raw consume, raw HTTP) | 0.62 |" in text
         assert "| **bridge** (one process, backlog drain) | **2,500** |" in text
@@ -420,7 +457,7 @@ class TestReport:
         text = render_markdown(results, None)
 
         assert "`--quick`: reduced sizes, indicative only" in text
-        row = "| throughput, one bridge process | ≥ 2,000 events/s | 400 events/s | FAIL* |"
+        row = "| throughput, one bridge process | ≥ 1,000 events/s | 400 events/s | FAIL* |"
         assert row in text
         assert "- naive baseline: boom" in text
 
@@ -428,7 +465,7 @@ class TestReport:
         text = render_markdown(BenchResults(started_at="2026-11-29T10:00:00+00:00"), None)
 
         assert all(heading in text for heading in SECTIONS)
-        assert "0 of 9 targets met." in text
+        assert "0 of 10 targets met." in text
 
     def test_plot_without_matplotlib_says_how_to_get_it(self, tmp_path, monkeypatch):
         # `make test` installs no matplotlib (the dev kit's `plot` extra is `make bench`'s);

@@ -84,6 +84,7 @@ def deliverer(
     renderer=None,
     max_tries=5,
     outage=None,
+    delivered_sample=1,
     **policy,
 ) -> Deliverer:
     settings = {"max_attempts": 3, "initial_backoff": 0.5, "max_backoff": 4, "budget": 60}
@@ -101,6 +102,7 @@ def deliverer(
         sleep=sleeps,
         max_tries=max_tries,
         outage=outage,
+        delivered_sample=delivered_sample,
     )
 
 
@@ -375,6 +377,21 @@ class TestFailures:
         assert line["status"] == "delivered"
         assert (line["topic"], line["partition"], line["offset"]) == ("in", 1, 41)
         assert "2512523625412515" not in json.dumps(logs, default=str)
+
+    async def test_delivered_lines_are_sampled_every_other_outcome_is_logged(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ScriptedZalo()
+        use_case = deliverer(zalo, ledger, clock, sleeps, delivered_sample=3)
+        with capture_logs() as logs:
+            for offset in range(7):
+                if offset == 6:
+                    zalo.failures.append(MessageRejectedError("too long", code=-210))
+                case = {"case": {"code": f"000.20.31.H56-260310-{offset:04d}"}}
+                await use_case.handle(record_of(encode(make_event(**case)), offset=offset))
+        handled = [entry for entry in logs if entry["event"] == "event handled"]
+        assert [line["status"] for line in handled] == ["delivered", "delivered", "dead_lettered"]
+        assert [line["offset"] for line in handled] == [2, 5, 6]
 
 
 class FaultyLedger:

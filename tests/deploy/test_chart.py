@@ -26,14 +26,23 @@ from chart_support import (
     release_for,
     values_id,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.app import message_context
 from bridge.errors import TemplateError
 from bridge.settings import Settings, load_settings
+from bridge.submissions import FormError, load_forms
+from bridge.submissions import forms as form_files
 from bridge.templates.renderer import template_renderer
 
 BY_FILE = pytest.mark.parametrize("values_file", VALUES_FILES, ids=values_id)
 DEFAULT_CI = CHART / "ci" / "default-values.yaml"
+WITHOUT_FORMS = [
+    path
+    for path in VALUES_FILES
+    if not (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("submissionForms")
+]
 
 
 def _schema_tool() -> Any:
@@ -172,6 +181,9 @@ def test_values_schema_has_no_place_for_secret_settings():
         ("prometheusRule: {thresholds: {lagGrowingFor: soon}}", "/prometheusRule/thresholds"),
         ("grafanaDashboard: {enabled: yes-please}", "/grafanaDashboard/enabled"),
         ("messageTemplates: {footer.txt.j2: x}", "does not match pattern '^(messages|procedure-"),
+        ("submissionForms: {khai-sinh.yaml: x}", "does not match pattern '^form-"),
+        ("submissionForms: {form-1.001193.yaml.bak: x}", "does not match pattern '^form-"),
+        ("submissionForms: {form-1.001193.yaml: ''}", "/submissionForms/form-1.001193.yaml"),
         ("image: {pullPolicy: Sometimes}", "/image/pullPolicy"),
         ("securityContext: {readOnlyRootFilesystem: false}", "/securityContext"),
         ("podSecurityContext: {runAsNonRoot: false}", "/podSecurityContext/runAsNonRoot"),
@@ -202,6 +214,14 @@ def test_bad_values_fail_helm_lint_with_a_message_naming_the_key(helm, tmp_path,
             ["config.kafka.security_protocol=SASL_SSL", "config.kafka.sasl_mechanism=PLAIN"],
             "secrets.values.kafkaSaslUsername is required",
         ),
+        (["config.submissions.enabled=true"], "config.submissions.enabled keeps citizens'"),
+        (
+            [
+                r"submissionForms.form-1\.001193\.yaml=code: x",
+                "config.submissions.forms_directory=/srv/forms",
+            ],
+            "leave config.submissions.forms_directory unset",
+        ),
     ],
     ids=[
         "hpa-and-keda",
@@ -214,6 +234,8 @@ def test_bad_values_fail_helm_lint_with_a_message_naming_the_key(helm, tmp_path,
         "managed-tokens-without-oa-id",
         "webhook-oa-id-configured-twice",
         "sasl-without-credentials",
+        "submissions-with-attachments-on-the-read-only-root",
+        "forms-directory-configured-twice",
     ],
 )
 def test_inconsistent_values_fail_the_render(helm, sets, message):
@@ -355,7 +377,12 @@ def _secret_settings(release: Rendered) -> dict[str, dict[str, str]]:
     return overrides
 
 
-def _pod_settings(release: Rendered, tmp_path: Path, templates: Path | None = None) -> Settings:
+def _pod_settings(
+    release: Rendered,
+    tmp_path: Path,
+    templates: Path | None = None,
+    forms: Path | None = None,
+) -> Settings:
     """The settings the pod starts with: its settings file, its secrets, stand-in mounted files."""
     settings = release.settings
     for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
@@ -368,6 +395,8 @@ def _pod_settings(release: Rendered, tmp_path: Path, templates: Path | None = No
             settings["kafka"][key] = str(stand_in)
     if templates is not None:
         settings["templates"]["directory"] = str(templates)
+    if forms is not None:
+        settings["submissions"]["forms_directory"] = str(forms)
     path = tmp_path / "settings.yaml"
     path.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
     return load_settings(path, **_secret_settings(release))
@@ -551,6 +580,149 @@ def test_a_bad_province_template_is_refused_by_the_apps_validation(rendered, tmp
     settings = _pod_settings(release, tmp_path, templates)
     with pytest.raises(TemplateError, match=r"messages\.yaml.*unknown placeholder"):
         template_renderer(settings, message_context(settings))
+
+
+def test_submission_forms_are_mounted_where_the_settings_say(rendered):
+    with_forms = [p for p in PROVINCES if rendered[p].values.get("submissionForms")]
+    assert with_forms
+    for path in with_forms:
+        release = rendered[path]
+        config_map = release.one("ConfigMap", "-forms")
+        assert set(config_map["data"]) == set(release.values["submissionForms"])
+        directory = release.settings["submissions"]["forms_directory"]
+        assert directory == "/etc/zalo-bridge/forms"
+        mounts = {m["name"]: m for m in release.container["volumeMounts"]}
+        assert mounts["forms"]["mountPath"] == directory
+        assert mounts["forms"]["readOnly"] is True
+        volumes = {v["name"]: v for v in release.pod_spec["volumes"]}
+        assert volumes["forms"]["configMap"]["name"] == config_map["metadata"]["name"]
+        annotations = release.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+        assert {"checksum/config", "checksum/forms"} <= set(annotations)  # edits roll the pods
+
+
+@pytest.mark.parametrize("values_file", WITHOUT_FORMS, ids=values_id)
+def test_without_submission_forms_nothing_is_mounted_and_the_package_forms_apply(
+    rendered, values_file
+):
+    release = rendered[values_file]
+    assert not [r for r in release.of_kind("ConfigMap") if r["metadata"]["name"].endswith("-forms")]
+    assert "forms" not in {m["name"] for m in release.container["volumeMounts"]}
+    assert "forms_directory" not in release.settings.get("submissions", {})
+    annotations = release.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert "checksum/forms" not in annotations
+
+
+def test_a_changed_form_changes_the_pods_checksum(helm):
+    """Editing a form rolls the pods: the forms checksum follows the ConfigMap's content."""
+    province = CHART / "provinces" / "ha-noi.yaml"
+    sets = [r"submissionForms.form-1\.004616\.yaml=code: '1.004616'"]
+
+    def checksum(*assignments: str) -> str:
+        resources = documents(helm.template("bridge-ha-noi", province, sets=assignments))
+        (deployment,) = [r for r in resources if r["kind"] == "Deployment"]
+        return str(deployment["spec"]["template"]["metadata"]["annotations"]["checksum/forms"])
+
+    assert checksum() != checksum(*sets)
+
+
+def _schema_form_pattern() -> re.Pattern[str]:
+    schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
+    return re.compile(schema["properties"]["submissionForms"]["propertyNames"]["pattern"])
+
+
+_NAME_PARTS = st.sampled_from(["form-", "form", "1.001193", ".yaml", ".yml", ".YAML", "-", "_"])
+
+
+@given(
+    st.one_of(
+        st.from_regex(_schema_form_pattern(), fullmatch=True),
+        st.from_regex(form_files._FORM_FILE, fullmatch=True),
+        st.lists(_NAME_PARTS | st.text("fo-rm.yamlY1_/ đ", max_size=4), max_size=6).map("".join),
+        st.text(max_size=70),
+    )
+)
+def test_the_schema_accepts_exactly_the_form_file_names_bridge_reads(name):
+    """The chart refuses at `helm lint` every name bridge would refuse at start, and no other."""
+    schema_accepts = _schema_form_pattern().search(name) is not None
+    bridge_accepts = form_files._FORM_FILE.match(name) is not None
+    assert schema_accepts == bridge_accepts
+
+
+@pytest.mark.parametrize("values_file", PROVINCES, ids=values_id)
+def test_province_forms_pass_the_apps_validation(rendered, values_file, tmp_path):
+    """Each province's forms ConfigMap, written out as mounted, is what `run` accepts."""
+    release = rendered[values_file]
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    files = release.values.get("submissionForms") or {}
+    for name, text in (release.one("ConfigMap", "-forms")["data"] if files else {}).items():
+        (forms / name).write_text(text, encoding="utf-8")
+    settings = _pod_settings(release, tmp_path, forms=forms if files else None)
+    assert settings.submissions.enabled == bool(
+        release.values["config"].get("submissions", {}).get("enabled")
+    )
+    catalogue = load_forms(settings.submissions)
+    assert catalogue.forms
+    from_province = {
+        code: source for code, source in catalogue.sources.items() if source.startswith(str(forms))
+    }
+    overridden = {name.removeprefix("form-").rsplit(".", 1)[0] for name in files}
+    withdrawn = {code for code in overridden if code not in catalogue.sources}
+    assert set(from_province) | withdrawn == overridden
+    assert all(
+        source.startswith("package:")
+        for code, source in catalogue.sources.items()
+        if code not in overridden
+    )
+
+
+def test_submissions_turned_on_in_a_province_use_its_own_topic_and_a_shared_bucket(rendered):
+    """Several replicas share the attachments; the dossiers go to the province's own topic."""
+    enabled = [
+        rendered[p] for p in PROVINCES if rendered[p].settings.get("submissions", {}).get("enabled")
+    ]
+    assert enabled
+    for release in enabled:
+        settings = release.settings
+        slug = settings["province"]["slug"]
+        assert slug in settings["submissions"]["topic"]
+        assert settings["objects"]["backend"] == "s3"
+        assert slug in settings["objects"]["prefix"]
+        env = {e["name"] for e in release.container["env"]}
+        assert {"BRIDGE_OBJECTS__ACCESS_KEY_ID", "BRIDGE_OBJECTS__SECRET_ACCESS_KEY"} <= env
+        assert release.values["networkPolicy"]["objectStorage"]["to"]
+
+
+def test_a_bad_province_form_is_refused_by_the_apps_validation(rendered, tmp_path):
+    """The check above has teeth: a form with an unknown field kind fails it, naming the file."""
+    release = rendered[CHART / "provinces" / "ha-noi.yaml"]
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    text = release.one("ConfigMap", "-forms")["data"]["form-1.001193.yaml"]
+    assert "kind: citizen_id" in text
+    (forms / "form-1.001193.yaml").write_text(
+        text.replace("kind: citizen_id", "kind: cmnd", 1), encoding="utf-8"
+    )
+    settings = _pod_settings(release, tmp_path, forms=forms)
+    with pytest.raises(FormError, match=r"form-1\.001193\.yaml: form 1\.001193, field applicant"):
+        load_forms(settings.submissions)
+
+
+def test_submissions_render_with_local_objects_on_a_persistent_volume(helm):
+    """One replica with a persistent volume keeps attachments in the local object directory."""
+    text = helm.template(
+        "r",
+        CHART / "ci" / "sqlite-persistence-values.yaml",
+        sets=["config.submissions.enabled=true"],
+    )
+    (config_map,) = [
+        r
+        for r in documents(text)
+        if r["kind"] == "ConfigMap" and r["metadata"]["name"].endswith("-config")
+    ]
+    settings = yaml.safe_load(config_map["data"]["settings.yaml"])
+    assert settings["submissions"]["enabled"] is True
+    assert settings["objects"]["local_directory"] == "/var/lib/zalo-bridge/objects"
 
 
 @BY_FILE

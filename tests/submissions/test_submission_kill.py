@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -19,6 +20,8 @@ from process_support import bridge_env, http_status, start_bridge, until
 pytestmark = pytest.mark.kafka
 
 USER = "2512523625412515"  # followed by the emulator fixture
+# A birth date in the past on whatever clock the bridge process reads (it runs on the real one).
+BIRTH = datetime.now(timezone(timedelta(hours=7))).date() - timedelta(days=400)
 
 
 async def test_a_kill_mid_conversation_loses_no_step_and_a_replay_adds_none(
@@ -66,7 +69,7 @@ async def test_a_kill_mid_conversation_loses_no_step_and_a_replay_adds_none(
         await say("NOP HO SO", "1. Đăng ký khai sinh")
         await say("1", "(1/10)")
         await say("Nguyễn Thị Minh Anh", "(2/10)")
-        answered = await say("05/03/2024", "(3/10)")
+        answered = await say(f"{BIRTH:%d/%m/%Y}", "(3/10)")
         os.kill(first.pid, signal.SIGKILL)  # kill -9: no drain, nothing closed
         await asyncio.to_thread(first.wait, 10)
 
@@ -88,7 +91,7 @@ async def test_a_kill_mid_conversation_loses_no_step_and_a_replay_adds_none(
         # its key, so it is not taken twice, and her next answer is the third question's.
         await say("2", "(4/10)")
         await say("SUA 2", "(2/10)")
-        await say("06/03/2024", "(4/10)")  # back where she was
+        await say(f"{BIRTH + timedelta(days=1):%d/%m/%Y}", "(4/10)")  # back where she was
     finally:
         processes.stop_all()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.webhook.events import (
     SignatureKeys,
@@ -198,3 +200,61 @@ class TestAttachments:
         event = parse_oa_event(self.event("user_send_image", attachments))
         assert event.attachments == ()
         assert event.dedupe_key == "msg:m1"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_URLS = st.sampled_from(
+    ["https://f.zdn.vn/a.jpg", "http://127.0.0.1/x", "file:///etc/passwd", "javascript:x", ""]
+) | st.text(max_size=40)
+_ATTACHMENT = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["image", "file", "sticker", "gif", "link"]) | _JSON,
+        "payload": st.fixed_dictionaries(
+            {},
+            optional={
+                "url": _URLS | _JSON,
+                "name": st.text(max_size=300) | _JSON,
+                "size": st.integers() | st.from_regex(r"-?[0-9]{1,30}", fullmatch=True) | _JSON,
+                "checksum": _JSON,
+                "thumbnail": _JSON,
+            },
+        )
+        | _JSON,
+    },
+)
+
+
+@given(
+    name=st.sampled_from(["user_send_image", "user_send_file", "user_send_link", "user_send_text"]),
+    attachments=st.lists(_ATTACHMENT | _JSON, max_size=30) | _JSON,
+)
+def test_whatever_the_attachments_only_well_formed_ones_are_read(name, attachments):
+    raw = TestAttachments().event(name, attachments)
+    try:
+        event = parse_oa_event(raw)
+    except WebhookRejectedError as error:
+        refused: WebhookRejectedError | None = error
+    else:
+        refused = None
+    if refused is not None:
+        assert 400 <= refused.status < 500  # a client error, never a crash
+        return
+    assert len(event.attachments) <= 10
+    for attachment in event.attachments:
+        assert attachment.kind in {"image", "file"}
+        assert attachment.url.startswith(("https://", "http://"))
+        assert attachment.url.isprintable()
+        assert len(attachment.url) <= 2_048
+        assert attachment.name is None or (
+            attachment.name.isprintable() and len(attachment.name) <= 255
+        )
+        assert attachment.size is None or (
+            isinstance(attachment.size, int) and attachment.size >= 0
+        )

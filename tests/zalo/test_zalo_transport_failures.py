@@ -216,7 +216,7 @@ async def test_an_unforeseen_transport_error_is_caught_and_in_doubt(transport, m
     async def explode(*_args, **_kwargs):
         raise Surprise
 
-    monkeypatch.setattr(http, "request", explode)
+    monkeypatch.setattr(http, "send", explode)  # what the client calls for every request
     try:
         with pytest.raises(DeliveryInDoubtError, match=r"unknown \(Surprise\)") as caught:
             await client.send_text("2512523625412515", "Hồ sơ")

@@ -554,9 +554,14 @@ async def _read_submission(bootstrap: str, submission_id: str) -> dict[str, Any]
         await consumer.stop()
 
 
+def _birth_date() -> str:
+    """The child's birth date she types: about a year before today, whatever the clock says."""
+    return f"{datetime.now(_VN).date() - timedelta(days=400):%d/%m/%Y}"
+
+
 _BIRTH_ANSWERS = (
     ("Nguyễn Thị Minh Anh", "(2/10)"),
-    ("05/03/2024", "(3/10)"),
+    (None, "(3/10)"),  # the birth date: `_birth_date()`
     ("Nữ", "(4/10)"),
     ("Bệnh viện Phụ sản, 123 Lê Lợi, Hải Châu, Đà Nẵng", "(5/10)"),
     ("Trần Thị Bình", "(6/10)"),
@@ -579,7 +584,7 @@ def _submission_steps() -> list[tuple[str | None, dict[str, Any] | None, str | N
     return [
         text("Nộp hồ sơ", "1. Đăng ký khai sinh"),
         text("1", "(1/10)"),
-        *(text(said, answer) for said, answer in _BIRTH_ANSWERS),
+        *(text(said or _birth_date(), answer) for said, answer in _BIRTH_ANSWERS),
         ("[tệp] giay-chung-sinh.pdf", {"event_name": "user_send_file", "attachment": pdf}, "1/2"),
         text("XONG", "căn cước"),
         (

@@ -51,6 +51,8 @@ def register_announcement_consumer(
         settings.announcements.topic,
         group_id=announcement_group(settings),
         auto_offset_reset=kafka.auto_offset_reset,
+        # An announcement in a producer's aborted transaction was never made.
+        isolation_level="read_committed",
         ack_policy=AckPolicy.MANUAL,
         session_timeout_ms=kafka.session_timeout_ms,
         # faststream drops a record whose header is not UTF-8 unacknowledged; the next

@@ -159,6 +159,8 @@ def register_consumer(
         *topics,
         group_id=kafka.consumer_group,
         auto_offset_reset=kafka.auto_offset_reset,
+        # A producer's aborted transaction never happened: its events must not reach a citizen.
+        isolation_level="read_committed",
         ack_policy=AckPolicy.MANUAL,
         max_poll_interval_ms=kafka.max_poll_interval_ms,
         session_timeout_ms=kafka.session_timeout_ms,

@@ -206,6 +206,10 @@ class DeliveryPolicy:
     in_doubt_hold: float = 300.0
 
 
+def _is_not_sent(error: BaseException) -> bool:
+    return isinstance(error, _NotSent)
+
+
 class _TryLater(Exception):  # noqa: N818 - control flow inside this module, never escapes it
     """Nothing can be settled now; rest ``seconds`` and start the round again."""
 
@@ -279,7 +283,10 @@ class Deliverer:
         outage: Outage | None = None,
         documents: DocumentSender | None = None,
         decode: Callable[..., CaseStateEvent] | None = None,
+        delivered_sample: int = 1,
     ) -> None:
+        self._delivered_sample = max(1, delivered_sample)
+        self._delivered_seen = 0
         self._documents = documents
         self._decode = decode or parse_case_event
         self._max_tries = max(1, max_tries)
@@ -296,6 +303,16 @@ class Deliverer:
         self._cascade = cascade or CascadeConfig()
         self._clock = clock
         self._sleep = sleep
+        # The round's stop, wait and retry conditions hold no state: built once, not per round.
+        self._retry_parts = (
+            stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.budget),
+            wait_exponential_jitter(
+                multiplier=policy.initial_backoff,
+                max=policy.max_backoff,
+                jitter=policy.initial_backoff,
+            ),
+            retry_if_exception(_is_not_sent),
+        )
 
     async def handle(self, record: InboundRecord) -> DeliveryOutcome:
         """Settle ``record``; see the class docstring for what it guarantees."""
@@ -315,6 +332,11 @@ class Deliverer:
             )
         else:
             outcome = await self._until_settled(event, message, log)
+        if outcome.status is DeliveryStatus.DELIVERED and self._delivered_sample > 1:
+            # Sampled (log.delivered_sample): the line costs ≈ 5 % of the CPU per event.
+            self._delivered_seen += 1
+            if self._delivered_seen % self._delivered_sample:
+                return outcome
         log.info(
             "event handled",
             status=outcome.status.value,
@@ -511,14 +533,11 @@ class Deliverer:
                 error=str(error),
             )
 
+        stop, wait, retry = self._retry_parts
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.budget),
-            wait=wait_exponential_jitter(
-                multiplier=policy.initial_backoff,
-                max=policy.max_backoff,
-                jitter=policy.initial_backoff,
-            ),
-            retry=retry_if_exception(lambda error: isinstance(error, _NotSent)),
+            stop=stop,
+            wait=wait,
+            retry=retry,
             before_sleep=before_sleep,
             sleep=self._sleep,
             reraise=True,

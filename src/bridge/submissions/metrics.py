@@ -25,6 +25,9 @@ SUBMISSION_OUTCOMES = (
     "attachment:refused",
     "published",
     "purged",
+    "reply:failed",
+    "reply:resent",
+    "reply:dropped",
 )
 
 
@@ -51,6 +54,9 @@ def watch_submissions(
             "attachment:refused": stats.attachments.get("refused", 0),
             "published": worker.published,
             "purged": worker.purged,
+            "reply:failed": stats.replies_failed,
+            "reply:resent": stats.replies_resent,
+            "reply:dropped": stats.replies_dropped,
         }
         return {(outcome,): float(counts[outcome]) for outcome in SUBMISSION_OUTCOMES}
 
@@ -58,7 +64,9 @@ def watch_submissions(
         "submissions",
         "Dossiers filed in the chat, by outcome: step (an event taken), replayed (an event taken "
         "before), started, confirmed, cancelled, reminded, expired, attachment:stored, "
-        "attachment:refused, published (a citizen-submission event), purged (retention).",
+        "attachment:refused, published (a citizen-submission event), purged (retention), "
+        "reply:failed (an answer Zalo did not take), reply:resent (owed answers sent by the "
+        "sweep), reply:dropped (answers Zalo refused for good, or owed past the expiry).",
         read,
         ["outcome"],
     )

@@ -111,13 +111,15 @@ class SubmissionWorker:
         return count
 
     async def run_once(self) -> None:
-        """One pass: publish, remind and expire, keep to retention, forget old event keys."""
+        """One pass: publish, remind and expire, owed replies, retention, forget old event keys."""
         settings = self._settings
         await self.publish_pending()
         await self._desk.sweep(
             remind_after=settings.idle_reminder_minutes * 60,
             expire_after=settings.expiry_hours * _HOUR,
         )
+        # Answers a crash or a failing Zalo left owed; given up with the draft's expiry.
+        await self._desk.resend_owed(give_up_after=settings.expiry_hours * _HOUR)
         await self.keep_retention()
         # Event keys outlive any replay by the inbox (hours) and any draft (expiry).
         await self._store.purge_steps(before=self._clock() - settings.expiry_hours * _HOUR - _DAY)

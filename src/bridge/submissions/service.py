@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from bridge.errors import DeliveryError
+from bridge.errors import DeliveryError, RetryableDeliveryError, TokenError
 from bridge.submissions import wording
 from bridge.submissions.contract import CitizenSubmission, new_submission_id
 from bridge.submissions.conversation import (
@@ -75,15 +75,18 @@ class SubmissionStats:
     expired: int = 0
     attachments: dict[str, int] = field(default_factory=dict)
     replies_failed: int = 0
+    replies_resent: int = 0
+    replies_dropped: int = 0
 
 
 class SubmissionDesk:
     """Takes the webhook events that belong to a citizen's submission, before the chat desk.
 
-    Each event is one step, stored with the event's key in one transaction
-    (``SubmissionStore.apply``): a replay is recognised and adds nothing. Replies go after the
-    commit (a crash between the two loses the replies, never a step; she can type anything to
-    hear the current question again).
+    Each event is one step, stored with the event's key and the replies it owes her in one
+    transaction (``SubmissionStore.apply``): a replay is recognised and adds nothing. Replies go
+    after the commit and are then marked sent; what a crash or a failing Zalo left owed is sent
+    by the sweep once ``reply_retry_seconds`` passed (at least once: a crash between a send and
+    its mark repeats that answer, never loses it, so the submission id always reaches her).
 
     Args:
         catalogue: The forms.
@@ -93,6 +96,8 @@ class SubmissionDesk:
         province: The province's slug, put in each event.
         timezone: The province's zone: "today" for dates not in the future.
         clock: Epoch seconds.
+        reply_retry_seconds: How long a step's own sender has before the sweep sends again
+            what it still owes (and between two tries of the sweep).
     """
 
     def __init__(  # noqa: PLR0913 - keyword-only collaborators
@@ -105,8 +110,10 @@ class SubmissionDesk:
         province: str,
         timezone: str,
         clock: Callable[[], float] = time.time,
+        reply_retry_seconds: float = 60.0,
     ) -> None:
         self.catalogue = catalogue
+        self._reply_retry = reply_retry_seconds
         self._store = store
         self._sender = sender
         self._intake = intake
@@ -178,7 +185,14 @@ class SubmissionDesk:
             filed = self._filed(user, read, outcome, now)
             replies.append(wording.confirmed(filed.submission_id, outcome.submit.form))
         applied = await self._store.apply(
-            user, event_key=key, draft=outcome.draft, at=now, read=read, filed=filed
+            user,
+            event_key=key,
+            draft=outcome.draft,
+            at=now,
+            read=read,
+            filed=filed,
+            replies=replies,
+            replies_due=now + self._reply_retry,
         )
         if not applied:  # another worker took the same event first
             self.stats.replayed += 1
@@ -193,8 +207,44 @@ class SubmissionDesk:
             _log.info("submission confirmed", submission_id=filed.submission_id)
         if outcome.discard:
             await self._intake.discard(outcome.discard)
-        for text in replies:
-            await self._say(user, text)
+        if replies:
+            await self._reply(user, key, replies)
+
+    async def _reply(self, user: str, key: str, replies: Sequence[str]) -> None:
+        """Send a step's replies in order, then mark them sent (or what is still owed)."""
+        for index, text in enumerate(replies):
+            try:
+                await self._sender.send_text(user, text)
+            except (RetryableDeliveryError, TokenError) as error:
+                self.stats.replies_failed += 1
+                _log.warning("submission reply not sent; owed", code=error.code)
+                await self._store.replied(key, replies[index:])
+                return
+            except DeliveryError as error:
+                # Zalo will not take it (she left the OA, or the window closed): not owed.
+                self.stats.replies_failed += 1
+                self.stats.replies_dropped += len(replies) - index
+                _log.warning("submission reply refused; dropped", code=error.code)
+                break
+        await self._store.replied(key)
+
+    async def resend_owed(self, *, give_up_after: float, limit: int = 100) -> None:
+        """Send the replies steps still owe (a crash or a failing Zalo after their commit).
+
+        Each is claimed first (another replica's sweep skips it), so two sweeps never send the
+        same answers; what fails stays owed until the next try.
+        """
+        now = self._clock()
+        for owed in await self._store.owed(now=now, limit=limit):
+            if not await self._store.claim_owed(owed, until=now + self._reply_retry):
+                continue
+            if owed.at < now - give_up_after:
+                self.stats.replies_dropped += len(owed.replies)
+                _log.warning("submission replies owed too long; dropped", replies=len(owed.replies))
+                await self._store.replied(owed.event_key)
+                continue
+            self.stats.replies_resent += 1
+            await self._reply(owed.user_id, owed.event_key, owed.replies)
 
     def _filed(self, user: str, read: PendingDraft | None, outcome: Outcome, now: float) -> Filed:
         submit = outcome.submit

@@ -60,6 +60,15 @@ class SubmissionSettings(BaseModel):
         description="Images with more pixels are refused before decoding (decompression bombs).",
     )
     download_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    reply_retry_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3_600,
+        description=(
+            "An answer of the conversation Zalo did not take (or a crash left unsent) is sent "
+            "again this long after, and as often until the draft's expiry."
+        ),
+    )
     attachment_hosts: tuple[str, ...] = Field(
         default=("zdn.vn", "zadn.vn", "zalo.me", "zaloapp.com"),
         description=(

@@ -14,11 +14,14 @@ from bridge.store.errors import converting
 from bridge.submissions.conversation import Draft
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from bridge.store.database import Database
 
 __all__ = [
     "DraftConflictError",
     "Filed",
+    "OwedReplies",
     "PendingDraft",
     "SubmissionStore",
     "submission_drafts",
@@ -45,6 +48,8 @@ submission_steps = sa.Table(
     sa.Column("event_key", sa.Text(), primary_key=True),
     sa.Column("user_id", sa.Text(), nullable=False),
     sa.Column("at", _TIME, nullable=False),
+    sa.Column("replies", sa.Text()),
+    sa.Column("replies_due", _TIME),
 )
 submissions = sa.Table(
     "submissions",
@@ -94,6 +99,17 @@ class Filed:
     event: dict[str, Any]
     object_keys: tuple[str, ...]
     submitted_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OwedReplies:
+    """The answers a step still owes her, and when a sweep may send them."""
+
+    event_key: str
+    user_id: str
+    at: float
+    replies: tuple[str, ...]
+    due: float
 
 
 def _pending(row: sa.Row[Any]) -> PendingDraft:
@@ -161,17 +177,23 @@ class SubmissionStore:
         at: float,
         read: PendingDraft | None,
         filed: Filed | None = None,
+        replies: Sequence[str] = (),
+        replies_due: float | None = None,
     ) -> bool:
         """Take one step: record ``event_key`` and store ``draft`` (None: delete it), atomically.
 
         ``read`` is the draft the step was computed from (None: she had none); when the stored
         one differs, ``DraftConflictError`` is raised and nothing is written. Returns False,
         changing nothing, when ``event_key`` was taken before (a replay). ``filed`` goes into
-        the outbox in the same transaction (she confirmed).
+        the outbox in the same transaction (she confirmed). ``replies`` are kept with the step
+        as owed until ``replied``; a sweep may send them from ``replies_due`` on.
         """
         t = submission_drafts
         async with self._db.begin() as connection:
-            step = {"event_key": event_key, "user_id": user_id, "at": at}
+            step: dict[str, Any] = {"event_key": event_key, "user_id": user_id, "at": at}
+            if replies:
+                step["replies"] = json.dumps(list(replies), ensure_ascii=False)
+                step["replies_due"] = at if replies_due is None else replies_due
             if not await insert_ignoring_duplicates(connection, submission_steps, [step]):
                 return False
             mine = t.c.user_id == user_id
@@ -392,6 +414,53 @@ class SubmissionStore:
                 )
                 deleted += int(result.rowcount or 0)
         return deleted, keys
+
+    @converting("submission store")
+    async def replied(self, event_key: str, remaining: Sequence[str] = ()) -> None:
+        """Record that the step's replies went out, but ``remaining`` (still owed)."""
+        t = submission_steps
+        values: dict[str, Any] = (
+            {"replies": json.dumps(list(remaining), ensure_ascii=False)}
+            if remaining
+            else {"replies": None, "replies_due": None}
+        )
+        async with self._db.begin() as connection:
+            await connection.execute(sa.update(t).where(t.c.event_key == event_key).values(values))
+
+    @converting("submission store")
+    async def owed(self, *, now: float, limit: int = 100) -> list[OwedReplies]:
+        """Steps whose replies are still owed and due by ``now``, the oldest first."""
+        t = submission_steps
+        query = (
+            sa.select(t.c.event_key, t.c.user_id, t.c.at, t.c.replies, t.c.replies_due)
+            .where(t.c.replies_due.is_not(None), t.c.replies_due <= now)
+            .order_by(t.c.replies_due)
+            .limit(limit)
+        )
+        async with self._db.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            OwedReplies(
+                event_key=row.event_key,
+                user_id=row.user_id,
+                at=row.at,
+                replies=tuple(json.loads(row.replies or "[]")),
+                due=row.replies_due,
+            )
+            for row in rows
+        ]
+
+    @converting("submission store")
+    async def claim_owed(self, owed: OwedReplies, *, until: float) -> bool:
+        """Take ``owed`` to send until ``until``; False: another sweep took it, or it was sent."""
+        t = submission_steps
+        async with self._db.begin() as connection:
+            result = await connection.execute(
+                sa.update(t)
+                .where(t.c.event_key == owed.event_key, t.c.replies_due == owed.due)
+                .values(replies_due=until)
+            )
+        return bool(result.rowcount == 1)
 
     @converting("submission store")
     async def purge_steps(self, *, before: float) -> int:

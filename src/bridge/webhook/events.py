@@ -262,7 +262,8 @@ def _attachments(message: dict[str, Any]) -> tuple[InboundAttachment, ...]:
     if not isinstance(items, list):
         return ()
     for item in items[:_MAX_ATTACHMENTS]:
-        if not isinstance(item, dict) or item.get("type") not in {"image", "file"}:
+        kind = item.get("type") if isinstance(item, dict) else None
+        if not isinstance(kind, str) or kind not in {"image", "file"}:
             continue
         payload = item.get("payload")
         url = payload.get("url") if isinstance(payload, dict) else None
@@ -276,11 +277,13 @@ def _attachments(message: dict[str, Any]) -> tuple[InboundAttachment, ...]:
         size_number = int(size) if isinstance(size, str) and size.isdigit() else size
         found.append(
             InboundAttachment(
-                kind=str(item["type"]),
+                kind=kind,
                 url=url,
                 name=name[:255] if isinstance(name, str) and name.isprintable() else None,
                 size=size_number
-                if isinstance(size_number, int) and not isinstance(size_number, bool)
+                if isinstance(size_number, int)
+                and not isinstance(size_number, bool)
+                and size_number >= 0
                 else None,
             )
         )

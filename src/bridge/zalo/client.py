@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import httpx
+
 from bridge.errors import (
     AccountError,
     DeliveryError,
@@ -22,7 +24,6 @@ from bridge.zalo.transport_failures import classify_transport_failure
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    import httpx
 
 __all__ = [
     "OaProfile",
@@ -143,12 +144,54 @@ class ZaloClient:
         self._deadline = deadline_seconds
         self._tokens = tokens
         self._urls: dict[str, httpx.URL] = {}
+        self._headers = tuple(http.headers.raw)
+        self._timeouts = http.timeout.as_dict()
         self._template_by_phone = str(business_base_url).rstrip("/") + TEMPLATE_PHONE_PATH
         self._template_uid_path = template_uid_path
         self._classify_zns = classify_zns
         # Requests wait here, not in the connection pool: a request that times out waiting for a
         # pooled connection was never sent, yet httpx reports it like a lost answer (in doubt).
         self._slots = asyncio.Semaphore(max_concurrent)
+
+    def _build(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        json_body: dict[str, Any] | None,
+        params: dict[str, str] | None,
+    ) -> httpx.Request:
+        """The request, built as ``httpx.AsyncClient.build_request`` would, for less CPU.
+
+        A send (a JSON body, no query) is built directly: the client's headers and timeouts
+        taken once, the URL parsed once, the body encoded as httpx encodes it. That skips
+        httpx's merging of URL, headers, cookies and query on every call (≈ 4 % of the CPU per
+        event, docs/performance.md). The API sets no cookie; anything else takes httpx's path.
+        """
+        if params is not None or json_body is None:
+            return self._http.build_request(
+                method,
+                self._url(path),
+                json=json_body,
+                params=params,
+                headers={"access_token": token},
+            )
+        body = json.dumps(
+            json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode()
+        headers = [
+            *self._headers,
+            (b"access_token", token.encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        return httpx.Request(
+            method,
+            self._url(path),
+            content=body,
+            headers=headers,
+            extensions={"timeout": self._timeouts},
+        )
 
     def _url(self, path: str) -> httpx.URL:
         """The absolute URL of ``path``, parsed once (httpx would merge it on every request)."""
@@ -406,17 +449,16 @@ class ZaloClient:
         classify: Callable[[int, str], DeliveryError],
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
-        headers = {"access_token": token}
         try:
+            request = (
+                self._build(method, path, token, json_body, params)
+                if files is None
+                else self._http.build_request(
+                    method, self._url(path), files=dict(files), headers={"access_token": token}
+                )
+            )
             async with self._slots, asyncio.timeout(self._deadline):
-                if files is None:
-                    response = await self._http.request(
-                        method, self._url(path), json=json_body, params=params, headers=headers
-                    )
-                else:
-                    response = await self._http.request(
-                        method, self._url(path), files=dict(files), headers=headers
-                    )
+                response = await self._http.send(request)
         except Exception as exc:  # every transport failure is converted, by its cause
             raise _transport_error(exc) from exc
         if response.status_code >= 500 or response.status_code == 429:  # noqa: PLR2004 - HTTP codes

@@ -191,14 +191,15 @@ Where the chart mounts things in the container; the settings file names them.
 */}}
 {{- define "bridge.configDir" -}}/etc/zalo-bridge{{- end }}
 {{- define "bridge.templatesDir" -}}/etc/zalo-bridge/templates{{- end }}
+{{- define "bridge.formsDir" -}}/etc/zalo-bridge/forms{{- end }}
 {{- define "bridge.kafkaCaDir" -}}/etc/zalo-bridge/kafka-ca{{- end }}
 {{- define "bridge.dataDir" -}}/var/lib/zalo-bridge{{- end }}
 
 {{/*
 The settings file (YAML) bridge reads through BRIDGE_CONFIG_FILE: `.Values.config` as given, plus
-what the chart itself decides: the mounted template directory, the Kafka CA file, and the webhook's
-app and OA ids, copied from config.zalo so that each id is configured once. Secrets never go here
-(values.schema.json has no place for them under `config`).
+what the chart itself decides: the mounted template and form directories, the Kafka CA file, and
+the webhook's app and OA ids, copied from config.zalo so that each id is configured once. Secrets
+never go here (values.schema.json has no place for them under `config`).
 */}}
 {{- define "bridge.settingsYaml" -}}
 {{- $config := deepCopy (.Values.config | default dict) }}
@@ -214,6 +215,15 @@ app and OA ids, copied from config.zalo so that each id is configured once. Secr
 {{- $templates := (get $config "templates") | default dict }}
 {{- $_ := set $templates "directory" (include "bridge.templatesDir" .) }}
 {{- $_ := set $config "templates" $templates }}
+{{- end }}
+{{- if .Values.submissionForms }}
+{{- $submissions := (get $config "submissions") | default dict }}
+{{- $formsDir := include "bridge.formsDir" . }}
+{{- if and (get $submissions "forms_directory") (ne (toString (get $submissions "forms_directory")) $formsDir) }}
+{{- fail (printf "config.submissions.forms_directory is %v but submissionForms are mounted at %s: leave config.submissions.forms_directory unset (the chart sets it)" (get $submissions "forms_directory") $formsDir) }}
+{{- end }}
+{{- $_ := set $submissions "forms_directory" $formsDir }}
+{{- $_ := set $config "submissions" $submissions }}
 {{- end }}
 {{- if .Values.kafkaCa.secretName }}
 {{- $kafka := (get $config "kafka") | default dict }}
@@ -336,6 +346,10 @@ Checks across values that the JSON schema cannot express.
 {{- if not $persistent }}
 {{- fail "config.objects.local_public_url hands out links to files in the local object directory, but no persistent volume is mounted (persistence.enabled or persistence.existingClaim): the files would vanish with the pod. Mount one, or use config.objects.backend: s3" }}
 {{- end }}
+{{- end }}
+{{- $submissions := (.Values.config | default dict).submissions | default dict }}
+{{- if and (get $submissions "enabled") (ne ((get $objects "backend") | default "local") "s3") (not $persistent) }}
+{{- fail "config.submissions.enabled keeps citizens' attachments in object storage, but config.objects.backend is local and no persistent volume is mounted (persistence.enabled or persistence.existingClaim): the root filesystem is read-only and the files would vanish with the pod. Use config.objects.backend: s3 (several replicas), or mount a volume (one replica)" }}
 {{- end }}
 {{- if and (or $persistent (eq $engine "sqlite")) (or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled .Values.keda.enabled) }}
 {{- fail "persistence and SQLite (one file on a ReadWriteOnce volume) allow one replica only: use PostgreSQL (secrets databaseUrl, database.engine: postgresql) for several, or set replicaCount: 1 without autoscaling" }}
