@@ -48,13 +48,13 @@ from bridge.delivery.faults import INFRASTRUCTURE_HOLDS, Outage
 from bridge.delivery.flow import BreakerState, CircuitBreaker, FlowControl, oa_rate_limiter
 from bridge.delivery.ledger_stores import ledger_on
 from bridge.delivery.outbox import OutboundRecord, TransactionalPublisher, outputs_for
-from bridge.delivery.pacing import PacedSender
+from bridge.delivery.pacing import PacedButtonSender, PacedSender
 from bridge.delivery.settling import Settler
 from bridge.delivery.watchdog import ProgressWatchdog
 from bridge.errors import ConfigurationError
 from bridge.feedback.metrics import watch_feedback
 from bridge.feedback.publisher import KafkaFeedback
-from bridge.feedback.service import SurveyService
+from bridge.feedback.service import ButtonSender, SurveyService
 from bridge.feedback.store import SurveyStore
 from bridge.kafka.codecs import require_codecs
 from bridge.kafka.group_commit import install as install_group_commit
@@ -113,6 +113,15 @@ if TYPE_CHECKING:
 __all__ = ["Runtime", "create_app", "message_context", "terminate"]
 
 _log = get_logger("bridge.app")
+
+
+def _paced(sender: MessageSender, limiter: RateLimiter | None) -> MessageSender:
+    """``sender`` through the OA's rate limiter (with its buttons, when it sends them)."""
+    if limiter is None:
+        return sender
+    if isinstance(sender, ButtonSender):
+        return PacedButtonSender(sender, limiter)
+    return PacedSender(sender, limiter)
 
 
 def message_context(settings: Settings) -> MessageContext:
@@ -230,10 +239,12 @@ class Runtime:
             ),
         )
         limiter = oa_rate_limiter(delivery.rate_limit_per_minute)
+        # The chat's answers, the survey and the filing conversation count against the OA's
+        # limit like every other call.
+        paced = _paced(sender, limiter)
         citizens = await CitizenServices.open(
             settings,
-            # The chat's answers count against the OA's limit like every other call.
-            sender=sender if limiter is None else PacedSender(sender, limiter),
+            sender=paced,
             store=self.citizen_store,
             database=None if self.citizen_store is not None else await self._database(),
             owner=self.owner,
@@ -264,14 +275,14 @@ class Runtime:
 
         record_event = citizens.record_event
         if settings.feedback.enabled:
-            survey = await self._survey(sender, citizens)
+            survey = await self._survey(paced, citizens)
 
             async def record_event(event: CaseStateEvent) -> None:
                 await citizens.record_event(event)
                 await survey.plan(event)  # a final state plans the satisfaction survey
 
         # With submissions, a case event naming one links its citizen before it is delivered.
-        handle = await self._submissions(sender, citizens, deliverer.handle)
+        handle = await self._submissions(paced, citizens, deliverer.handle)
         settler = Settler(handle=handle, record_event=record_event, outputs=outputs)
         process: Callable[[InboundRecord], Awaitable[list[OutboundRecord]]] = settler.deliver
         if settings.quiet_hours.enabled or settings.announcements.enabled:

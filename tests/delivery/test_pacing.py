@@ -6,7 +6,8 @@ import asyncio
 
 from aiolimiter import AsyncLimiter
 
-from bridge.delivery.pacing import PacedSender, ReplyBudget
+from bridge.delivery.pacing import PacedButtonSender, PacedSender, ReplyBudget
+from bridge.feedback.service import ButtonSender
 from bridge.zalo import SendReceipt
 
 
@@ -87,3 +88,22 @@ async def test_a_flood_takes_no_more_than_the_chat_budget_of_the_oa_limiter():
             await paced.send_text("42", f"answer {n}")
     assert granted == 3
     assert log.count("slot 1") == 3
+
+
+class ButtonRecordingSender(RecordingSender):
+    async def send_text_with_buttons(self, user_id, text, buttons):
+        self.log.append(f"buttons {user_id} {text} {list(buttons)}")
+        return SendReceipt(message_id="m4", user_id=user_id, sent_time=None)
+
+
+async def test_the_survey_s_question_with_buttons_takes_a_slot_too():
+    log: list[str] = []
+    paced = PacedButtonSender(ButtonRecordingSender(log), CountingLimiter(log))
+    assert isinstance(paced, ButtonSender)  # the survey still sends its buttons
+    receipt = await paced.send_text_with_buttons("42", "Hài lòng?", [("Hài lòng", "#DANHGIA 4")])
+    assert receipt.message_id == "m4"
+    assert log == ["slot 1", "buttons 42 Hài lòng? [('Hài lòng', '#DANHGIA 4')]"]
+
+
+def test_a_paced_sender_without_buttons_does_not_claim_them():
+    assert not isinstance(PacedSender(RecordingSender([]), CountingLimiter([])), ButtonSender)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from bridge.delivery.deliverer import MessageSender, RateLimiter
     from bridge.zalo.client import SendReceipt
 
-__all__ = ["PacedSender", "ReplyBudget"]
+__all__ = ["PacedButtonSender", "PacedSender", "ReplyBudget"]
 
 
 class PacedSender:
@@ -50,6 +50,19 @@ class PacedSender:
         return await self._sender.send_template_by_phone(
             phone, template_id, template_data, tracking_id
         )
+
+
+class PacedButtonSender(PacedSender):
+    """A ``PacedSender`` of a sender that also sends texts with buttons (the survey's question)."""
+
+    async def send_text_with_buttons(
+        self, user_id: str, text: str, buttons: Sequence[tuple[str, str]]
+    ) -> SendReceipt:
+        """See ``ZaloClient.send_text_with_buttons``."""
+        await self._limiter.acquire()
+        sender: Any = self._sender  # checked by the caller: it sends buttons
+        receipt: SendReceipt = await sender.send_text_with_buttons(user_id, text, buttons)
+        return receipt
 
 
 class ReplyBudget:
