@@ -23,8 +23,11 @@ RUN pip wheel --wheel-dir /wheels --no-deps . \
 
 # ---------------------------------------------------------------- runtime: no compilers, no pip cache
 FROM ${PYTHON_IMAGE} AS runtime
+# MALLOC_ARENA_MAX=2: glibc's malloc keeps at most two arenas for the process's few threads
+# (≈ −10 MB peak RSS in the bench's drain, docs/performance.md "Memory").
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    MALLOC_ARENA_MAX=2 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     VIRTUAL_ENV=/opt/zalo-bridge \
