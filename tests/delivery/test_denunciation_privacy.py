@@ -119,11 +119,17 @@ class TestNoFootprint:
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    name=st.text(
-        alphabet=st.sampled_from("AĂÂBCDĐEÊGHIKLMNOÔƠPQRSTUƯVXYaăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạ"),
-        min_size=6,
-        max_size=40,
-    ).filter(lambda n: n.strip() and "ố" not in n),
+    # A person's name as people write it: two to four words, each capitalised. (A bare word
+    # such as "handle" would be found in the log's own vocabulary, "event handled".)
+    name=st.lists(
+        st.builds(
+            str.__add__,
+            st.sampled_from("ĂÂBCDĐEÊGHIKLMNOÔƠPQRSTUƯVXY"),
+            st.text(alphabet="aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạ", min_size=1, max_size=7),
+        ),
+        min_size=2,
+        max_size=4,
+    ).map(" ".join),
     state=st.sampled_from(["RECEIVED", "ACCEPTED", "CONCLUDED", "CLOSED", "NOT_ACCEPTED"]),
 )
 async def test_whatever_the_name_it_reaches_no_message_log_or_status(tmp_path_factory, name, state):
