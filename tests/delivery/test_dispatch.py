@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -68,18 +69,26 @@ def record(offset: int, key: bytes | None, partition: int = 0) -> InboundRecord:
     return InboundRecord(topic="in", partition=partition, offset=offset, key=key, value=b"")
 
 
-@pytest.fixture
-def parts():
-    gates, publisher, flow = Gates(), Publisher(), Flow()
-    dispatcher = Dispatcher(
+def gated_dispatcher(
+    gates: Gates, publisher: Publisher, flow: Flow, *, max_in_flight: int, **options: Any
+) -> Dispatcher:
+    """A dispatcher over the gates, committing only when flushed; ``options`` go to it."""
+    return Dispatcher(
         process=gates.process,
         publish=publisher.publish,
         flow=flow,  # type: ignore[arg-type]
-        max_in_flight=4,
+        max_in_flight=max_in_flight,
         commit_interval=3600,
         on_fatal=lambda _error: None,
         give_up=gave_up,
+        **options,
     )
+
+
+@pytest.fixture
+def parts():
+    gates, publisher, flow = Gates(), Publisher(), Flow()
+    dispatcher = gated_dispatcher(gates, publisher, flow, max_in_flight=4)
     return dispatcher, gates, publisher, flow
 
 
@@ -249,15 +258,8 @@ class TestOwnership:
     async def test_a_hand_over_does_not_wait_while_nothing_can_settle(self):
         gates, publisher, flow = Gates(), Publisher(), Flow()
         can_settle = False
-        dispatcher = Dispatcher(
-            process=gates.process,
-            publish=publisher.publish,
-            flow=flow,  # type: ignore[arg-type]
-            max_in_flight=4,
-            commit_interval=3600,
-            on_fatal=lambda _error: None,
-            give_up=gave_up,
-            can_settle=lambda: can_settle,
+        dispatcher = gated_dispatcher(
+            gates, publisher, flow, max_in_flight=4, can_settle=lambda: can_settle
         )
         dispatcher.submit(record(0, b"A"), member(3))
         dispatcher.submit(record(1, b"B"), member(3))
@@ -462,15 +464,7 @@ class TestNothingKeptPerDossier:
 
     async def test_lanes_close_when_their_dossier_settles(self):
         gates, publisher, flow = Gates(), Publisher(), Flow()
-        dispatcher = Dispatcher(
-            process=gates.process,
-            publish=publisher.publish,
-            flow=flow,  # type: ignore[arg-type]
-            max_in_flight=100_000,
-            commit_interval=3600,
-            on_fatal=lambda _error: None,
-            give_up=gave_up,
-        )
+        dispatcher = gated_dispatcher(gates, publisher, flow, max_in_flight=100_000)
         most = 0
         for offset in range(20_000):  # 20,000 distinct dossiers, in batches of 500
             gates.gate(offset).set()

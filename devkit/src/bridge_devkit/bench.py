@@ -561,11 +561,8 @@ async def _saturation(
         await asyncio.to_thread(bridge.stop)
     calls = await _fetch_log(bench)
     await _clear_log(bench)
-    wanted = {_key(r) for r in records}
-    accepted = [c for c in calls if c.accepted and (c.user_id or "", c.text or "") in wanted]
-    delivered = len({(c.user_id, c.text) for c in accepted})
-    if delivered < len(records):
-        bench.results.errors.append(f"{phase}: {delivered:,} of {len(records):,} events delivered")
+    accepted = _accepted(bench, phase, records, calls)
+    delivered = len({_call_key(c) for c in accepted})
     span = accepted[-1].at - accepted[0].at if len(accepted) > 1 else 0.0
     usage = snapshots[0].usage_until(snapshots[-1]) if len(snapshots) > 1 else ()
     run = SaturationRun(
@@ -620,20 +617,25 @@ async def _memory(bench: _Bench, producer: AIOKafkaProducer) -> None:
             await asyncio.to_thread(bridge.stop)
         calls = await _fetch_log(bench)
         await _clear_log(bench)
-        wanted = {_key(r) for r in records}
-        delivered = len(
-            {(c.user_id, c.text) for c in calls if c.accepted and _call_key(c) in wanted}
-        )
-        if delivered < len(records):
-            bench.results.errors.append(
-                f"{phase}: {delivered:,} of {len(records):,} events delivered"
-            )
+        delivered = len({_call_key(c) for c in _accepted(bench, phase, records, calls)})
         bench.results.memory.append(MemoryPoint(len(records), cases, delivered, rss, wall))
         bench.say(f"{phase}: peak RSS {(rss or 0) / 1e6:.0f} MB over {delivered:,} delivered")
 
 
 def _call_key(call: _Call) -> tuple[str, str]:
     return call.user_id or "", call.text or ""
+
+
+def _accepted(
+    bench: _Bench, phase: str, records: Sequence[PlannedRecord], calls: Sequence[_Call]
+) -> list[_Call]:
+    """The calls Zalo accepted for ``records``, in order; a shortfall is one of the run's errors."""
+    wanted = {_key(r) for r in records}
+    accepted = [c for c in calls if c.accepted and _call_key(c) in wanted]
+    delivered = len({_call_key(c) for c in accepted})
+    if delivered < len(records):
+        bench.results.errors.append(f"{phase}: {delivered:,} of {len(records):,} events delivered")
+    return accepted
 
 
 async def _wait_committed(bench: _Bench, topic: str, phase: str, began: float) -> float:

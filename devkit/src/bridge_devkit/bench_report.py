@@ -804,7 +804,8 @@ BASELINE: Final = (
     ("p99 at 500 events/s offered", "236 ms"),
     ("peak RSS", "176 MB"),
 )
-"""Issue 16's figures, measured by `make bench` on main before the issue (same machine)."""
+"""Issue 16's figures, measured by `make bench` on main before the issue (a 2-core machine too;
+its CPU model may differ from this run's, see Machine)."""
 
 
 def _baseline_section(results: BenchResults) -> list[str]:

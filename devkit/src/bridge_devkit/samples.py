@@ -300,30 +300,21 @@ def filed_dossier_event(
 ) -> dict[str, Any]:
     """The centre's first event of the dossier `LINKING_CITIZEN` filed through Zalo.
 
-    It names her submission (``submission_id``) and carries only the phone she typed in the
-    form, without consent: it reaches her chat because bridge links the filer by itself.
+    Her counter dossier's first event (`linking_sample_event`) made a new dossier: filed online,
+    received, naming her submission (``submission_id``) and carrying only the phone she typed
+    in the form, without consent. It reaches her chat because bridge links the filer by itself.
     """
-    start = (
-        (now or datetime.now(UTC)).astimezone(VN).replace(hour=8, minute=0, second=0, microsecond=0)
-    )
-    day = start.strftime("%y%m%d")
+    base = linking_sample_event(now, run=run)
+    occurred = datetime.fromisoformat(base["occurred_at"]) + timedelta(hours=1)
     return {
-        "schema_version": 1,
-        "event_id": str(uuid.uuid4()),
-        "event_type": "STATE_CHANGED",
-        "occurred_at": (start + timedelta(hours=7)).isoformat(),
-        "province": "thanh-hoa",
-        "source_system": "make-run",
-        "sequence": 1,
-        "case": _case(
-            f"000.20.31.H56-{day}-{dossier_number(78, run)}",
-            "1.001193",
-            "Đăng ký khai sinh",
-            _AGENCY,
-            channel="ONLINE",
-            due_at=(start + timedelta(days=3)).replace(hour=17).isoformat(),
-            handling_department="Bộ phận Tư pháp - Hộ tịch",
-        ),
+        **base,
+        "occurred_at": occurred.isoformat(),
+        "case": {
+            **base["case"],
+            "code": f"000.20.31.H56-{occurred:%y%m%d}-{dossier_number(78, run)}",
+            "channel": "ONLINE",
+            "due_at": (occurred + timedelta(days=3)).replace(hour=17, minute=0).isoformat(),
+        },
         "state": "RECEIVED",
         "previous_state": "SUBMITTED",
         "recipient": {"phone": "0905123456", "notify_consent": False},
