@@ -262,8 +262,8 @@ class Deliverer:
     send it claims the step in the ledger (keyed by event,
     recipient and channel): a step settled before (redelivery, replay, duplicate publish) is not
     sent again and the cascade walks on as it did the first time; one whose answer was lost is
-    reconciled (CS) or held (templates) before anything is resent; an event older than the
-    case's last delivered one is suppressed as stale.
+    reconciled (CS texts, result documents) or held (templates) before anything is resent; an event
+    older than the case's last delivered one is suppressed as stale.
 
     Args:
         sender: Where messages go.
