@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -19,10 +20,13 @@ from bridge.errors import (
     TokenError,
 )
 from bridge.zalo.codes import classify_error, classify_zns_error
+from bridge.zalo.read_back import document_candidates, item_time, reaches_before
 from bridge.zalo.transport_failures import classify_transport_failure
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+
+    from bridge.zalo.read_back import DocumentQuery
 
 __all__ = [
     "OaProfile",
@@ -370,6 +374,43 @@ class ZaloClient:
         Returns:
             The message id, or None when the message is not there.
         """
+        pages = self._conversation(user_id, since=since, max_pages=max_pages)
+        async with contextlib.aclosing(pages):
+            async for items in pages:
+                for item in items:
+                    if item.get("message") != text or str(item.get("to_id", user_id)) != user_id:
+                        continue
+                    sent = item_time(item)
+                    if sent is not None and sent < since:
+                        continue
+                    message_id = item.get("message_id")
+                    if isinstance(message_id, str) and message_id:
+                        return message_id
+        return None
+
+    async def find_sent_document(self, query: DocumentQuery, *, max_pages: int = 10) -> str | None:
+        """Look a file or image message up among the OA's messages to a user (an in-doubt send).
+
+        Reads ``GET /v2.0/oa/conversation`` page by page, newest first, until a page reaches
+        messages older than ``query.since``, the conversation ends, or ``max_pages`` were read.
+        Zalo shows no file name (UNCERTAIN), so the match is by type, direction, time, and an
+        image's caption (``bridge.zalo.read_back.document_candidates``); of several candidates the
+        oldest is taken: this document's first send came before any later message of that kind.
+
+        Returns:
+            The message id, or None when no such message is there.
+        """
+        found: list[tuple[float, str]] = []
+        async for items in self._conversation(
+            query.user_id, since=query.since, max_pages=max_pages
+        ):
+            found.extend(document_candidates(items, query))
+        return min(found)[1] if found else None
+
+    async def _conversation(
+        self, user_id: str, *, since: float, max_pages: int
+    ) -> AsyncGenerator[list[dict[str, Any]]]:
+        """The pages of the conversation with ``user_id``, newest first, back to ``since``."""
         page_size = 10
         for page in range(max_pages):
             query = {"user_id": user_id, "offset": page * page_size, "count": page_size}
@@ -377,19 +418,9 @@ class ZaloClient:
             items = (
                 [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
             )
-            for item in items:
-                if item.get("message") != text or str(item.get("to_id", user_id)) != user_id:
-                    continue
-                sent_ms = item.get("time")
-                if isinstance(sent_ms, int | float) and sent_ms / 1000 < since:
-                    continue
-                message_id = item.get("message_id")
-                if isinstance(message_id, str) and message_id:
-                    return message_id
-            times = [i["time"] for i in items if isinstance(i.get("time"), int | float)]
-            if len(items) < page_size or (times and min(times) / 1000 < since):
-                return None
-        return None
+            yield items
+            if len(items) < page_size or reaches_before(items, since):
+                return
 
     async def oa_profile(self) -> OaProfile:
         """Read the OA's profile (``GET /v2.0/oa/getoa``): sends nothing to anyone, costs no quota.
