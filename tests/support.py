@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 BASE_EVENT: dict[str, Any] = {
     "schema_version": 1,
@@ -104,6 +104,44 @@ async def read_topic(
             batch = await consumer.getmany(timeout_ms=500)
             for part in batch.values():
                 records.extend(part)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def read_all(
+    bootstrap: str, topic: str, timeout: float = 20, *, committed: bool = False
+) -> list[Any]:
+    """Every record ``topic`` holds now, read up to its end offsets (nothing is waited for).
+
+    For a topic whose writers have finished (a replay that returned): the test then sees all
+    they wrote and nothing less, without waiting out a timeout to be sure no more comes.
+    """
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed" if committed else "read_uncommitted",
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout
+        ends: dict[TopicPartition, int] = {}
+        while time.monotonic() < deadline:
+            partitions = sorted(consumer.assignment())
+            if partitions and not ends:
+                ends = await consumer.end_offsets(partitions)
+            if ends:
+                positions = [await consumer.position(tp) for tp in partitions]
+                if all(pos >= ends[tp] for pos, tp in zip(positions, partitions, strict=True)):
+                    break
+            batch = await consumer.getmany(timeout_ms=200)
+            for part in batch.values():
+                records.extend(part)
+        else:
+            raise AssertionError(f"{topic} was not read to its end within {timeout} s")
     finally:
         await consumer.stop()
     return records
