@@ -9,7 +9,7 @@ from bridge.zalo.client import (
     normalise_phone,
 )
 from bridge.zalo.codes import ACCOUNT_WIDE_CODES, classify_error, classify_zns_error, zns_classifier
-from bridge.zalo.http_client import zalo_http_client
+from bridge.zalo.http_client import zalo_http_client, zalo_http_transport
 from bridge.zalo.managed_token import ManagedToken, describe_error, refresh_due_at
 from bridge.zalo.metrics import watch_tokens
 from bridge.zalo.oauth import Pkce, consent_url
@@ -54,5 +54,6 @@ __all__ = [
     "transport_outcome",
     "watch_tokens",
     "zalo_http_client",
+    "zalo_http_transport",
     "zns_classifier",
 ]
