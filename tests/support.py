@@ -81,14 +81,8 @@ class Emulator:
             await asyncio.sleep(0.1)
 
 
-async def read_topic(
-    bootstrap: str, topic: str, count: int, timeout: float = 20, *, committed: bool = False
-) -> list[Any]:
-    """Read ``count`` records from the start of ``topic`` (fewer if the timeout passes).
-
-    ``committed`` reads as the one-stop-shop does (``read_committed``): only what a committed
-    transaction wrote.
-    """
+async def _reader(bootstrap: str, topic: str, *, committed: bool) -> AIOKafkaConsumer:
+    """A started consumer of ``topic`` from its start, outside any group."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -97,6 +91,18 @@ async def read_topic(
         isolation_level="read_committed" if committed else "read_uncommitted",
     )
     await consumer.start()
+    return consumer
+
+
+async def read_topic(
+    bootstrap: str, topic: str, count: int, timeout: float = 20, *, committed: bool = False
+) -> list[Any]:
+    """Read ``count`` records from the start of ``topic`` (fewer if the timeout passes).
+
+    ``committed`` reads as the one-stop-shop does (``read_committed``): only what a committed
+    transaction wrote.
+    """
+    consumer = await _reader(bootstrap, topic, committed=committed)
     records: list[Any] = []
     try:
         deadline = time.monotonic() + timeout
@@ -117,14 +123,7 @@ async def read_all(
     For a topic whose writers have finished (a replay that returned): the test then sees all
     they wrote and nothing less, without waiting out a timeout to be sure no more comes.
     """
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        isolation_level="read_committed" if committed else "read_uncommitted",
-    )
-    await consumer.start()
+    consumer = await _reader(bootstrap, topic, committed=committed)
     records: list[Any] = []
     try:
         deadline = time.monotonic() + timeout

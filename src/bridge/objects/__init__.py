@@ -8,7 +8,7 @@ its memory.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 from bridge.objects.factory import link_signer, open_object_store
 from bridge.objects.local import LocalObjectStore
@@ -17,7 +17,7 @@ from bridge.objects.serving import signed_link_endpoint
 from bridge.objects.settings import ObjectsSettings
 from bridge.objects.store import ObjectStore, PresignedUrl, StoredContent, StoredObject
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from bridge.objects.s3 import S3ObjectStore
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     """``S3ObjectStore`` on first use (PEP 562), so obstore loads only with a bucket."""
     if name == "S3ObjectStore":
         from bridge.objects.s3 import S3ObjectStore  # noqa: PLC0415 - S3 only

@@ -6,7 +6,7 @@ The migrations (``upgrade``, ``upgrade_sync``) load alembic on first use only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 from bridge.store.conflicts import insert_ignoring_duplicates, materialised
 from bridge.store.database import Database, DatabaseConnection, open_database
@@ -14,7 +14,7 @@ from bridge.store.settings import StoreSettings
 from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
 from bridge.store.sqlite_reads import SqliteReads, prepare, sqlite_file
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from bridge.store.migrate import upgrade, upgrade_sync
 
 __all__ = [
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     """``upgrade`` and ``upgrade_sync`` on first use (PEP 562): alembic only when migrating."""
     if name in {"upgrade", "upgrade_sync"}:
         from bridge.store import migrate  # noqa: PLC0415 - alembic only when migrating
