@@ -42,8 +42,10 @@ class ScriptedZalo:
         *failures: Exception,
         conversation: dict[str, str] | None = None,
         lost_requests_arrive: bool = True,
+        lookup_failure: Exception | None = None,
     ) -> None:
         self.failures = list(failures)
+        self.lookup_failure = lookup_failure
         self.lost_requests_arrive = lost_requests_arrive
         self.sent: list[tuple[str, str]] = []
         self.lookups = 0
@@ -60,6 +62,10 @@ class ScriptedZalo:
 
     async def find_sent(self, user_id: str, text: str, *, since: float) -> str | None:  # noqa: ARG002 - the MessageSender protocol
         self.lookups += 1
+        if self.lookup_failure is not None:
+            if self.lookups > 3:  # a loop, not a retry: end the test, loudly
+                raise AssertionError("the read-back is asked again and again")
+            raise self.lookup_failure
         return self.conversation.get(text)
 
 
@@ -248,6 +254,25 @@ class TestInDoubt:
         )
         assert zalo.lookups == 1
         assert len(zalo.sent) == 2
+        assert outcome.status is DeliveryStatus.DELIVERED
+        assert outcome.message_id == "m2"
+
+    @pytest.mark.parametrize(
+        "refusal",
+        [RecipientUnreachableError("-213 not following"), MessageRejectedError("HTTP 400")],
+        ids=["she-unfollowed", "query-refused"],
+    )
+    async def test_a_read_back_refused_for_good_is_not_waited_on_for_ever(
+        self, make_event, encode, ledger, clock, sleeps, refusal
+    ):
+        zalo = ScriptedZalo(
+            DeliveryInDoubtError("read timeout"), lost_requests_arrive=False, lookup_failure=refusal
+        )
+        outcome = await deliverer(zalo, ledger, clock, sleeps).handle(
+            record_of(encode(make_event()))
+        )
+        assert zalo.lookups == 1  # asked once, then the step went on
+        assert len(zalo.sent) == 2  # sent again, as without a read-back
         assert outcome.status is DeliveryStatus.DELIVERED
         assert outcome.message_id == "m2"
 

@@ -842,6 +842,16 @@ class Deliverer:
             started = entry.first_attempt_at or since
             try:
                 found = await self._find_sent(step, event, message, started=started, doubt=since)
+            except (RecipientUnreachableError, MessageRejectedError) as error:
+                # The read-back is refused for good (she blocked the OA, the query is refused):
+                # waiting would never end, so the step goes on as without a read-back (resent;
+                # a send refused the same way then settles it).
+                _log.warning(
+                    "in-doubt send cannot be looked up; sending again",
+                    event_id=str(event.event_id),
+                    error=exception_name(error),
+                )
+                found = None
             except DeliveryError as error:
                 raise _TryLater(self._policy.pause, f"cannot reconcile: {error}") from error
             self._breaker.success()  # Zalo answered

@@ -206,11 +206,10 @@ def step(  # noqa: PLR0911 - one return per kind of input, in the order they are
     form = catalogue.by_code(draft.form_code or "")
     typed = fold(event.text)
     if typed in _CANCEL:
-        spec = None if form is None else _next_field(form, draft)
         # "Huy" is a given name too: while a name or an address is asked, only the
         # unmistakable command cancels, and she is told which one.
-        free_text = spec is not None and spec.kind in _FREE_TEXT
-        if form is not None and spec is not None and free_text and typed == _BARE_CANCEL:
+        spec = None if form is None or typed != _BARE_CANCEL else _next_field(form, draft)
+        if form is not None and spec is not None and spec.kind in _FREE_TEXT:
             return Outcome(draft, (wording.cancel_or_answer(form, spec),))
         keys = tuple(item.object_key for item in draft.attachments)
         return Outcome(None, (wording.cancelled(),), discard=keys)

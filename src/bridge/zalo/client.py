@@ -180,7 +180,7 @@ class ZaloClient:
         event, docs/performance.md). The API sets no cookie; anything else (a query, an upload)
         takes httpx's path.
         """
-        if params is not None or json_body is None or files is not None:
+        if not _plain_send(json_body, params, files):
             return self._http.build_request(
                 method,
                 self._url(path),
@@ -489,7 +489,7 @@ class ZaloClient:
         classify: Callable[[int, str], DeliveryError],
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
-        direct = self._transport is not None and json_body is not None and not (params or files)
+        direct = self._transport is not None and _plain_send(json_body, params, files)
         try:
             request = self._build(method, path, token, json_body, params, files=files)
             async with self._slots, asyncio.timeout(self._deadline):
@@ -531,6 +531,15 @@ class ZaloClient:
             await response.aclose()
         response.request = request
         return response
+
+
+def _plain_send(
+    json_body: dict[str, Any] | None,
+    params: dict[str, str] | None,
+    files: Mapping[str, tuple[str, bytes, str]] | None,
+) -> bool:
+    """A send: a JSON body, no query, no upload (built directly, sent on the transport)."""
+    return json_body is not None and params is None and files is None
 
 
 def _receipt(data: Any, id_fields: tuple[str, ...]) -> SendReceipt:
