@@ -1,5 +1,6 @@
-"""A SQLite process loads no PostgreSQL driver, S3 client, image library or migration tool it
-does not use (issue 16: memory), and the migrations' head is read right without Alembic."""
+"""A SQLite process loads no PostgreSQL driver or async engine, S3 client, image library,
+migration tool, cipher, holiday table or QR encoder it does not use (issue 16: memory), and the
+migrations' head is read right without Alembic."""
 
 from __future__ import annotations
 
@@ -7,11 +8,22 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from alembic.script import ScriptDirectory
 
 from bridge.store.migrate import alembic_config, current_revision, head_revision, upgrade_sync
 
-HEAVY = ("psycopg", "obstore", "PIL", "alembic")
+HEAVY = (
+    "psycopg",
+    "sqlalchemy.ext.asyncio",
+    "sqlalchemy.orm",
+    "obstore",
+    "PIL",
+    "alembic",
+    "cryptography",
+    "holidays",
+    "segno",
+)
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -73,3 +85,30 @@ def test_the_s3_adapter_is_still_reachable_by_name():
     from bridge.objects.s3 import S3ObjectStore as S3Direct  # noqa: PLC0415 - the module
 
     assert S3ObjectStore is S3Direct
+
+
+_USES = {
+    "postgresql": (
+        "from bridge.store.database import Database\nDatabase('postgresql://b@127.0.0.1:1/b')",
+        {"psycopg", "sqlalchemy.ext.asyncio", "sqlalchemy.orm"},
+    ),
+    "token-key": (
+        "from bridge.zalo.token_cipher import TokenCipher, new_key\nTokenCipher(new_key())",
+        {"cryptography"},
+    ),
+    "calendar": (
+        "from bridge.case_kinds import vietnam_calendar\nvietnam_calendar()",
+        {"holidays"},
+    ),
+    "receipt-qr": (
+        "from bridge.citizens.receipt_qr import render_qr\nrender_qr('https://zalo.me/1', 'svg')",
+        {"segno"},
+    ),
+}
+
+
+@pytest.mark.parametrize("use", sorted(_USES))
+def test_each_is_loaded_where_it_is_used(use):
+    """The lazy imports are where the use is: the probe above can see them (and fail)."""
+    code, loads = _USES[use]
+    assert _loaded_after(code) == loads

@@ -1,17 +1,21 @@
-"""The default working-day calendar of Vietnamese agencies, with a province's own changes."""
+"""The default working-day calendar of Vietnamese agencies, with a province's own changes.
+
+The ``holidays`` package (≈ 3.5 MB of a process's memory) is imported when a calendar is built,
+not with this module.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import holidays
-
 from bridge.case_kinds.working_days import SATURDAY_SUNDAY, WorkingCalendar
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import date
+
+    import holidays
 
 __all__ = ["vietnam_calendar"]
 
@@ -68,6 +72,8 @@ def vietnam_calendar(
     (``extra_holidays``), or corrects the package (``removed_holidays``, ``extra_workdays``,
     ``removed_workdays``).
     """
+    import holidays  # noqa: PLC0415 - loaded when a calendar is built (see the module's docstring)
+
     table = holidays.country_holidays("VN")
     return WorkingCalendar(
         weekend=SATURDAY_SUNDAY,

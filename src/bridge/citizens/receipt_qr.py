@@ -7,8 +7,6 @@ import re
 from typing import Literal
 from urllib.parse import quote
 
-import segno
-
 __all__ = ["is_case_code", "oa_chat_link", "render_qr"]
 
 _CASE_CODE = re.compile(r"^[0-9A-Za-z.\-]{8,40}$")
@@ -38,6 +36,8 @@ def oa_chat_link(template: str, *, oa_id: str | None, case_code: str) -> str:
 
 def render_qr(link: str, kind: Literal["png", "svg"], *, scale: int = 8) -> bytes:
     """The QR code of ``link`` as a PNG or SVG document."""
+    import segno  # noqa: PLC0415 - ≈ 2 MB, loaded for the first receipt, not with the process
+
     buffer = io.BytesIO()
     segno.make(link, error="m").save(buffer, kind=kind, scale=scale, border=4)
     return buffer.getvalue()

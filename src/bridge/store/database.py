@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bridge.errors import ConfigurationError, StoreError
 from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
     from sqlalchemy.engine import Connection, CursorResult
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = [
     "SQLITE_CACHE_KIB",
@@ -232,6 +232,9 @@ class Database:
                 self._sqlite, "connect", functools.partial(_sqlite_pragmas, sqlite_cache_kib)
             )
         else:
+            # SQLAlchemy's asyncio extension (with the ORM it loads, ≈ 7 MB) only on PostgreSQL.
+            from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415 - see above
+
             self.dialect = "postgresql"
             self._async = create_async_engine(
                 async_url(url),
