@@ -401,3 +401,43 @@ async def test_sending_on_the_transport_sends_the_same_request():
     through, on = seen[False], seen[True]
     assert (on.method, on.url, on.content) == (through.method, through.url, through.content)
     assert sorted(on.headers.multi_items()) == sorted(through.headers.multi_items())
+
+
+@pytest.mark.parametrize("by_phone", [False, True])
+async def test_a_send_built_directly_is_the_request_httpx_would_build(by_phone):
+    """Same headers (Host first; names compared as HTTP does, without case), body, URL, timeouts."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"error": 0, "data": {"message_id": "m", "msg_id": "m"}})
+
+    transport = httpx.MockTransport(handler)
+    async with httpx.AsyncClient(
+        base_url="https://openapi.zalo.me",
+        transport=transport,
+        headers={"user-agent": "zalo-bridge"},
+        timeout=httpx.Timeout(5, connect=3),
+    ) as http:
+        client = ZaloClient(http, StaticToken("tok"), transport=transport)
+        if by_phone:
+            await client.send_template_by_phone("0912345678", "tpl", {"a": "Hồ sơ"}, "trk")
+            url = "https://business.openapi.zalo.me/message/template"
+            body = {
+                "phone": "84912345678",
+                "template_id": "tpl",
+                "template_data": {"a": "Hồ sơ"},
+                "tracking_id": "trk",
+            }
+        else:
+            await client.send_text("1", "Hồ sơ")
+            url = "/v3.0/oa/message/cs"
+            body = {"recipient": {"user_id": "1"}, "message": {"text": "Hồ sơ"}}
+        expected = http.build_request("POST", url, json=body, headers={"access_token": "tok"})
+    [sent] = seen
+    assert sent.headers.raw[0] == expected.headers.raw[0] == (b"Host", sent.url.netloc)
+    assert sorted((k.lower(), v) for k, v in sent.headers.raw) == sorted(
+        (k.lower(), v) for k, v in expected.headers.raw
+    )
+    assert (sent.method, sent.url, sent.content) == ("POST", expected.url, expected.content)
+    assert sent.extensions == expected.extensions

@@ -130,7 +130,9 @@ class Entry:
     template_data: dict[str, Template]
     version: str
     program: Template
-    """Snippets, headline and every parameter in one render (one context instead of a dozen)."""
+    """Snippets, headline, every parameter and (when ``worded``) the layout in one render."""
+    worded: bool = False
+    """Whether ``program`` also renders the layout around the headline (one render per event)."""
 
 
 STATUS_ROW_KEY = "Trạng thái"
@@ -159,16 +161,16 @@ class TemplateSet:
         variables: dict[str, Any] = message_variables(event, context)
         variables[TIMEZONE_VARIABLE] = context.timezone
         module = entry.program.make_module(variables)
-        for name, _snippet in self.snippets:
-            variables[name] = getattr(module, name)
         headline = str(getattr(module, _PROGRAM_HEADLINE)).strip()
-        text = _tidy(self.layout.render({**variables, HEADLINE: headline}))
+        if entry.worded:  # the layout ran in the program, with this very headline
+            text = _tidy(str(getattr(module, _PROGRAM_TEXT)))
+        else:
+            text = self._layout(variables, module, headline)
         if len(text) > MAX_TEXT_LENGTH:
             # Everything but the headline always fits (validation checks it for the longest
             # values); the headline, which carries the free-text reason, gives way.
-            frame = _tidy(self.layout.render({**variables, HEADLINE: ""}))
-            room = MAX_TEXT_LENGTH - len(frame)
-            text = _tidy(self.layout.render({**variables, HEADLINE: clip(headline, room)}))
+            frame = self._layout(variables, module, "")
+            text = self._layout(variables, module, clip(headline, MAX_TEXT_LENGTH - len(frame)))
         data = {
             name: _nfc(str(getattr(module, f"{_PROGRAM_DATA}{index}")))
             for index, name in enumerate(entry.template_data)
@@ -181,6 +183,13 @@ class TemplateSet:
             style=entry.style,
             card_of=lambda: self._card(data, entry.style),
         )
+
+    def _layout(self, variables: dict[str, Any], module: Any, headline: str) -> str:
+        """The layout rendered on its own around ``headline`` (the snippets from ``module``)."""
+        assert self.layout is not None  # noqa: S101 - only called for an entry with a layout
+        for name, _snippet in self.snippets:
+            variables[name] = getattr(module, name)
+        return _tidy(self.layout.render({**variables, HEADLINE: headline}))
 
     def _card(self, data: Mapping[str, str], style: str | None) -> RenderedCard | None:
         message = self.merged.template_message
@@ -248,16 +257,34 @@ def compile_set(
 
 _PROGRAM_HEADLINE = "bridge_headline"
 _PROGRAM_DATA = "bridge_data_"
+_PROGRAM_TEXT = "bridge_text"
 
 
-def _program(snippets: Mapping[str, str], headline: str, data: Mapping[str, str]) -> str:
-    """One template assigning every snippet, the headline and each parameter (in order)."""
+def _program(
+    snippets: Mapping[str, str],
+    headline: str,
+    data: Mapping[str, str],
+    layout: str | None = None,
+) -> str:
+    """One template assigning every snippet, the headline and each parameter (in order).
+
+    With ``layout``, the program then words the whole text too: ``headline`` set to the
+    rendered headline stripped (``trim`` is ``str.strip``), the layout rendered into
+    ``bridge_text`` in a block of its own (its own assignments stay inside it, as in a
+    template of its own). Trimmed at both ends and per line, the text is the one a separate
+    render of the layout gives (proved for every default entry and for generated layouts in
+    tests/templates/test_one_render.py); a text too long for Zalo still renders the layout on
+    its own to clip the headline.
+    """
     parts = [f"{{% set {name} %}}{source}{{% endset %}}" for name, source in snippets.items()]
     parts.append(f"{{% set {_PROGRAM_HEADLINE} %}}{headline}{{% endset %}}")
     parts += [
         f"{{% set {_PROGRAM_DATA}{index} %}}{source}{{% endset %}}"
         for index, source in enumerate(data.values())
     ]
+    if layout is not None:
+        parts.append(f"{{% set {HEADLINE} = {_PROGRAM_HEADLINE}|trim %}}")
+        parts.append(f"{{% set {_PROGRAM_TEXT} %}}{layout}{{% endset %}}")
     return "".join(parts)
 
 
@@ -288,7 +315,8 @@ def _compile_entry(
     )
     if headline is None or not pieces_compiled:
         return None  # each broken piece is already reported
-    program = compiled(
+    worded = _worded(result, merged.snippets, source, data_sources)
+    program = worded or compiled(
         _program(merged.snippets, source, data_sources), (*path, "headline"), name, "headline"
     )
     if program is None:
@@ -306,7 +334,26 @@ def _compile_entry(
         template_data=data,
         version=_version(result.label, name, parts),
         program=program,
+        worded=worded is not None,
     )
+
+
+def _worded(
+    result: TemplateSet, snippets: Mapping[str, str], headline: str, data: Mapping[str, str]
+) -> Template | None:
+    """The entry's program with the layout in it, or None.
+
+    None when the layout does not compile on its own (reported once, as the layout's problem) or
+    not inside the program (``extends``): the layout is then rendered on its own.
+    """
+    layout = result.merged.layout
+    if result.layout is None or layout is None:
+        return None
+    environment = result.layout.environment
+    try:
+        return environment.from_string(_program(snippets, headline, data, layout))
+    except JinjaTemplateError:
+        return None
 
 
 @dataclass(slots=True)

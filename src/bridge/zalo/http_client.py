@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
+
+from bridge.zalo.aiohttp_transport import WholeAnswerTransport
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,7 +29,7 @@ def zalo_http_transport(
     """
     limits = _limits(zalo)
     transport: httpx.AsyncBaseTransport = (
-        AiohttpTransport(limits=limits)
+        WholeAnswerTransport(limits=limits)
         if zalo.http_transport == "aiohttp"
         else httpx.AsyncHTTPTransport(limits=limits)
     )
