@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import structlog
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 BASE_EVENT: dict[str, Any] = {
     "schema_version": 1,
@@ -99,14 +99,8 @@ class Emulator:
             await asyncio.sleep(0.1)
 
 
-async def read_topic(
-    bootstrap: str, topic: str, count: int, timeout: float = 20, *, committed: bool = False
-) -> list[Any]:
-    """Read ``count`` records from the start of ``topic`` (fewer if the timeout passes).
-
-    ``committed`` reads as the one-stop-shop does (``read_committed``): only what a committed
-    transaction wrote.
-    """
+async def _reader(bootstrap: str, topic: str, *, committed: bool) -> AIOKafkaConsumer:
+    """A started consumer of ``topic`` from its start, outside any group."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -115,6 +109,18 @@ async def read_topic(
         isolation_level="read_committed" if committed else "read_uncommitted",
     )
     await consumer.start()
+    return consumer
+
+
+async def read_topic(
+    bootstrap: str, topic: str, count: int, timeout: float = 20, *, committed: bool = False
+) -> list[Any]:
+    """Read ``count`` records from the start of ``topic`` (fewer if the timeout passes).
+
+    ``committed`` reads as the one-stop-shop does (``read_committed``): only what a committed
+    transaction wrote.
+    """
+    consumer = await _reader(bootstrap, topic, committed=committed)
     records: list[Any] = []
     try:
         deadline = time.monotonic() + timeout
@@ -122,6 +128,37 @@ async def read_topic(
             batch = await consumer.getmany(timeout_ms=500)
             for part in batch.values():
                 records.extend(part)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def read_all(
+    bootstrap: str, topic: str, timeout: float = 20, *, committed: bool = False
+) -> list[Any]:
+    """Every record ``topic`` holds now, read up to its end offsets (nothing is waited for).
+
+    For a topic whose writers have finished (a replay that returned): the test then sees all
+    they wrote and nothing less, without waiting out a timeout to be sure no more comes.
+    """
+    consumer = await _reader(bootstrap, topic, committed=committed)
+    records: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout
+        ends: dict[TopicPartition, int] = {}
+        while time.monotonic() < deadline:
+            partitions = sorted(consumer.assignment())
+            if partitions and not ends:
+                ends = await consumer.end_offsets(partitions)
+            if ends:
+                positions = [await consumer.position(tp) for tp in partitions]
+                if all(pos >= ends[tp] for pos, tp in zip(positions, partitions, strict=True)):
+                    break
+            batch = await consumer.getmany(timeout_ms=200)
+            for part in batch.values():
+                records.extend(part)
+        else:
+            raise AssertionError(f"{topic} was not read to its end within {timeout} s")
     finally:
         await consumer.stop()
     return records

@@ -90,7 +90,7 @@ from bridge.webhook.endpoint import webhook_endpoint
 from bridge.wording import MessageContext
 from bridge.zalo.client import StaticToken, TokenSource, ZaloClient
 from bridge.zalo.codes import zns_classifier
-from bridge.zalo.http_client import zalo_http_client
+from bridge.zalo.http_client import zalo_http_client, zalo_http_transport
 from bridge.zalo.metrics import watch_tokens
 from bridge.zalo.token_setup import managed_tokens_enabled, open_managed_token
 from bridge.zalo.transport_failures import transport_outcome
@@ -545,11 +545,13 @@ class Runtime:
     async def _zalo_client(self) -> ZaloClient:
         zalo = self.settings.zalo
         tokens = await self._token_source()
-        http = zalo_http_client(zalo, instrument=self.metrics.instrument)
+        transport = zalo_http_transport(zalo, instrument=self.metrics.instrument)
+        http = zalo_http_client(zalo, transport=transport)
         self._closers.append(http.aclose)
         return ZaloClient(
             http,
             tokens,
+            transport=transport,
             max_concurrent=zalo.max_connections,
             business_base_url=str(zalo.business_base_url),
             template_uid_path=zalo.template_uid_path,

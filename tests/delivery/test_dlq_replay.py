@@ -22,7 +22,7 @@ from bridge.delivery.replay import (
     replay_dead_letters,
 )
 from bridge.settings import load_settings
-from support import read_topic
+from support import read_all
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -170,7 +170,7 @@ class TestReplay:
         assert not summary.limit_reached
         uuid.UUID(summary.replay_id)
 
-        copies = replayed(await read_topic(kafka_bootstrap, topics.input, 4, timeout=5))
+        copies = replayed(await read_all(kafka_bootstrap, topics.input))
         expected = [seeded[0], seeded[2], seeded[4]]
         assert len(copies) == len(expected)
         for copy, (dlq_offset, source) in zip(
@@ -207,7 +207,7 @@ class TestReplay:
         assert (summary.selected, summary.replayed) == (2, 2)
         assert summary.limit_reached
         assert summary.skipped == {"case": 1}
-        copies = replayed(await read_topic(kafka_bootstrap, topics.input, 3, timeout=5))
+        copies = replayed(await read_all(kafka_bootstrap, topics.input))
         assert [c.value for c in copies] == [seeded[1]["value"], seeded[2]["value"]]
 
     async def test_since_starts_at_the_timestamp_and_filters_on_x_dlq_at(
@@ -239,7 +239,7 @@ class TestReplay:
         assert summary.skipped == {"time": 2}
 
         summary = await replay_dead_letters(kafka_settings, criteria)
-        copies = replayed(await read_topic(kafka_bootstrap, topics.input, 3, timeout=5))
+        copies = replayed(await read_all(kafka_bootstrap, topics.input))
         assert [c.value for c in copies] == [value_of(CASE_A, 1), value_of(CASE_A, 2)]
 
         # Reading starts 15 minutes before --since, in case clocks differ.
@@ -270,7 +270,7 @@ class TestReplay:
         summary = await replay_dead_letters(settings, ReplayCriteria(limit=3), dry_run=True)
         assert (summary.scanned, summary.selected, summary.limit_reached) == (3, 3, True)
         summary = await replay_dead_letters(settings, ReplayCriteria(limit=3))
-        copies = await read_topic(kafka_bootstrap, topics.input, 4, timeout=5)
+        copies = await read_all(kafka_bootstrap, topics.input)
         froms = sorted(dict(c.headers)["x-replayed-from"].decode() for c in copies)
         assert froms == [f"{dlq}/0/0", f"{dlq}/0/1", f"{dlq}/1/0"]
 
@@ -303,7 +303,7 @@ class TestReplay:
         assert (summary.scanned, summary.replayed) == (len(seeded), len(seeded))
         assert calls[-1] == (5, 5)
         assert await end_offsets(kafka_bootstrap, topics.dead_letter) == 8
-        copies = replayed(await read_topic(kafka_bootstrap, topics.input, 6, timeout=5))
+        copies = replayed(await read_all(kafka_bootstrap, topics.input))
         assert [c.value for c in copies] == [row["value"] for row in seeded]
 
     async def test_aborted_dead_letter_writes_are_not_replayed(
@@ -339,7 +339,7 @@ class TestReplay:
             replay_dead_letters(kafka_settings, ReplayCriteria(), stall_timeout_s=10), timeout=15
         )
         assert (summary.scanned, summary.replayed) == (2, 2)
-        copies = replayed(await read_topic(kafka_bootstrap, topics.input, 3, timeout=5))
+        copies = replayed(await read_all(kafka_bootstrap, topics.input))
         assert [c.key for c in copies] == [CASE_A.encode(), CASE_A.encode()]
 
     @pytest.mark.usefixtures("seeded")
@@ -365,7 +365,7 @@ class TestReplay:
         criteria = ReplayCriteria(reasons=frozenset({"oversize"}))
         summary = await replay_dead_letters(kafka_settings, criteria, target_topic=target)
         assert summary.replayed == 1
-        [copy] = await read_topic(kafka_bootstrap, target, 2, timeout=5)
+        [copy] = await read_all(kafka_bootstrap, target)
         assert copy.value == seeded[3]["value"]
         assert list(copy.headers)[:3] == [("dup", b"1"), ("dup", b"2"), ("empty", b"")]
         assert await end_offsets(kafka_bootstrap, topics.input) == 0
@@ -441,7 +441,7 @@ class TestCommandLine:
         assert "2 selected, 2 replayed" in real.stdout
         assert f"{topics.dead_letter} -> {topics.input}" in real.stdout
         replay_id = real.stdout.split()[1].rstrip(":")
-        copies = replayed(await read_topic(kafka_bootstrap, topics.input, 3, timeout=5))
+        copies = replayed(await read_all(kafka_bootstrap, topics.input))
         assert [c.value for c in copies] == [seeded[0]["value"], seeded[3]["value"]]
         assert all(dict(c.headers)["x-replay-id"] == replay_id.encode() for c in copies)
 

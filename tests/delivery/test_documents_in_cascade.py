@@ -6,7 +6,12 @@ import contextlib
 import json
 
 from bridge.delivery.outbox import outputs_for
-from bridge.errors import DocumentNotSendableError, MessageRejectedError, RetryableDeliveryError
+from bridge.errors import (
+    DeliveryInDoubtError,
+    DocumentNotSendableError,
+    MessageRejectedError,
+    RetryableDeliveryError,
+)
 from bridge.result_documents import DocumentSettings, plan
 from bridge.status import Channel, DeliveryStatus, DocumentOutcome
 from bridge.zalo import SendReceipt
@@ -38,13 +43,28 @@ class Killed(BaseException):
 class FakeDocuments:
     """The DocumentSender port: the real plan, scripted sends into the same log as the texts."""
 
-    def __init__(self, zalo: ChannelZalo, **failures: list[Exception]) -> None:
+    def __init__(
+        self,
+        zalo: ChannelZalo,
+        *,
+        reads_back: bool = True,
+        shown: dict[str, list[str | None]] | None = None,
+        **failures: list[Exception],
+    ) -> None:
         self.zalo = zalo
         self.settings = DocumentSettings()
         self.failures = failures
+        self.reads_back = reads_back
+        self.shown = shown or {}  # per document: what each read-back finds (default: nothing)
+        self.lookups: list[tuple[str, str, Channel, float, float, frozenset[str]]] = []
 
     def plan(self, document, *, window_open):
         return plan(document, window_open=window_open, settings=self.settings)
+
+    async def find_sent(self, user_id, document, channel, *, sent_after, sent_before, taken):
+        self.lookups.append((user_id, document.title, channel, sent_after, sent_before, taken))
+        script = self.shown.get(document.sha256[:8], [])
+        return script.pop(0) if script else None
 
     async def send(self, user_id, document, channel) -> SendReceipt:
         self.zalo.sent.append((channel, user_id, document.title))
@@ -248,3 +268,129 @@ class TestDocuments:
         )
         assert zalo.channels() == [(CS, USER)]
         assert outcome.documents == ()
+
+
+def lost() -> DeliveryInDoubtError:
+    return DeliveryInDoubtError("no answer from Zalo: read timeout")
+
+
+class TestDocumentsInDoubt:
+    """A file or image whose answer was lost is looked for in the conversation, not resent."""
+
+    async def test_a_lost_file_found_in_the_conversation_is_settled_and_not_resent(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ChannelZalo()
+        sha = PDF_DOC["sha256"][:8]
+        documents = FakeDocuments(zalo, shown={sha: ["zalo-file-77"]}, **{sha: [lost()]})
+        use_case = deliverer(zalo, ledger, clock, sleeps, documents=documents)
+        started = clock.now
+        value = encode(result_event(make_event, PDF_DOC))
+        outcome = await use_case.handle(record_of(value))
+        assert zalo.channels() == [(CS, USER), (Channel.ZALO_FILE, USER)], "sent once"
+        [doc] = outcome.documents
+        assert (doc.outcome, doc.zalo_message_id, doc.attempts) == (
+            DocumentOutcome.SENT,
+            "zalo-file-77",
+            1,
+        )
+        [(user, title, channel, after, before, taken)] = documents.lookups
+        assert (user, title, channel, taken) == (USER, PDF_DOC["title"], Channel.ZALO_FILE, set())
+        assert started <= after <= before < clock.now
+        assert 2 in sleeps.waits, "waited in_doubt_settle, not the hold"
+        assert 100 not in sleeps.waits
+        again = await use_case.handle(record_of(value, offset=77))
+        assert again.documents == outcome.documents
+        assert len(zalo.sent) == 2, "a redelivery sends nothing again"
+        assert len(documents.lookups) == 1, "nor reads the conversation again"
+
+    async def test_a_lost_file_not_in_the_conversation_is_sent_once_more(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ChannelZalo()
+        sha = PDF_DOC["sha256"][:8]
+        documents = FakeDocuments(zalo, **{sha: [lost()]})
+        use_case = deliverer(zalo, ledger, clock, sleeps, documents=documents)
+        outcome = await use_case.handle(record_of(encode(result_event(make_event, PDF_DOC))))
+        files = [c for c, _ in zalo.channels() if c is Channel.ZALO_FILE]
+        assert len(files) == 2, "the lost send and one resend"
+        assert len(documents.lookups) == 1
+        [doc] = outcome.documents
+        assert (doc.outcome, doc.zalo_message_id, doc.attempts) == (
+            DocumentOutcome.SENT,
+            "zalo_file-3",
+            2,
+        )
+
+    async def test_an_image_is_looked_for_too(self, make_event, encode, ledger, clock, sleeps):
+        zalo = ChannelZalo()
+        sha = JPG_DOC["sha256"][:8]
+        documents = FakeDocuments(zalo, shown={sha: ["zalo-photo-9"]}, **{sha: [lost()]})
+        use_case = deliverer(zalo, ledger, clock, sleeps, documents=documents)
+        outcome = await use_case.handle(record_of(encode(result_event(make_event, JPG_DOC))))
+        assert [c for c, _ in zalo.channels()] == [CS, Channel.ZALO_IMAGE]
+        assert [(d.channel, d.zalo_message_id) for d in outcome.documents] == [
+            (Channel.ZALO_IMAGE, "zalo-photo-9")
+        ]
+        assert documents.lookups[0][2] is Channel.ZALO_IMAGE
+
+    async def test_the_event_s_other_documents_are_never_taken_for_the_lost_one(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ChannelZalo()
+        second = document("https://dvc.example.gov.vn/kq/4.pdf", pdf_bytes(3_000), title="QĐ")
+        sha = second["sha256"][:8]
+        documents = FakeDocuments(zalo, **{sha: [lost()]})
+        use_case = deliverer(zalo, ledger, clock, sleeps, documents=documents)
+        outcome = await use_case.handle(
+            record_of(encode(result_event(make_event, PDF_DOC, second)))
+        )
+        first_id = outcome.documents[0].zalo_message_id
+        assert first_id == "zalo_file-2"
+        [(_, title, _, _, _, taken)] = documents.lookups
+        assert (title, taken) == ("QĐ", {first_id})
+
+    async def test_a_crash_after_the_send_is_settled_from_the_conversation_next_time(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        """The process died with the file sent and the step still `sending` in the ledger."""
+        zalo = ChannelZalo()
+        sha = PDF_DOC["sha256"][:8]
+        value = encode(result_event(make_event, PDF_DOC))
+        with contextlib.suppress(Killed):
+            await deliverer(
+                zalo, ledger, clock, sleeps, documents=FakeDocuments(zalo, **{sha: [Killed()]})
+            ).handle(record_of(value))
+        clock.now += 60  # the dead owner's lease has passed
+        documents = FakeDocuments(zalo, shown={sha: ["zalo-file-1"]})
+        outcome = await deliverer(
+            zalo, ledger, clock, sleeps, owner="p2", documents=documents
+        ).handle(record_of(value))
+        assert [c for c, _ in zalo.channels()] == [CS, Channel.ZALO_FILE], "not sent again"
+        assert [d.zalo_message_id for d in outcome.documents] == ["zalo-file-1"]
+
+    async def test_with_read_back_off_the_file_is_held_then_resent(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ChannelZalo()
+        sha = PDF_DOC["sha256"][:8]
+        documents = FakeDocuments(zalo, reads_back=False, shown={sha: ["x"]}, **{sha: [lost()]})
+        use_case = deliverer(zalo, ledger, clock, sleeps, documents=documents)
+        outcome = await use_case.handle(record_of(encode(result_event(make_event, PDF_DOC))))
+        assert documents.lookups == []
+        assert 100 in sleeps.waits, "held in_doubt_hold"
+        assert len([c for c, _ in zalo.channels() if c is Channel.ZALO_FILE]) == 2
+        assert outcome.documents[0].outcome is DocumentOutcome.SENT
+
+    async def test_the_resend_after_hold_policy_holds_documents_too(
+        self, make_event, encode, ledger, clock, sleeps
+    ):
+        zalo = ChannelZalo()
+        sha = PDF_DOC["sha256"][:8]
+        documents = FakeDocuments(zalo, shown={sha: ["x"]}, **{sha: [lost()]})
+        use_case = deliverer(
+            zalo, ledger, clock, sleeps, documents=documents, in_doubt="resend_after_hold"
+        )
+        await use_case.handle(record_of(encode(result_event(make_event, PDF_DOC))))
+        assert documents.lookups == []
+        assert 100 in sleeps.waits

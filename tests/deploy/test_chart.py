@@ -325,7 +325,10 @@ def test_secret_environment_comes_from_the_release_secret(rendered, values_file)
         values.get("existingSecret") or f"{release.one('Deployment')['metadata']['name']}-secrets"
     )
     assert {ref["name"] for ref in refs.values()} == {expected_name}
-    assert not [name for name, ref in refs.items() if ref.get("optional")]
+    # One optional key: the survey's pseudonyms fall back to the linking key without it.
+    assert [name for name, ref in refs.items() if ref.get("optional")] == (
+        ["BRIDGE_FEEDBACK__PSEUDONYM_KEY"] if "BRIDGE_FEEDBACK__PSEUDONYM_KEY" in refs else []
+    )
     expected = {
         "BRIDGE_STORE__URL": "database-url",
         "BRIDGE_ZALO__TOKEN_ENCRYPTION_KEY": "token-encryption-key",
@@ -349,6 +352,10 @@ def test_secret_environment_comes_from_the_release_secret(rendered, values_file)
         expected["BRIDGE_OBJECTS__SECRET_ACCESS_KEY"] = "objects-secret-access-key"
     if objects.get("local_public_url"):
         expected["BRIDGE_OBJECTS__LOCAL_SIGNING_KEY"] = "objects-local-signing-key"
+    if settings.get("feedback", {}).get("enabled") and (
+        values.get("existingSecret") or (values.get("values") or {}).get("feedbackPseudonymKey")
+    ):
+        expected["BRIDGE_FEEDBACK__PSEUDONYM_KEY"] = "feedback-pseudonym-key"
     assert {name: ref["key"] for name, ref in refs.items()} == expected
     secrets = release.of_kind("Secret")
     if values.get("existingSecret"):

@@ -194,6 +194,34 @@ class TestAttachmentMessages:
 
         assert item["type"] == "file"
         assert (await client.get(item["url"])).content == data
+        # Part 2 §4.2: from the OA to the citizen, at the send's time; a file has no caption.
+        [sent] = (await client.get("/_emulator/messages")).json()["messages"]
+        assert (item["src"], item["to_id"], item["message_id"]) == (
+            0,
+            follower_id,
+            sent["message_id"],
+        )
+        assert isinstance(item["time"], int)
+        assert str(item["time"]) == sent["sent_time"]
+        assert item["message"] == ""
+        assert "description" not in item
+
+    async def test_the_read_back_shows_an_uploaded_image_with_its_caption(
+        self, client, send, follower_id
+    ):
+        data = media.jpeg(64, 64)
+        answer = (await _upload(client, "image", "anh.jpg", data, "image/jpeg")).json()
+        await send(body=_image_message(follower_id, answer["data"]["attachment_id"]))
+
+        query = {"data": f'{{"user_id":"{follower_id}","offset":0,"count":10}}'}
+        [item] = (await client.get("/v2.0/oa/conversation", params=query, headers=HEADERS)).json()[
+            "data"
+        ]
+
+        assert (item["type"], item["src"], item["to_id"]) == ("photo", 0, follower_id)
+        assert (item["message"], item["description"]) == ("Kết quả", "Kết quả")
+        assert (await client.get(item["url"])).content == data
+        assert item["thumb"]
 
 
 class TestGeneratedMedia:

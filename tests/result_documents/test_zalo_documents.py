@@ -12,7 +12,7 @@ from bridge.events import ResultDocument
 from bridge.result_documents import DocumentSettings, ZaloDocuments, plan
 from bridge.result_documents.sender import upload_name
 from bridge.status import Channel
-from bridge.zalo import SendReceipt
+from bridge.zalo import DocumentQuery, SendReceipt
 from bridge_devkit.document_host import JPEG, PDF, DocumentHost, document, jpeg_bytes, pdf_bytes
 
 USER = "2512523625412515"
@@ -199,6 +199,63 @@ class TestRefusals:
         strict = DocumentSettings()
         assert plan(doc, window_open=True, settings=strict).link_reason == "link:insecure"
         assert plan(doc, window_open=True, settings=SETTINGS).link_reason is None
+
+
+class TestReadBack:
+    """The query an in-doubt document's read-back asks the Zalo client (``find_sent``)."""
+
+    class Asked(FakeZalo):
+        def __init__(self) -> None:
+            super().__init__()
+            self.queries: list[DocumentQuery] = []
+
+        async def find_sent_document(self, query: DocumentQuery) -> str | None:
+            self.queries.append(query)
+            return "found-1"
+
+    def doc(self, content_type: str = PDF) -> ResultDocument:
+        return ResultDocument.model_validate(
+            document("https://a.vn/x", pdf_bytes(10), content_type, title="Quyết định số 12")
+        )
+
+    async def ask(self, http, channel, **changes):
+        zalo = self.Asked()
+        documents = sender(zalo, http, **changes)
+        found = await documents.find_sent(
+            USER,
+            self.doc(JPEG if channel is Channel.ZALO_IMAGE else PDF),
+            channel,
+            sent_after=1_000.0,
+            sent_before=1_040.0,
+            taken=frozenset({"sibling"}),
+        )
+        assert found == "found-1"
+        [query] = zalo.queries
+        return query
+
+    async def test_a_file_is_asked_by_kind_window_and_ids_taken_never_by_name(self, http):
+        query = await self.ask(http, Channel.ZALO_FILE)
+        assert query == DocumentQuery(
+            user_id=USER,
+            kind="file",
+            since=1_000.0 - 15,
+            until=1_040.0 + 15,
+            caption=None,
+            taken=frozenset({"sibling"}),
+        )
+
+    async def test_an_image_is_asked_by_its_caption_too(self, http):
+        query = await self.ask(http, Channel.ZALO_IMAGE, read_back_margin_seconds=2)
+        assert (query.kind, query.caption) == ("image", "Quyết định số 12")
+        assert (query.since, query.until) == (998.0, 1_042.0)
+
+    async def test_the_caption_can_be_left_out(self, http):
+        query = await self.ask(http, Channel.ZALO_IMAGE, read_back_caption=False)
+        assert query.caption is None
+
+    def test_read_back_is_on_by_default_and_can_be_turned_off(self, http):
+        assert sender(FakeZalo(), http).reads_back is True
+        assert sender(FakeZalo(), http, in_doubt_read_back=False).reads_back is False
 
 
 class TestPlan:

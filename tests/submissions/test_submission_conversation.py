@@ -183,3 +183,27 @@ def test_any_texts_keep_a_consistent_draft_and_nfc_replies(texts):
         if draft is None:
             break
         assert Draft.from_json(draft.to_json()) == draft
+
+
+def test_a_bare_huy_while_a_name_is_asked_is_not_taken_as_cancel_nor_as_the_name():
+    draft = say(say(None, "NOP HO SO").draft, "1").draft
+    spec = BIRTH.fields[0]  # the child's full name
+    assert spec.kind == "text"
+    for bare in ("Huy", "huy", "HUY", "Hủy"):
+        outcome = say(draft, bare)
+        assert outcome.draft == draft  # nothing answered, nothing cancelled
+        assert outcome.discard == ()
+        assert "HUY HO SO" in outcome.replies[0]
+        assert spec.prompt in outcome.replies[0]
+    for command in ("HUY HO SO", "Hủy hồ sơ", "huy bo"):
+        assert say(draft, command).draft is None
+    # Her full answer is taken as usual.
+    answered = say(draft, "Nguyễn Văn Huy").draft
+    assert answered.answers[spec.key] == "Nguyễn Văn Huy"
+
+
+def test_a_bare_huy_cancels_where_no_free_text_is_asked():
+    choosing = say(None, "NOP HO SO").draft
+    assert say(choosing, "Huy").draft is None
+    attaching = step(CATALOGUE, filled(), photo("birth_certificate", 1), today=TODAY).draft
+    assert say(attaching, "huy").draft is None

@@ -29,11 +29,22 @@ SUCCESS = {
 }
 
 
+_DIRECT: list[bool] = [False]
+"""Whether ``client_answering`` gives the client its transport to send on (the app does)."""
+
+
+@pytest.fixture(autouse=True, params=["through-the-client", "on-the-transport"])
+def _sending(request):
+    """Every test of this module runs both ways a ``ZaloClient`` may send."""
+    _DIRECT[0] = request.param == "on-the-transport"
+    yield
+    _DIRECT[0] = False
+
+
 def client_answering(handler, token: str | None = "tok") -> ZaloClient:
-    http = httpx.AsyncClient(
-        base_url="https://openapi.zalo.me", transport=httpx.MockTransport(handler)
-    )
-    return ZaloClient(http, StaticToken(token))
+    transport = httpx.MockTransport(handler)
+    http = httpx.AsyncClient(base_url="https://openapi.zalo.me", transport=transport)
+    return ZaloClient(http, StaticToken(token), transport=transport if _DIRECT[0] else None)
 
 
 class TestSendText:
@@ -362,3 +373,31 @@ class TestOaProfile:
     async def test_errors_are_classified_as_for_sends(self, answer, error):
         with pytest.raises(error):
             await client_answering(lambda _: answer).oa_profile()
+
+
+async def test_a_redirect_is_an_answer_not_followed():
+    """Zalo's API never redirects; a 3xx means a wrong base URL, on either way of sending."""
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(302, headers={"location": "https://elsewhere.example/x"})
+
+    with pytest.raises(MessageRejectedError, match="HTTP 302"):
+        await client_answering(handler).send_text("1", "x")
+    assert len(calls) == 1
+
+
+async def test_sending_on_the_transport_sends_the_same_request():
+    seen: dict[bool, httpx.Request] = {}
+    for direct in (False, True):
+        _DIRECT[0] = direct
+
+        def handler(request: httpx.Request, *, direct: bool = direct) -> httpx.Response:
+            seen[direct] = request
+            return httpx.Response(200, json=SUCCESS)
+
+        await client_answering(handler).send_template("1", "tpl", {"ma": "H56-1"})
+    through, on = seen[False], seen[True]
+    assert (on.method, on.url, on.content) == (through.method, through.url, through.content)
+    assert sorted(on.headers.multi_items()) == sorted(through.headers.multi_items())

@@ -15,12 +15,15 @@ import pytest
 
 from bridge.errors import DeliveryInDoubtError, OAuthError, RetryableDeliveryError
 from bridge.zalo import StaticToken, ZaloClient
-from bridge.zalo.http_client import zalo_http_client
+from bridge.zalo.http_client import zalo_http_client, zalo_http_transport
 from bridge.zalo.oauth import ZaloOAuth
 from bridge.zalo.settings import ZaloSettings
 from bridge.zalo.transport_failures import FailureCause, classify_transport_failure
 
-TRANSPORTS = pytest.mark.parametrize("transport", ["aiohttp", "httpcore"])
+TRANSPORTS = pytest.mark.parametrize(
+    "transport", ["aiohttp", "httpcore", "aiohttp/direct", "httpcore/direct"]
+)
+"""Each transport under the client's ``send``, and under ``ZaloClient`` sending on it directly."""
 TIMEOUT = 0.5
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -126,21 +129,26 @@ def full_backlog() -> AsyncIterator[int]:
         listener.close()
 
 
-def zalo_client(base_url: str, transport: str) -> tuple[ZaloClient, httpx.AsyncClient]:
+def zalo_client(
+    base_url: str, transport: str
+) -> tuple[ZaloClient, httpx.AsyncClient, httpx.AsyncBaseTransport | None]:
+    kind, _, mode = transport.partition("/")
     settings = ZaloSettings(
         base_url=base_url,
-        http_transport=transport,
+        http_transport=kind,
         timeout_seconds=TIMEOUT,
         connect_timeout_seconds=TIMEOUT,
     )
-    http = zalo_http_client(settings)
+    direct = zalo_http_transport(settings) if mode == "direct" else None
+    http = zalo_http_client(settings, transport=direct)
     deadline = settings.connect_timeout_seconds + settings.timeout_seconds  # as the app sets it
-    return ZaloClient(http, StaticToken("oa-token"), deadline_seconds=deadline), http
+    client = ZaloClient(http, StaticToken("oa-token"), deadline_seconds=deadline, transport=direct)
+    return client, http, direct
 
 
 async def send(base_url: str, transport: str) -> BaseException:
     """Send a CS text and a template (the step that waits the in-doubt hold); the error of each."""
-    client, http = zalo_client(base_url, transport)
+    client, http, _ = zalo_client(base_url, transport)
     errors: list[BaseException] = []
     try:
         for call in (
@@ -208,7 +216,7 @@ async def test_a_request_that_reached_the_server_is_in_doubt(transport, behaviou
 
 @TRANSPORTS
 async def test_an_unforeseen_transport_error_is_caught_and_in_doubt(transport, monkeypatch):
-    client, http = zalo_client("http://127.0.0.1:9", transport)
+    client, http, direct = zalo_client("http://127.0.0.1:9", transport)
 
     class Surprise(Exception):  # noqa: N818 - what a library might raise one day
         pass
@@ -216,7 +224,10 @@ async def test_an_unforeseen_transport_error_is_caught_and_in_doubt(transport, m
     async def explode(*_args, **_kwargs):
         raise Surprise
 
-    monkeypatch.setattr(http, "send", explode)  # what the client calls for every request
+    if direct is None:
+        monkeypatch.setattr(http, "send", explode)  # what the client calls for every request
+    else:
+        monkeypatch.setattr(direct, "handle_async_request", explode)  # what it sends on
     try:
         with pytest.raises(DeliveryInDoubtError, match=r"unknown \(Surprise\)") as caught:
             await client.send_text("2512523625412515", "Hồ sơ")

@@ -14,7 +14,7 @@ from bridge.citizens.link_guard import GuessGrant, LockPolicy
 from bridge.errors import StoreError
 from bridge.events import CaseState
 from bridge.store.database import open_database
-from bridge.store.errors import CONVERTED, store_error
+from bridge.store.errors import converted_errors, store_error
 from bridge.store.sqlite_reads import SqliteReads, prepare
 from bridge.webhook.inbox import InboxStatus, webhook_inbox
 
@@ -248,7 +248,7 @@ class CitizenStore:
         """Run ``work`` in one transaction; database errors become bridge's."""
         try:
             return await self._db.run(work)
-        except CONVERTED as exc:
+        except converted_errors() as exc:
             raise (store_error(exc, "citizen store") or StoreError("citizen store")) from exc
 
     # ---------------------------------------------------------------- recipients

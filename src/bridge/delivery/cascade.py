@@ -188,6 +188,8 @@ class Step:
         tracking_id: Correlates Zalo's receipt of a phone template with the event.
         skip: Settle without sending, with this reason (a CS window known to be closed).
         document: For a result document's step, its index in ``result.documents``.
+        taken: For a result document's step, the Zalo message ids the event's other documents
+            to the same user are settled with: an in-doubt send's read-back never takes them.
     """
 
     key: str
@@ -200,6 +202,7 @@ class Step:
     tracking_id: str | None = None
     skip: str | None = None
     document: int | None = None
+    taken: frozenset[str] = frozenset()
 
 
 def delivery_key(event: CaseStateEvent, channel: Channel, user_id: str | None) -> str:

@@ -138,6 +138,27 @@ class DocumentSender(Protocol):
         """Fetch, check, upload and send; ``DocumentNotSendableError`` when only the link goes."""
         ...
 
+    @property
+    def reads_back(self) -> bool:
+        """Whether an in-doubt send is looked for in the conversation (else held and resent)."""
+        ...
+
+    async def find_sent(  # noqa: PLR0913 - the send's identity and its window, keyword-only
+        self,
+        user_id: str,
+        document: ResultDocument,
+        channel: Channel,
+        *,
+        sent_after: float,
+        sent_before: float,
+        taken: frozenset[str],
+    ) -> str | None:
+        """The id of ``document``'s message to ``user_id`` sent within the window, if Zalo shows it.
+
+        ``taken``: ids the other documents of the event to the same user are settled with.
+        """
+        ...
+
 
 class CitizenDirectory(Protocol):
     """What bridge knows of the citizens beyond the event (``CitizenStore`` implements it)."""
@@ -241,8 +262,8 @@ class Deliverer:
     send it claims the step in the ledger (keyed by event,
     recipient and channel): a step settled before (redelivery, replay, duplicate publish) is not
     sent again and the cascade walks on as it did the first time; one whose answer was lost is
-    reconciled (CS) or held (templates) before anything is resent; an event older than the
-    case's last delivered one is suppressed as stale.
+    reconciled (CS texts, result documents) or held (templates) before anything is resent; an event
+    older than the case's last delivered one is suppressed as stale.
 
     Args:
         sender: Where messages go.
@@ -499,6 +520,7 @@ class Deliverer:
             if kind == "phone":
                 continue
             window_open = channel is Channel.ZALO_CS
+            taken: set[str] = set()  # the user's messages this event's documents settled with
             for index, document in enumerate(result.documents):
                 plan = self._documents.plan(document, window_open=window_open)
                 step = Step(
@@ -508,8 +530,11 @@ class Deliverer:
                     user_id=user_id,
                     skip=plan.link_reason,
                     document=index,
+                    taken=frozenset(taken),
                 )
                 outcome = await self._round(event, message, step, log)
+                if outcome.message_id is not None:
+                    taken.add(outcome.message_id)
                 delivered.append(_document_delivery(step, document, outcome))
         return tuple(delivered)
 
@@ -779,8 +804,16 @@ class Deliverer:
         )
 
     def _reconciles(self, step: Step) -> bool:
-        """Only CS texts can be found again in the conversation (templates show no content)."""
-        return self._policy.in_doubt == "reconcile" and step.channel is Channel.ZALO_CS
+        """CS texts and result documents can be found again in the conversation; templates not.
+
+        A template shows no content there. A file or an image is recognised by its type, its
+        time and an image's caption, unless the document sender's read-back is off.
+        """
+        if self._policy.in_doubt != "reconcile":
+            return False
+        if step.channel in {Channel.ZALO_FILE, Channel.ZALO_IMAGE}:
+            return self._documents is not None and self._documents.reads_back
+        return step.channel is Channel.ZALO_CS
 
     def _in_doubt_wait(self, step: Step) -> float:
         policy = self._policy
@@ -805,10 +838,10 @@ class Deliverer:
         if wait > 0:
             raise _TryLater(wait, "in doubt, waiting before deciding")
         if self._reconciles(step):
-            assert step.user_id is not None  # noqa: S101 - CS steps carry the user
+            assert step.user_id is not None  # noqa: S101 - CS and document steps carry the user
             started = entry.first_attempt_at or since
             try:
-                found = await self._sender.find_sent(step.user_id, message.text, since=started - 60)
+                found = await self._find_sent(step, event, message, started=started, doubt=since)
             except DeliveryError as error:
                 raise _TryLater(self._policy.pause, f"cannot reconcile: {error}") from error
             self._breaker.success()  # Zalo answered
@@ -816,6 +849,7 @@ class Deliverer:
                 _log.info(
                     "in-doubt send found in the conversation",
                     event_id=str(event.event_id),
+                    channel=step.channel.value,
                     message_id=found,
                     recipient=_who(event, step.user_id),
                 )
@@ -840,6 +874,30 @@ class Deliverer:
         if attempts is None:
             raise _TryLater(0.1, "another replica took the in-doubt delivery")
         return attempts
+
+    async def _find_sent(
+        self,
+        step: Step,
+        event: CaseStateEvent,
+        message: CitizenMessage,
+        *,
+        started: float,
+        doubt: float,
+    ) -> str | None:
+        """Read the conversation back for the step's message sent since its first attempt."""
+        assert step.user_id is not None  # noqa: S101 - reconciled steps carry the user
+        if step.document is None:
+            return await self._sender.find_sent(step.user_id, message.text, since=started - 60)
+        assert event.result is not None  # noqa: S101 - only results have documents
+        assert self._documents is not None  # noqa: S101 - only reconciled with a sender
+        return await self._documents.find_sent(
+            step.user_id,
+            event.result.documents[step.document],
+            step.channel,
+            sent_after=started,
+            sent_before=doubt,
+            taken=step.taken,
+        )
 
     @staticmethod
     def _from_ledger(

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bridge.objects.local import LocalObjectStore
-from bridge.objects.s3 import S3ObjectStore, s3_store
 from bridge.objects.signing import LinkSigner
 
 if TYPE_CHECKING:
@@ -40,6 +39,9 @@ def open_object_store(
     """
     expiry = timedelta(seconds=settings.presign_expiry_seconds)
     if settings.backend == "s3":
+        # obstore (≈ 6 MB of memory) only for a bucket.
+        from bridge.objects.s3 import S3ObjectStore, s3_store  # noqa: PLC0415 - S3 only
+
         return S3ObjectStore(
             s3_store(settings),
             max_object_bytes=settings.max_object_bytes,

@@ -15,7 +15,7 @@ from bridge.delivery.records import InboundRecord
 from bridge.errors import StoreError
 from bridge.store.conflicts import insert_ignoring_duplicates
 from bridge.store.conflicts import materialised as _materialised
-from bridge.store.errors import CONVERTED, store_error
+from bridge.store.errors import converted_errors, store_error
 from bridge.store.sqlite_reads import SqliteReads, prepare
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ class HoldStore:
             opened = self._db.begin() if write else self._db.connect()
             async with opened as connection:
                 yield connection
-        except CONVERTED as exc:
+        except converted_errors() as exc:
             raise (store_error(exc, "hold store") or StoreError("hold store")) from exc
 
     async def hold(

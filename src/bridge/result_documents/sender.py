@@ -21,6 +21,7 @@ from tenacity import (
 from bridge.errors import DocumentNotSendableError, MessageRejectedError, RetryableDeliveryError
 from bridge.result_documents.kinds import EXTENSIONS, SNIFF_BYTES, plan, sniff
 from bridge.status import Channel
+from bridge.zalo.read_back import DocumentQuery
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -53,6 +54,10 @@ class DocumentUploader(Protocol):
 
     async def send_image(self, user_id: str, attachment_id: str, caption: str) -> SendReceipt:
         """Send an uploaded image (``ZaloClient.send_image``)."""
+        ...
+
+    async def find_sent_document(self, query: DocumentQuery) -> str | None:
+        """The id of a file or image message found in the conversation (``ZaloClient``)."""
         ...
 
 
@@ -105,6 +110,44 @@ class ZaloDocuments:
     def plan(self, document: ResultDocument, *, window_open: bool) -> Plan:
         """See ``bridge.result_documents.kinds.plan``."""
         return plan(document, window_open=window_open, settings=self._settings)
+
+    @property
+    def reads_back(self) -> bool:
+        """Whether an in-doubt send is looked for in the conversation (``in_doubt_read_back``)."""
+        return self._settings.in_doubt_read_back
+
+    async def find_sent(  # noqa: PLR0913 - the send's identity and its window, keyword-only
+        self,
+        user_id: str,
+        document: ResultDocument,
+        channel: Channel,
+        *,
+        sent_after: float,
+        sent_before: float,
+        taken: frozenset[str],
+    ) -> str | None:
+        """The message id of ``document`` sent to ``user_id`` as ``channel``, if Zalo shows it.
+
+        The window ``[sent_after, sent_before]`` (epoch seconds) is widened by
+        ``read_back_margin_seconds`` on both sides; ``taken`` are the ids the other documents of
+        the same event and user already account for.
+
+        Raises:
+            DeliveryError: As the Zalo client raises for the read.
+        """
+        settings = self._settings
+        margin = settings.read_back_margin_seconds
+        kind: Literal["file", "image"] = "image" if channel is Channel.ZALO_IMAGE else "file"
+        caption = document.title if kind == "image" and settings.read_back_caption else None
+        query = DocumentQuery(
+            user_id=user_id,
+            kind=kind,
+            since=sent_after - margin,
+            until=sent_before + margin,
+            caption=caption,
+            taken=taken,
+        )
+        return await self._zalo.find_sent_document(query)
 
     async def send(self, user_id: str, document: ResultDocument, channel: Channel) -> SendReceipt:
         """Send ``document`` to ``user_id`` as ``channel`` (a file or an image message).

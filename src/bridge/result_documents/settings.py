@@ -63,6 +63,31 @@ class DocumentSettings(BaseModel):
         le=64,
         description="Documents held in memory at once (each at most the larger limit).",
     )
+    in_doubt_read_back: bool = Field(
+        default=True,
+        description=(
+            "A file or image message whose answer was lost is looked for in the citizen's "
+            "conversation (GET /v2.0/oa/conversation) before it is sent again, when "
+            "delivery.in_doubt_policy is reconcile. false: held delivery.in_doubt_hold_seconds "
+            "and sent again (a duplicate is then possible)."
+        ),
+    )
+    read_back_caption: bool = Field(
+        default=True,
+        description=(
+            "An image is recognised in the conversation by its caption (the document's title, "
+            "the item's description) as well; false if the OA's read-back shows no caption."
+        ),
+    )
+    read_back_margin_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        le=600,
+        description=(
+            "Slack around the send's window (first attempt .. in doubt) when matching a file by "
+            "its time: clocks and Zalo's processing differ by a little."
+        ),
+    )
     upload_cache_entries: int = Field(
         default=1_000,
         ge=0,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import sys
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-import psycopg
 from sqlalchemy import exc as sa_exc
 
 from bridge.errors import StoreError, StoreValueError
@@ -14,31 +14,50 @@ from bridge.errors import StoreError, StoreValueError
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
-__all__ = ["CONVERTED", "VALUE_ERRORS", "converting", "store_error"]
+__all__ = ["converted_errors", "converting", "store_error", "value_errors"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-VALUE_ERRORS: tuple[type[BaseException], ...] = (
+_STDLIB_VALUE_ERRORS: tuple[type[BaseException], ...] = (
     OverflowError,  # an integer too large to bind (SQLite's 64-bit INTEGER)
     UnicodeEncodeError,  # text that is not valid Unicode (a lone surrogate)
     sqlite3.DataError,
     sqlite3.IntegrityError,
-    psycopg.DataError,  # out of range for its column, NUL in text, …
-    psycopg.IntegrityError,
     sa_exc.DataError,
     sa_exc.IntegrityError,
 )
-"""Raised because of the values bound, not because the database is unwell: the record's fault."""
 
-_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
-    sqlite3.Error,
-    psycopg.Error,
-    sa_exc.SQLAlchemyError,
-)
 
-CONVERTED: tuple[type[BaseException], ...] = (*_DATABASE_ERRORS, *VALUE_ERRORS)
-"""What a store catches and hands to ``store_error``."""
+def _psycopg() -> Any:
+    """The psycopg module when this process loaded it (PostgreSQL); else none of its errors occur.
+
+    Importing it costs ≈ 9 MB of memory, which a SQLite process never needs.
+    """
+    return sys.modules.get("psycopg")
+
+
+def value_errors() -> tuple[type[BaseException], ...]:
+    """Raised because of the values bound, not because the database is unwell: the record's fault.
+
+    psycopg's are among them once PostgreSQL loaded it.
+    """
+    psycopg = _psycopg()
+    if psycopg is None:
+        return _STDLIB_VALUE_ERRORS
+    # out of range for its column, NUL in text, …
+    return (*_STDLIB_VALUE_ERRORS, psycopg.DataError, psycopg.IntegrityError)
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    psycopg = _psycopg()
+    base = (sqlite3.Error, sa_exc.SQLAlchemyError)
+    return base if psycopg is None else (*base, psycopg.Error)
+
+
+def converted_errors() -> tuple[type[BaseException], ...]:
+    """What a store catches and hands to ``store_error``; a store writes ``except`` with it."""
+    return (*_database_errors(), *value_errors())
 
 
 def store_error(error: BaseException, store: str) -> StoreError | StoreValueError | None:
@@ -54,9 +73,10 @@ def store_error(error: BaseException, store: str) -> StoreError | StoreValueErro
     if isinstance(error, sa_exc.StatementError) and error.orig is not None:
         cause = error.orig
     name = type(cause).__name__
-    if isinstance(cause, VALUE_ERRORS) or isinstance(error, VALUE_ERRORS):
+    values = value_errors()
+    if isinstance(cause, values) or isinstance(error, values):
         return StoreValueError(f"{store} refused a value: {name}")
-    if isinstance(error, _DATABASE_ERRORS):
+    if isinstance(error, _database_errors()):
         return StoreError(f"{store}: {name}")
     return None
 
@@ -73,7 +93,7 @@ def converting(
         async def converted(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             try:
                 return await method(*args, **kwargs)
-            except CONVERTED as exc:
+            except converted_errors() as exc:
                 raise (store_error(exc, store) or StoreError(store)) from exc
 
         return converted

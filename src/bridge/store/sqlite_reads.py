@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.dialects import sqlite
 
 from bridge.errors import StoreError
-from bridge.store.errors import CONVERTED, store_error
+from bridge.store.errors import converted_errors, store_error
 from bridge.store.sqlite_locks import LOCK_WAIT_SECONDS, is_busy
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class SqliteReads:
             except sqlite3.OperationalError as exc:
                 if not is_busy(exc) or time.monotonic() > deadline:
                     raise StoreError(f"SQLite read: {type(exc).__name__}") from exc
-            except CONVERTED as exc:
+            except converted_errors() as exc:
                 raise (store_error(exc, "SQLite read") or StoreError("SQLite read")) from exc
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)

@@ -36,7 +36,10 @@ __all__ = [
 
 _START = re.compile(r"^#?(?:NOP HO SO|NOPHOSO|NOP HS)$")
 _EDIT = re.compile(r"^SUA\s*(?P<n>\d{1,3})?$")
-_CANCEL = {"HUY", "HUY HO SO", "HUY BO"}
+_BARE_CANCEL = "HUY"
+_CANCEL = {_BARE_CANCEL, "HUY HO SO", "HUY BO"}
+_FREE_TEXT = {"text", "address"}
+"""Field kinds whose answer may be the word "Huy" itself (a given name, a street)."""
 _CONFIRM = {"XAC NHAN", "XACNHAN", "DONG Y"}
 _SKIP = {"BO QUA", "BOQUA", "KHONG CO"}
 _DONE = {"XONG", "DA XONG", "HET"}
@@ -200,10 +203,17 @@ def step(  # noqa: PLR0911 - one return per kind of input, in the order they are
         return Outcome(draft, (wording.attachment_refused(document, event.reason),))
     if isinstance(event, Attached):
         return _attached(catalogue, draft, event.stored)
-    if fold(event.text) in _CANCEL:
+    form = catalogue.by_code(draft.form_code or "")
+    typed = fold(event.text)
+    if typed in _CANCEL:
+        spec = None if form is None else _next_field(form, draft)
+        # "Huy" is a given name too: while a name or an address is asked, only the
+        # unmistakable command cancels, and she is told which one.
+        free_text = spec is not None and spec.kind in _FREE_TEXT
+        if form is not None and spec is not None and free_text and typed == _BARE_CANCEL:
+            return Outcome(draft, (wording.cancel_or_answer(form, spec),))
         keys = tuple(item.object_key for item in draft.attachments)
         return Outcome(None, (wording.cancelled(),), discard=keys)
-    form = catalogue.by_code(draft.form_code or "")
     if form is None:  # choosing (or her form was withdrawn since: she chooses again)
         return _choose(catalogue, replace(draft, form_code=None), event.text)
     return _typed(form, draft, event.text, today)

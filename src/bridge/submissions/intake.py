@@ -13,7 +13,6 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from bridge.errors import ObjectStoreError
 from bridge.submissions.conversation import StoredAttachment
-from bridge.submissions.images import clean
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -97,6 +96,9 @@ class HttpAttachmentIntake:
             data = await self._fetch(attachment.url, limit)
         except _RefusedError as refused:
             return str(refused)
+        # Pillow (≈ 2 MB of memory) only once a file is checked.
+        from bridge.submissions.images import clean  # noqa: PLC0415 - on the first file only
+
         cleaned = await asyncio.to_thread(
             clean,
             data,

@@ -115,6 +115,15 @@ def cancelled() -> str:
     return "Đã hủy hồ sơ đang khai; các ảnh và tệp đã gửi được xóa. Nhắn NOP HO SO để bắt đầu lại."
 
 
+def cancel_or_answer(form: Form, spec: FieldSpec) -> str:
+    """A bare ``HUY`` while a name or an address is asked: a command, or her answer?"""
+    return (
+        "Ông/Bà muốn hủy hồ sơ đang khai? Xin nhắn HUY HO SO để hủy.\n"
+        "Nếu «Huy» là câu trả lời, xin viết đầy đủ hơn (ví dụ cả họ và tên).\n"
+        + ask_field(form, spec)
+    )
+
+
 def nothing_to_cancel() -> str:
     """Not used by the engine itself: the desk's ``HUY`` keeps its meaning without a draft."""
     return "Ông/Bà không có hồ sơ nào đang khai."

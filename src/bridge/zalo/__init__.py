@@ -9,10 +9,11 @@ from bridge.zalo.client import (
     normalise_phone,
 )
 from bridge.zalo.codes import ACCOUNT_WIDE_CODES, classify_error, classify_zns_error, zns_classifier
-from bridge.zalo.http_client import zalo_http_client
+from bridge.zalo.http_client import zalo_http_client, zalo_http_transport
 from bridge.zalo.managed_token import ManagedToken, describe_error, refresh_due_at
 from bridge.zalo.metrics import watch_tokens
 from bridge.zalo.oauth import Pkce, consent_url
+from bridge.zalo.read_back import DocumentQuery
 from bridge.zalo.settings import TokensConfig, ZaloSettings
 from bridge.zalo.token_cipher import new_key
 from bridge.zalo.token_setup import (
@@ -26,6 +27,7 @@ from bridge.zalo.transport_failures import transport_outcome
 
 __all__ = [
     "ACCOUNT_WIDE_CODES",
+    "DocumentQuery",
     "ManagedToken",
     "OaProfile",
     "Pkce",
@@ -52,5 +54,6 @@ __all__ = [
     "transport_outcome",
     "watch_tokens",
     "zalo_http_client",
+    "zalo_http_transport",
     "zns_classifier",
 ]

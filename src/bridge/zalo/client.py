@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -19,10 +20,13 @@ from bridge.errors import (
     TokenError,
 )
 from bridge.zalo.codes import classify_error, classify_zns_error
+from bridge.zalo.read_back import document_candidates, item_time, reaches_before
 from bridge.zalo.transport_failures import classify_transport_failure
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+
+    from bridge.zalo.read_back import DocumentQuery
 
 __all__ = [
     "OaProfile",
@@ -126,6 +130,10 @@ class ZaloClient:
         deadline_seconds: The longest one request may take, whatever its progress (httpx's
             timeouts bound each connect, read or write, not the whole exchange); None: no bound.
             A request cut off by it is in doubt.
+        transport: The transport under ``http`` (``zalo_http_transport``): a send (a JSON body,
+            no query, no upload) goes to it directly, skipping the client's auth, redirect,
+            cookie and hook machinery, which the OA API never uses (≈ 5 % of the CPU per event,
+            docs/performance.md). None: everything goes through ``http``.
     """
 
     def __init__(  # noqa: PLR0913 - the client, its token and the UNCERTAIN endpoint knobs
@@ -138,8 +146,10 @@ class ZaloClient:
         template_uid_path: str = TEMPLATE_UID_PATH,
         classify_zns: Callable[[int, str], DeliveryError] = classify_zns_error,
         deadline_seconds: float | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._http = http
+        self._transport = transport
         self._deadline = deadline_seconds
         self._tokens = tokens
         self._urls: dict[str, httpx.URL] = {}
@@ -370,6 +380,43 @@ class ZaloClient:
         Returns:
             The message id, or None when the message is not there.
         """
+        pages = self._conversation(user_id, since=since, max_pages=max_pages)
+        async with contextlib.aclosing(pages):
+            async for items in pages:
+                for item in items:
+                    if item.get("message") != text or str(item.get("to_id", user_id)) != user_id:
+                        continue
+                    sent = item_time(item)
+                    if sent is not None and sent < since:
+                        continue
+                    message_id = item.get("message_id")
+                    if isinstance(message_id, str) and message_id:
+                        return message_id
+        return None
+
+    async def find_sent_document(self, query: DocumentQuery, *, max_pages: int = 10) -> str | None:
+        """Look a file or image message up among the OA's messages to a user (an in-doubt send).
+
+        Reads ``GET /v2.0/oa/conversation`` page by page, newest first, until a page reaches
+        messages older than ``query.since``, the conversation ends, or ``max_pages`` were read.
+        Zalo shows no file name (UNCERTAIN), so the match is by type, direction, time, and an
+        image's caption (``bridge.zalo.read_back.document_candidates``); of several candidates the
+        oldest is taken: this document's first send came before any later message of that kind.
+
+        Returns:
+            The message id, or None when no such message is there.
+        """
+        found: list[tuple[float, str]] = []
+        async for items in self._conversation(
+            query.user_id, since=query.since, max_pages=max_pages
+        ):
+            found.extend(document_candidates(items, query))
+        return min(found)[1] if found else None
+
+    async def _conversation(
+        self, user_id: str, *, since: float, max_pages: int
+    ) -> AsyncGenerator[list[dict[str, Any]]]:
+        """The pages of the conversation with ``user_id``, newest first, back to ``since``."""
         page_size = 10
         for page in range(max_pages):
             query = {"user_id": user_id, "offset": page * page_size, "count": page_size}
@@ -377,19 +424,9 @@ class ZaloClient:
             items = (
                 [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
             )
-            for item in items:
-                if item.get("message") != text or str(item.get("to_id", user_id)) != user_id:
-                    continue
-                sent_ms = item.get("time")
-                if isinstance(sent_ms, int | float) and sent_ms / 1000 < since:
-                    continue
-                message_id = item.get("message_id")
-                if isinstance(message_id, str) and message_id:
-                    return message_id
-            times = [i["time"] for i in items if isinstance(i.get("time"), int | float)]
-            if len(items) < page_size or (times and min(times) / 1000 < since):
-                return None
-        return None
+            yield items
+            if len(items) < page_size or reaches_before(items, since):
+                return
 
     async def oa_profile(self) -> OaProfile:
         """Read the OA's profile (``GET /v2.0/oa/getoa``): sends nothing to anyone, costs no quota.
@@ -452,10 +489,14 @@ class ZaloClient:
         classify: Callable[[int, str], DeliveryError],
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
+        direct = self._transport is not None and json_body is not None and not (params or files)
         try:
             request = self._build(method, path, token, json_body, params, files=files)
             async with self._slots, asyncio.timeout(self._deadline):
-                response = await self._http.send(request)
+                if direct:
+                    response = await self._send_direct(request)
+                else:
+                    response = await self._http.send(request)
         except Exception as exc:  # every transport failure is converted, by its cause
             raise _transport_error(exc) from exc
         if response.status_code >= 500 or response.status_code == 429:  # noqa: PLR2004 - HTTP codes
@@ -476,6 +517,20 @@ class ZaloClient:
         if code != 0:
             raise classify(code, str(envelope.get("message", "")))
         return envelope.get("data")
+
+    async def _send_direct(self, request: httpx.Request) -> httpx.Response:
+        """Send on the transport itself and read the whole answer, as ``AsyncClient.send`` would.
+
+        Redirects are not followed either way (the client's default): a 3xx is an answer.
+        """
+        assert self._transport is not None  # noqa: S101 - only called with one
+        response = await self._transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        response.request = request
+        return response
 
 
 def _receipt(data: Any, id_fields: tuple[str, ...]) -> SendReceipt:

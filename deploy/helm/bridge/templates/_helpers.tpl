@@ -124,7 +124,9 @@ Kafka SASL credentials are passed, and required, only when config.kafka.security
 SASL_PLAINTEXT or SASL_SSL (bridge refuses sasl_* settings otherwise). Object storage: the S3 key
 pair with config.objects.backend s3 (unless objectStorage.secretCredentials is false: the pod's
 own identity, e.g. web identity), the local links' signing key when config.objects.local_public_url
-is set.
+is set. The survey's pseudonym key (config.feedback.enabled) is the one optional row: passed when
+secrets.values.feedbackPseudonymKey is set, or as an optional reference into secrets.existingSecret;
+without it the app keys the pseudonyms with linking.hmac_key, as it always has.
 */}}
 {{- define "bridge.secretEnvTable" -}}
 {{- $config := .Values.config | default dict }}
@@ -132,6 +134,7 @@ is set.
 {{- $objects := (get $config "objects") | default dict }}
 {{- $webhook := (get $config "webhook") | default dict }}
 {{- $variant := (get $webhook "signature_variant") | default "app_id_oa_secret_key" }}
+{{- $feedback := (get $config "feedback") | default dict }}
 - env: BRIDGE_STORE__URL
   key: database-url
   value: databaseUrl
@@ -177,6 +180,12 @@ is set.
   key: objects-secret-access-key
   value: objectsSecretAccessKey
   required: true
+{{- end }}
+{{- if get $feedback "enabled" }}
+- env: BRIDGE_FEEDBACK__PSEUDONYM_KEY
+  key: feedback-pseudonym-key
+  value: feedbackPseudonymKey
+  required: false
 {{- end }}
 {{- if get $objects "local_public_url" }}
 - env: BRIDGE_OBJECTS__LOCAL_SIGNING_KEY
