@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, settings
 from bridge_devkit.kafka import LocalKafka
 from bridge_devkit.postgres import LocalPostgres
 from bridge_devkit.s3 import DEFAULT_BUCKET, DEFAULT_REGION, LocalS3, S3Endpoint
-from support import BASE_EVENT
+from support import BASE_EVENT, structlog_test_defaults
 
 pytest_plugins = ["use_case_fixtures", "service_fixtures"]
 # Property-based tests: a bounded, reproducible run in `make test` (no clock-based deadline, no
@@ -41,6 +41,12 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config: pytest.Config) -> None:  # noqa: ARG001 - the hook's signature
+    """Plain tracebacks from structlog's default renderer (rich's take seconds a line)."""
+    structlog_test_defaults()
+
 
 EventFactory = Callable[..., dict[str, Any]]
 

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import httpx
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 BASE_EVENT: dict[str, Any] = {
@@ -35,6 +36,23 @@ BASE_EVENT: dict[str, Any] = {
     "recipient": {"zalo_user_id": "2512523625412515", "notify_consent": True},
 }
 """A valid case-state event (v1); tests change what they need with ``make_event``."""
+
+
+def structlog_test_defaults() -> None:
+    """structlog's own defaults, but with plain tracebacks instead of rich's.
+
+    Code that logs before any ``configure_logging`` (most in-process tests) goes through
+    structlog's default console renderer, which draws every ``log.exception`` as a rich traceback
+    with syntax-highlighted source and local variables: seconds per line, and most of the record
+    fuzz's time. The lines and their tracebacks are the same text, only not drawn.
+    """
+    structlog.reset_defaults()
+    processors = list(structlog.get_config()["processors"])
+    processors[-1] = structlog.dev.ConsoleRenderer(
+        exception_formatter=structlog.dev.plain_traceback
+    )
+    structlog.configure(processors=processors)
+
 
 USER = "2512523625412515"
 OTHER_USER = "5510185758261927916"

@@ -7,12 +7,12 @@ import json
 import logging
 
 import pytest
-import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.observability.logs import configure_logging, get_logger
 from bridge.observability.masking import mask_id_number, mask_phone, mask_text, pseudonymise
+from support import structlog_test_defaults
 
 
 class TestMasking:
@@ -59,7 +59,7 @@ class TestLogs:
         configure_logging("INFO", "json", stream=buffer)
         yield buffer.getvalue
         logging.getLogger().handlers.clear()
-        structlog.reset_defaults()
+        structlog_test_defaults()
 
     def test_json_lines_with_masked_values_and_redacted_secrets(self, output):
         get_logger("test").info(
@@ -146,7 +146,7 @@ class TestExceptionsInLogs:
 
         yield setup
         logging.getLogger().handlers.clear()
-        structlog.reset_defaults()
+        structlog_test_defaults()
 
     @staticmethod
     def _assert_clean(written: str) -> None:
