@@ -190,6 +190,8 @@ class Runtime:
     _closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     _case_reader: CaseEventReader | None = None
     _db: Database | None = None
+    _starting: asyncio.Task[Any] | None = None
+    """The task that ran ``start`` and goes on to start the consumers (faststream's)."""
 
     def announcement_intake(self) -> AnnouncementIntake:
         """The announcement intake; available between start-up and shutdown."""
@@ -219,6 +221,10 @@ class Runtime:
 
     async def start(self) -> None:
         """Open the Zalo client, the ledger and the transactional producer; build the pipeline."""
+        # faststream answers uvicorn that the app has started once this returns, and starts the
+        # consumers afterwards in this same task: a SIGTERM in between must not stop them while
+        # they start (``drain`` waits for this task).
+        self._starting = asyncio.current_task()
         require_codecs()
         settings = self.settings
         outage = self.outage = Outage(self.flow.hold)
@@ -710,6 +716,10 @@ class Runtime:
         takes at most one ``delivery.lease_seconds``: the chart's grace period allows no more.
         """
         lease = self.settings.delivery.lease_seconds
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + lease
+        await self._consumers_started(timeout=lease)
+        lease = max(deadline - loop.time(), 0.0)  # what is left of the one lease
         await self._stop_guards()
         announcements, self.announcements = self.announcements, None
         releaser, self._releaser = self._releaser, None
@@ -721,6 +731,20 @@ class Runtime:
         for result in await asyncio.gather(*waits, return_exceptions=True):
             if isinstance(result, BaseException):
                 raise result
+
+    async def _consumers_started(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) until the consumers have started, or failed to.
+
+        A stop that came while they were starting would otherwise stop them before they exist:
+        the consumer started afterwards would never be closed (it stays in the group, and its
+        tasks can keep the process from exiting).
+        """
+        starting, self._starting = self._starting, None
+        if starting is None or starting.done() or starting is asyncio.current_task():
+            return
+        await asyncio.wait({starting}, timeout=timeout)
+        if not starting.done():
+            _log.warning("the consumers were still starting when the stop began", waited=timeout)
 
     async def stop(self) -> None:
         """Close what ``start`` opened, newest first."""

@@ -231,6 +231,9 @@ class _Replicas:
             process.kill()
             status = await asyncio.to_thread(process.wait, 10)
             killed = True
+            # What it was doing goes to the progress lines (CI shows them, not the workdir).
+            tail = bridge.log.read_text(errors="replace").splitlines()[-25:]
+            self.say(f"replica r{slot} outlived the grace; its log ends with:\n" + "\n".join(tail))
         took = time.monotonic() - began
         self.stops.append(_Stop(slot, round(took, 1), status, killed))
         self.say(f"replica r{slot} stopped (SIGTERM) in {took:.1f} s, status {status}")

@@ -100,6 +100,7 @@ def run(
     itself because it could not go on (fenced by another replica, a committer that failed).
     """
     from bridge.app import create_app, terminate  # noqa: PLC0415 - keep `--help` fast
+    from bridge.cli.serving import serve  # noqa: PLC0415 - idem
 
     settings = settings_or_exit(config)
     configure_logging(settings.log.level, settings.log.format)
@@ -112,10 +113,12 @@ def run(
         terminate(error)
 
     app = create_app(settings, on_fatal=on_fatal)
-    app.after_startup(GracefulStop.begin)  # from now on uvicorn's handler stops it
+    # Once the start-up has opened everything, a SIGTERM stops it gracefully (uvicorn's
+    # handler); the consumers start right after, and the graceful stop waits for them.
+    app.on_startup(GracefulStop.begin)
     signal.signal(signal.SIGTERM, GracefulStop.handle)  # again, if a test replaced it
     with asyncio.Runner(loop_factory=loop_factory(settings.process.event_loop)) as runner:
-        runner.run(app.run(run_extra_options={"host": host, "port": port, "access_log": "false"}))
+        runner.run(serve(app, host=host, port=port))
     if failures:
         raise typer.Exit(code=1)
 
