@@ -30,8 +30,9 @@ class _Server(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """Exit 0 at once while connecting; uvicorn's graceful stop afterwards."""
-        if sig == signal.SIGTERM:
-            GracefulStop.handle(sig, frame)
+        if sig == signal.SIGTERM and not GracefulStop.stopping:
+            GracefulStop.handle(sig, frame)  # the loop raises SystemExit(0) next
+            return
         super().handle_exit(sig, frame)
 
 
