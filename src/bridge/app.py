@@ -716,10 +716,8 @@ class Runtime:
         takes at most one ``delivery.lease_seconds``: the chart's grace period allows no more.
         """
         lease = self.settings.delivery.lease_seconds
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + lease
-        await self._consumers_started(timeout=lease)
-        lease = max(deadline - loop.time(), 0.0)  # what is left of the one lease
+        waited = await self._consumers_started(timeout=lease)
+        lease = max(lease - waited, 0.0)  # what is left of the one lease
         await self._stop_guards()
         announcements, self.announcements = self.announcements, None
         releaser, self._releaser = self._releaser, None
@@ -732,19 +730,22 @@ class Runtime:
             if isinstance(result, BaseException):
                 raise result
 
-    async def _consumers_started(self, timeout: float) -> None:
+    async def _consumers_started(self, timeout: float) -> float:
         """Wait (at most ``timeout``) until the consumers have started, or failed to.
 
         A stop that came while they were starting would otherwise stop them before they exist:
         the consumer started afterwards would never be closed (it stays in the group, and its
-        tasks can keep the process from exiting).
+        tasks can keep the process from exiting). Returns the seconds waited.
         """
         starting, self._starting = self._starting, None
         if starting is None or starting.done() or starting is asyncio.current_task():
-            return
+            return 0.0
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         await asyncio.wait({starting}, timeout=timeout)
         if not starting.done():
             _log.warning("the consumers were still starting when the stop began", waited=timeout)
+        return loop.time() - began
 
     async def stop(self) -> None:
         """Close what ``start`` opened, newest first."""
