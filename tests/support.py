@@ -10,6 +10,8 @@ import httpx
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bridge_devkit.harness import committed_offsets
+
 BASE_EVENT: dict[str, Any] = {
     "schema_version": 1,
     "event_id": "3f0c7c56-5b0e-4a52-9d7e-0a4f3f7d2b11",
@@ -131,6 +133,22 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def settled(bootstrap: str, group: str, topic: str, count: int, timeout: float = 60) -> None:
+    """Wait until ``group`` has committed ``count`` records of ``topic``.
+
+    bridge commits a record's offset only once it has settled (sent and recorded, with its
+    status event in the same transaction): nothing is sent for it afterwards. A test that
+    waits for this proves "nothing sent twice" without waiting out a second to be sure.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        offsets = await committed_offsets(bootstrap, group, topic)
+        if sum(offsets.values()) >= count:
+            return
+        assert time.monotonic() < deadline, f"{group} committed {offsets} of {count} on {topic}"
+        await asyncio.sleep(0.1)
 
 
 async def read_all(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -11,7 +10,7 @@ from pydantic import HttpUrl
 
 from bridge.app import create_app
 from bridge.delivery.settings import CascadeSettings
-from support import USER, read_topic
+from support import USER, read_all, read_topic, settled
 
 pytestmark = pytest.mark.kafka
 
@@ -64,8 +63,8 @@ class TestCascadeOnKafka:
         for event in events:
             await publish(encode(event), key=event["case"]["code"])
         async with create_app(cascade_settings):
-            statuses = await read_topic(kafka_bootstrap, topics.status, len(events), timeout=30)
-            await asyncio.sleep(0.5)  # a duplicate send would show up meanwhile
+            await settled(kafka_bootstrap, topics.group, topics.input, len(events))
+            statuses = await read_all(kafka_bootstrap, topics.status, committed=True)
         by_event = {json.loads(r.value)["event_id"]: json.loads(r.value) for r in statuses}
         assert len(by_event) == len(events)
 
@@ -108,7 +107,7 @@ class TestCascadeOnKafka:
         )
         refused = await emulator.messages(status="rejected")
         assert sorted(m["error"] for m in refused) == [-230, -213, -213, -118]
-        assert await read_topic(kafka_bootstrap, topics.dead_letter, 1, timeout=2) == []
+        assert await read_all(kafka_bootstrap, topics.dead_letter) == []
 
     async def test_a_template_send_whose_answer_was_lost_is_held_and_sent_once_more(
         self, cascade_settings, emulator, publish, make_event, encode, kafka_bootstrap, topics

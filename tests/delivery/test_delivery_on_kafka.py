@@ -8,7 +8,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bridge.app import create_app
-from support import OTHER_USER, USER, read_topic
+from support import OTHER_USER, USER, read_all, read_topic, settled
 
 pytestmark = pytest.mark.kafka
 
@@ -41,7 +41,7 @@ async def committed_offsets(bootstrap, group, topic):
 
 class TestDeliveryOnKafka:
     async def test_each_event_reaches_its_citizen_once_in_order(
-        self, bridge_settings, emulator, publish, make_event, encode
+        self, bridge_settings, emulator, publish, make_event, encode, kafka_bootstrap, topics
     ):
         a = states_of(
             CASE_A, make_event, ["RECEIVED", "IN_PROGRESS", "RESULT_READY", "RESULT_RETURNED"]
@@ -50,8 +50,7 @@ class TestDeliveryOnKafka:
         for event in [*a, *b]:
             await publish(encode(event), key=event["case"]["code"])
         async with create_app(bridge_settings):
-            accepted = await emulator.wait_for_accepted(6)
-            await asyncio.sleep(1)  # a duplicate would show up in this second
+            await settled(kafka_bootstrap, topics.group, topics.input, 6)
             accepted = await emulator.accepted()
         assert len(accepted) == 6
         to_a = [m["text"] for m in accepted if m["user_id"] == USER]
@@ -108,24 +107,23 @@ class TestDeliveryOnKafka:
             blocked = await committed_offsets(kafka_bootstrap, topics.group, topics.input)
             assert await emulator.accepted() == []
             await emulator.clear_faults()
-            accepted = await emulator.wait_for_accepted(1)
-            await asyncio.sleep(1)
+            await settled(kafka_bootstrap, topics.group, topics.input, 1)
+            accepted = await emulator.accepted()
         assert all(offset is None for offset in blocked.values())
         assert len(accepted) == 1
         after = await committed_offsets(kafka_bootstrap, topics.group, topics.input)
         assert sum(offset or 0 for offset in after.values()) == 1
-        assert await read_topic(kafka_bootstrap, topics.dead_letter, 1, timeout=2) == []
+        assert await read_all(kafka_bootstrap, topics.dead_letter) == []
 
     async def test_transient_errors_are_retried_until_zalo_accepts(
-        self, bridge_settings, emulator, publish, make_event, encode
+        self, bridge_settings, emulator, publish, make_event, encode, kafka_bootstrap, topics
     ):
         await emulator.fault(kind="http", status=503, count=2)
         await emulator.fault(kind="error", error=-32, count=1)
         await publish(encode(make_event()), key=CASE_A)
         async with create_app(bridge_settings):
-            accepted = await emulator.wait_for_accepted(1)
-            await asyncio.sleep(0.5)
-        assert len(await emulator.accepted()) == 1
+            await settled(kafka_bootstrap, topics.group, topics.input, 1)
+            accepted = await emulator.accepted()
         assert len(accepted) == 1
 
     async def test_an_unreachable_citizen_does_not_block_the_next_one(

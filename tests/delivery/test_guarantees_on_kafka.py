@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from bridge.app import create_app
-from support import OTHER_USER, USER
+from support import OTHER_USER, USER, read_all, settled
 
 pytestmark = pytest.mark.kafka
 
@@ -50,9 +50,8 @@ class TestStatusEvents:
             await publish(encode(event), key=CASE)
         await publish(b"{broken", key=CASE)
         async with create_app(bridge_settings):
-            statuses = await read_committed(kafka_bootstrap, topics.status, 4)
-            await asyncio.sleep(1)
-            statuses = await read_committed(kafka_bootstrap, topics.status, 5, timeout=2)
+            await settled(kafka_bootstrap, topics.group, topics.input, 4)
+        statuses = await read_all(kafka_bootstrap, topics.status, committed=True)
         assert len(statuses) == 4
         bodies = [json.loads(record.value) for record in statuses]
         by_offset = {body["source"]["offset"]: body for body in bodies}

@@ -20,7 +20,7 @@ from bridge_devkit.document_host import JPEG, DocumentHost, document, jpeg_bytes
 from bridge_devkit.harness import Processes
 from process_support import bridge_env as process_env
 from process_support import committed_statuses, start_bridge, until
-from support import TOKEN, USER
+from support import TOKEN, USER, settled
 
 pytestmark = [pytest.mark.kafka]
 
@@ -115,7 +115,7 @@ async def test_documents_reach_the_chat_once_across_a_kill_and_a_replay(  # noqa
                 key=codes[2],
             )
             statuses = await _statuses(kafka_bootstrap, topics.status, 4)
-            await asyncio.sleep(1)
+            await settled(kafka_bootstrap, topics.group, topics.input, 4)
             accepted = await emulator.accepted()
             uploads = (await admin.get("/_emulator/uploads")).json()["uploads"]
             contents = {

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from bridge.app import create_app
 from bridge_devkit.postgres import LocalPostgres
-from support import USER
+from support import USER, settled
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -87,13 +87,13 @@ async def test_one_replica_never_opens_more_connections_than_its_pool(
 
 
 async def test_a_pool_of_one_slows_delivery_down_and_fails_nothing(
-    postgres_dsn, bridge_settings, emulator, publish, make_event, encode
+    postgres_dsn, bridge_settings, emulator, publish, make_event, encode, kafka_bootstrap
 ):
     url = _fresh_database(postgres_dsn)
     await _publish_dossiers(publish, make_event, encode, DOSSIERS)
     async with create_app(_settings(bridge_settings, url, 1)):
-        accepted = await emulator.wait_for_accepted(DOSSIERS, timeout=120)
-        await asyncio.sleep(1)  # a duplicate would show up in this second
+        settings = bridge_settings.kafka
+        await settled(kafka_bootstrap, settings.consumer_group, settings.input_topic, DOSSIERS, 120)
         accepted = await emulator.accepted()
     assert len(accepted) == DOSSIERS
     assert len({m["text"] for m in accepted}) == DOSSIERS
