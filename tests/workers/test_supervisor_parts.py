@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -52,8 +54,6 @@ def test_the_workers_metrics_merge_into_one_valid_exposition_with_a_worker_label
 
 
 def test_the_event_loop_is_a_choice():
-    import asyncio  # noqa: PLC0415 - only here
-
     assert loop_factory("asyncio") is asyncio.new_event_loop
     loop = loop_factory("uvloop")()
     try:
@@ -84,3 +84,32 @@ async def test_a_body_larger_than_the_limit_is_refused_without_being_held_whole(
     await supervisor._asgi(scope, receive, send)
     assert answers[0]["status"] == 413
     assert sent_chunks * len(chunk) <= MAX_FORWARDED_BYTES + len(chunk)
+
+
+async def test_from_the_moment_it_serves_a_sigterm_stops_the_supervisor_gracefully():
+    """``on_serving`` ends the stop-at-once handling: uvicorn's handler must be in place by then,
+    or a SIGTERM in between would be ignored (neither handler acting on it)."""
+    import os  # noqa: PLC0415 - only here
+    import signal  # noqa: PLC0415 - idem
+
+    from bridge.workers.supervisor import Supervisor  # noqa: PLC0415 - idem
+    from bridge_devkit.harness import free_port  # noqa: PLC0415 - idem
+
+    handlers: list[object] = []
+
+    def serving() -> None:
+        handlers.append(signal.getsignal(signal.SIGTERM))
+        os.kill(os.getpid(), signal.SIGTERM)  # the kubelet's, right then
+
+    # uvicorn hands the signal back to the handler it found once it stopped: a harmless one.
+    previous = signal.signal(signal.SIGTERM, lambda _signo, _frame: None)
+    try:
+        supervisor = Supervisor(
+            [], host="127.0.0.1", port=free_port(), config=None, grace=1, on_serving=serving
+        )
+        status = await asyncio.wait_for(supervisor.run(), timeout=30)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    [handler] = handlers
+    assert getattr(handler, "__name__", None) == "handle_exit", "uvicorn's handler was in place"
+    assert status == 0

@@ -140,6 +140,9 @@ class Supervisor:
                 asyncio.create_task(p.wait(), name=f"worker-{i}")
                 for i, p in self._processes.items()
             ]
+            # One turn of the loop: the server's first step takes SIGTERM over (uvicorn's
+            # handler), so that from ``on_serving`` on a SIGTERM always stops the pod gracefully.
+            await asyncio.sleep(0)
             self._on_serving()
             done, _ = await asyncio.wait([serving, *exits], return_when=asyncio.FIRST_COMPLETED)
             if serving in done:
