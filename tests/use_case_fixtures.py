@@ -21,9 +21,9 @@ def sleeps(clock) -> Sleeps:
 
 
 @pytest.fixture
-def ledger(tmp_path):
+async def ledger(tmp_path):
     path = tmp_path / "ledger.sqlite3"
     upgrade_sync(f"sqlite:///{path}")
     store = SqliteLedger.open(str(path))
     yield store
-    store._db.close()
+    await store.close()  # its queued batches, then its own database (the pool, not one handle)
