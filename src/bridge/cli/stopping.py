@@ -12,7 +12,9 @@ if TYPE_CHECKING:
 
 __all__ = ["GracefulStop"]
 
-_STOPPED_EARLY = b"zalo-bridge: stopped (SIGTERM) while starting; nothing was taken\n"
+_STOPPED_EARLY = b"zalo-bridge: stopped (SIGTERM)\n"
+"""Every command gets this handler (``bridge.cli.entry``), not only ``run`` while it starts: a
+``dlq replay`` stopped half-way has taken something, so the line claims nothing about it."""
 
 
 class GracefulStop:
